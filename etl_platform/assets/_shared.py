@@ -1,0 +1,16 @@
+"""What every table asset shares: ownership and turning a script's report into the asset's result."""
+
+from collections.abc import Mapping
+
+import dagster as dg
+
+OWNERS = ["team:data-engineering"]
+TABLE_KINDS = {"spark", "parquet"}
+
+
+def table_result(
+    invocation: dg.PipesClientCompletedInvocation, extra_metadata: Mapping[str, dg.MetadataValue]
+) -> dg.MaterializeResult:
+    """The script's reported row count and schema plus what only the orchestrator knows."""
+    reported = invocation.get_materialize_result()
+    return dg.MaterializeResult(metadata={**reported.metadata, **extra_metadata})

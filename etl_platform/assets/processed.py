@@ -1,0 +1,70 @@
+"""One processed daily table per registered input dataset, built by that dataset's Spark script."""
+
+import json
+
+import dagster as dg
+from pydantic import Field
+
+from etl_platform.assets._shared import OWNERS, TABLE_KINDS, table_result
+from etl_platform.assets.landing import landing_asset_key
+from etl_platform.datasets import InputDataset
+from etl_platform.project import script_code_version
+from etl_platform.resources import Lake, LakeObject, SparkJobRunner
+from etl_platform.resources.lake import LakeError
+
+
+class LandingObjectConfig(dg.Config):
+    """Which landed file to process; sensors set it, a hand-started run may leave it empty."""
+
+    object_key: str | None = Field(
+        default=None,
+        description="Lake key of the landing file, e.g. 'landing/sales/2026-11-23.csv'. "
+        "Empty: the newest data file under the dataset's landing prefix.",
+    )
+
+
+def resolve_landing_object(lake: Lake, dataset: InputDataset, object_key: str | None) -> LakeObject:
+    if object_key is None:
+        return lake.newest_data_object(dataset.landing_key_prefix)
+    if not object_key.startswith(dataset.landing_key_prefix):
+        raise LakeError(f"object {object_key!r} is not under {dataset.name}'s landing prefix {dataset.landing_key_prefix}")
+    found = lake.stat(object_key)
+    if found is None:
+        raise LakeError(f"landing object {lake.uri(object_key)} does not exist")
+    return found
+
+
+def processed_asset(dataset: InputDataset) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=dataset.output_table,
+        deps=[landing_asset_key(dataset)],
+        group_name="processed",
+        kinds=TABLE_KINDS,
+        owners=OWNERS,
+        code_version=script_code_version(dataset.script),
+        description=f"{dataset.description}\n\nBuilt by `glue-scripts/{dataset.script}` from one file "
+        f"under `{dataset.landing_key_prefix}` (the newest unless the run config names one).",
+        metadata={"table_location": dg.MetadataValue.text(dataset.table_location)},
+    )
+    def _processed(
+        context: dg.AssetExecutionContext, config: LandingObjectConfig, lake: Lake, spark: SparkJobRunner
+    ) -> dg.MaterializeResult:
+        try:
+            source = resolve_landing_object(lake, dataset, config.object_key)
+        except LakeError as error:
+            raise dg.Failure(description=str(error)) from None
+        context.log.info(f"processing {source.key} ({source.size:,} bytes) into {dataset.output_table}")
+        invocation = spark.run_script(
+            context,
+            dataset.script,
+            {
+                "input_path": lake.uri(source.key),
+                "output_path": lake.uri(dataset.table_location),
+                "columns": json.dumps([list(column) for column in dataset.columns]),
+                "date_format": dataset.date_format,
+                "date_column": dataset.date_column,
+            },
+        )
+        return table_result(invocation, source.metadata())
+
+    return _processed

@@ -1,0 +1,160 @@
+"""``etl-platform``: land files, run the whole pipeline, query the tables.
+
+Errors are one line on stderr and a non-zero exit; no tracebacks for things a user can fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from etl_platform.datasets import REGISTRY, Registry, UnknownDatasetError
+from etl_platform.environment import UnknownEnvironmentError, resources_for_environment
+from etl_platform.project import DEFAULT_DAGSTER_HOME, SAMPLES_DIR
+from etl_platform.resources import Lake, QueryResult, SqlEngine
+from etl_platform.resources.lake import LakeError
+from etl_platform.resources.sql import SqlError
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as one line, exit status 1."""
+
+
+def land(lake: Lake, registry: Registry, dataset_name: str, file: Path, name: str | None = None) -> str:
+    dataset = registry.dataset(dataset_name)
+    if not file.is_file():
+        raise CliError(f"no such file: {file}")
+    stored = lake.put_file(file, dataset.landing_key_prefix + (name or file.name))
+    return f"landed {file} as {stored.key} ({stored.size:,} bytes) at {lake.uri(stored.key)}"
+
+
+def catalog_tables(lake: Lake, registry: Registry) -> dict[str, str]:
+    """Tables that have been built, by name, with where their data is."""
+    return {name: lake.uri(location) for name, location in registry.table_locations().items() if lake.has_data(location)}
+
+
+def run_query(sql_engine: SqlEngine, lake: Lake, registry: Registry, sql: str) -> QueryResult:
+    tables = catalog_tables(lake, registry)
+    try:
+        return sql_engine.query(sql, tables)
+    except SqlError as error:
+        built = ", ".join(tables) or "none yet (run etl-platform demo)"
+        raise CliError(f"SQL error: {error} (tables built: {built})") from None
+
+
+def format_table(result: QueryResult) -> str:
+    cells = [[str(c) for c in result.columns]] + [["NULL" if v is None else str(v) for v in row] for row in result.rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(result.columns))]
+    lines = [" | ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    lines.append(f"({len(result.rows)} row{'s' if len(result.rows) != 1 else ''})")
+    return "\n".join(lines)
+
+
+def print_csv(result: QueryResult) -> None:
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(result.columns)
+    writer.writerows(result.rows)
+
+
+def use_project_dagster_home() -> Path:
+    """Runs started here show in ``dagster dev`` later: a persistent instance under the project."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME)))
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    return home
+
+
+def demo(samples_dir: Path) -> int:
+    """Land the samples, materialise every asset through Dagster, and say where things are."""
+    import dagster as dg
+
+    from etl_platform.definitions import build_definitions
+
+    home = use_project_dagster_home()
+    resources = resources_for_environment()
+    lake: Lake = resources["lake"]
+    for dataset in REGISTRY.inputs:
+        files = sorted((samples_dir / dataset.landing_prefix).glob("*.csv"))
+        if not files:
+            raise CliError(f"no sample CSV for dataset {dataset.name} under {samples_dir / dataset.landing_prefix}")
+        for file in files:
+            print(land(lake, REGISTRY, dataset.name, file))
+    defs = build_definitions(REGISTRY, resources)
+    job = defs.resolve_job_def("etl_pipeline_job")
+    result = job.execute_in_process(instance=dg.DagsterInstance.get(), raise_on_error=False)
+    if not result.success:
+        failures = [e.event_specific_data.error.message.strip() for e in result.get_step_failure_events()]  # type: ignore[union-attr]
+        raise CliError(f"pipeline run {result.run_id} failed: {' | '.join(failures) or 'see dagster dev'}")
+    print(f"\npipeline run {result.run_id} succeeded\n")
+    counts = run_query(
+        resources["sql"],
+        lake,
+        REGISTRY,
+        " union all ".join(f"select '{t}' as table_name, count(*) as row_count from {t}" for t in REGISTRY.table_locations()),
+    )
+    for table, rows in counts.rows:
+        print(f"  {table:<24} {rows:>7,} rows  {lake.uri(REGISTRY.table_locations()[table])}")
+    print(
+        f"\nQuery:   etl-platform query \"select * from {REGISTRY.joined.name} limit 5\""
+        f"\nUI:      DAGSTER_HOME={home} dagster dev   (then open http://127.0.0.1:3000; `make dev` does both)"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="etl-platform", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    land_cmd = commands.add_parser("land", help="put a file into a dataset's landing zone")
+    land_cmd.add_argument("dataset", help=f"one of: {', '.join(d.name for d in REGISTRY.inputs)}")
+    land_cmd.add_argument("file", type=Path)
+    land_cmd.add_argument("--name", help="object name in the landing zone (default: the file's name)")
+    demo_cmd = commands.add_parser("demo", help="land the samples and materialise every asset")
+    demo_cmd.add_argument("--samples-dir", type=Path, default=SAMPLES_DIR, help="folder with <dataset>/*.csv")
+    query_cmd = commands.add_parser("query", help="run SQL against the built tables")
+    query_cmd.add_argument("sql")
+    query_cmd.add_argument("--format", choices=["table", "csv"], default="table")
+    generate_cmd = commands.add_parser("generate-samples", help="write the deterministic sample CSVs")
+    generate_cmd.add_argument("--out", type=Path, default=SAMPLES_DIR)
+    generate_cmd.add_argument("--scale", type=float, default=1.0, help="multiply rows (benchmarks use 100, 500)")
+    return parser
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        return demo(args.samples_dir)
+    if args.command == "generate-samples":
+        from etl_platform.samples import generate
+
+        for name, rows in generate(args.out, scale=args.scale).items():
+            print(f"wrote {rows:,} rows to {args.out / name}")
+        return 0
+    resources = resources_for_environment()
+    if args.command == "land":
+        print(land(resources["lake"], REGISTRY, args.dataset, args.file, args.name))
+        return 0
+    result = run_query(resources["sql"], resources["lake"], REGISTRY, args.sql)
+    if args.format == "csv":
+        print_csv(result)
+    else:
+        print(format_table(result))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return run(argv)
+    except (CliError, LakeError, UnknownDatasetError, UnknownEnvironmentError) as error:
+        print(f"etl-platform: error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

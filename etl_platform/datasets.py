@@ -1,0 +1,155 @@
+"""The registry of input datasets: declaring one here (plus its Spark script) adds it everywhere.
+
+Assets, the join's inputs and (later) sensors and checks are generated from these entries, so a
+third parallel input needs no code change elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+LANDING_ZONE = "landing"
+PROCESSED_ZONE = "processed"
+JOINED_ZONE = "joined"
+
+
+class UnknownDatasetError(KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class InputDataset:
+    """One parallel input: where its files land, how they look, and what processes them."""
+
+    name: str
+    landing_prefix: str
+    script: str
+    output_table: str
+    description: str
+    # Expected raw CSV columns and their types (string | bigint | double | boolean | date); header
+    # names are matched after trimming and case folding.
+    columns: tuple[tuple[str, str], ...]
+    date_column: str = "Date"
+    date_format: str = "M/d/yyyy"
+
+    def __post_init__(self) -> None:
+        if not self.landing_prefix.endswith("/") or self.landing_prefix.startswith("/"):
+            raise ValueError(f"dataset {self.name}: landing_prefix must look like 'name/', got {self.landing_prefix!r}")
+        if self.date_column not in {name for name, _ in self.columns}:
+            raise ValueError(f"dataset {self.name}: date column {self.date_column!r} is not among its columns")
+
+    @property
+    def landing_key_prefix(self) -> str:
+        """Lake key prefix of this dataset's landing files, e.g. ``landing/sales/``."""
+        return f"{LANDING_ZONE}/{self.landing_prefix}"
+
+    @property
+    def table_location(self) -> str:
+        return f"{PROCESSED_ZONE}/{self.output_table}"
+
+
+@dataclass(frozen=True)
+class JoinedTable:
+    name: str
+    script: str
+    description: str
+
+    @property
+    def table_location(self) -> str:
+        return f"{JOINED_ZONE}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Registry:
+    inputs: tuple[InputDataset, ...]
+    joined: JoinedTable
+    _by_name: dict[str, InputDataset] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for attribute in ("name", "landing_prefix", "output_table"):
+            values = [getattr(d, attribute) for d in self.inputs]
+            duplicated = sorted({v for v in values if values.count(v) > 1})
+            if duplicated:
+                raise ValueError(f"dataset registry: {attribute} used more than once: {duplicated}")
+        object.__setattr__(self, "_by_name", {d.name: d for d in self.inputs})
+
+    def dataset(self, name: str) -> InputDataset:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise UnknownDatasetError(
+                f"unknown dataset {name!r}; registered datasets: {', '.join(self._by_name)}"
+            ) from None
+
+    def table_locations(self) -> dict[str, str]:
+        """Every table the platform builds, by name, with its location relative to the lake root."""
+        tables = {d.output_table: d.table_location for d in self.inputs}
+        tables[self.joined.name] = self.joined.table_location
+        return tables
+
+
+SALES = InputDataset(
+    name="sales",
+    landing_prefix="sales/",
+    script="process_sales_data.py",
+    output_table="sales_daily",
+    description="Sales pipeline per day: opportunities, forecasted and weighted revenue, leads generated.",
+    columns=(
+        ("Date", "date"),
+        ("Salesperson", "string"),
+        ("Lead Name", "string"),
+        ("Segment", "string"),
+        ("Region", "string"),
+        ("Target Close", "date"),
+        ("Forecasted Monthly Revenue", "bigint"),
+        ("Opportunity Stage", "string"),
+        ("Weighted Revenue", "bigint"),
+        ("Closed Opportunity", "boolean"),
+        ("Active Opportunity", "boolean"),
+        ("Latest Status Entry", "boolean"),
+    ),
+)
+
+MARKETING = InputDataset(
+    name="marketing",
+    landing_prefix="marketing/",
+    script="process_marketing_data.py",
+    output_table="marketing_daily",
+    description="Daily web, social and mailing-list engagement, columns in snake_case.",
+    columns=(
+        ("Date", "date"),
+        *(
+            (metric, "bigint")
+            for metric in (
+                "New visitors SEO",
+                "New visitors CPC",
+                "New visitors Social Media",
+                "Return visitors",
+                "Twitter mentions",
+                "Twitter follower adds",
+                "Twitter followers cumulative",
+                "Mailing list adds",
+                "Mailing list cumulative",
+                "Website Pageviews",
+                "Website Visits",
+                "Website Unique Visits",
+                "Mobile uniques",
+                "Tablet uniques",
+                "Desktop uniques",
+                "Free sign up",
+                "Paid conversion",
+            )
+        ),
+        ("Events", "string"),
+    ),
+)
+
+REGISTRY = Registry(
+    inputs=(SALES, MARKETING),
+    joined=JoinedTable(
+        name="sales_marketing_daily",
+        script="join_marketing_and_sales_data.py",
+        description="Every processed daily input joined on date (inner join), ascending by date.",
+    ),
+)

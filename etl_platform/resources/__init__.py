@@ -1,0 +1,16 @@
+"""Small interfaces with interchangeable implementations: the lake, the Spark runner, the SQL engine."""
+
+from etl_platform.resources.lake import Lake, LakeObject, LocalLake
+from etl_platform.resources.spark_runner import LocalSparkRunner, SparkJobRunner
+from etl_platform.resources.sql import DuckDBEngine, QueryResult, SqlEngine
+
+__all__ = [
+    "DuckDBEngine",
+    "Lake",
+    "LakeObject",
+    "LocalLake",
+    "LocalSparkRunner",
+    "QueryResult",
+    "SparkJobRunner",
+    "SqlEngine",
+]

@@ -1,0 +1,85 @@
+"""Processed assets with the Spark runner mocked: which file, which arguments, what metadata."""
+
+import json
+import os
+import re
+
+import dagster as dg
+import pytest
+
+from etl_platform.datasets import REGISTRY, SALES
+from etl_platform.definitions import build_definitions
+from etl_platform.resources import LocalLake
+from etl_platform_tests.assets.fake_runner import RecordingRunner
+
+
+@pytest.fixture(autouse=True)
+def _fresh_calls():
+    RecordingRunner.calls.clear()
+
+
+def _land(root, name: str, mtime: int, body: str = "Date\n1/1/2016\n"):
+    path = root / "landing" / "sales" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body)
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+def _materialize(root, selection: str, run_config=None):
+    defs = build_definitions(REGISTRY, {"lake": LocalLake(root=str(root)), "spark": RecordingRunner()})
+    job = defs.resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(
+        run_config=run_config or {}, asset_selection=[dg.AssetKey(selection)], raise_on_error=False
+    )
+
+
+def test_without_config_the_newest_data_file_is_processed(tmp_path) -> None:
+    _land(tmp_path, "week1.csv", 100)
+    newest = _land(tmp_path, "week2.csv", 200)
+    _land(tmp_path, "_SUCCESS", 300, body="")
+    result = _materialize(tmp_path, "sales_daily")
+    assert result.success
+    ((script, args),) = RecordingRunner.calls
+    assert script == "process_sales_data.py"
+    assert args["input_path"] == str(newest)
+    assert args["output_path"] == str(tmp_path / "processed" / "sales_daily")
+    assert json.loads(args["columns"]) == [list(c) for c in SALES.columns]
+    assert (args["date_format"], args["date_column"]) == ("M/d/yyyy", "Date")
+
+
+def test_metadata_names_the_source_object_and_keeps_reported_figures(tmp_path) -> None:
+    landed = _land(tmp_path, "week1.csv", 1_700_000_000)
+    result = _materialize(tmp_path, "sales_daily")
+    (materialization,) = result.asset_materializations_for_node("sales_daily")
+    metadata = materialization.metadata
+    assert metadata["source_object"].value == "landing/sales/week1.csv"
+    assert metadata["source_size_bytes"].value == landed.stat().st_size
+    assert metadata["source_modified"].value == 1_700_000_000
+    assert metadata["dagster/row_count"].value == 42
+
+
+def test_run_config_picks_the_object(tmp_path) -> None:
+    chosen = _land(tmp_path, "week1.csv", 100)
+    _land(tmp_path, "week2.csv", 200)
+    config = {"ops": {"sales_daily": {"config": {"object_key": "landing/sales/week1.csv"}}}}
+    assert _materialize(tmp_path, "sales_daily", config).success
+    assert RecordingRunner.calls[0][1]["input_path"] == str(chosen)
+
+
+@pytest.mark.parametrize(
+    ("object_key", "message"),
+    [
+        ("landing/marketing/m.csv", "is not under sales's landing prefix landing/sales/"),
+        ("landing/sales/gone.csv", "gone.csv does not exist"),
+        (None, "no data file under .*landing/sales: land one first"),
+    ],
+)
+def test_clear_failures_when_there_is_nothing_to_process(tmp_path, object_key, message) -> None:
+    config = {"ops": {"sales_daily": {"config": {"object_key": object_key}}}} if object_key else None
+    result = _materialize(tmp_path, "sales_daily", config)
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    assert failure.event_specific_data.error.message.strip() != ""
+    assert re.search(message, failure.event_specific_data.error.message)
+    assert RecordingRunner.calls == []

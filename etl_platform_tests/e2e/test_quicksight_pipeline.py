@@ -1,0 +1,58 @@
+"""The real QuickSight files through Dagster and real local Spark: the figures the original produced."""
+
+import datetime as dt
+
+import dagster as dg
+import pyarrow.parquet as pq
+import pytest
+
+from etl_platform import cli
+from etl_platform.datasets import REGISTRY
+from etl_platform.definitions import build_definitions
+from etl_platform.environment import resources_for_environment
+from etl_platform_tests.helpers import QUICKSIGHT_MARKETING, QUICKSIGHT_SALES
+
+pytestmark = pytest.mark.e2e
+
+
+def _query(sql: str, capsys) -> list[str]:
+    capsys.readouterr()
+    assert cli.main(["query", sql, "--format", "csv"]) == 0
+    return capsys.readouterr().out.strip().splitlines()[1:]
+
+
+def test_quicksight_files_produce_the_expected_tables(quicksight_dir, lake_root, capsys) -> None:
+    assert cli.main(["land", "sales", str(quicksight_dir / QUICKSIGHT_SALES)]) == 0
+    assert cli.main(["land", "marketing", str(quicksight_dir / QUICKSIGHT_MARKETING)]) == 0
+    defs = build_definitions(REGISTRY, resources_for_environment())
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("etl_pipeline_job").execute_in_process(instance=instance)
+        assert result.success
+        metadata = {
+            table: instance.get_latest_materialization_event(dg.AssetKey(table)).asset_materialization.metadata
+            for table in REGISTRY.table_locations()
+        }
+
+    assert _query(
+        "select count(*), sum(forecasted_lead_revenue), sum(forecasted_monthly_revenue) from sales_daily", capsys
+    ) == ["2036,2714843612,3823804672"]
+    assert _query("select count(*) from marketing_daily", capsys) == ["1461"]
+    assert _query("select count(*), min(date), max(date) from sales_marketing_daily", capsys) == [
+        "1458,2013-01-01,2016-12-31"
+    ]
+
+    # Stored ascending by the DATE value, in the order the files are read.
+    files = sorted((lake_root / "joined" / "sales_marketing_daily").glob("part-*.parquet"))
+    dates = [d for f in files for d in pq.read_table(f, columns=["date"]).column("date").to_pylist()]
+    assert dates == sorted(dates) and dates[:2] == [dt.date(2013, 1, 1), dt.date(2013, 1, 2)]
+    assert all(f.name.endswith(".snappy.parquet") for f in files)
+
+    assert metadata["sales_daily"]["dagster/row_count"].value == 2036
+    assert metadata["marketing_daily"]["dagster/row_count"].value == 1461
+    assert metadata["sales_marketing_daily"]["dagster/row_count"].value == 1458
+    assert metadata["sales_daily"]["source_object"].value == f"landing/sales/{QUICKSIGHT_SALES}"
+    assert metadata["marketing_daily"]["rejected_rows"].value == 0
+    schema = {c.name: c.type for c in metadata["marketing_daily"]["dagster/column_schema"].value.columns}
+    assert schema["date"] == "date" and schema["mailing_list_adds"] == "bigint" and schema["events"] == "string"
+    joined_columns = [c.name for c in metadata["sales_marketing_daily"]["dagster/column_schema"].value.columns]
+    assert joined_columns.count("date") == 1 and joined_columns[0] == "date"

@@ -1,0 +1,28 @@
+"""Small builders for test inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from etl_platform.samples import MARKETING_HEADER, SALES_HEADER
+
+QUICKSIGHT_SALES = "SalesPipeline_QuickSightSample.csv"
+QUICKSIGHT_MARKETING = "MarketingData_QuickSightSample.csv"
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(",".join(row) for row in [header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def sales_row(day: str, stage: str, forecast: str, weighted: str = "0") -> list[str]:
+    """One opportunity in the QuickSight layout; only the columns the transform reads vary."""
+    return [day, "Avery Quinn", "US_SMB_1", "SMB", "US", day, forecast, stage, weighted, "FALSE", "FALSE", "TRUE"]
+
+
+def marketing_row(day: str, value: int, events: str = "") -> list[str]:
+    return [day, *[str(value + i) for i in range(len(MARKETING_HEADER) - 2)], events]
+
+
+__all__ = ["MARKETING_HEADER", "QUICKSIGHT_MARKETING", "QUICKSIGHT_SALES", "SALES_HEADER", "marketing_row", "sales_row", "write_csv"]

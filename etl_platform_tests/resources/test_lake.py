@@ -1,0 +1,70 @@
+"""The local lake: atomic landing, confinement to the root, listing and picking the newest file."""
+
+import os
+
+import pytest
+
+from etl_platform.resources.lake import LakeError, LakeObject, LocalLake, check_key, skip_reason
+
+
+def test_put_file_stores_whole_file_and_leaves_no_temporary(tmp_path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_bytes(b"a,b\n1,2\n")
+    lake = LocalLake(root=str(tmp_path / "lake"))
+    stored = lake.put_file(source, "landing/sales/in.csv")
+    assert stored.key == "landing/sales/in.csv" and stored.size == 8
+    assert os.listdir(tmp_path / "lake" / "landing" / "sales") == ["in.csv"]
+    assert lake.stat("landing/sales/in.csv") == stored
+    assert lake.stat("landing/sales/missing.csv") is None
+
+
+@pytest.mark.parametrize("key", ["../outside.csv", "/etc/passwd", "landing/../../x.csv", "landing//x.csv", "a\\b.csv"])
+def test_keys_cannot_leave_the_lake(tmp_path, key) -> None:
+    lake = LocalLake(root=str(tmp_path))
+    with pytest.raises(LakeError, match="not a plain relative path|outside the lake root"):
+        lake.uri(key)
+
+
+def test_check_key_accepts_plain_relative_keys() -> None:
+    assert check_key("landing/sales/2016 Q1 (final).csv") == "landing/sales/2016 Q1 (final).csv"
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "reason"),
+    [
+        ("_SUCCESS", 0, "hidden or marker file"),
+        (".hidden.csv", 5, "hidden or marker file"),
+        ("upload.csv.tmp", 5, "temporary file"),
+        ("report.xlsx", 5, "unsupported extension"),
+        ("empty.csv", 0, "empty file"),
+        ("DATA.CSV", 5, None),
+    ],
+)
+def test_skip_reason(name, size, reason) -> None:
+    found = skip_reason(LakeObject(key=f"landing/sales/{name}", size=size, modified=0))
+    assert found == reason if reason is None else reason in found
+
+
+def test_newest_data_object_ignores_junk_and_prefers_latest(tmp_path) -> None:
+    lake = LocalLake(root=str(tmp_path))
+    folder = tmp_path / "landing" / "sales"
+    folder.mkdir(parents=True)
+    for name, mtime in [("old.csv", 100), ("new.csv", 200), ("_SUCCESS", 300), (".x.csv.tmp", 400)]:
+        (folder / name).write_text("Date\n1/1/2016\n" if name.endswith(".csv") else "x")
+        os.utime(folder / name, (mtime, mtime))
+    assert lake.newest_data_object("landing/sales/").key == "landing/sales/new.csv"
+    assert [o.name for o in lake.list_objects("landing/")] == [".x.csv.tmp", "_SUCCESS", "new.csv", "old.csv"]
+
+
+def test_newest_data_object_names_the_prefix_when_empty(tmp_path) -> None:
+    with pytest.raises(LakeError, match=r"no data file under .*landing/sales: land one first"):
+        LocalLake(root=str(tmp_path)).newest_data_object("landing/sales/")
+
+
+def test_has_data_needs_parquet_files(tmp_path) -> None:
+    lake = LocalLake(root=str(tmp_path))
+    (tmp_path / "processed" / "t").mkdir(parents=True)
+    (tmp_path / "processed" / "t" / "_SUCCESS").write_text("")
+    assert not lake.has_data("processed/t")
+    (tmp_path / "processed" / "t" / "part-0.parquet").write_bytes(b"x")
+    assert lake.has_data("processed/t")

@@ -1,0 +1,80 @@
+"""The local runner through real Dagster Pipes: arguments, environment, reported results, errors."""
+
+import json
+import textwrap
+
+import dagster as dg
+import pytest
+
+from etl_platform.resources import LocalSparkRunner
+from etl_platform.project import GLUE_SCRIPTS_DIR
+
+# Stand-in scripts use the real lake_job plumbing but no JVM, so they run in a second.
+ECHO_SCRIPT = """
+import json, os, sys
+import lake_job
+
+def main(reporter, argv):
+    args = lake_job.parse_job_args(argv, required=["input_path"])
+    reporter.info("hello from the script")
+    reporter._pipes.report_asset_materialization(metadata={
+        "args": {"raw_value": json.dumps(args), "type": "text"},
+        "submit": {"raw_value": os.environ["PYSPARK_SUBMIT_ARGS"], "type": "text"},
+    })
+
+lake_job.run_job(main)
+"""
+FAILING_SCRIPT = """
+import lake_job
+
+def main(reporter, argv):
+    raise lake_job.LakeJobError("landing/sales/x.csv: the header lacks expected columns ['Date']")
+
+lake_job.run_job(main)
+"""
+
+
+@pytest.fixture
+def scripts_dir(tmp_path):
+    (tmp_path / "echo.py").write_text(textwrap.dedent(ECHO_SCRIPT))
+    (tmp_path / "failing.py").write_text(textwrap.dedent(FAILING_SCRIPT))
+    (tmp_path / "lake_job.py").write_bytes((GLUE_SCRIPTS_DIR / "lake_job.py").read_bytes())
+    return tmp_path
+
+
+def _asset(script: str) -> dg.AssetsDefinition:
+    @dg.asset(name="t")
+    def _t(context: dg.AssetExecutionContext, spark: LocalSparkRunner) -> dg.MaterializeResult:
+        return spark.run_script(context, script, {"input_path": "/lake/landing/sales/a b.csv"}).get_materialize_result()
+
+    return _t
+
+
+def test_runs_the_script_with_glue_style_arguments_and_spark_settings(scripts_dir) -> None:
+    runner = LocalSparkRunner(scripts_dir=str(scripts_dir), master="local[1]", spark_conf={"spark.sql.shuffle.partitions": "3"})
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([_asset("echo.py")], resources={"spark": runner}, instance=instance)
+        messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert result.success
+    assert "hello from the script" in messages
+    metadata = result.asset_materializations_for_node("t")[0].metadata
+    assert json.loads(metadata["args"].value) == {"input_path": "/lake/landing/sales/a b.csv"}
+    submit = metadata["submit"].value
+    assert "--master local[1]" in submit and "spark.sql.shuffle.partitions=3" in submit
+    assert submit.endswith("pyspark-shell")
+
+
+def test_script_failure_fails_the_step_with_the_scripts_message(scripts_dir) -> None:
+    runner = LocalSparkRunner(scripts_dir=str(scripts_dir))
+    result = dg.materialize([_asset("failing.py")], resources={"spark": runner}, raise_on_error=False)
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    assert "failing.py failed: landing/sales/x.csv: the header lacks expected columns ['Date']" in str(
+        failure.event_specific_data.error.message
+    )
+
+
+def test_missing_script_is_named(tmp_path) -> None:
+    result = dg.materialize([_asset("nope.py")], resources={"spark": LocalSparkRunner(scripts_dir=str(tmp_path))}, raise_on_error=False)
+    (failure,) = result.get_step_failure_events()
+    assert "nope.py does not exist" in failure.event_specific_data.error.message

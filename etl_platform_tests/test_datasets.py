@@ -1,0 +1,54 @@
+"""The registry drives the graph: a third dataset joins in with no code change."""
+
+import dagster as dg
+import pytest
+
+from etl_platform.datasets import MARKETING, REGISTRY, SALES, InputDataset, JoinedTable, Registry, UnknownDatasetError
+from etl_platform.definitions import build_definitions
+
+WEB = InputDataset(
+    name="web",
+    landing_prefix="web/",
+    script="process_sales_data.py",  # any existing script: only the graph is under test
+    output_table="web_daily",
+    description="Web analytics per day.",
+    columns=(("Date", "date"), ("Sessions", "bigint")),
+)
+
+
+def _join_deps(registry: Registry) -> set[dg.AssetKey]:
+    graph = build_definitions(registry).resolve_asset_graph()
+    return set(graph.get(dg.AssetKey(registry.joined.name)).parent_keys)
+
+
+def test_join_depends_on_every_registered_input() -> None:
+    assert _join_deps(REGISTRY) == {dg.AssetKey("sales_daily"), dg.AssetKey("marketing_daily")}
+
+
+def test_a_third_dataset_adds_a_join_input_and_its_own_assets() -> None:
+    registry = Registry(inputs=(SALES, MARKETING, WEB), joined=REGISTRY.joined)
+    assert _join_deps(registry) == {dg.AssetKey(t) for t in ("sales_daily", "marketing_daily", "web_daily")}
+    graph = build_definitions(registry).resolve_asset_graph()
+    assert graph.get(dg.AssetKey("web_daily")).parent_keys == {dg.AssetKey(["landing", "web"])}
+    assert registry.table_locations()["web_daily"] == "processed/web_daily"
+
+
+def test_unknown_dataset_lists_the_known_ones() -> None:
+    with pytest.raises(UnknownDatasetError, match="unknown dataset 'crm'; registered datasets: sales, marketing"):
+        REGISTRY.dataset("crm")
+
+
+def test_registry_rejects_reused_names_and_prefixes() -> None:
+    with pytest.raises(ValueError, match="landing_prefix used more than once"):
+        Registry(inputs=(SALES, InputDataset(**{**WEB.__dict__, "landing_prefix": "sales/"})), joined=REGISTRY.joined)
+
+
+def test_dataset_declaration_is_validated() -> None:
+    with pytest.raises(ValueError, match="landing_prefix must look like"):
+        InputDataset(**{**WEB.__dict__, "landing_prefix": "web"})
+    with pytest.raises(ValueError, match="date column 'Day' is not among its columns"):
+        InputDataset(**{**WEB.__dict__, "date_column": "Day"})
+
+
+def test_joined_table_location_is_in_the_joined_zone() -> None:
+    assert JoinedTable(name="j", script="s.py", description="").table_location == "joined/j"

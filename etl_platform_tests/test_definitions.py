@@ -1,0 +1,75 @@
+"""The code location loads, directly and the way `dagster dev` loads it (workspace.yaml, gRPC)."""
+
+import os
+
+import dagster as dg
+import pytest
+from dagster._core.workspace.context import WorkspaceProcessContext
+from dagster._core.workspace.load_target import WorkspaceFileTarget
+
+from etl_platform.definitions import build_definitions, defs
+from etl_platform.environment import UnknownEnvironmentError, resources_for_environment
+from etl_platform.project import PROJECT_ROOT
+from etl_platform.resources import DuckDBEngine, LocalLake, LocalSparkRunner
+
+EXPECTED_ASSETS = {
+    dg.AssetKey(["landing", "sales"]),
+    dg.AssetKey(["landing", "marketing"]),
+    dg.AssetKey("sales_daily"),
+    dg.AssetKey("marketing_daily"),
+    dg.AssetKey("sales_marketing_daily"),
+}
+
+
+def test_definitions_hold_the_asset_graph() -> None:
+    graph = defs.resolve_asset_graph()
+    assert graph.get_all_asset_keys() == EXPECTED_ASSETS
+    assert graph.get(dg.AssetKey("sales_daily")).parent_keys == {dg.AssetKey(["landing", "sales"])}
+    assert not graph.get(dg.AssetKey(["landing", "sales"])).is_materializable
+    assert defs.resolve_job_def("etl_pipeline_job") is not None
+
+
+def test_every_asset_has_kinds_owners_group_and_description() -> None:
+    for spec in defs.resolve_all_asset_specs():
+        assert spec.kinds, spec.key
+        assert spec.owners == ["team:data-engineering"], spec.key
+        assert spec.group_name in {"landing", "processed", "joined"}, spec.key
+        assert spec.description, spec.key
+
+
+def test_table_assets_have_a_code_version_from_their_script() -> None:
+    specs = {spec.key: spec for spec in defs.resolve_all_asset_specs()}
+    versions = {specs[dg.AssetKey(t)].code_version for t in ("sales_daily", "marketing_daily", "sales_marketing_daily")}
+    assert len(versions) == 3 and None not in versions
+
+
+def test_local_is_the_default_environment(monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("ETL_PLATFORM_ENV", raising=False)
+    monkeypatch.setenv("ETL_LAKE_ROOT", str(tmp_path))
+    resources = resources_for_environment()
+    assert isinstance(resources["lake"], LocalLake) and resources["lake"].root == str(tmp_path)
+    assert isinstance(resources["spark"], LocalSparkRunner)
+    assert isinstance(resources["sql"], DuckDBEngine)
+
+
+def test_lake_root_defaults_to_the_project(monkeypatch) -> None:
+    monkeypatch.delenv("ETL_LAKE_ROOT", raising=False)
+    assert resources_for_environment("local")["lake"].root == str(PROJECT_ROOT / ".lake")
+
+
+def test_unknown_environment_is_a_clear_error(monkeypatch) -> None:
+    monkeypatch.setenv("ETL_PLATFORM_ENV", "moon")
+    with pytest.raises(UnknownEnvironmentError, match="ETL_PLATFORM_ENV='moon' is not a known environment"):
+        build_definitions()
+
+
+def test_workspace_loads_like_dagster_dev(monkeypatch) -> None:
+    monkeypatch.chdir(PROJECT_ROOT)
+    with dg.instance_for_test() as instance:
+        target = WorkspaceFileTarget(paths=[os.path.join(PROJECT_ROOT, "workspace.yaml")])
+        with WorkspaceProcessContext(instance, target) as workspace:
+            request = workspace.create_request_context()
+            assert request.get_code_location_error("etl_platform") is None
+            (repository,) = request.get_code_location("etl_platform").get_repositories().values()
+            assert {node.asset_key for node in repository.get_asset_node_snaps()} == EXPECTED_ASSETS
+            assert "etl_pipeline_job" in {job.name for job in repository.get_all_jobs()}
