@@ -1,4 +1,4 @@
-"""The code location: assets and jobs from the registry, resources from the environment switch."""
+"""The code location: assets, jobs, sensors and schedules from the registry; resources from the switch."""
 
 from collections.abc import Mapping
 from typing import Any
@@ -6,15 +6,30 @@ from typing import Any
 import dagster as dg
 
 from etl_platform.assets import build_assets
+from etl_platform.automation.alerts import run_failure_alert_sensor
+from etl_platform.automation.arrival import arrival_sensor
+from etl_platform.automation.barrier import automation_sensor
+from etl_platform.automation.cadence import Cycle
+from etl_platform.automation.schedule import weekly_schedule
 from etl_platform.datasets import REGISTRY, Registry
 from etl_platform.environment import resources_for_environment
 from etl_platform.jobs import pipeline_job
 
 
-def build_definitions(registry: Registry = REGISTRY, resources: Mapping[str, Any] | None = None) -> dg.Definitions:
+def build_definitions(
+    registry: Registry = REGISTRY, resources: Mapping[str, Any] | None = None, cycle: Cycle | None = None
+) -> dg.Definitions:
+    cycle = cycle or Cycle.from_env()
+    job = pipeline_job(registry)
     return dg.Definitions(
-        assets=build_assets(registry),
-        jobs=[pipeline_job(registry)],
+        assets=build_assets(registry, cycle),
+        jobs=[job],
+        sensors=[
+            *(arrival_sensor(dataset) for dataset in registry.inputs),
+            automation_sensor(),
+            run_failure_alert_sensor,
+        ],
+        schedules=[weekly_schedule(cycle, job)],
         resources=dict(resources) if resources is not None else resources_for_environment(),
     )
 

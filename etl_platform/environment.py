@@ -10,8 +10,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from etl_platform.project import DEFAULT_LAKE_ROOT
-from etl_platform.resources import DuckDBEngine, LocalLake, LocalSparkRunner
+from etl_platform.project import DEFAULT_DAGSTER_HOME, DEFAULT_LAKE_ROOT
+from etl_platform.resources import DuckDBEngine, LocalLake, LocalNotifier, LocalSparkRunner
 
 ENV_VAR = "ETL_PLATFORM_ENV"
 
@@ -21,7 +21,7 @@ class UnknownEnvironmentError(ValueError):
 
 
 def local_resources() -> dict[str, Any]:
-    """Everything on this machine: a lake folder, local Spark, DuckDB."""
+    """Everything on this machine: a lake folder, local Spark, DuckDB, alerts to a file (and a webhook)."""
     return {
         "lake": LocalLake(root=os.environ.get("ETL_LAKE_ROOT") or str(DEFAULT_LAKE_ROOT)),
         "spark": LocalSparkRunner(
@@ -29,6 +29,10 @@ def local_resources() -> dict[str, Any]:
             driver_memory=os.environ.get("ETL_SPARK_DRIVER_MEMORY", "2g"),
         ),
         "sql": DuckDBEngine(),
+        "notifier": LocalNotifier(
+            alerts_file=os.environ.get("ETL_ALERTS_FILE") or str(DEFAULT_DAGSTER_HOME / "alerts.jsonl"),
+            webhook_url=os.environ.get("ETL_ALERT_WEBHOOK_URL") or None,
+        ),
     }
 
 

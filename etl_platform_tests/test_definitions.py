@@ -10,7 +10,7 @@ from dagster._core.workspace.load_target import WorkspaceFileTarget
 from etl_platform.definitions import build_definitions, defs
 from etl_platform.environment import UnknownEnvironmentError, resources_for_environment
 from etl_platform.project import PROJECT_ROOT
-from etl_platform.resources import DuckDBEngine, LocalLake, LocalSparkRunner
+from etl_platform.resources import DuckDBEngine, LocalLake, LocalNotifier, LocalSparkRunner
 
 EXPECTED_ASSETS = {
     dg.AssetKey(["landing", "sales"]),
@@ -43,6 +43,16 @@ def test_table_assets_have_a_code_version_from_their_script() -> None:
     assert len(versions) == 3 and None not in versions
 
 
+def test_spark_steps_retry_with_exponential_backoff_and_inputs_have_freshness() -> None:
+    for table in ("sales_daily", "marketing_daily", "sales_marketing_daily"):
+        policy = defs.resolve_assets_def(table).op.retry_policy
+        assert policy.max_retries >= 2 and policy.backoff == dg.Backoff.EXPONENTIAL, table
+    specs = {spec.key: spec for spec in defs.resolve_all_asset_specs()}
+    for table in ("sales_daily", "marketing_daily"):
+        assert specs[dg.AssetKey(table)].freshness_policy.deadline_cron == "0 0 * * 1"
+    assert specs[dg.AssetKey("sales_marketing_daily")].automation_condition is not None
+
+
 def test_local_is_the_default_environment(monkeypatch, tmp_path) -> None:
     monkeypatch.delenv("ETL_PLATFORM_ENV", raising=False)
     monkeypatch.setenv("ETL_LAKE_ROOT", str(tmp_path))
@@ -50,6 +60,7 @@ def test_local_is_the_default_environment(monkeypatch, tmp_path) -> None:
     assert isinstance(resources["lake"], LocalLake) and resources["lake"].root == str(tmp_path)
     assert isinstance(resources["spark"], LocalSparkRunner)
     assert isinstance(resources["sql"], DuckDBEngine)
+    assert isinstance(resources["notifier"], LocalNotifier)
 
 
 def test_lake_root_defaults_to_the_project(monkeypatch) -> None:
@@ -73,3 +84,10 @@ def test_workspace_loads_like_dagster_dev(monkeypatch) -> None:
             (repository,) = request.get_code_location("etl_platform").get_repositories().values()
             assert {node.asset_key for node in repository.get_asset_node_snaps()} == EXPECTED_ASSETS
             assert "etl_pipeline_job" in {job.name for job in repository.get_all_jobs()}
+            assert {sensor.name for sensor in repository.get_sensors()} == {
+                "sales_arrival_sensor",
+                "marketing_arrival_sensor",
+                "join_barrier_automation_sensor",
+                "run_failure_alert_sensor",
+            }
+            assert [schedule.name for schedule in repository.get_schedules()] == ["weekly_pipeline_schedule"]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dagster_pipes import PipesCliArgsParamsLoader, PipesEnvVarParamsLoader, open_dagster_pipes
+from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
@@ -252,10 +253,15 @@ class Reporter:
         self.info(f"wrote {rows} rows to {path}")
         self._pipes.report_asset_materialization(metadata=metadata)
 
-    def error(self, message: str) -> None:
+    def error(self, message: str, retryable: bool) -> None:
         log.error(message)
-        # The orchestrator side reads this to fail the step with the script's own words.
-        self._pipes.report_custom_message({"error": message})
+        # The orchestrator side reads this to fail the step with the script's own words, and
+        # retries only what may be transient.
+        self._pipes.report_custom_message({"error": message, "retryable": retryable})
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [""])[0]
 
 
 @contextmanager
@@ -277,9 +283,12 @@ def run_job(body: Callable[[Reporter, Sequence[str]], None], argv: Sequence[str]
         try:
             body(reporter, args)
         except LakeJobError as error:
-            reporter.error(str(error))
+            reporter.error(str(error), retryable=False)
+            raise SystemExit(1) from None
+        except AnalysisException as error:
+            # Spark refused the input itself (unreadable file, bad path): retrying cannot help.
+            reporter.error(f"{type(error).__name__}: {_first_line(error)}", retryable=False)
             raise SystemExit(1) from None
         except Exception as error:
-            first_line = (str(error).strip().splitlines() or [""])[0]
-            reporter.error(f"{type(error).__name__}: {first_line}")
+            reporter.error(f"{type(error).__name__}: {_first_line(error)}", retryable=True)
             raise

@@ -6,6 +6,9 @@ import dagster as dg
 
 OWNERS = ["team:data-engineering"]
 TABLE_KINDS = {"spark", "parquet"}
+# Spark and Glue steps fail transiently (lost executors, throttling, capacity); bad data does not
+# retry (the runner raises Failure(allow_retries=False) for it).
+SPARK_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=15, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 
 def table_result(

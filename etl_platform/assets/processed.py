@@ -5,8 +5,9 @@ import json
 import dagster as dg
 from pydantic import Field
 
-from etl_platform.assets._shared import OWNERS, TABLE_KINDS, table_result
+from etl_platform.assets._shared import OWNERS, SPARK_RETRY_POLICY, TABLE_KINDS, table_result
 from etl_platform.assets.landing import landing_asset_key
+from etl_platform.automation.cadence import Cycle
 from etl_platform.datasets import InputDataset
 from etl_platform.project import script_code_version
 from etl_platform.resources import Lake, LakeObject, SparkJobRunner
@@ -34,7 +35,7 @@ def resolve_landing_object(lake: Lake, dataset: InputDataset, object_key: str | 
     return found
 
 
-def processed_asset(dataset: InputDataset) -> dg.AssetsDefinition:
+def processed_asset(dataset: InputDataset, cycle: Cycle) -> dg.AssetsDefinition:
     @dg.asset(
         name=dataset.output_table,
         deps=[landing_asset_key(dataset)],
@@ -42,6 +43,8 @@ def processed_asset(dataset: InputDataset) -> dg.AssetsDefinition:
         kinds=TABLE_KINDS,
         owners=OWNERS,
         code_version=script_code_version(dataset.script),
+        freshness_policy=cycle.freshness_policy(),
+        retry_policy=SPARK_RETRY_POLICY,
         description=f"{dataset.description}\n\nBuilt by `glue-scripts/{dataset.script}` from one file "
         f"under `{dataset.landing_key_prefix}` (the newest unless the run config names one).",
         metadata={"table_location": dg.MetadataValue.text(dataset.table_location)},
@@ -52,7 +55,7 @@ def processed_asset(dataset: InputDataset) -> dg.AssetsDefinition:
         try:
             source = resolve_landing_object(lake, dataset, config.object_key)
         except LakeError as error:
-            raise dg.Failure(description=str(error)) from None
+            raise dg.Failure(description=str(error), allow_retries=False) from None
         context.log.info(f"processing {source.key} ({source.size:,} bytes) into {dataset.output_table}")
         invocation = spark.run_script(
             context,

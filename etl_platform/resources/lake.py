@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import os
 import shutil
 import tempfile
@@ -31,6 +32,11 @@ class LakeObject:
     @property
     def name(self) -> str:
         return PurePosixPath(self.key).name
+
+    @property
+    def fingerprint(self) -> str:
+        """What changes when the content is replaced: the ETag (S3) or size and mtime (local)."""
+        return self.etag or f"{self.size}-{self.modified:.6f}"
 
     def metadata(self) -> dict[str, dg.MetadataValue]:
         metadata: dict[str, dg.MetadataValue] = {
@@ -75,6 +81,11 @@ class Lake(dg.ConfigurableResource, ABC):
     @abstractmethod
     def list_objects(self, prefix: str) -> Iterator[LakeObject]:
         """Every object under ``prefix``, recursively."""
+
+    @abstractmethod
+    def list_page(self, prefix: str, start_after: str, limit: int) -> tuple[list[LakeObject], bool]:
+        """Up to ``limit`` objects under ``prefix`` with keys after ``start_after``, in key order,
+        and whether more follow: bounded work however many objects the prefix holds."""
 
     @abstractmethod
     def stat(self, key: str) -> LakeObject | None:
@@ -123,6 +134,21 @@ class LocalLake(Lake):
         for directory, _, files in os.walk(base):
             for name in sorted(files):
                 yield self._object(Path(directory) / name)
+
+    def list_page(self, prefix: str, start_after: str, limit: int) -> tuple[list[LakeObject], bool]:
+        # Names are cheap to list; only the page's objects are stat'ed, like one S3 ListObjectsV2 call.
+        base = self._path(prefix.rstrip("/"))
+        root = Path(self.root).resolve()
+        if not base.is_dir():
+            return [], False
+        keys = sorted(
+            (Path(directory) / name).relative_to(root).as_posix()
+            for directory, _, files in os.walk(base)
+            for name in files
+        )
+        start = bisect.bisect_right(keys, start_after)
+        page = [self._object(root / key) for key in keys[start : start + limit] if (root / key).is_file()]
+        return page, start + limit < len(keys)
 
     def stat(self, key: str) -> LakeObject | None:
         path = self._path(key)

@@ -33,9 +33,15 @@ class SparkJobRunner(dg.ConfigurableResource, ABC):
 
 
 def script_error(script: str, invocation_messages: list, fallback: str) -> dg.Failure:
-    """A step failure carrying the first error line the script reported, not just an exit code."""
-    errors = [m["error"] for m in invocation_messages if isinstance(m, dict) and m.get("error")]
-    return dg.Failure(description=f"{script} failed: {errors[0] if errors else fallback}")
+    """A step failure carrying the first error line the script reported, not just an exit code.
+
+    Bad data (the script says ``retryable: false``) fails for good; anything else (a crash, a lost
+    executor, throttling) may be transient and is left to the step's retry policy.
+    """
+    errors = [m for m in invocation_messages if isinstance(m, dict) and m.get("error")]
+    if not errors:
+        return dg.Failure(description=f"{script} failed: {fallback}", allow_retries=True)
+    return dg.Failure(description=f"{script} failed: {errors[0]['error']}", allow_retries=errors[0].get("retryable", True))
 
 
 class LocalSparkRunner(SparkJobRunner):

@@ -78,3 +78,42 @@ def test_missing_script_is_named(tmp_path) -> None:
     result = dg.materialize([_asset("nope.py")], resources={"spark": LocalSparkRunner(scripts_dir=str(tmp_path))}, raise_on_error=False)
     (failure,) = result.get_step_failure_events()
     assert "nope.py does not exist" in failure.event_specific_data.error.message
+
+
+FLAKY_SCRIPT = """
+import pathlib, sys
+import lake_job
+
+def main(reporter, argv):
+    marker = pathlib.Path(__file__).with_suffix(".ran")
+    if not marker.exists():
+        marker.write_text("once")
+        raise RuntimeError("executor lost")
+    reporter._pipes.report_asset_materialization(metadata={})
+
+lake_job.run_job(main)
+"""
+
+
+def _retrying_asset(script: str) -> dg.AssetsDefinition:
+    @dg.asset(name="t", retry_policy=dg.RetryPolicy(max_retries=2, delay=0))
+    def _t(context: dg.AssetExecutionContext, spark: LocalSparkRunner) -> dg.MaterializeResult:
+        return spark.run_script(context, script, {}).get_materialize_result()
+
+    return _t
+
+
+def _retries(result) -> int:
+    return sum(e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY for e in result.all_events)
+
+
+def test_transient_script_errors_are_retried(scripts_dir) -> None:
+    (scripts_dir / "flaky.py").write_text(textwrap.dedent(FLAKY_SCRIPT))
+    result = dg.materialize([_retrying_asset("flaky.py")], resources={"spark": LocalSparkRunner(scripts_dir=str(scripts_dir))})
+    assert result.success and _retries(result) == 1
+
+
+def test_bad_data_errors_are_not_retried(scripts_dir) -> None:
+    runner = LocalSparkRunner(scripts_dir=str(scripts_dir))
+    result = dg.materialize([_retrying_asset("failing.py")], resources={"spark": runner}, raise_on_error=False)
+    assert not result.success and _retries(result) == 0

@@ -1,0 +1,1 @@
+"""What makes the pipeline run by itself: arrival sensors, the join barrier, the weekly schedule, alerts."""

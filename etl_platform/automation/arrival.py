@@ -1,0 +1,109 @@
+"""One arrival sensor per registered dataset: each new or changed landing file starts one run.
+
+Why not ``get_s3_keys(since_key=...)``: a "since key" cursor misses files whose keys sort before the
+last one seen and never notices a re-upload (dagster issue #22892). Instead the sensor walks the
+prefix in key order, a bounded page per tick, in passes; a file is new in a pass when it was
+modified after the previous pass began, and a small map of recently requested files (pruned as
+passes complete) keeps a file from being requested twice. Dagster's run keys (key + fingerprint)
+are the second guard: a re-delivered listing never starts a second run, a re-upload does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+
+import dagster as dg
+
+from etl_platform.assets.landing import landing_asset_key
+from etl_platform.datasets import InputDataset
+from etl_platform.resources import Lake, LakeObject
+from etl_platform.resources.lake import skip_reason
+
+# Clock skew and mtime granularity allowance when comparing modification times to pass starts.
+GRACE_SECONDS = 300.0
+
+
+@dataclass
+class ArrivalCursor:
+    start_after: str = ""  # key where the current listing pass resumes ("" = a new pass)
+    since: float = 0.0  # files modified after this (less the grace) are new in this pass
+    pass_started: float = 0.0  # when the current pass began: the next pass's ``since``
+    recent: dict[str, list] = field(default_factory=dict)  # key -> [fingerprint, modified] requested
+
+    @classmethod
+    def parse(cls, text: str | None) -> ArrivalCursor:
+        return cls(**json.loads(text)) if text else cls()
+
+    def serialize(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+def arrival_run_request(dataset: InputDataset, obj: LakeObject) -> dg.RunRequest:
+    return dg.RunRequest(
+        run_key=f"{obj.key}@{obj.fingerprint}",
+        asset_selection=[dg.AssetKey(dataset.output_table)],
+        run_config={"ops": {dataset.output_table: {"config": {"object_key": obj.key}}}},
+        tags={"etl_platform/dataset": dataset.name, "etl_platform/object_key": obj.key},
+    )
+
+
+def evaluate_arrivals(
+    dataset: InputDataset, lake: Lake, cursor: ArrivalCursor, now: float, page_size: int
+) -> tuple[list[LakeObject], list[tuple[LakeObject, str]], int]:
+    """One tick's work: (new data files, (skipped file, reason) pairs, objects listed); updates ``cursor``."""
+    if not cursor.start_after:
+        cursor.pass_started = now
+    page, more = lake.list_page(dataset.landing_key_prefix, cursor.start_after, page_size)
+    arrived: list[LakeObject] = []
+    skipped: list[tuple[LakeObject, str]] = []
+    for obj in page:
+        if obj.modified < cursor.since - GRACE_SECONDS:
+            continue
+        reason = skip_reason(obj)
+        if reason:
+            skipped.append((obj, reason))
+        elif cursor.recent.get(obj.key, [None])[0] != obj.fingerprint:
+            arrived.append(obj)
+            cursor.recent[obj.key] = [obj.fingerprint, obj.modified]
+    if more:
+        cursor.start_after = page[-1].key
+    else:
+        cursor.start_after = ""
+        cursor.since = cursor.pass_started
+        horizon = cursor.since - GRACE_SECONDS
+        cursor.recent = {key: seen for key, seen in cursor.recent.items() if seen[1] >= horizon}
+    return arrived, skipped, len(page)
+
+
+def arrival_sensor(dataset: InputDataset) -> dg.SensorDefinition:
+    page_size = int(os.environ.get("ETL_SENSOR_PAGE_SIZE", "1000"))
+
+    @dg.sensor(
+        name=f"{dataset.name}_arrival_sensor",
+        target=dg.AssetSelection.assets(dataset.output_table),
+        minimum_interval_seconds=int(os.environ.get("ETL_SENSOR_INTERVAL_SECONDS", "30")),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Starts {dataset.output_table} for each new or changed file under {dataset.landing_key_prefix}.",
+    )
+    def _sensor(context: dg.SensorEvaluationContext, lake: Lake) -> dg.SensorResult | dg.SkipReason:
+        cursor = ArrivalCursor.parse(context.cursor)
+        arrived, skipped, listed = evaluate_arrivals(dataset, lake, cursor, time.time(), page_size)
+        for obj, reason in skipped:
+            context.log.info(f"skipped {obj.key}: {reason}")
+        context.log.info(f"listed {listed} objects under {dataset.landing_key_prefix}; {len(arrived)} new or changed")
+        if not arrived:
+            context.update_cursor(cursor.serialize())
+            reasons = "; ".join(f"{obj.name}: {reason}" for obj, reason in skipped)
+            return dg.SkipReason(f"no new data files under {dataset.landing_key_prefix}" + (f" (skipped {reasons})" if reasons else ""))
+        return dg.SensorResult(
+            run_requests=[arrival_run_request(dataset, obj) for obj in arrived],
+            asset_events=[
+                dg.AssetObservation(asset_key=landing_asset_key(dataset), metadata=obj.metadata()) for obj in arrived
+            ],
+            cursor=cursor.serialize(),
+        )
+
+    return _sensor

@@ -1,0 +1,145 @@
+"""Arrival sensors on a real landing folder and a real Dagster instance."""
+
+import os
+import time
+
+import dagster as dg
+import pytest
+
+from etl_platform.automation.arrival import ArrivalCursor, arrival_sensor
+from etl_platform.datasets import MARKETING, SALES
+from etl_platform.resources import LocalLake
+
+
+class CountingLake(LocalLake):
+    """A LocalLake that remembers how many objects each page returned."""
+
+    def list_page(self, prefix, start_after, limit):
+        page, more = super().list_page(prefix, start_after, limit)
+        PAGES.append((limit, len(page)))
+        return page, more
+
+
+PAGES: list[tuple[int, int]] = []
+
+
+def _land(root, dataset, name: str, body: str = "Date\n1/1/2016\n", mtime: float | None = None):
+    path = root / "landing" / dataset.landing_prefix / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body)
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return path
+
+
+class Ticker:
+    """Runs one sensor tick after another, carrying the cursor like the daemon does."""
+
+    def __init__(self, instance, lake, dataset=SALES, sensor=None):
+        self.sensor = sensor or arrival_sensor(dataset)
+        self.instance, self.lake, self.cursor = instance, lake, None
+
+    def tick(self):
+        context = dg.build_sensor_context(instance=self.instance, cursor=self.cursor, resources={"lake": self.lake})
+        result = self.sensor(context)
+        if isinstance(result, dg.SensorResult):
+            self.cursor = result.cursor
+            return result
+        self.cursor = context.cursor
+        return result
+
+    def requests(self):
+        result = self.tick()
+        return result.run_requests if isinstance(result, dg.SensorResult) else []
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+def test_new_file_requests_one_run_for_that_dataset_and_object(tmp_path, instance) -> None:
+    landed = _land(tmp_path, SALES, "week47.csv")
+    _land(tmp_path, MARKETING, "other.csv")
+    result = Ticker(instance, LocalLake(root=str(tmp_path))).tick()
+    (request,) = result.run_requests
+    assert request.asset_selection == [dg.AssetKey("sales_daily")]
+    assert request.run_config == {"ops": {"sales_daily": {"config": {"object_key": "landing/sales/week47.csv"}}}}
+    stat = landed.stat()
+    assert request.run_key == f"landing/sales/week47.csv@{stat.st_size}-{stat.st_mtime:.6f}"
+    assert request.tags["etl_platform/dataset"] == "sales"
+    (observation,) = result.asset_events
+    assert observation.asset_key == dg.AssetKey(["landing", "sales"])
+    assert observation.metadata["source_object"].value == "landing/sales/week47.csv"
+
+
+def test_same_listing_again_requests_nothing(tmp_path, instance) -> None:
+    _land(tmp_path, SALES, "week47.csv")
+    ticker = Ticker(instance, LocalLake(root=str(tmp_path)))
+    assert len(ticker.requests()) == 1
+    again = ticker.tick()
+    assert isinstance(again, dg.SkipReason) and "no new data files under landing/sales/" in again.skip_message
+    assert ticker.requests() == []
+
+
+def test_reupload_with_new_content_requests_again_with_a_new_run_key(tmp_path, instance) -> None:
+    path = _land(tmp_path, SALES, "week47.csv", mtime=time.time() - 60)
+    ticker = Ticker(instance, LocalLake(root=str(tmp_path)))
+    (first,) = ticker.requests()
+    path.write_text("Date\n1/1/2016\n1/2/2016\n")
+    (second,) = ticker.requests()
+    assert second.run_config == first.run_config and second.run_key != first.run_key
+    assert ticker.requests() == []
+
+
+def test_junk_files_are_skipped_with_reasons(tmp_path, instance) -> None:
+    for name, body in [("_SUCCESS", ""), (".week47.csv.tmp", "x"), ("notes.txt", "x"), ("empty.csv", "")]:
+        _land(tmp_path, SALES, name, body)
+    result = Ticker(instance, LocalLake(root=str(tmp_path))).tick()
+    assert isinstance(result, dg.SkipReason)
+    for expected in ("_SUCCESS: hidden or marker file", ".week47.csv.tmp: hidden or marker file",
+                     "notes.txt: unsupported extension", "empty.csv: empty file"):  # fmt: skip
+        assert expected in result.skip_message
+
+
+def test_file_landing_behind_the_listing_position_is_caught_next_pass(tmp_path, instance, monkeypatch) -> None:
+    """Out-of-order keys: a "since key" cursor would miss a.csv landing after z*.csv were listed."""
+    monkeypatch.setenv("ETL_SENSOR_PAGE_SIZE", "2")
+    for name in ("m1.csv", "m2.csv", "z1.csv"):
+        _land(tmp_path, SALES, name)
+    ticker = Ticker(instance, LocalLake(root=str(tmp_path)))
+    assert len(ticker.requests()) == 2  # m1, m2; the pass goes on at z1
+    _land(tmp_path, SALES, "a.csv")
+    assert [r.run_config["ops"]["sales_daily"]["config"]["object_key"] for r in ticker.requests()] == ["landing/sales/z1.csv"]
+    assert [r.run_config["ops"]["sales_daily"]["config"]["object_key"] for r in ticker.requests()] == ["landing/sales/a.csv"]
+    assert ticker.requests() == [] and ticker.requests() == []
+
+
+def test_deleted_files_do_not_disturb_the_cursor(tmp_path, instance) -> None:
+    gone = _land(tmp_path, SALES, "gone.csv")
+    ticker = Ticker(instance, LocalLake(root=str(tmp_path)))
+    assert len(ticker.requests()) == 1
+    gone.unlink()
+    assert ticker.requests() == []
+    _land(tmp_path, SALES, "next.csv")
+    assert len(ticker.requests()) == 1
+
+
+def test_one_tick_is_bounded_with_thousands_of_objects(tmp_path, instance, monkeypatch) -> None:
+    monkeypatch.setenv("ETL_SENSOR_PAGE_SIZE", "1000")
+    folder = tmp_path / "landing" / "sales"
+    folder.mkdir(parents=True)
+    for i in range(5000):
+        (folder / f"part-{i:05d}.csv").write_text("Date\n1/1/2016\n")
+    PAGES.clear()
+    ticker = Ticker(instance, CountingLake(root=str(tmp_path)))
+    requested: list[str] = []
+    for _ in range(5):
+        batch = ticker.requests()
+        assert len(batch) <= 1000
+        requested += [r.run_config["ops"]["sales_daily"]["config"]["object_key"] for r in batch]
+    assert PAGES == [(1000, 1000)] * 5
+    assert len(requested) == len(set(requested)) == 5000
+    assert ticker.requests() == []  # the next pass finds nothing new
+    assert len(ArrivalCursor.parse(ticker.cursor).recent) <= 5000
