@@ -1,0 +1,85 @@
+"""A running `dagster dev` (webserver + daemon) turns two landed files into the joined table."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from etl_platform import cli
+from etl_platform.project import PROJECT_ROOT, SAMPLES_DIR
+from etl_platform.samples import MARKETING_SAMPLE, SALES_SAMPLE
+
+pytestmark = pytest.mark.e2e
+DEADLINE_SECONDS = 300
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _graphql(port: int, query: str) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)["data"]
+
+
+def _wait_for(condition, what: str, log: Path):
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+        except OSError:
+            value = None
+        if value:
+            return value
+        time.sleep(2)
+    pytest.fail(f"{what} within {DEADLINE_SECONDS}s; dagster dev log tail:\n{log.read_text()[-4000:]}")
+
+
+def test_landing_two_files_into_a_running_dagster_dev(tmp_path, lake_root, monkeypatch, capsys) -> None:
+    port = _free_port()
+    log = tmp_path / "dagster_dev.log"
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "ETL_SENSOR_INTERVAL_SECONDS": "5",
+           "ETL_ALERTS_FILE": str(tmp_path / "alerts.jsonl")}  # fmt: skip
+    (tmp_path / "home").mkdir()
+    with open(log, "w") as out:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "dagster"), "dev", "-p", str(port)],
+            cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        _wait_for(lambda: "sales_arrival_sensor" in log.read_text() and _graphql(port, "{ version }"), "UI and sensors up", log)
+
+        assert cli.main(["land", "sales", str(SAMPLES_DIR / SALES_SAMPLE)]) == 0
+        assert cli.main(["land", "marketing", str(SAMPLES_DIR / MARKETING_SAMPLE)]) == 0
+
+        joined = lake_root / "joined" / "sales_marketing_daily"
+        _wait_for(lambda: any(joined.glob("*.parquet")), "the joined table was not built", log)
+        query = '{ assetOrError(assetKey: {path: ["sales_marketing_daily"]}) { ... on Asset { assetMaterializations(limit: 1) { runId metadataEntries { label ... on IntMetadataEntry { intValue } } } } } }'
+        (materialization,) = _wait_for(lambda: _graphql(port, query)["assetOrError"]["assetMaterializations"], "UI shows it", log)
+        row_count = {e["label"]: e.get("intValue") for e in materialization["metadataEntries"]}["dagster/row_count"]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+    capsys.readouterr()
+    assert cli.main(["query", "select count(*) from sales_marketing_daily", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == [str(row_count)]
+    assert row_count == 731
+    assert not (tmp_path / "alerts.jsonl").exists()
