@@ -10,6 +10,7 @@ import csv
 import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 
 from etl_platform.datasets import REGISTRY, Registry, UnknownDatasetError
@@ -32,18 +33,24 @@ def land(lake: Lake, registry: Registry, dataset_name: str, file: Path, name: st
     return f"landed {file} as {stored.key} ({stored.size:,} bytes) at {lake.uri(stored.key)}"
 
 
-def catalog_tables(lake: Lake, registry: Registry) -> dict[str, str]:
-    """Tables that have been built, by name, with where their data is."""
-    return {name: lake.uri(location) for name, location in registry.table_locations().items() if lake.has_data(location)}
-
-
-def run_query(sql_engine: SqlEngine, lake: Lake, registry: Registry, sql: str) -> QueryResult:
-    tables = catalog_tables(lake, registry)
+def run_query(sql_engine: SqlEngine, sql: str) -> QueryResult:
     try:
-        return sql_engine.query(sql, tables)
+        return sql_engine.query(sql)
     except SqlError as error:
-        built = ", ".join(tables) or "none yet (run etl-platform demo)"
-        raise CliError(f"SQL error: {error} (tables built: {built})") from None
+        built = ", ".join(t.name for t in sql_engine.tables()) or "none yet (run etl-platform demo)"
+        raise CliError(f"SQL error: {error} (tables: {built})") from None
+
+
+def describe_tables(sql_engine: SqlEngine) -> str:
+    infos = sql_engine.tables()
+    if not infos:
+        return "no tables yet (run etl-platform demo)"
+    lines = []
+    for info in infos:
+        built = datetime.fromtimestamp(info.built_at, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        lines.append(f"{info.name}  {info.row_count:,} rows  built {built}  run {info.run_id}\n  {info.location}")
+        lines += [f"    {name:<32} {type_}" for name, type_ in info.columns]
+    return "\n".join(lines)
 
 
 def format_table(result: QueryResult) -> str:
@@ -93,15 +100,10 @@ def demo(samples_dir: Path) -> int:
         failures = [e.event_specific_data.error.message.strip() for e in result.get_step_failure_events()]  # type: ignore[union-attr]
         raise CliError(f"pipeline run {result.run_id} failed: {' | '.join(failures) or 'see dagster dev'}")
     print(f"\npipeline run {result.run_id} succeeded\n")
-    counts = run_query(
-        resources["sql"],
-        lake,
-        REGISTRY,
-        " union all ".join(f"select '{t}' as table_name, count(*) as row_count from {t}" for t in REGISTRY.table_locations()),
-    )
-    for table, rows in counts.rows:
-        print(f"  {table:<24} {rows:>7,} rows  {lake.uri(REGISTRY.table_locations()[table])}")
+    for info in resources["sql"].tables():
+        print(f"  {info.name:<24} {info.row_count:>7,} rows  {info.location}")
     print(
+        f"\nTables:  etl-platform tables"
         f"\nQuery:   etl-platform query \"select * from {REGISTRY.joined.name} limit 5\""
         f"\nUI:      DAGSTER_HOME={home} dagster dev   (then open http://127.0.0.1:3000; `make dev` does both)"
     )
@@ -120,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     query_cmd = commands.add_parser("query", help="run SQL against the built tables")
     query_cmd.add_argument("sql")
     query_cmd.add_argument("--format", choices=["table", "csv"], default="table")
+    commands.add_parser("tables", help="list tables with columns, row counts and last build")
     generate_cmd = commands.add_parser("generate-samples", help="write the deterministic sample CSVs")
     generate_cmd.add_argument("--out", type=Path, default=SAMPLES_DIR)
     generate_cmd.add_argument("--scale", type=float, default=1.0, help="multiply rows (benchmarks use 100, 500)")
@@ -140,7 +143,10 @@ def run(argv: Sequence[str] | None = None) -> int:
     if args.command == "land":
         print(land(resources["lake"], REGISTRY, args.dataset, args.file, args.name))
         return 0
-    result = run_query(resources["sql"], resources["lake"], REGISTRY, args.sql)
+    if args.command == "tables":
+        print(describe_tables(resources["sql"]))
+        return 0
+    result = run_query(resources["sql"], args.sql)
     if args.format == "csv":
         print_csv(result)
     else:

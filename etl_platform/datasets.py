@@ -6,6 +6,7 @@ third parallel input needs no code change elsewhere.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 LANDING_ZONE = "landing"
@@ -13,9 +14,37 @@ PROCESSED_ZONE = "processed"
 JOINED_ZONE = "joined"
 
 
+def normalize_column_name(name: str) -> str:
+    """The platform's column naming: trimmed, lower case, white space runs to ``_`` (as the scripts do)."""
+    return re.sub(r"\s+", "_", name.strip().lower())
+
+
 class UnknownDatasetError(KeyError):
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class RowCheck:
+    """A rule every row must satisfy, as a Spark SQL condition (NULL counts as satisfied).
+
+    ``on="input"`` evaluates it on the typed landing rows (raw column names, backquoted),
+    ``on="output"`` on the built table. Blocking checks stop downstream builds when they fail.
+    """
+
+    name: str
+    condition: str
+    description: str
+    on: str = "output"
+    blocking: bool = True
+
+    def __post_init__(self) -> None:
+        if self.on not in ("input", "output"):
+            raise ValueError(f"row check {self.name}: on must be 'input' or 'output', got {self.on!r}")
+
+
+def non_negative(*columns: str) -> str:
+    return " AND ".join(f"`{column}` >= 0" for column in columns)
 
 
 @dataclass(frozen=True)
@@ -32,6 +61,10 @@ class InputDataset:
     columns: tuple[tuple[str, str], ...]
     date_column: str = "Date"
     date_format: str = "M/d/yyyy"
+    row_checks: tuple[RowCheck, ...] = ()
+    # Output column -> the raw columns it is computed from. Unlisted raw columns are taken to
+    # flow into the output column of their normalised name (``Mailing list adds `` -> ``mailing_list_adds``).
+    lineage: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.landing_prefix.endswith("/") or self.landing_prefix.startswith("/"):
@@ -47,6 +80,12 @@ class InputDataset:
     @property
     def table_location(self) -> str:
         return f"{PROCESSED_ZONE}/{self.output_table}"
+
+    def column_lineage(self) -> dict[str, tuple[str, ...]]:
+        explicit = dict(self.lineage)
+        if explicit:
+            return explicit
+        return {normalize_column_name(name): (name,) for name, _ in self.columns}
 
 
 @dataclass(frozen=True)
@@ -109,6 +148,52 @@ SALES = InputDataset(
         ("Active Opportunity", "boolean"),
         ("Latest Status Entry", "boolean"),
     ),
+    row_checks=(
+        RowCheck(
+            "non_negative_amounts",
+            non_negative("Forecasted Monthly Revenue", "Weighted Revenue"),
+            "Every opportunity's forecasted and weighted revenue is zero or more.",
+            on="input",
+        ),
+        RowCheck(
+            "non_negative_totals",
+            non_negative("opportunities", "forecasted_monthly_revenue", "weighted_revenue", "leads_generated", "forecasted_lead_revenue"),
+            "Daily counts and revenue sums are zero or more.",
+        ),
+        RowCheck(
+            "leads_within_opportunities",
+            "leads_generated <= opportunities",
+            "A day cannot generate more leads than it has opportunities.",
+        ),
+    ),
+    lineage=(
+        ("date", ("Date",)),
+        ("opportunities", ("Date",)),
+        ("forecasted_monthly_revenue", ("Date", "Forecasted Monthly Revenue")),
+        ("weighted_revenue", ("Date", "Weighted Revenue")),
+        ("leads_generated", ("Date", "Opportunity Stage")),
+        ("forecasted_lead_revenue", ("Date", "Forecasted Monthly Revenue", "Opportunity Stage")),
+    ),
+)
+
+MARKETING_METRICS = (
+    "New visitors SEO",
+    "New visitors CPC",
+    "New visitors Social Media",
+    "Return visitors",
+    "Twitter mentions",
+    "Twitter follower adds",
+    "Twitter followers cumulative",
+    "Mailing list adds",
+    "Mailing list cumulative",
+    "Website Pageviews",
+    "Website Visits",
+    "Website Unique Visits",
+    "Mobile uniques",
+    "Tablet uniques",
+    "Desktop uniques",
+    "Free sign up",
+    "Paid conversion",
 )
 
 MARKETING = InputDataset(
@@ -117,31 +202,13 @@ MARKETING = InputDataset(
     script="process_marketing_data.py",
     output_table="marketing_daily",
     description="Daily web, social and mailing-list engagement, columns in snake_case.",
-    columns=(
-        ("Date", "date"),
-        *(
-            (metric, "bigint")
-            for metric in (
-                "New visitors SEO",
-                "New visitors CPC",
-                "New visitors Social Media",
-                "Return visitors",
-                "Twitter mentions",
-                "Twitter follower adds",
-                "Twitter followers cumulative",
-                "Mailing list adds",
-                "Mailing list cumulative",
-                "Website Pageviews",
-                "Website Visits",
-                "Website Unique Visits",
-                "Mobile uniques",
-                "Tablet uniques",
-                "Desktop uniques",
-                "Free sign up",
-                "Paid conversion",
-            )
+    columns=(("Date", "date"), *((metric, "bigint") for metric in MARKETING_METRICS), ("Events", "string")),
+    row_checks=(
+        RowCheck(
+            "non_negative_metrics",
+            non_negative(*(normalize_column_name(m) for m in MARKETING_METRICS if m != "Twitter follower adds")),
+            "Visitor, follower, mailing-list and sign-up counts are zero or more (follower adds may be negative).",
         ),
-        ("Events", "string"),
     ),
 )
 

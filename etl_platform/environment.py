@@ -22,13 +22,14 @@ class UnknownEnvironmentError(ValueError):
 
 def local_resources() -> dict[str, Any]:
     """Everything on this machine: a lake folder, local Spark, DuckDB, alerts to a file (and a webhook)."""
+    lake_root = os.environ.get("ETL_LAKE_ROOT") or str(DEFAULT_LAKE_ROOT)
     return {
-        "lake": LocalLake(root=os.environ.get("ETL_LAKE_ROOT") or str(DEFAULT_LAKE_ROOT)),
+        "lake": LocalLake(root=lake_root),
         "spark": LocalSparkRunner(
             master=os.environ.get("ETL_SPARK_MASTER", "local[*]"),
             driver_memory=os.environ.get("ETL_SPARK_DRIVER_MEMORY", "2g"),
         ),
-        "sql": DuckDBEngine(),
+        "sql": DuckDBEngine(catalog_path=os.path.join(lake_root, "catalog.duckdb")),
         "notifier": LocalNotifier(
             alerts_file=os.environ.get("ETL_ALERTS_FILE") or str(DEFAULT_DAGSTER_HOME / "alerts.jsonl"),
             webhook_url=os.environ.get("ETL_ALERT_WEBHOOK_URL") or None,

@@ -12,6 +12,9 @@ import pytest
 from etl_platform.project import GLUE_SCRIPTS_DIR, PROJECT_ROOT
 from etl_platform_tests.helpers import QUICKSIGHT_MARKETING, QUICKSIGHT_SALES
 
+# A failing test should fail at once, not after the production retry back-off (15 s, 30 s, 60 s).
+os.environ.setdefault("ETL_SPARK_RETRY_DELAY_SECONDS", "0")
+
 # The Glue scripts are plain modules (as on Glue); tests import their transforms directly.
 sys.path.insert(0, str(GLUE_SCRIPTS_DIR))
 
@@ -29,6 +32,7 @@ def spark() -> Iterator[object]:
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.constraintPropagation.enabled", "false")
         .config("spark.log.level", "ERROR")
         .getOrCreate()
     )

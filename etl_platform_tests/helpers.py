@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from etl_platform.resources import DuckDBEngine, LocalLake, SparkJobRunner
 from etl_platform.samples import MARKETING_HEADER, SALES_HEADER
 
 QUICKSIGHT_SALES = "SalesPipeline_QuickSightSample.csv"
 QUICKSIGHT_MARKETING = "MarketingData_QuickSightSample.csv"
+
+
+def table_resources(lake_root: Path | str, spark: SparkJobRunner) -> dict[str, object]:
+    """What table assets need, over a lake folder of the test's own."""
+    return {
+        "lake": LocalLake(root=str(lake_root)),
+        "spark": spark,
+        "sql": DuckDBEngine(catalog_path=str(Path(lake_root) / "catalog.duckdb")),
+    }
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
@@ -25,4 +35,4 @@ def marketing_row(day: str, value: int, events: str = "") -> list[str]:
     return [day, *[str(value + i) for i in range(len(MARKETING_HEADER) - 2)], events]
 
 
-__all__ = ["MARKETING_HEADER", "QUICKSIGHT_MARKETING", "QUICKSIGHT_SALES", "SALES_HEADER", "marketing_row", "sales_row", "write_csv"]
+__all__ = ["MARKETING_HEADER", "QUICKSIGHT_MARKETING", "QUICKSIGHT_SALES", "SALES_HEADER", "marketing_row", "sales_row", "table_resources", "write_csv"]

@@ -5,11 +5,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from etl_platform import cli
+from etl_platform.resources import DuckDBEngine
 
 
 def _table(lake_root, location: str, table: pa.Table) -> None:
+    """A built table, registered in the catalog as a build would."""
     (lake_root / location).mkdir(parents=True)
     pq.write_table(table, lake_root / location / "part-0.snappy.parquet")
+    engine = DuckDBEngine(catalog_path=str(lake_root / "catalog.duckdb"))
+    engine.register_table(location.split("/")[-1], str(lake_root / location), table.num_rows, "run-1")
 
 
 def test_land_puts_the_file_under_the_datasets_prefix(lake_root, tmp_path, capsys) -> None:
@@ -58,6 +62,17 @@ def test_query_as_csv(lake_root, capsys) -> None:
     _table(lake_root, "processed/marketing_daily", pa.table({"a": [1, None], "b": ["x,y", "z"]}))
     assert cli.main(["query", "select * from marketing_daily order by a nulls last", "--format", "csv"]) == 0
     assert capsys.readouterr().out == 'a,b\n1,"x,y"\n,z\n'
+
+
+def test_tables_lists_columns_row_counts_and_builds(lake_root, capsys) -> None:
+    assert cli.main(["tables"]) == 0
+    assert "no tables yet" in capsys.readouterr().out
+    _table(lake_root, "processed/sales_daily", pa.table({"date": ["2016-01-01"], "opportunities": [3]}))
+    assert cli.main(["tables"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("sales_daily  1 rows  built ") and lines[0].endswith("run run-1")
+    assert lines[1].strip() == str(lake_root / "processed" / "sales_daily")
+    assert lines[2].split() == ["date", "VARCHAR"] and lines[3].split() == ["opportunities", "BIGINT"]
 
 
 def test_generate_samples_writes_both_files(tmp_path, capsys) -> None:

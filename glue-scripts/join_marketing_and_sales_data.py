@@ -10,6 +10,7 @@ from functools import reduce
 
 from pyspark.sql import DataFrame
 
+import lake_checks
 import lake_job
 
 
@@ -29,17 +30,38 @@ def join_daily(tables: Mapping[str, DataFrame]) -> DataFrame:
     return joined.orderBy("date")
 
 
+def column_lineage(tables: Mapping[str, DataFrame]) -> dict:
+    """Each output column from the input table(s) it comes from (``date`` from all of them)."""
+    deps: dict[str, list[dict[str, str]]] = {"date": [{"asset_key": table, "column_name": "date"} for table in tables]}
+    for table, frame in tables.items():
+        for column in frame.columns:
+            if column != "date":
+                deps[column] = [{"asset_key": table, "column_name": column}]
+    return {"raw_value": {"deps_by_column": deps}, "type": "table_column_lineage"}
+
+
 def main(reporter: lake_job.Reporter, argv: Sequence[str]) -> None:
-    args = lake_job.parse_job_args(argv, required=["inputs", "output_path"])
+    """Job arguments: ``--inputs`` (JSON: table name -> location), ``--output_path``, ``--checks``."""
+    args = lake_job.parse_job_args(argv, required=["inputs", "output_path"], optional={"checks": ""})
     try:
         inputs: dict[str, str] = dict(json.loads(args["inputs"]))
     except (ValueError, TypeError) as error:
         raise lake_job.LakeJobError(f"--inputs must be a JSON object of table name -> path: {error}") from None
+    plan = lake_checks.CheckPlan.parse(args["checks"])
     spark = lake_job.spark_session("join_marketing_and_sales_data")
     reporter.info(f"joining {', '.join(inputs)} on date")
-    joined = join_daily({name: spark.read.parquet(path) for name, path in inputs.items()})
-    rows = lake_job.write_parquet(joined, args["output_path"])
-    reporter.table_written(joined, args["output_path"], rows, inputs=inputs)
+    tables = {name: spark.read.parquet(path) for name, path in inputs.items()}
+    joined = join_daily(tables)
+    output_path = args["output_path"]
+    rows = lake_job.write_parquet(joined, output_path)
+    written = spark.read.parquet(output_path)
+    outcomes = [
+        *lake_checks.daily_table_outcomes(written, plan),
+        lake_checks.join_coverage_outcome(written, tables, rows),
+    ]
+    reporter.table_written(joined, output_path, rows, inputs=inputs, **{"dagster/column_lineage": column_lineage(tables)})
+    for outcome in outcomes:
+        reporter.check(outcome)
 
 
 if __name__ == "__main__":

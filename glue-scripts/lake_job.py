@@ -19,6 +19,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from dagster_pipes import PipesCliArgsParamsLoader, PipesEnvVarParamsLoader, open_dagster_pipes
+from lake_checks import (
+    CheckPlan,
+    Outcome,
+    RowCheck,
+    daily_table_outcomes,
+    parse_outcomes,
+    row_check_outcomes,
+    schema_outcome,
+)
 from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
@@ -27,11 +36,16 @@ log = logging.getLogger("lake_job")
 
 # Types a registry may declare for a raw CSV column, and the Spark SQL type each parses into.
 SPARK_TYPES = {"string": "STRING", "bigint": "BIGINT", "double": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE"}
-EXAMPLE_ROWS = 5
 
 
 class LakeJobError(Exception):
     """A problem with the input or the arguments: reported as one clear line, no JVM stack."""
+
+
+class MissingColumnsError(LakeJobError):
+    def __init__(self, message: str, missing: list[str], unexpected: list[str]):
+        super().__init__(message)
+        self.missing, self.unexpected = missing, unexpected
 
 
 def normalize_column_name(name: str) -> str:
@@ -84,6 +98,9 @@ def spark_session(app_name: str) -> SparkSession:
     (``2/30/2016`` is invalid, not March 1st) and UTC.
     """
     spark = SparkSession.builder.appName(app_name).getOrCreate()
+    # Typing a wide file builds many aliased parse expressions; Spark's constraint propagation
+    # then grows exponentially with them (SPARK-19846: minutes and a heap OOM for 19 columns).
+    spark.conf.set("spark.sql.constraintPropagation.enabled", "false")
     spark.conf.set("spark.sql.legacy.timeParserPolicy", "CORRECTED")
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     return spark
@@ -104,8 +121,12 @@ def match_columns(actual: Sequence[str], expected: Sequence[ExpectedColumn], sou
         by_normal[key] = name
     missing = [c.name for c in expected if normalize_column_name(c.name) not in by_normal]
     if missing:
+        wanted = {normalize_column_name(c.name) for c in expected}
+        unexpected = [name.strip() for name in actual if normalize_column_name(name) not in wanted]
         found = [a.strip() for a in actual]
-        raise LakeJobError(f"{source}: the header lacks expected columns {missing}; it has {found}")
+        raise MissingColumnsError(
+            f"{source}: the header lacks expected columns {missing}; it has {found}", missing, unexpected
+        )
     return {c.name: by_normal[normalize_column_name(c.name)] for c in expected}
 
 
@@ -132,26 +153,40 @@ def parse_value(raw_name: str, type_: str, date_format: str) -> Column:
 
 @dataclass
 class TypedInput:
-    """A landing file with the registry's types applied, and what parsing rejected."""
+    """A landing file with the registry's types applied, what parsing rejected, and pass statistics."""
 
     frame: DataFrame
     rejected: DataFrame
+    unexpected_columns: list[str]
+    typed_columns: list[str]
+    rules: list[RowCheck]
     stats: Observation
 
     def counts(self) -> dict[str, int]:
-        """Available once an action over ``frame`` has run (the counts ride along with it)."""
+        """Available once an action over ``frame`` has run: the counts ride along with that pass."""
         got = self.stats.get
         return {"input_rows": int(got.get("input_rows") or 0), "rejected_rows": int(got.get("rejected_rows") or 0)}
 
+    def per_column(self, kind: str) -> dict[str, int]:
+        return {name: int(self.stats.get.get(f"{kind}_{i}") or 0) for i, name in enumerate(self.typed_columns)}
+
+    def rule_failures(self) -> dict[str, int]:
+        return {rule.name: int(self.stats.get.get(f"rule_{i}") or 0) for i, rule in enumerate(self.rules)}
+
 
 def apply_types(
-    raw: DataFrame, expected: Sequence[ExpectedColumn], date_format: str, required: Sequence[str], source: str
+    raw: DataFrame,
+    expected: Sequence[ExpectedColumn],
+    date_format: str,
+    required: Sequence[str],
+    source: str,
+    rules: Sequence[RowCheck] = (),
 ) -> TypedInput:
     """Typed columns named as the registry declares them; extra columns kept as strings.
 
     A row is rejected when a non-empty value does not parse (``abc`` as an amount, ``2/30/2016`` as
-    a date) or a ``required`` column is empty; the counts are observed during the same pass that
-    writes the output.
+    a date) or a ``required`` column is empty. Counts (rows, rejects, unparsed values per column,
+    rows breaking each input ``rules`` check) are observed during the pass that writes the output.
     """
     names = match_columns(raw.columns, expected, source)
     typed = {c.name: parse_value(names[c.name], c.type, date_format) for c in expected}
@@ -159,17 +194,34 @@ def apply_types(
     def empty(name: str) -> Column:
         return F.coalesce(F.trim(F.col(_quoted(names[name]))), F.lit("")) == ""
 
-    problems = [~empty(c.name) & typed[c.name].isNull() for c in expected if c.type != "string"]
-    problems += [empty(name) for name in required]
+    unparsed = {c.name: ~empty(c.name) & typed[c.name].isNull() for c in expected if c.type != "string"}
+    problems = [*unparsed.values(), *[empty(name) for name in required]]
     is_rejected = F.greatest(*[p.cast("int") for p in problems], F.lit(0)) if problems else F.lit(0)
-    extras = [F.col(_quoted(name)).alias(name.strip()) for name in raw.columns if name not in names.values()]
-    stats = Observation("parse")
+    unexpected = [name for name in raw.columns if name not in names.values()]
+    extras = [F.col(_quoted(name)).alias(name.strip()) for name in unexpected]
     flagged = raw.select(
-        *[value.alias(name) for name, value in typed.items()], *extras, is_rejected.alias("_rejected")
-    ).observe(stats, F.count(F.lit(1)).alias("input_rows"), F.sum("_rejected").alias("rejected_rows"))
+        *[value.alias(name) for name, value in typed.items()],
+        *extras,
+        is_rejected.alias("_rejected"),
+        *[u.cast("int").alias(f"_unparsed_{i}") for i, u in enumerate(unparsed.values())],
+        *[(~empty(name)).cast("int").alias(f"_nonempty_{i}") for i, name in enumerate(unparsed)],
+    )
+    stats = Observation("parse")
+    observed = flagged.observe(
+        stats,
+        F.count(F.lit(1)).alias("input_rows"),
+        F.sum("_rejected").alias("rejected_rows"),
+        *[F.sum(f"_unparsed_{i}").alias(f"unparsed_{i}") for i in range(len(unparsed))],
+        *[F.sum(f"_nonempty_{i}").alias(f"nonempty_{i}") for i in range(len(unparsed))],
+        *[F.count(F.when((F.col("_rejected") == 0) & rule.failing(), 1)).alias(f"rule_{i}") for i, rule in enumerate(rules)],
+    )
+    helper_columns = [c for c in flagged.columns if c.startswith("_")]
     return TypedInput(
-        frame=flagged.where(F.col("_rejected") == 0).drop("_rejected"),
+        frame=observed.where(F.col("_rejected") == 0).drop(*helper_columns),
         rejected=raw.where(is_rejected == 1),
+        unexpected_columns=[name.strip() for name in unexpected],
+        typed_columns=list(unparsed),
+        rules=list(rules),
         stats=stats,
     )
 
@@ -177,37 +229,48 @@ def apply_types(
 def process_landing_file(
     reporter: Reporter, argv: Sequence[str], transform: Callable[[DataFrame], DataFrame]
 ) -> None:
-    """The whole life of a processing job: read the landing CSV, type it, transform, write, report.
+    """The whole life of a processing job: read the landing CSV, type it, transform, write, check, report.
 
     Job arguments: ``--input_path`` (the landing object), ``--output_path`` (the table location),
-    ``--columns`` (the registry's expected columns and types), ``--date_format``, ``--date_column``.
+    ``--columns`` (the registry's expected columns and types), ``--date_format``, ``--date_column``,
+    ``--checks`` (what to check, JSON; see ``lake_checks.CheckPlan``).
     """
     args = parse_job_args(
         argv,
         required=["input_path", "output_path", "columns"],
-        optional={"date_format": "M/d/yyyy", "date_column": "Date"},
+        optional={"date_format": "M/d/yyyy", "date_column": "Date", "checks": ""},
     )
-    source = args["input_path"]
+    source, output_path = args["input_path"], args["output_path"]
+    plan = CheckPlan.parse(args["checks"])
     spark = spark_session(transform.__name__)
     reporter.info(f"reading {source} with Spark {spark.version}")
-    typed = apply_types(
-        read_landing_csv(spark, source),
-        parse_columns_arg(args["columns"]),
-        date_format=args["date_format"],
-        required=[args["date_column"]],
-        source=source,
-    )
-    output = transform(typed.frame)
-    rows = write_parquet(output, args["output_path"])
-    counts = typed.counts()
-    examples: list[dict[str, Any]] = []
-    if counts["rejected_rows"]:
-        examples = [row.asDict() for row in typed.rejected.limit(EXAMPLE_ROWS).collect()]
-        reporter.warning(
-            f"{source}: rejected {counts['rejected_rows']} of {counts['input_rows']} rows whose values"
-            f" do not parse, e.g. {examples[:2]}"
+    try:
+        typed = apply_types(
+            read_landing_csv(spark, source),
+            parse_columns_arg(args["columns"]),
+            date_format=args["date_format"],
+            required=[args["date_column"]],
+            source=source,
+            rules=plan.rows_on("input"),
         )
-    reporter.table_written(output, args["output_path"], rows, **counts, rejected_examples=examples)
+    except MissingColumnsError as error:
+        reporter.check(schema_outcome(error.missing, error.unexpected, {}, {}))
+        raise
+    output = transform(typed.frame)
+    rows = write_parquet(output, output_path)
+    counts = typed.counts()
+    reporter.info(f"read {counts['input_rows']} rows, rejected {counts['rejected_rows']}; checking {output_path}")
+    outcomes = [
+        schema_outcome([], typed.unexpected_columns, typed.per_column("unparsed"), typed.per_column("nonempty")),
+        parse_outcomes(counts["input_rows"], counts["rejected_rows"], typed.rejected, plan.max_reject_share),
+        *row_check_outcomes(typed.frame, typed.rules, typed.rule_failures()),
+        *daily_table_outcomes(spark.read.parquet(output_path), plan),
+    ]
+    if counts["rejected_rows"]:
+        reporter.warning(f"{source}: rejected {counts['rejected_rows']} of {counts['input_rows']} rows whose values do not parse")
+    reporter.table_written(output, output_path, rows, **counts)
+    for outcome in outcomes:
+        reporter.check(outcome)
 
 
 def write_parquet(frame: DataFrame, path: str) -> int:
@@ -249,9 +312,20 @@ class Reporter:
             "output_path": {"raw_value": path, "type": "path"},
         }
         for key, value in extra.items():
-            metadata[key] = {"raw_value": value, "type": "__infer__"}
+            is_typed = isinstance(value, dict) and set(value) == {"raw_value", "type"}
+            metadata[key] = value if is_typed else {"raw_value": value, "type": "__infer__"}
         self.info(f"wrote {rows} rows to {path}")
         self._pipes.report_asset_materialization(metadata=metadata)
+
+    def check(self, outcome: Outcome) -> None:
+        level = self.info if outcome.passed else self.warning
+        level(f"check {outcome.name}: {'passed' if outcome.passed else 'FAILED'} {json.dumps(outcome.metadata, default=str)[:500]}")
+        self._pipes.report_asset_check(
+            check_name=outcome.name,
+            passed=outcome.passed,
+            severity=outcome.severity,
+            metadata={key: {"raw_value": value, "type": "__infer__"} for key, value in outcome.metadata.items()},
+        )
 
     def error(self, message: str, retryable: bool) -> None:
         log.error(message)

@@ -1,16 +1,19 @@
 """One processed daily table per registered input dataset, built by that dataset's Spark script."""
 
 import json
+from collections.abc import Iterator
 
 import dagster as dg
 from pydantic import Field
 
-from etl_platform.assets._shared import OWNERS, SPARK_RETRY_POLICY, TABLE_KINDS, table_result
+from etl_platform.assets._shared import OWNERS, SPARK_RETRY_POLICY, TABLE_KINDS, TableResult, table_results
 from etl_platform.assets.landing import landing_asset_key
 from etl_platform.automation.cadence import Cycle
+from etl_platform.checks.settings import QualitySettings
+from etl_platform.checks.specs import PROCESSED_CHECKS, check_plan, check_specs
 from etl_platform.datasets import InputDataset
 from etl_platform.project import script_code_version
-from etl_platform.resources import Lake, LakeObject, SparkJobRunner
+from etl_platform.resources import Lake, LakeObject, SparkJobRunner, SqlEngine
 from etl_platform.resources.lake import LakeError
 
 
@@ -35,7 +38,19 @@ def resolve_landing_object(lake: Lake, dataset: InputDataset, object_key: str | 
     return found
 
 
+def column_lineage(dataset: InputDataset) -> dg.TableColumnLineage:
+    source = landing_asset_key(dataset)
+    return dg.TableColumnLineage(
+        deps_by_column={
+            output: [dg.TableColumnDep(asset_key=source, column_name=raw) for raw in raws]
+            for output, raws in dataset.column_lineage().items()
+        }
+    )
+
+
 def processed_asset(dataset: InputDataset, cycle: Cycle) -> dg.AssetsDefinition:
+    lineage = column_lineage(dataset)
+
     @dg.asset(
         name=dataset.output_table,
         deps=[landing_asset_key(dataset)],
@@ -45,18 +60,20 @@ def processed_asset(dataset: InputDataset, cycle: Cycle) -> dg.AssetsDefinition:
         code_version=script_code_version(dataset.script),
         freshness_policy=cycle.freshness_policy(),
         retry_policy=SPARK_RETRY_POLICY,
+        check_specs=check_specs(dataset.output_table, PROCESSED_CHECKS, dataset.row_checks),
         description=f"{dataset.description}\n\nBuilt by `glue-scripts/{dataset.script}` from one file "
         f"under `{dataset.landing_key_prefix}` (the newest unless the run config names one).",
         metadata={"table_location": dg.MetadataValue.text(dataset.table_location)},
     )
     def _processed(
-        context: dg.AssetExecutionContext, config: LandingObjectConfig, lake: Lake, spark: SparkJobRunner
-    ) -> dg.MaterializeResult:
+        context: dg.AssetExecutionContext, config: LandingObjectConfig, lake: Lake, spark: SparkJobRunner, sql: SqlEngine
+    ) -> Iterator[TableResult]:
         try:
             source = resolve_landing_object(lake, dataset, config.object_key)
         except LakeError as error:
             raise dg.Failure(description=str(error), allow_retries=False) from None
         context.log.info(f"processing {source.key} ({source.size:,} bytes) into {dataset.output_table}")
+        settings = QualitySettings.from_env()
         invocation = spark.run_script(
             context,
             dataset.script,
@@ -66,8 +83,10 @@ def processed_asset(dataset: InputDataset, cycle: Cycle) -> dg.AssetsDefinition:
                 "columns": json.dumps([list(column) for column in dataset.columns]),
                 "date_format": dataset.date_format,
                 "date_column": dataset.date_column,
+                "checks": check_plan(dataset.row_checks, settings),
             },
         )
-        return table_result(invocation, source.metadata())
+        metadata = {**source.metadata(), "dagster/column_lineage": dg.MetadataValue.column_lineage(lineage)}
+        yield from table_results(context, invocation, metadata, sql, lake.uri(dataset.table_location), settings)
 
     return _processed

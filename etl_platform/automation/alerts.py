@@ -9,9 +9,11 @@ from etl_platform.resources.notifier import Notifier
 _FAILURE_PREFIX = "dagster._core.definitions.events.Failure: "
 
 
-def first_line(message: str) -> str:
-    line = (message.strip().splitlines() or [""])[0]
-    return line.removeprefix(_FAILURE_PREFIX)
+def first_line(message: str, limit: int = 500) -> str:
+    """The error's first line; when it only introduces a list (ends with ':'), the list too."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()] or [""]
+    text = " ".join(lines) if lines[0].endswith(":") else lines[0]
+    return text.removeprefix(_FAILURE_PREFIX)[:limit]
 
 
 def failure_alerts(context: dg.RunFailureSensorContext) -> list[dict[str, str]]:

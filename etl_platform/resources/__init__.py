@@ -3,7 +3,7 @@
 from etl_platform.resources.lake import Lake, LakeObject, LocalLake
 from etl_platform.resources.notifier import LocalNotifier, Notifier
 from etl_platform.resources.spark_runner import LocalSparkRunner, SparkJobRunner
-from etl_platform.resources.sql import DuckDBEngine, QueryResult, SqlEngine
+from etl_platform.resources.sql import DuckDBEngine, QueryResult, SqlEngine, TableInfo
 
 __all__ = [
     "DuckDBEngine",
@@ -16,4 +16,5 @@ __all__ = [
     "QueryResult",
     "SparkJobRunner",
     "SqlEngine",
+    "TableInfo",
 ]

@@ -108,5 +108,19 @@ class LocalSparkRunner(SparkJobRunner):
                 process.wait(timeout=self.termination_timeout_seconds)
                 raise
         if returncode != 0:
+            # Checks the script reported before failing (e.g. raw_schema naming missing columns)
+            # still belong in the UI. Events logged from a failing step are dropped with it, so
+            # they go to the instance directly, tagged with this run.
+            for result in session.get_reported_results():
+                if isinstance(result, dg.AssetCheckResult):
+                    context.instance.report_runless_asset_event(
+                        dg.AssetCheckEvaluation(
+                            asset_key=result.asset_key or context.asset_key,
+                            check_name=result.check_name,
+                            passed=result.passed,
+                            severity=result.severity,
+                            metadata={**result.metadata, "run_id": dg.MetadataValue.text(context.run.run_id)},
+                        )
+                    )
             raise script_error(script, list(session.get_custom_messages()), f"exit code {returncode}")
         return dg.PipesClientCompletedInvocation(session)

@@ -1,10 +1,13 @@
-"""SQL over the lake's tables: DuckDB locally (Athena in the AWS profile)."""
+"""SQL over the lake's tables and their catalog: DuckDB locally (Athena with the Glue catalog on AWS)."""
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -21,33 +24,103 @@ class QueryResult:
     rows: list[tuple[Any, ...]]
 
 
+@dataclass(frozen=True)
+class TableInfo:
+    name: str
+    location: str
+    row_count: int
+    built_at: float
+    run_id: str
+    columns: list[tuple[str, str]]
+
+
 class SqlEngine(dg.ConfigurableResource, ABC):
     @abstractmethod
-    def query(self, sql: str, tables: Mapping[str, str]) -> QueryResult:
-        """Run ``sql`` where each table name in ``tables`` reads the data at its location."""
+    def query(self, sql: str) -> QueryResult:
+        """Run ``sql`` against the catalog's tables."""
+
+    @abstractmethod
+    def register_table(self, name: str, location: str, row_count: int, run_id: str) -> None:
+        """Point table ``name`` at the data now at ``location`` (called after every good build)."""
+
+    @abstractmethod
+    def tables(self) -> list[TableInfo]:
+        """Every registered table with its columns, row count and last build."""
 
 
-def _quote_identifier(name: str) -> str:
+def _identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _quote_literal(text: str) -> str:
+def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
 class DuckDBEngine(SqlEngine):
-    """DuckDB in memory, with one view per table over its Parquet files."""
+    """A DuckDB database file (``<lake>/catalog.duckdb``) with one view per table over its Parquet.
 
-    def query(self, sql: str, tables: Mapping[str, str]) -> QueryResult:
-        with duckdb.connect(":memory:") as connection:
-            for name, location in tables.items():
-                connection.execute(
-                    f"CREATE VIEW {_quote_identifier(name)} AS "
-                    f"SELECT * FROM read_parquet({_quote_literal(location.rstrip('/') + '/*.parquet')})"
-                )
+    ``duckdb <lake>/catalog.duckdb`` shows the same tables as ``etl-platform query``.
+    """
+
+    catalog_path: str
+    lock_timeout_seconds: float = 60
+
+    @contextmanager
+    def _connect(self, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+        # DuckDB lets one process write a database file at a time; runs for different tables may
+        # finish together, so a writer (or a reader meeting one) waits briefly and tries again.
+        # Before the first build there is no file: readers get an empty database.
+        database = self.catalog_path if not read_only or Path(self.catalog_path).exists() else ":memory:"
+        deadline = time.monotonic() + self.lock_timeout_seconds
+        while True:
+            try:
+                connection = duckdb.connect(database, read_only=read_only and database != ":memory:")
+                break
+            except duckdb.IOException as error:
+                if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def register_table(self, name: str, location: str, row_count: int, run_id: str) -> None:
+        Path(self.catalog_path).parent.mkdir(parents=True, exist_ok=True)
+        with self._connect(read_only=False) as connection:
+            connection.execute("BEGIN")
+            connection.execute(
+                f"CREATE OR REPLACE VIEW {_identifier(name)} AS "
+                f"SELECT * FROM read_parquet({_literal(location.rstrip('/') + '/*.parquet')})"
+            )
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS etl_tables (name VARCHAR PRIMARY KEY, location VARCHAR,"
+                " row_count BIGINT, built_at DOUBLE, run_id VARCHAR)"
+            )
+            connection.execute(
+                "INSERT OR REPLACE INTO etl_tables VALUES (?, ?, ?, ?, ?)", [name, location, row_count, time.time(), run_id]
+            )
+            connection.execute("COMMIT")
+
+    def query(self, sql: str) -> QueryResult:
+        with self._connect(read_only=True) as connection:
             try:
                 cursor = connection.execute(sql)
             except duckdb.Error as error:
                 raise SqlError(str(error).strip().splitlines()[0]) from None
             columns = [description[0] for description in cursor.description or []]
             return QueryResult(columns=columns, rows=cursor.fetchall() if columns else [])
+
+    def tables(self) -> list[TableInfo]:
+        if not Path(self.catalog_path).exists():
+            return []
+        with self._connect(read_only=True) as connection:
+            rows = connection.execute("SELECT name, location, row_count, built_at, run_id FROM etl_tables ORDER BY name").fetchall()
+            infos = []
+            for name, location, row_count, built_at, run_id in rows:
+                try:
+                    columns = [(c[0], c[1]) for c in connection.execute(f"DESCRIBE {_identifier(name)}").fetchall()]
+                except duckdb.Error:
+                    columns = []  # the data moved away under the view; `tables` still lists it
+                infos.append(TableInfo(name, location, row_count, built_at, run_id, columns))
+            return infos

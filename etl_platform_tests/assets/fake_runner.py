@@ -2,26 +2,50 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from etl_platform.resources import SparkJobRunner
 
 
 class _Invocation:
-    def __init__(self, metadata: Mapping[str, Any]):
-        self._metadata = metadata
+    """What a script that built the table and passed every check it evaluates would report."""
 
-    def get_materialize_result(self) -> dg.MaterializeResult:
-        return dg.MaterializeResult(metadata=dict(self._metadata))
+    def __init__(self, metadata: Mapping[str, Any], checks: list[dg.AssetCheckSpec], failing: list[str]):
+        self._metadata, self._checks, self._failing = metadata, checks, failing
+
+    def get_results(self) -> list[dg.MaterializeResult | dg.AssetCheckResult]:
+        return [
+            dg.MaterializeResult(metadata=dict(self._metadata)),
+            *[
+                dg.AssetCheckResult(
+                    check_name=spec.name,
+                    passed=spec.name not in self._failing,
+                    severity=dg.AssetCheckSeverity.ERROR if spec.blocking else dg.AssetCheckSeverity.WARN,
+                )
+                for spec in self._checks
+            ],
+        ]
 
 
 class RecordingRunner(SparkJobRunner):
     calls: ClassVar[list[tuple[str, dict[str, str]]]] = []
     row_count: int = 42
+    failing_checks: list[str] = []  # checks the "script" reports as failed
 
     def run_script(self, context, script, arguments):  # type: ignore[override]
         RecordingRunner.calls.append((script, dict(arguments)))
-        return _Invocation({"dagster/row_count": self.row_count})
+        # Like a script, leave a table at the output location (one row per reported row).
+        output = Path(arguments["output_path"])
+        output.mkdir(parents=True, exist_ok=True)
+        dates = [dt.date(2016, 1, 1) + dt.timedelta(days=i) for i in range(self.row_count)]
+        pq.write_table(pa.table({"date": dates}), output / "part-00000.snappy.parquet")
+        # The script evaluates every declared check except the history-based row count change.
+        checks = [spec for spec in context.assets_def.check_specs if spec.name != "row_count_change"]
+        return _Invocation({"dagster/row_count": dg.MetadataValue.int(self.row_count)}, checks, self.failing_checks)

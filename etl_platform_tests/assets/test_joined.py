@@ -6,8 +6,8 @@ import dagster as dg
 
 from etl_platform.datasets import REGISTRY
 from etl_platform.definitions import build_definitions
-from etl_platform.resources import LocalLake
 from etl_platform_tests.assets.fake_runner import RecordingRunner
+from etl_platform_tests.helpers import table_resources
 
 
 def _build_table(root, location: str) -> None:
@@ -17,7 +17,7 @@ def _build_table(root, location: str) -> None:
 
 def _materialize_join(root):
     RecordingRunner.calls.clear()
-    defs = build_definitions(REGISTRY, {"lake": LocalLake(root=str(root)), "spark": RecordingRunner()})
+    defs = build_definitions(REGISTRY, table_resources(root, RecordingRunner()))
     return defs.resolve_implicit_global_asset_job_def().execute_in_process(
         asset_selection=[dg.AssetKey("sales_marketing_daily")], raise_on_error=False
     )

@@ -9,8 +9,8 @@ import pytest
 
 from etl_platform.datasets import REGISTRY, SALES
 from etl_platform.definitions import build_definitions
-from etl_platform.resources import LocalLake
 from etl_platform_tests.assets.fake_runner import RecordingRunner
+from etl_platform_tests.helpers import table_resources
 
 
 @pytest.fixture(autouse=True)
@@ -27,7 +27,7 @@ def _land(root, name: str, mtime: int, body: str = "Date\n1/1/2016\n"):
 
 
 def _materialize(root, selection: str, run_config=None):
-    defs = build_definitions(REGISTRY, {"lake": LocalLake(root=str(root)), "spark": RecordingRunner()})
+    defs = build_definitions(REGISTRY, table_resources(root, RecordingRunner()))
     job = defs.resolve_implicit_global_asset_job_def()
     return job.execute_in_process(
         run_config=run_config or {}, asset_selection=[dg.AssetKey(selection)], raise_on_error=False
@@ -83,3 +83,16 @@ def test_clear_failures_when_there_is_nothing_to_process(tmp_path, object_key, m
     assert failure.event_specific_data.error.message.strip() != ""
     assert re.search(message, failure.event_specific_data.error.message)
     assert RecordingRunner.calls == []
+
+
+def test_column_lineage_points_at_the_raw_landing_columns(tmp_path) -> None:
+    _land(tmp_path, "week1.csv", 100)
+    (materialization,) = _materialize(tmp_path, "sales_daily").asset_materializations_for_node("sales_daily")
+    lineage = materialization.metadata["dagster/column_lineage"].value.deps_by_column
+    assert {(d.asset_key, d.column_name) for d in lineage["forecasted_lead_revenue"]} == {
+        (dg.AssetKey(["landing", "sales"]), "Date"),
+        (dg.AssetKey(["landing", "sales"]), "Forecasted Monthly Revenue"),
+        (dg.AssetKey(["landing", "sales"]), "Opportunity Stage"),
+    }
+    assert set(lineage) == {"date", "opportunities", "forecasted_monthly_revenue", "weighted_revenue",
+                            "leads_generated", "forecasted_lead_revenue"}  # fmt: skip

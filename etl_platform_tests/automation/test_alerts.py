@@ -7,15 +7,15 @@ import dagster as dg
 from etl_platform.automation.alerts import run_failure_alert_sensor
 from etl_platform.datasets import REGISTRY
 from etl_platform.definitions import build_definitions
-from etl_platform.resources import LocalLake, LocalNotifier, LocalSparkRunner
-from etl_platform_tests.helpers import write_csv
+from etl_platform.resources import LocalNotifier, LocalSparkRunner
+from etl_platform_tests.helpers import table_resources, write_csv
 
 
 def test_failed_spark_script_raises_one_alert(tmp_path) -> None:
     write_csv(tmp_path / "lake" / "landing" / "sales" / "broken.csv", ["Date", "Revenue"], [["1/2/2016", "5"]])
     alerts_file = tmp_path / "alerts.jsonl"
-    resources = {"lake": LocalLake(root=str(tmp_path / "lake")), "spark": LocalSparkRunner(master="local[1]")}
-    job = build_definitions(REGISTRY, resources).resolve_implicit_global_asset_job_def()
+    job = build_definitions(REGISTRY, table_resources(tmp_path / "lake", LocalSparkRunner(master="local[1]")))
+    job = job.resolve_implicit_global_asset_job_def()
     with dg.instance_for_test() as instance:
         result = job.execute_in_process(
             instance=instance, asset_selection=[dg.AssetKey("sales_daily")], raise_on_error=False

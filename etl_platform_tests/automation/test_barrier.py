@@ -9,30 +9,26 @@ from dagster._core.test_utils import freeze_time
 from etl_platform.automation.cadence import Cycle
 from etl_platform.datasets import MARKETING, REGISTRY, SALES, InputDataset, Registry
 from etl_platform.definitions import build_definitions
-from etl_platform.resources import LocalLake
 from etl_platform_tests.assets.fake_runner import RecordingRunner
+from etl_platform_tests.helpers import table_resources
 
 MONDAY = datetime(2026, 11, 23, tzinfo=timezone.utc)  # a cycle start for the default weekly cycle
 JOIN = dg.AssetKey(REGISTRY.joined.name)
 
 
-@dg.asset_check(asset="marketing_daily", blocking=True)
-def marketing_rows_ok() -> dg.AssetCheckResult:
-    """Stands in for the blocking checks of the quality-gates issue."""
-    return dg.AssetCheckResult(passed=True)
-
-
 class Barrier:
     """Drives a real instance through time: inputs update, the automation daemon's logic evaluates."""
 
-    def __init__(self, instance, registry: Registry = REGISTRY, extra_checks=()):
-        base = build_definitions(registry, {"lake": LocalLake(root="/nonexistent"), "spark": RecordingRunner()}, Cycle())
-        self.defs = dg.Definitions.merge(base, dg.Definitions(asset_checks=list(extra_checks))) if extra_checks else base
+    def __init__(self, instance, registry: Registry = REGISTRY):
+        self.defs = build_definitions(registry, table_resources("/nonexistent", RecordingRunner()), Cycle())
         self.instance, self.cursor = instance, None
 
     def materialize(self, table: str, at: datetime) -> None:
+        """A build as a step reports it: the materialisation, then its checks (all passing)."""
         with freeze_time(at):
             self.instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=table))
+            for spec in self.defs.resolve_assets_def(table).check_specs:
+                self.check(table, spec.name, True, at)
 
     def check(self, table: str, check: str, passed: bool, at: datetime) -> None:
         with freeze_time(at):
@@ -77,16 +73,16 @@ def test_join_waits_for_every_input_and_reruns_on_reprocessing(instance) -> None
 
 
 def test_failed_blocking_check_on_an_input_holds_the_join(instance) -> None:
-    barrier = Barrier(instance, extra_checks=[marketing_rows_ok])
+    barrier = Barrier(instance)
     t = MONDAY + timedelta(hours=1)
     assert barrier.join_requests(t) == 0
     barrier.materialize("sales_daily", t + timedelta(hours=1))
     barrier.materialize("marketing_daily", t + timedelta(hours=2))
-    barrier.check("marketing_daily", "marketing_rows_ok", False, t + timedelta(hours=2, minutes=1))
+    barrier.check("marketing_daily", "date_valid", False, t + timedelta(hours=2, minutes=1))
     assert barrier.join_requests(t + timedelta(hours=3)) == 0
     assert barrier.join_requests(t + timedelta(hours=4)) == 0
     # Once the input's blocking check passes (e.g. a fixed file was reprocessed), the join goes ahead.
-    barrier.check("marketing_daily", "marketing_rows_ok", True, t + timedelta(hours=5))
+    barrier.check("marketing_daily", "date_valid", True, t + timedelta(hours=5))
     assert barrier.join_requests(t + timedelta(hours=6)) == 1
 
 

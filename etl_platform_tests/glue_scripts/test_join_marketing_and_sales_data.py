@@ -5,7 +5,7 @@ import json
 
 import lake_job
 import pytest
-from join_marketing_and_sales_data import join_daily, main
+from join_marketing_and_sales_data import column_lineage, join_daily, main
 
 D = dt.date
 
@@ -45,3 +45,13 @@ def test_main_joins_parquet_inputs_named_in_the_inputs_argument(spark, tmp_path)
     out = tmp_path / "joined"
     lake_job.run_job(main, ["--inputs", json.dumps(paths), "--output_path", str(out)])
     assert [tuple(r) for r in spark.read.parquet(str(out)).collect()] == [(D(2016, 1, 2), 2, 7)]
+
+
+def test_column_lineage_names_every_input(spark) -> None:
+    sales = spark.createDataFrame([(D(2016, 1, 1), 1)], "date date, opportunities bigint")
+    marketing = spark.createDataFrame([(D(2016, 1, 1), 2)], "date date, website_visits bigint")
+    lineage = column_lineage({"sales_daily": sales, "marketing_daily": marketing})
+    assert lineage["type"] == "table_column_lineage"
+    deps = lineage["raw_value"]["deps_by_column"]
+    assert deps["date"] == [{"asset_key": "sales_daily", "column_name": "date"}, {"asset_key": "marketing_daily", "column_name": "date"}]
+    assert deps["website_visits"] == [{"asset_key": "marketing_daily", "column_name": "website_visits"}]

@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 
 from etl_platform.resources import LocalSparkRunner
-from etl_platform.project import GLUE_SCRIPTS_DIR
+from etl_platform.project import GLUE_SCRIPTS_DIR, SHARED_SCRIPTS
 
 # Stand-in scripts use the real lake_job plumbing but no JVM, so they run in a second.
 ECHO_SCRIPT = """
@@ -38,7 +38,8 @@ lake_job.run_job(main)
 def scripts_dir(tmp_path):
     (tmp_path / "echo.py").write_text(textwrap.dedent(ECHO_SCRIPT))
     (tmp_path / "failing.py").write_text(textwrap.dedent(FAILING_SCRIPT))
-    (tmp_path / "lake_job.py").write_bytes((GLUE_SCRIPTS_DIR / "lake_job.py").read_bytes())
+    for shared in SHARED_SCRIPTS:
+        (tmp_path / shared).write_bytes((GLUE_SCRIPTS_DIR / shared).read_bytes())
     return tmp_path
 
 

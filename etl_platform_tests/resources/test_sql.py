@@ -1,5 +1,6 @@
-"""DuckDB over the lake's Parquet tables."""
+"""DuckDB catalog: a database file with a view per table, kept in step with each build."""
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -7,15 +8,37 @@ import pytest
 from etl_platform.resources.sql import DuckDBEngine, SqlError
 
 
-def test_query_reads_each_table_by_name(tmp_path) -> None:
-    (tmp_path / "t").mkdir()
-    pq.write_table(pa.table({"n": [1, 2, 3]}), tmp_path / "t" / "part-0.parquet")
-    pq.write_table(pa.table({"n": [4]}), tmp_path / "t" / "part-1.parquet")
-    result = DuckDBEngine().query("select count(*) as rows, sum(n) as total from my_table", {"my_table": str(tmp_path / "t")})
-    assert result.columns == ["rows", "total"]
-    assert result.rows == [(4, 10)]
+def _parquet(folder, name: str, table: pa.Table) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, folder / name)
+    return str(folder)
 
 
-def test_sql_errors_carry_the_engines_message() -> None:
+def test_registered_tables_are_views_in_the_catalog_file(tmp_path) -> None:
+    location = _parquet(tmp_path / "t", "part-0.parquet", pa.table({"n": [1, 2, 3]}))
+    _parquet(tmp_path / "t", "part-1.parquet", pa.table({"n": [4]}))
+    engine = DuckDBEngine(catalog_path=str(tmp_path / "catalog.duckdb"))
+    engine.register_table("my_table", location, 4, "run-1")
+    result = engine.query("select count(*) as rows, sum(n) as total from my_table")
+    assert (result.columns, result.rows) == (["rows", "total"], [(4, 10)])
+    # The same view, opened the way an analyst would: `duckdb <lake>/catalog.duckdb`.
+    with duckdb.connect(str(tmp_path / "catalog.duckdb"), read_only=True) as connection:
+        assert connection.execute("select sum(n) from my_table").fetchall() == [(10,)]
+
+
+def test_re_registering_points_the_view_at_the_new_data(tmp_path) -> None:
+    engine = DuckDBEngine(catalog_path=str(tmp_path / "catalog.duckdb"))
+    engine.register_table("t", _parquet(tmp_path / "v1", "p.parquet", pa.table({"n": [1]})), 1, "run-1")
+    engine.register_table("t", _parquet(tmp_path / "v2", "p.parquet", pa.table({"n": [7, 8]})), 2, "run-2")
+    assert engine.query("select sum(n) from t").rows == [(15,)]
+    (info,) = engine.tables()
+    assert (info.name, info.row_count, info.run_id, info.columns) == ("t", 2, "run-2", [("n", "BIGINT")])
+    assert info.location.endswith("v2") and info.built_at > 0
+
+
+def test_sql_errors_carry_the_engines_message(tmp_path) -> None:
+    engine = DuckDBEngine(catalog_path=str(tmp_path / "catalog.duckdb"))
     with pytest.raises(SqlError, match="nope"):
-        DuckDBEngine().query("select * from nope", {})
+        engine.query("select * from nope")
+    assert engine.tables() == []
+    assert engine.query("select 41 + 1").rows == [(42,)]

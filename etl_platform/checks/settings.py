@@ -1,0 +1,28 @@
+"""Thresholds of the checks, from environment variables with sensible defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+
+@dataclass(frozen=True)
+class QualitySettings:
+    max_row_count_change: float = 0.5  # advisory: share of rows gained or lost versus the last build
+    max_date_gap_days: int = 7  # advisory: longest stretch without a row
+    max_reject_share: float = 0.01  # advisory: share of landing rows rejected by parsing
+    earliest_date: date = date(1990, 1, 1)  # blocking: no date before this ...
+    future_days: int = 366  # ... or more than this many days after today
+
+    @classmethod
+    def from_env(cls) -> QualitySettings:
+        env = os.environ.get
+        return cls(
+            max_row_count_change=float(env("ETL_CHECK_MAX_ROW_COUNT_CHANGE") or cls.max_row_count_change),
+            max_date_gap_days=int(env("ETL_CHECK_MAX_DATE_GAP_DAYS") or cls.max_date_gap_days),
+            max_reject_share=float(env("ETL_CHECK_MAX_REJECT_SHARE") or cls.max_reject_share),
+        )
+
+    def latest_date(self, today: date | None = None) -> date:
+        return (today or date.today()) + timedelta(days=self.future_days)

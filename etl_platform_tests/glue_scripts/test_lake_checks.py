@@ -1,0 +1,135 @@
+"""Each check fails on crafted bad data and passes on good data (small Spark frames)."""
+
+import datetime as dt
+import json
+from unittest.mock import MagicMock
+
+import lake_checks
+import lake_job
+import pytest
+from lake_checks import CheckPlan, RowCheck
+from process_sales_data import daily_sales
+
+from etl_platform.checks.settings import QualitySettings
+from etl_platform.checks.specs import check_plan
+from etl_platform.datasets import SALES
+from etl_platform_tests.helpers import SALES_HEADER, sales_row, write_csv
+
+D = dt.date
+PLAN = CheckPlan(max_date_gap_days=7, earliest_date="1990-01-01", latest_date="2030-01-01")
+
+
+def _daily(spark, dates, **columns):
+    rows = [(d, *(values[i] for values in columns.values())) for i, d in enumerate(dates)]
+    schema = "date date" + "".join(f", {name} bigint" for name in columns)
+    return spark.createDataFrame(rows, schema)
+
+
+def _outcomes(frame, plan=PLAN):
+    return {o.name: o for o in lake_checks.daily_table_outcomes(frame, plan)}
+
+
+def test_good_daily_table_passes(spark) -> None:
+    outcomes = _outcomes(_daily(spark, [D(2016, 1, d) for d in (1, 2, 3)]))
+    assert outcomes["date_valid"].passed and outcomes["date_gaps"].passed
+    assert outcomes["date_valid"].metadata["first_date"] == "2016-01-01"
+
+
+@pytest.mark.parametrize(
+    ("dates", "problem"),
+    [
+        ([D(2016, 1, 1), None, D(2016, 1, 2)], "null_dates"),
+        ([D(2016, 1, 1), D(2016, 1, 1), D(2016, 1, 2)], "duplicate_dates"),
+        ([D(1989, 12, 31), D(2016, 1, 2)], "out_of_range_dates"),
+        ([D(2016, 1, 1), D(2031, 1, 1)], "out_of_range_dates"),
+    ],
+)
+def test_date_valid_fails_and_names_the_rows(spark, dates, problem) -> None:
+    outcome = _outcomes(_daily(spark, dates))["date_valid"]
+    assert not outcome.passed and outcome.blocking and outcome.severity == "ERROR"
+    assert outcome.metadata[problem] >= 1
+    assert 1 <= len(outcome.metadata["examples"]) <= lake_checks.EXAMPLE_ROWS
+
+
+def test_date_gaps_warn_only_past_the_limit(spark) -> None:
+    frame = _daily(spark, [D(2016, 1, 1), D(2016, 1, 8), D(2016, 1, 20)])
+    outcome = _outcomes(frame)["date_gaps"]
+    assert not outcome.passed and not outcome.blocking and outcome.severity == "WARN"
+    assert outcome.metadata["gaps_over_limit"] == 1
+    assert outcome.metadata["longest_gaps"] == [{"after": "2016-01-08", "before": "2016-01-20", "days": 12}]
+
+
+def test_output_row_rules_count_failures_with_examples(spark) -> None:
+    plan = CheckPlan(row_checks=(RowCheck("leads_within_opportunities", "leads_generated <= opportunities"),))
+    good = _daily(spark, [D(2016, 1, 1)], opportunities=[3], leads_generated=[3])
+    bad = _daily(spark, [D(2016, 1, 1), D(2016, 1, 2)], opportunities=[3, 1], leads_generated=[1, 2])
+    assert _outcomes(good, plan)["leads_within_opportunities"].passed
+    outcome = _outcomes(bad, plan)["leads_within_opportunities"]
+    assert not outcome.passed and outcome.metadata["failing_rows"] == 1
+    assert outcome.metadata["examples"] == [{"date": "2016-01-02", "opportunities": 1, "leads_generated": 2}]
+
+
+def test_schema_outcome_lists_missing_unexpected_and_unparsable_columns() -> None:
+    assert lake_checks.schema_outcome([], [], {"N": 0}, {"N": 5}).passed
+    missing = lake_checks.schema_outcome(["Weighted Revenue"], ["Revenue"], {}, {})
+    assert not missing.passed and missing.metadata["missing_columns"] == ["Weighted Revenue"]
+    assert missing.metadata["unexpected_columns"] == ["Revenue"]
+    wrong_type = lake_checks.schema_outcome([], [], {"N": 5, "M": 1}, {"N": 5, "M": 9})
+    assert not wrong_type.passed and wrong_type.metadata["columns_not_parsing"] == ["N"]
+
+
+def test_parse_rejects_warns_above_the_share(spark) -> None:
+    rejected = spark.createDataFrame([("abc",)], "Amount string")
+    assert lake_checks.parse_outcomes(1000, 1, rejected, 0.01).passed
+    outcome = lake_checks.parse_outcomes(10, 1, rejected, 0.01)
+    assert not outcome.passed and not outcome.blocking and outcome.metadata["examples"] == [{"Amount": "abc"}]
+
+
+def test_join_coverage(spark, tmp_path) -> None:
+    a = _daily(spark, [D(2016, 1, d) for d in (1, 2, 3)], x=[1, 2, 3])
+    b = _daily(spark, [D(2016, 1, d) for d in (2, 3, 4)], y=[2, 3, 4])
+    good = a.join(b, "date").orderBy("date")
+    good.write.parquet(str(tmp_path / "good"))
+    written = spark.read.parquet(str(tmp_path / "good"))
+    assert lake_checks.join_coverage_outcome(written, {"a": a, "b": b}, 2).passed
+    short = lake_checks.join_coverage_outcome(written.limit(1), {"a": a, "b": b}, 1)
+    assert not short.passed and short.metadata["dates_in_every_input"] == 2
+    good.orderBy(lake_checks.F.desc("date")).coalesce(1).write.parquet(str(tmp_path / "unsorted"))
+    unsorted = lake_checks.join_coverage_outcome(spark.read.parquet(str(tmp_path / "unsorted")), {"a": a, "b": b}, 2)
+    assert not unsorted.passed and unsorted.metadata["rows_out_of_order"] == 1
+
+
+def _process(tmp_path, rows, header=SALES_HEADER):
+    """Run the sales job in-process, capturing what it reports through Pipes."""
+    pipes = MagicMock()
+    source = write_csv(tmp_path / "in.csv", header, rows)
+    argv = ["--input_path", str(source), "--output_path", str(tmp_path / "out"),
+            "--columns", json.dumps([list(c) for c in SALES.columns]),
+            "--checks", check_plan(SALES.row_checks, QualitySettings())]  # fmt: skip
+    try:
+        lake_job.process_landing_file(lake_job.Reporter(pipes), argv, daily_sales)
+    except lake_job.LakeJobError:
+        pass
+    return {c.kwargs["check_name"]: c.kwargs for c in pipes.report_asset_check.call_args_list}, pipes
+
+
+def test_sales_job_reports_every_check_and_catches_negative_revenue(spark, tmp_path) -> None:
+    checks, pipes = _process(tmp_path, [sales_row("1/2/2016", "Lead", "100", "10"), sales_row("1/2/2016", "Lead", "-5", "0")])
+    expected = {"raw_schema", "parse_rejects", "date_valid", "date_gaps", *(c.name for c in SALES.row_checks)}
+    assert set(checks) == expected
+    pipes.report_asset_materialization.assert_called_once()
+    negative = checks["non_negative_amounts"]
+    assert (negative["passed"], negative["severity"]) == (False, "ERROR")
+    assert negative["metadata"]["failing_rows"]["raw_value"] == 1
+    assert negative["metadata"]["examples"]["raw_value"][0]["Forecasted Monthly Revenue"] == -5
+    assert all(checks[name]["passed"] for name in expected - {"non_negative_amounts"})
+
+
+def test_sales_job_with_a_missing_column_reports_raw_schema_and_stops(spark, tmp_path) -> None:
+    header = [h for h in SALES_HEADER if h != "Weighted Revenue"]
+    row = [v for h, v in zip(SALES_HEADER, sales_row("1/2/2016", "Lead", "100")) if h != "Weighted Revenue"]
+    checks, pipes = _process(tmp_path, [row], header)
+    assert list(checks) == ["raw_schema"]
+    assert checks["raw_schema"]["passed"] is False
+    assert checks["raw_schema"]["metadata"]["missing_columns"]["raw_value"] == ["Weighted Revenue"]
+    pipes.report_asset_materialization.assert_not_called()

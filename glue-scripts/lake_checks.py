@@ -1,0 +1,191 @@
+"""Data-quality checks computed where the data is (Spark on Glue or locally), reported through Pipes.
+
+Every check returns an ``Outcome``; the scripts report them after the materialisation. Failing rows
+are counted and up to five examples are kept, so a failed check says which rows and why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+EXAMPLE_ROWS = 5
+
+
+@dataclass(frozen=True)
+class RowCheck:
+    name: str
+    condition: str
+    on: str = "output"
+    blocking: bool = True
+
+    def failing(self) -> Column:
+        """True where the row breaks the rule; NULL (unknown) counts as satisfied."""
+        return F.coalesce(~F.expr(self.condition), F.lit(False))
+
+
+@dataclass(frozen=True)
+class CheckPlan:
+    """What to check, as the orchestrator sends it (one ``--checks`` job argument, JSON)."""
+
+    row_checks: tuple[RowCheck, ...] = ()
+    max_reject_share: float = 0.01
+    max_date_gap_days: int = 7
+    earliest_date: str = "1990-01-01"
+    latest_date: str = "2100-01-01"
+
+    @classmethod
+    def parse(cls, text: str | None) -> CheckPlan:
+        if not text:
+            return cls()
+        data = json.loads(text)
+        data["row_checks"] = tuple(RowCheck(**check) for check in data.get("row_checks", ()))
+        return cls(**data)
+
+    def rows_on(self, stage: str) -> list[RowCheck]:
+        return [check for check in self.row_checks if check.on == stage]
+
+
+@dataclass
+class Outcome:
+    name: str
+    passed: bool
+    blocking: bool = True
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def severity(self) -> str:
+        return "ERROR" if self.blocking else "WARN"
+
+
+def examples(frame: DataFrame, limit: int = EXAMPLE_ROWS) -> list[dict[str, Any]]:
+    """A few rows as JSON-able dicts (dates and numbers as text where JSON would not keep them)."""
+    return [{k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v) for k, v in row.asDict().items()} for row in frame.limit(limit).collect()]
+
+
+def row_check_outcomes(frame: DataFrame, checks: Sequence[RowCheck], failing_counts: dict[str, int]) -> list[Outcome]:
+    """Outcomes of row rules whose failing counts are known; examples are fetched only on failure."""
+    outcomes = []
+    for check in checks:
+        failing = failing_counts[check.name]
+        metadata: dict[str, Any] = {"condition": check.condition, "failing_rows": failing}
+        if failing:
+            metadata["examples"] = examples(frame.where(check.failing()))
+        outcomes.append(Outcome(check.name, failing == 0, check.blocking, metadata))
+    return outcomes
+
+
+def count_failures(frame: DataFrame, checks: Sequence[RowCheck]) -> dict[str, int]:
+    if not checks:
+        return {}
+    row = frame.agg(*[F.count(F.when(check.failing(), 1)).alias(check.name) for check in checks]).first()
+    return {check.name: int(row[check.name]) for check in checks}
+
+
+def daily_table_outcomes(table: DataFrame, plan: CheckPlan) -> list[Outcome]:
+    """Checks every daily table gets: valid unique dates (blocking), date gaps (advisory), row rules."""
+    date = F.col("date")
+    out_of_range = (date < F.lit(plan.earliest_date).cast("date")) | (date > F.lit(plan.latest_date).cast("date"))
+    row_checks = plan.rows_on("output")
+    summary = table.agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.count(F.when(date.isNull(), 1)).alias("null_dates"),
+        (F.count(date) - F.countDistinct(date)).alias("duplicate_dates"),
+        F.count(F.when(out_of_range, 1)).alias("out_of_range_dates"),
+        F.min(date).alias("first_date"),
+        F.max(date).alias("last_date"),
+        *[F.count(F.when(check.failing(), 1)).alias(f"rule_{i}") for i, check in enumerate(row_checks)],
+    ).first()
+    problems = {name: int(summary[name]) for name in ("null_dates", "duplicate_dates", "out_of_range_dates")}
+    date_metadata: dict[str, Any] = {
+        **problems,
+        "rows": int(summary["rows"]),
+        "first_date": summary["first_date"].isoformat() if summary["first_date"] else None,
+        "last_date": summary["last_date"].isoformat() if summary["last_date"] else None,
+        "allowed_range": [plan.earliest_date, plan.latest_date],
+    }
+    if any(problems.values()):
+        duplicated = table.groupBy("date").count().where("count > 1").select("date")
+        bad = table.where(date.isNull() | out_of_range).unionByName(table.join(duplicated, "date").select(table.columns))
+        date_metadata["failing_rows"] = sum(problems.values())
+        date_metadata["examples"] = examples(bad)
+    outcomes = [Outcome("date_valid", not any(problems.values()), True, date_metadata)]
+    outcomes.append(date_gap_outcome(table, plan.max_date_gap_days))
+    failing = {check.name: int(summary[f"rule_{i}"]) for i, check in enumerate(row_checks)}
+    return outcomes + row_check_outcomes(table, row_checks, failing)
+
+
+def date_gap_outcome(table: DataFrame, max_gap_days: int) -> Outcome:
+    """Advisory: stretches of more than ``max_gap_days`` days with no row."""
+    ordered = Window.orderBy("date")  # one partition: daily tables are small (a row per day)
+    gaps = (
+        table.where(F.col("date").isNotNull())
+        .select(F.lag("date").over(ordered).alias("after"), F.col("date").alias("before"))
+        .where(F.col("after").isNotNull())
+        .select("after", "before", F.datediff("before", "after").alias("days"))
+        .where(F.col("days") > max_gap_days)
+    )
+    longest = examples(gaps.orderBy(F.desc("days"), "after"))
+    count = gaps.count() if longest else 0
+    return Outcome(
+        "date_gaps",
+        passed=count == 0,
+        blocking=False,
+        metadata={"max_gap_days": max_gap_days, "gaps_over_limit": count, "longest_gaps": longest},
+    )
+
+
+def parse_outcomes(input_rows: int, rejected_rows: int, rejected: DataFrame, max_share: float) -> Outcome:
+    """Advisory: the share of landing rows rejected because values did not parse."""
+    share = rejected_rows / input_rows if input_rows else 0.0
+    metadata: dict[str, Any] = {"input_rows": input_rows, "rejected_rows": rejected_rows, "rejected_share": round(share, 6), "max_share": max_share}
+    if rejected_rows:
+        metadata["examples"] = examples(rejected)
+    return Outcome("parse_rejects", share <= max_share, False, metadata)
+
+
+def schema_outcome(missing: Sequence[str], unexpected: Sequence[str], unparsed: dict[str, int], non_empty: dict[str, int]) -> Outcome:
+    """Blocking: every expected column present, and no typed column whose values never parse."""
+    wrong_type = sorted(name for name, bad in unparsed.items() if bad and bad == non_empty.get(name))
+    return Outcome(
+        "raw_schema",
+        passed=not missing and not wrong_type,
+        metadata={
+            "missing_columns": list(missing),
+            "unexpected_columns": list(unexpected),
+            "columns_not_parsing": wrong_type,
+            "unparsed_values_by_column": {name: bad for name, bad in unparsed.items() if bad},
+        },
+    )
+
+
+def join_coverage_outcome(joined: DataFrame, inputs: dict[str, DataFrame], path_rows: int) -> Outcome:
+    """Blocking: one row per date present in every input, stored ascending by date."""
+    common = None
+    for frame in inputs.values():
+        dates = frame.select("date").where(F.col("date").isNotNull()).distinct()
+        common = dates if common is None else common.intersect(dates)
+    expected = common.count() if common is not None else 0
+    ordering = (
+        joined.select(F.input_file_name().alias("file"), F.monotonically_increasing_id().alias("position"), "date")
+        .withColumn("previous", F.lag("date").over(Window.partitionBy("file").orderBy("position")))
+    )
+    unsorted_within_files = ordering.where(F.col("previous") > F.col("date")).count()
+    spans = ordering.groupBy("file").agg(F.min("date").alias("first"), F.max("date").alias("last")).orderBy("file").collect()
+    overlapping_files = sum(1 for a, b in zip(spans, spans[1:]) if a["last"] is not None and b["first"] is not None and a["last"] > b["first"])
+    return Outcome(
+        "join_coverage",
+        passed=path_rows == expected and unsorted_within_files == 0 and overlapping_files == 0,
+        metadata={
+            "rows": path_rows,
+            "dates_in_every_input": expected,
+            "rows_out_of_order": unsorted_within_files,
+            "files_out_of_order": overlapping_files,
+        },
+    )
