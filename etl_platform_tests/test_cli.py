@@ -13,7 +13,8 @@ def _table(lake_root, location: str, table: pa.Table) -> None:
     (lake_root / location).mkdir(parents=True)
     pq.write_table(table, lake_root / location / "part-0.snappy.parquet")
     engine = DuckDBEngine(catalog_path=str(lake_root / "catalog.duckdb"))
-    engine.register_table(location.split("/")[-1], str(lake_root / location), table.num_rows, "run-1")
+    columns = [(field.name, str(field.type)) for field in table.schema]
+    engine.register_table(location.split("/")[-1], str(lake_root / location), columns, table.num_rows, "run-1")
 
 
 def test_land_puts_the_file_under_the_datasets_prefix(lake_root, tmp_path, capsys) -> None:

@@ -48,6 +48,8 @@ def table_results(
     if failed:
         context.log.error(f"{table}: blocking checks failed ({', '.join(failed)}); its catalog entry is not updated")
     else:
-        sql.register_table(table, location, rows, context.run.run_id)
+        schema = materialization.metadata["dagster/column_schema"].value
+        columns = [(column.name, column.type) for column in schema.columns]  # type: ignore[union-attr]
+        sql.register_table(table, location, columns, rows, context.run.run_id)
         context.log.info(f"{table}: {rows} rows registered in the catalog")
     return [dg.MaterializeResult(metadata={**materialization.metadata, **extra_metadata}), *checks]

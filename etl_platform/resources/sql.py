@@ -40,8 +40,13 @@ class SqlEngine(dg.ConfigurableResource, ABC):
         """Run ``sql`` against the catalog's tables."""
 
     @abstractmethod
-    def register_table(self, name: str, location: str, row_count: int, run_id: str) -> None:
-        """Point table ``name`` at the data now at ``location`` (called after every good build)."""
+    def register_table(
+        self, name: str, location: str, columns: list[tuple[str, str]], row_count: int, run_id: str
+    ) -> None:
+        """Point table ``name`` at the data now at ``location`` (called after every good build).
+
+        ``columns`` are (name, Spark type) pairs, for catalogs that store a schema (Glue).
+        """
 
     @abstractmethod
     def tables(self) -> list[TableInfo]:
@@ -85,7 +90,10 @@ class DuckDBEngine(SqlEngine):
         finally:
             connection.close()
 
-    def register_table(self, name: str, location: str, row_count: int, run_id: str) -> None:
+    def register_table(
+        self, name: str, location: str, columns: list[tuple[str, str]], row_count: int, run_id: str
+    ) -> None:
+        # DuckDB reads the schema from the Parquet files, so ``columns`` is not needed here.
         Path(self.catalog_path).parent.mkdir(parents=True, exist_ok=True)
         with self._connect(read_only=False) as connection:
             connection.execute("BEGIN")

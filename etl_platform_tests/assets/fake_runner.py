@@ -48,4 +48,8 @@ class RecordingRunner(SparkJobRunner):
         pq.write_table(pa.table({"date": dates}), output / "part-00000.snappy.parquet")
         # The script evaluates every declared check except the history-based row count change.
         checks = [spec for spec in context.assets_def.check_specs if spec.name != "row_count_change"]
-        return _Invocation({"dagster/row_count": dg.MetadataValue.int(self.row_count)}, checks, self.failing_checks)
+        metadata = {
+            "dagster/row_count": dg.MetadataValue.int(self.row_count),
+            "dagster/column_schema": dg.MetadataValue.table_schema(dg.TableSchema(columns=[dg.TableColumn("date", "date")])),
+        }
+        return _Invocation(metadata, checks, self.failing_checks)

@@ -18,7 +18,7 @@ def test_registered_tables_are_views_in_the_catalog_file(tmp_path) -> None:
     location = _parquet(tmp_path / "t", "part-0.parquet", pa.table({"n": [1, 2, 3]}))
     _parquet(tmp_path / "t", "part-1.parquet", pa.table({"n": [4]}))
     engine = DuckDBEngine(catalog_path=str(tmp_path / "catalog.duckdb"))
-    engine.register_table("my_table", location, 4, "run-1")
+    engine.register_table("my_table", location, [("n", "bigint")], 4, "run-1")
     result = engine.query("select count(*) as rows, sum(n) as total from my_table")
     assert (result.columns, result.rows) == (["rows", "total"], [(4, 10)])
     # The same view, opened the way an analyst would: `duckdb <lake>/catalog.duckdb`.
@@ -28,8 +28,8 @@ def test_registered_tables_are_views_in_the_catalog_file(tmp_path) -> None:
 
 def test_re_registering_points_the_view_at_the_new_data(tmp_path) -> None:
     engine = DuckDBEngine(catalog_path=str(tmp_path / "catalog.duckdb"))
-    engine.register_table("t", _parquet(tmp_path / "v1", "p.parquet", pa.table({"n": [1]})), 1, "run-1")
-    engine.register_table("t", _parquet(tmp_path / "v2", "p.parquet", pa.table({"n": [7, 8]})), 2, "run-2")
+    engine.register_table("t", _parquet(tmp_path / "v1", "p.parquet", pa.table({"n": [1]})), [("n", "bigint")], 1, "run-1")
+    engine.register_table("t", _parquet(tmp_path / "v2", "p.parquet", pa.table({"n": [7, 8]})), [("n", "bigint")], 2, "run-2")
     assert engine.query("select sum(n) from t").rows == [(15,)]
     (info,) = engine.tables()
     assert (info.name, info.row_count, info.run_id, info.columns) == ("t", 2, "run-2", [("n", "BIGINT")])
