@@ -43,6 +43,15 @@ class RowCheck:
             raise ValueError(f"row check {self.name}: on must be 'input' or 'output', got {self.on!r}")
 
 
+@dataclass(frozen=True)
+class Capacity:
+    """Compute for one Spark job: Glue workers and a timeout (the local runner applies the timeout)."""
+
+    worker_type: str = "G.1X"
+    number_of_workers: int = 2
+    timeout_minutes: int = 60
+
+
 def non_negative(*columns: str) -> str:
     return " AND ".join(f"`{column}` >= 0" for column in columns)
 
@@ -62,6 +71,7 @@ class InputDataset:
     date_column: str = "Date"
     date_format: str = "M/d/yyyy"
     row_checks: tuple[RowCheck, ...] = ()
+    capacity: Capacity = Capacity()
     # Output column -> the raw columns it is computed from. Unlisted raw columns are taken to
     # flow into the output column of their normalised name (``Mailing list adds `` -> ``mailing_list_adds``).
     lineage: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -93,6 +103,7 @@ class JoinedTable:
     name: str
     script: str
     description: str
+    capacity: Capacity = Capacity()
 
     @property
     def table_location(self) -> str:

@@ -18,7 +18,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from dagster_pipes import PipesCliArgsParamsLoader, PipesEnvVarParamsLoader, open_dagster_pipes
+from dagster_pipes import (
+    PipesCliArgsParamsLoader,
+    PipesEnvVarParamsLoader,
+    PipesS3ContextLoader,
+    PipesS3MessageWriter,
+    open_dagster_pipes,
+)
 from lake_checks import (
     CheckPlan,
     Outcome,
@@ -338,30 +344,49 @@ def _first_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [""])[0]
 
 
+def on_glue() -> bool:
+    """Dagster passes the Pipes bootstrap as job arguments to Glue, as environment variables locally."""
+    return PipesCliArgsParamsLoader().is_dagster_pipes_process()
+
+
 @contextmanager
 def _pipes() -> Iterator[Any]:
-    # On Glue, Dagster passes the Pipes bootstrap as job arguments; locally, as environment
-    # variables. Outside Dagster open_dagster_pipes returns a no-op stand-in.
-    cli = PipesCliArgsParamsLoader()
-    loader = cli if cli.is_dagster_pipes_process() else PipesEnvVarParamsLoader()
-    with open_dagster_pipes(params_loader=loader) as pipes:
+    if on_glue():
+        # Context and messages travel through S3 (the orchestrator's PipesS3ContextInjector and
+        # PipesS3MessageReader); boto3 is part of the Glue runtime.
+        import boto3
+
+        s3 = boto3.client("s3")
+        opened = open_dagster_pipes(
+            params_loader=PipesCliArgsParamsLoader(),
+            context_loader=PipesS3ContextLoader(client=s3),
+            message_writer=PipesS3MessageWriter(client=s3),
+        )
+    else:
+        # Locally; outside Dagster open_dagster_pipes returns a no-op stand-in.
+        opened = open_dagster_pipes(params_loader=PipesEnvVarParamsLoader())
+    with opened as pipes:
         yield pipes
 
 
 def run_job(body: Callable[[Reporter, Sequence[str]], None], argv: Sequence[str] | None = None) -> None:
-    """Entry point of every script: Pipes session, logging, and one-line errors."""
+    """Entry point of every script: Pipes session, logging, and one-line errors.
+
+    Locally a data error ends the process with status 1 and no stack (the runner shows the
+    message); on Glue it is raised, so the job run's ErrorMessage carries it.
+    """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     args = list(sys.argv[1:] if argv is None else argv)
     with _pipes() as pipes:
         reporter = Reporter(pipes)
         try:
             body(reporter, args)
-        except LakeJobError as error:
-            reporter.error(str(error), retryable=False)
-            raise SystemExit(1) from None
-        except AnalysisException as error:
-            # Spark refused the input itself (unreadable file, bad path): retrying cannot help.
-            reporter.error(f"{type(error).__name__}: {_first_line(error)}", retryable=False)
+        except (LakeJobError, AnalysisException) as error:
+            # Bad input or a refused read: retrying cannot help.
+            prefix = "" if isinstance(error, LakeJobError) else f"{type(error).__name__}: "
+            reporter.error(prefix + _first_line(error), retryable=False)
+            if on_glue():
+                raise
             raise SystemExit(1) from None
         except Exception as error:
             reporter.error(f"{type(error).__name__}: {_first_line(error)}", retryable=True)

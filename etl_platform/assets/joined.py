@@ -51,6 +51,7 @@ def joined_asset(registry: Registry, cycle: Cycle) -> dg.AssetsDefinition:
                 "output_path": lake.uri(joined.table_location),
                 "checks": check_plan((), settings),
             },
+            joined.capacity,
         )
         metadata = {"input_tables": dg.MetadataValue.json(sorted(inputs))}
         yield from table_results(context, invocation, metadata, sql, lake.uri(joined.table_location), settings)

@@ -85,6 +85,7 @@ def processed_asset(dataset: InputDataset, cycle: Cycle) -> dg.AssetsDefinition:
                 "date_column": dataset.date_column,
                 "checks": check_plan(dataset.row_checks, settings),
             },
+            dataset.capacity,
         )
         metadata = {**source.metadata(), "dagster/column_lineage": dg.MetadataValue.column_lineage(lineage)}
         yield from table_results(context, invocation, metadata, sql, lake.uri(dataset.table_location), settings)

@@ -15,20 +15,26 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.errors import DagsterExecutionInterruptedError
 
+from etl_platform.datasets import Capacity
 from etl_platform.project import GLUE_SCRIPTS_DIR
 
 
 class SparkJobRunner(dg.ConfigurableResource, ABC):
     """The Spark job runner interface.
 
-    ``arguments`` are the job arguments without leading dashes, as a Glue job receives them. An
-    implementation runs the script to completion, fails the step with the script's own error
-    message when it fails, and returns the Pipes invocation holding the reported materialisation.
+    ``arguments`` are the job arguments without leading dashes, as a Glue job receives them;
+    ``capacity`` sizes the job. An implementation runs the script to completion, fails the step
+    with the script's own error message when it fails (retryable unless the data is at fault), and
+    returns the Pipes invocation holding the reported materialisation and checks.
     """
 
     @abstractmethod
     def run_script(
-        self, context: dg.AssetExecutionContext, script: str, arguments: Mapping[str, str]
+        self,
+        context: dg.AssetExecutionContext,
+        script: str,
+        arguments: Mapping[str, str],
+        capacity: Capacity = Capacity(),
     ) -> dg.PipesClientCompletedInvocation: ...
 
 
@@ -82,7 +88,11 @@ class LocalSparkRunner(SparkJobRunner):
         return [sys.executable, str(path), *[part for name, value in arguments.items() for part in (f"--{name}", value)]]
 
     def run_script(
-        self, context: dg.AssetExecutionContext, script: str, arguments: Mapping[str, str]
+        self,
+        context: dg.AssetExecutionContext,
+        script: str,
+        arguments: Mapping[str, str],
+        capacity: Capacity = Capacity(),
     ) -> dg.PipesClientCompletedInvocation:
         command = self.command(script, arguments)
         context.log.info(f"running {script} on local Spark ({self.master}) with {dict(arguments)}")
@@ -101,7 +111,13 @@ class LocalSparkRunner(SparkJobRunner):
                 command, env={**os.environ, **self._environment(), **session.get_bootstrap_env_vars()}
             )
             try:
-                returncode = process.wait()
+                returncode = process.wait(timeout=capacity.timeout_minutes * 60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                raise dg.Failure(
+                    description=f"{script} timed out after {capacity.timeout_minutes} minutes", allow_retries=True
+                ) from None
             except DagsterExecutionInterruptedError:
                 context.log.info(f"run interrupted: stopping {script}")
                 process.send_signal(signal.SIGINT)

@@ -39,7 +39,7 @@ class RecordingRunner(SparkJobRunner):
     row_count: int = 42
     failing_checks: list[str] = []  # checks the "script" reports as failed
 
-    def run_script(self, context, script, arguments):  # type: ignore[override]
+    def run_script(self, context, script, arguments, capacity=None):  # type: ignore[override]
         RecordingRunner.calls.append((script, dict(arguments)))
         # Like a script, leave a table at the output location (one row per reported row).
         output = Path(arguments["output_path"])
