@@ -1,0 +1,69 @@
+"""An AWS account in a moto server: buckets, Glue database and jobs, scripts uploaded, ETL_* set."""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from etl_platform.project import GLUE_SCRIPTS_DIR
+
+REGION = "us-east-1"
+DATA_BUCKET, ARTIFACT_BUCKET = "etl-data", "etl-artifacts"
+JOB_PREFIX, DATABASE, WORKGROUP = "etl-platform-", "etl_platform", "etl-platform"
+SCRIPTS = ("process_sales_data.py", "process_marketing_data.py", "join_marketing_and_sales_data.py")
+SHARED = ("lake_job.py", "lake_checks.py")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def aws(monkeypatch, tmp_path):
+    """A moto server reachable from subprocesses (the scripts' own boto3) via AWS_ENDPOINT_URL."""
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    # The server keeps moto's in-process state between tests: start each from an empty account.
+    urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/moto-api/reset", method="POST")).close()
+    env = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "ETL_AWS_REGION": REGION,
+        "ETL_DATA_BUCKET": DATA_BUCKET,
+        "ETL_ARTIFACT_BUCKET": ARTIFACT_BUCKET,
+        "ETL_GLUE_JOB_PREFIX": JOB_PREFIX,
+        "ETL_GLUE_DATABASE": DATABASE,
+        "ETL_ATHENA_WORKGROUP": WORKGROUP,
+        "ETL_ATHENA_RESULTS": f"s3://{ARTIFACT_BUCKET}/athena-results/",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    s3, glue = boto3.client("s3", region_name=REGION), boto3.client("glue", region_name=REGION)
+    for bucket in (DATA_BUCKET, ARTIFACT_BUCKET):
+        s3.create_bucket(Bucket=bucket)
+    for script in (*SCRIPTS, *SHARED):
+        s3.upload_file(str(GLUE_SCRIPTS_DIR / script), ARTIFACT_BUCKET, f"glue-scripts/{script}")
+    glue.create_database(DatabaseInput={"Name": DATABASE})
+    extra = ",".join(f"s3://{ARTIFACT_BUCKET}/glue-scripts/{name}" for name in SHARED)
+    for script in SCRIPTS:
+        glue.create_job(
+            Name=JOB_PREFIX + Path(script).stem,
+            Role="arn:aws:iam::123456789012:role/etl-platform-glue",
+            Command={"Name": "glueetl", "ScriptLocation": f"s3://{ARTIFACT_BUCKET}/glue-scripts/{script}", "PythonVersion": "3"},
+            DefaultArguments={"--extra-py-files": extra, "--additional-python-modules": "dagster-pipes"},
+            GlueVersion="5.0",
+        )
+    topic = boto3.client("sns", region_name=REGION).create_topic(Name="etl-platform-alerts")["TopicArn"]
+    monkeypatch.setenv("ETL_ALERT_TOPIC_ARN", topic)
+    yield {"s3": s3, "glue": glue, "workdir": tmp_path / "glue-runs"}
+    server.stop()

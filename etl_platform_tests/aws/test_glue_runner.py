@@ -1,0 +1,114 @@
+"""The Glue runner against a moto Glue and S3 (moto server), with stand-in scripts (no JVM)."""
+
+
+import textwrap
+
+import dagster as dg
+import pytest
+from botocore.exceptions import ClientError
+
+from etl_platform.datasets import Capacity
+from etl_platform.resources.glue_runner import GlueSparkRunner
+from etl_platform_tests.aws.conftest import ARTIFACT_BUCKET, JOB_PREFIX, REGION, SHARED
+from etl_platform_tests.aws.fake_glue import FakeGlueRunner
+
+ECHO = """
+import lake_job
+
+def main(reporter, argv):
+    args = lake_job.parse_job_args(argv, required=["input_path"])
+    reporter.info("hello from Glue")
+    reporter._pipes.report_asset_materialization(metadata={"seen_input": {"raw_value": args["input_path"], "type": "text"}})
+
+lake_job.run_job(main)
+"""
+BAD_DATA = """
+import lake_job
+
+def main(reporter, argv):
+    raise lake_job.LakeJobError("s3://etl-data/landing/sales/x.csv: the header lacks expected columns ['Date']")
+
+lake_job.run_job(main)
+"""
+
+
+def _job(aws, name: str, source: str) -> None:
+    aws["s3"].put_object(Bucket="etl-data", Key="landing/sales/a.csv", Body=b"Date\n1/1/2016\n")
+    aws["s3"].put_object(Bucket=ARTIFACT_BUCKET, Key=f"glue-scripts/{name}.py", Body=textwrap.dedent(source).encode())
+    extra = ",".join(f"s3://{ARTIFACT_BUCKET}/glue-scripts/{module}" for module in SHARED)
+    aws["glue"].create_job(
+        Name=JOB_PREFIX + name,
+        Role="arn:aws:iam::123456789012:role/etl-platform-glue",
+        Command={"Name": "glueetl", "ScriptLocation": f"s3://{ARTIFACT_BUCKET}/glue-scripts/{name}.py"},
+        DefaultArguments={"--extra-py-files": extra},
+    )
+
+
+def _asset(script: str):
+    @dg.asset(name="t")
+    def _t(context: dg.AssetExecutionContext, spark: GlueSparkRunner) -> dg.MaterializeResult:
+        invocation = spark.run_script(context, script, {"input_path": "s3://etl-data/landing/sales/a.csv"}, Capacity("G.2X", 5, 30))
+        return invocation.get_materialize_result()
+
+    return _t
+
+
+def _runner(aws) -> FakeGlueRunner:
+    return FakeGlueRunner(region_name=REGION, job_prefix=JOB_PREFIX, pipes_bucket=ARTIFACT_BUCKET,
+                          message_interval_seconds=0.2, workdir=str(aws["workdir"]))  # fmt: skip
+
+
+def test_starts_the_job_with_glue_arguments_and_reads_pipes_messages_from_s3(aws) -> None:
+    _job(aws, "echo", ECHO)
+    runner = _runner(aws)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([_asset("echo.py")], resources={"spark": runner}, instance=instance)
+        logs = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    (params,) = FakeGlueRunner.last_client.started
+    assert params["JobName"] == "etl-platform-echo"
+    assert params["Arguments"]["--input_path"] == "s3://etl-data/landing/sales/a.csv"
+    assert {"--dagster-pipes-context", "--dagster-pipes-messages"} <= set(params["Arguments"])
+    assert (params["WorkerType"], params["NumberOfWorkers"], params["Timeout"]) == ("G.2X", 5, 30)
+    (materialization,) = result.asset_materializations_for_node("t")
+    assert materialization.metadata["seen_input"].value.endswith("/input/a.csv")  # the fake's staged copy
+    assert materialization.metadata["AWS Glue Job Name"].value == "etl-platform-echo"
+    assert "hello from Glue" in logs
+
+
+def test_failed_run_fails_the_step_with_glues_message_and_no_retry_for_bad_data(aws) -> None:
+    _job(aws, "bad_data", BAD_DATA)
+    result = dg.materialize([_asset("bad_data.py")], resources={"spark": _runner(aws)}, raise_on_error=False)
+    (failure,) = result.get_step_failure_events()
+    message = failure.event_specific_data.error.message
+    assert "etl-platform-bad_data" in message and "FAILED" in message
+    assert "the header lacks expected columns ['Date']" in message
+    assert failure.event_specific_data.user_failure_data is not None
+
+
+class _Refusing(GlueSparkRunner):
+    code: str
+
+    def glue_client(self):
+        code = self.code
+
+        class Client:
+            meta = type("Meta", (), {"region_name": REGION})()
+
+            def start_job_run(self, **_):
+                raise ClientError({"Error": {"Code": code, "Message": "slow down"}}, "StartJobRun")
+
+        return Client()
+
+
+@pytest.mark.parametrize(("code", "retryable"), [("ConcurrentRunsExceededException", True), ("EntityNotFoundException", False)])
+def test_refused_starts_are_retried_only_when_transient(aws, code, retryable) -> None:
+    runner = _Refusing(region_name=REGION, job_prefix=JOB_PREFIX, pipes_bucket=ARTIFACT_BUCKET, code=code)
+
+    @dg.asset(name="t", retry_policy=dg.RetryPolicy(max_retries=1, delay=0))
+    def t(context: dg.AssetExecutionContext, spark: GlueSparkRunner) -> dg.MaterializeResult:
+        return spark.run_script(context, "echo.py", {}).get_materialize_result()
+
+    result = dg.materialize([t], resources={"spark": runner}, raise_on_error=False)
+    retries = sum(e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY for e in result.all_events)
+    assert not result.success and retries == (1 if retryable else 0)
+    assert f"could not start: {code}: slow down" in result.get_step_failure_events()[0].event_specific_data.error.to_string()
