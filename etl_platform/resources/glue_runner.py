@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import boto3
 import dagster as dg
 from botocore.exceptions import ClientError
 from dagster_aws.pipes import PipesGlueClient, PipesS3ContextInjector, PipesS3MessageReader
+from dagster_pipes import DAGSTER_PIPES_MESSAGES_CLI_ARGUMENT, decode_param
 
 from etl_platform.datasets import Capacity
 from etl_platform.resources.spark_runner import SparkJobRunner
@@ -24,6 +26,38 @@ TRANSIENT_GLUE_ERRORS = {
 }
 # Words in a failed run's ErrorMessage that mean the input is at fault: no retry.
 DATA_ERRORS = ("LakeJobError", "MissingColumnsError", "AnalysisException")
+ACTIVE_STATES = {"STARTING", "RUNNING", "WAITING"}
+ROOT_RUN_TAG = "dagster/root_run_id"
+
+
+class _GlueJobRuns:
+    """The Glue client PipesGlueClient sees: start_job_run records the run id on the Dagster run,
+    or hands back a run still going from an earlier attempt instead of starting a second one."""
+
+    def __init__(self, client: Any, record: Any, resume_run_id: str | None):
+        self._client, self._record, self._resume_run_id = client, record, resume_run_id
+
+    def start_job_run(self, **params: Any) -> dict[str, str]:
+        if self._resume_run_id:
+            return {"JobRunId": self._resume_run_id}
+        run_id = self._client.start_job_run(**params)["JobRunId"]
+        self._record(run_id)
+        return {"JobRunId": run_id}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+class _ResumedS3MessageReader(PipesS3MessageReader):
+    """Reads a resumed run's messages where that run writes them (its original key prefix)."""
+
+    def __init__(self, *, resumed_params: Mapping[str, Any], **kwargs: Any):
+        super().__init__(**kwargs)
+        self._resumed_params = dict(resumed_params)
+
+    @contextmanager
+    def get_params(self) -> Iterator[dict[str, Any]]:
+        yield self._resumed_params
 
 
 class GlueSparkRunner(SparkJobRunner):
@@ -54,6 +88,25 @@ class GlueSparkRunner(SparkJobRunner):
             "Timeout": capacity.timeout_minutes,
         }
 
+    def _active_earlier_run(self, context: dg.AssetExecutionContext, glue: Any, job_name: str, tag: str) -> dict[str, Any] | None:
+        """A Glue run this step started in an earlier attempt of the same run lineage, if still active.
+
+        After an orchestrator crash the step is re-executed in a new Dagster run; starting a second
+        Glue run would double the work and race the first one's output.
+        """
+        root = context.run.tags.get(ROOT_RUN_TAG)
+        if not root:
+            return None
+        lineage = [*context.instance.get_runs(filters=dg.RunsFilter(run_ids=[root])),
+                   *context.instance.get_runs(filters=dg.RunsFilter(tags={ROOT_RUN_TAG: root}))]  # fmt: skip
+        for run in lineage:
+            glue_run_id = run.tags.get(tag)
+            if run.run_id != context.run.run_id and glue_run_id:
+                job_run = glue.get_job_run(JobName=job_name, RunId=glue_run_id)["JobRun"]
+                if job_run.get("JobRunState") in ACTIVE_STATES:
+                    return job_run
+        return None
+
     def run_script(
         self,
         context: dg.AssetExecutionContext,
@@ -62,11 +115,24 @@ class GlueSparkRunner(SparkJobRunner):
         capacity: Capacity = Capacity(),
     ) -> dg.PipesClientCompletedInvocation:
         params = self.job_run_params(script, arguments, capacity)
-        s3 = self.s3_client()
+        s3, glue = self.s3_client(), self.glue_client()
+        tag = f"etl_platform/glue_run.{params['JobName']}"
+        earlier = self._active_earlier_run(context, glue, params["JobName"], tag)
+        reader_options = {"bucket": self.pipes_bucket, "client": s3, "interval": self.message_interval_seconds}
+        if earlier:
+            context.log.warning(f"reattaching to Glue run {earlier['Id']} of {params['JobName']}, still running from an earlier attempt")
+            resumed = decode_param(earlier["Arguments"][DAGSTER_PIPES_MESSAGES_CLI_ARGUMENT])
+            reader: PipesS3MessageReader = _ResumedS3MessageReader(resumed_params=resumed, **reader_options)
+        else:
+            reader = PipesS3MessageReader(**reader_options)
+
+        def record(run_id: str) -> None:
+            context.instance.add_run_tags(context.run.run_id, {tag: run_id})
+
         client = PipesGlueClient(
-            client=self.glue_client(),
+            client=_GlueJobRuns(glue, record, earlier["Id"] if earlier else None),  # type: ignore[arg-type]
             context_injector=PipesS3ContextInjector(bucket=self.pipes_bucket, client=s3),
-            message_reader=PipesS3MessageReader(bucket=self.pipes_bucket, client=s3, interval=self.message_interval_seconds),
+            message_reader=reader,
             forward_termination=True,
         )
         context.log.info(f"starting Glue job {params['JobName']} with {params['Arguments']}")

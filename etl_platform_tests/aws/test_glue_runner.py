@@ -64,6 +64,7 @@ def test_starts_the_job_with_glue_arguments_and_reads_pipes_messages_from_s3(aws
     with dg.instance_for_test() as instance:
         result = dg.materialize([_asset("echo.py")], resources={"spark": runner}, instance=instance)
         logs = [entry.user_message for entry in instance.all_logs(result.run_id)]
+        recorded = instance.get_run_by_id(result.run_id).tags["etl_platform/glue_run.etl-platform-echo"]
     (params,) = FakeGlueRunner.last_client.started
     assert params["JobName"] == "etl-platform-echo"
     assert params["Arguments"]["--input_path"] == "s3://etl-data/landing/sales/a.csv"
@@ -72,6 +73,7 @@ def test_starts_the_job_with_glue_arguments_and_reads_pipes_messages_from_s3(aws
     (materialization,) = result.asset_materializations_for_node("t")
     assert materialization.metadata["seen_input"].value.endswith("/input/a.csv")  # the fake's staged copy
     assert materialization.metadata["AWS Glue Job Name"].value == "etl-platform-echo"
+    assert recorded == materialization.metadata["AWS Glue Job Run ID"].value  # for reattaching after a crash
     assert "hello from Glue" in logs
 
 
@@ -112,3 +114,56 @@ def test_refused_starts_are_retried_only_when_transient(aws, code, retryable) ->
     retries = sum(e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY for e in result.all_events)
     assert not result.success and retries == (1 if retryable else 0)
     assert f"could not start: {code}: slow down" in result.get_step_failure_events()[0].event_specific_data.error.to_string()
+
+
+class _StillRunning:
+    """A Glue run started before the orchestrator crashed: running for two polls, then done."""
+
+    meta = type("Meta", (), {"region_name": REGION})()
+
+    def __init__(self, arguments):
+        self.arguments, self.polls = arguments, 0
+
+    def start_job_run(self, **_):
+        raise AssertionError("a second Glue run was started for the same step")
+
+    def get_job_run(self, JobName, RunId, **_):  # noqa: N803 - boto3's names
+        self.polls += 1
+        state = "RUNNING" if self.polls <= 2 else "SUCCEEDED"
+        return {"JobRun": {"Id": RunId, "JobName": JobName, "JobRunState": state, "Arguments": self.arguments}}
+
+
+def test_re_execution_after_a_crash_reattaches_to_the_running_glue_run(aws) -> None:
+    import json
+
+    from dagster_pipes import encode_param
+
+    # The earlier attempt's Glue run writes its Pipes messages under its own key prefix.
+    messages = [
+        {"__dagster_pipes_version": "0.1", "method": "opened", "params": {}},
+        {"__dagster_pipes_version": "0.1", "method": "report_asset_materialization",
+         "params": {"asset_key": "t", "metadata": {"resumed": {"raw_value": True, "type": "bool"}}, "data_version": None}},
+        {"__dagster_pipes_version": "0.1", "method": "closed", "params": {}},
+    ]  # fmt: skip
+    aws["s3"].put_object(Bucket=ARTIFACT_BUCKET, Key="crashed-run/1.json", Body="\n".join(map(json.dumps, messages)).encode())
+    glue = _StillRunning({"--dagster-pipes-messages": encode_param({"bucket": ARTIFACT_BUCKET, "key_prefix": "crashed-run"})})
+
+    class Runner(GlueSparkRunner):
+        def glue_client(self):
+            return glue
+
+    runner = Runner(region_name=REGION, job_prefix=JOB_PREFIX, pipes_bucket=ARTIFACT_BUCKET, message_interval_seconds=0.2)
+
+    @dg.asset(name="other")
+    def other() -> None: ...
+
+    with dg.instance_for_test() as instance:
+        crashed = dg.materialize([other], instance=instance, tags={"etl_platform/glue_run.etl-platform-echo": "jr_earlier"})
+        lineage = {"dagster/root_run_id": crashed.run_id, "dagster/parent_run_id": crashed.run_id}
+        result = dg.materialize([_asset("echo.py")], resources={"spark": runner}, instance=instance, tags=lineage)
+        logs = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert result.success
+    (materialization,) = result.asset_materializations_for_node("t")
+    assert materialization.metadata["resumed"].value is True
+    assert materialization.metadata["AWS Glue Job Run ID"].value == "jr_earlier"
+    assert any("reattaching to Glue run jr_earlier" in message for message in logs)
