@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
+from dagster import DagsterInvalidConfigError
+
 from etl_platform.datasets import REGISTRY, Registry, UnknownDatasetError
-from etl_platform.environment import UnknownEnvironmentError, resources_for_environment
+from etl_platform.environment import UnknownEnvironmentError, initialized_resources, resources_for_environment
 from etl_platform.project import DEFAULT_DAGSTER_HOME, SAMPLES_DIR
 from etl_platform.resources import Lake, QueryResult, SqlEngine
 from etl_platform.resources.lake import LakeError
@@ -85,23 +87,23 @@ def demo(samples_dir: Path) -> int:
     from etl_platform.definitions import build_definitions
 
     home = use_project_dagster_home()
-    resources = resources_for_environment()
-    lake: Lake = resources["lake"]
-    for dataset in REGISTRY.inputs:
-        files = sorted((samples_dir / dataset.landing_prefix).glob("*.csv"))
-        if not files:
-            raise CliError(f"no sample CSV for dataset {dataset.name} under {samples_dir / dataset.landing_prefix}")
-        for file in files:
-            print(land(lake, REGISTRY, dataset.name, file))
-    defs = build_definitions(REGISTRY, resources)
+    with initialized_resources() as ready:
+        for dataset in REGISTRY.inputs:
+            files = sorted((samples_dir / dataset.landing_prefix).glob("*.csv"))
+            if not files:
+                raise CliError(f"no sample CSV for dataset {dataset.name} under {samples_dir / dataset.landing_prefix}")
+            for file in files:
+                print(land(ready["lake"], REGISTRY, dataset.name, file))
+    defs = build_definitions(REGISTRY, resources_for_environment())
     job = defs.resolve_job_def("etl_pipeline_job")
     result = job.execute_in_process(instance=dg.DagsterInstance.get(), raise_on_error=False)
     if not result.success:
         failures = [e.event_specific_data.error.message.strip() for e in result.get_step_failure_events()]  # type: ignore[union-attr]
         raise CliError(f"pipeline run {result.run_id} failed: {' | '.join(failures) or 'see dagster dev'}")
     print(f"\npipeline run {result.run_id} succeeded\n")
-    for info in resources["sql"].tables():
-        print(f"  {info.name:<24} {info.row_count:>7,} rows  {info.location}")
+    with initialized_resources() as ready:
+        for info in ready["sql"].tables():
+            print(f"  {info.name:<24} {info.row_count:>7,} rows  {info.location}")
     print(
         f"\nTables:  etl-platform tables"
         f"\nQuery:   etl-platform query \"select * from {REGISTRY.joined.name} limit 5\""
@@ -139,14 +141,14 @@ def run(argv: Sequence[str] | None = None) -> int:
         for name, rows in generate(args.out, scale=args.scale).items():
             print(f"wrote {rows:,} rows to {args.out / name}")
         return 0
-    resources = resources_for_environment()
-    if args.command == "land":
-        print(land(resources["lake"], REGISTRY, args.dataset, args.file, args.name))
-        return 0
-    if args.command == "tables":
-        print(describe_tables(resources["sql"]))
-        return 0
-    result = run_query(resources["sql"], args.sql)
+    with initialized_resources() as resources:
+        if args.command == "land":
+            print(land(resources["lake"], REGISTRY, args.dataset, args.file, args.name))
+            return 0
+        if args.command == "tables":
+            print(describe_tables(resources["sql"]))
+            return 0
+        result = run_query(resources["sql"], args.sql)
     if args.format == "csv":
         print_csv(result)
     else:
@@ -159,6 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(argv)
     except (CliError, LakeError, UnknownDatasetError, UnknownEnvironmentError) as error:
         print(f"etl-platform: error: {error}", file=sys.stderr)
+        return 1
+    except DagsterInvalidConfigError as error:  # e.g. an ETL_* variable of the AWS profile is not set
+        reasons = "; ".join(e.message for e in error.errors) or str(error)
+        print(f"etl-platform: error: configuration: {reasons}", file=sys.stderr)
         return 1
 
 

@@ -7,8 +7,11 @@ reads this variable.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from typing import Any
+
+import dagster as dg
 
 from etl_platform.project import DEFAULT_DAGSTER_HOME, DEFAULT_LAKE_ROOT
 from etl_platform.resources import DuckDBEngine, LocalLake, LocalNotifier, LocalSparkRunner
@@ -37,11 +40,51 @@ def local_resources() -> dict[str, Any]:
     }
 
 
-RESOURCE_SETS: Mapping[str, Callable[[], dict[str, Any]]] = {"local": local_resources}
+def aws_resources() -> dict[str, Any]:
+    """S3, Glue, Athena and SNS. Names come from the CloudFormation stack's outputs (printed by
+    ``etl-platform deploy``); credentials only from boto3's standard chain."""
+    from dagster_aws.s3 import S3Resource
+
+    from etl_platform.resources.athena import AthenaEngine
+    from etl_platform.resources.glue_runner import GlueSparkRunner
+    from etl_platform.resources.s3_lake import S3Lake
+    from etl_platform.resources.sns import SnsNotifier
+
+    region = dg.EnvVar("ETL_AWS_REGION")
+    return {
+        "lake": S3Lake(
+            bucket=dg.EnvVar("ETL_DATA_BUCKET"),
+            prefix=os.environ.get("ETL_LAKE_PREFIX", ""),
+            s3=S3Resource(region_name=region),
+        ),
+        "spark": GlueSparkRunner(
+            region_name=region, job_prefix=dg.EnvVar("ETL_GLUE_JOB_PREFIX"), pipes_bucket=dg.EnvVar("ETL_ARTIFACT_BUCKET")
+        ),
+        "sql": AthenaEngine(
+            region_name=region,
+            database=dg.EnvVar("ETL_GLUE_DATABASE"),
+            workgroup=dg.EnvVar("ETL_ATHENA_WORKGROUP"),
+            output_location=dg.EnvVar("ETL_ATHENA_RESULTS"),
+        ),
+        "notifier": SnsNotifier(topic_arn=dg.EnvVar("ETL_ALERT_TOPIC_ARN"), region_name=region),
+    }
+
+
+RESOURCE_SETS: Mapping[str, Callable[[], dict[str, Any]]] = {"local": local_resources, "aws": aws_resources}
 
 
 def environment_name() -> str:
     return os.environ.get(ENV_VAR, "local").strip().lower() or "local"
+
+
+@contextmanager
+def initialized_resources(name: str | None = None) -> Iterator[dict[str, Any]]:
+    """The resource set with its environment variables resolved, for use outside a Dagster run (the CLI)."""
+    with ExitStack() as stack:
+        yield {
+            key: stack.enter_context(resource.process_config_and_initialize_cm())
+            for key, resource in resources_for_environment(name).items()
+        }
 
 
 def resources_for_environment(name: str | None = None) -> dict[str, Any]:
