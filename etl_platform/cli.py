@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -163,8 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"etl-platform: error: {error}", file=sys.stderr)
         return 1
     except DagsterInvalidConfigError as error:  # e.g. an ETL_* variable of the AWS profile is not set
-        reasons = "; ".join(e.message for e in error.errors) or str(error)
-        print(f"etl-platform: error: configuration: {reasons}", file=sys.stderr)
+        unset = sorted(set(re.findall(r"\{'env': '(\w+)'\}", str(error))))
+        reason = f"environment variables not set: {', '.join(unset)}" if unset else str(error).strip().splitlines()[0]
+        print(f"etl-platform: error: configuration: {reason} (see .env.example)", file=sys.stderr)
         return 1
 
 

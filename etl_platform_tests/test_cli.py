@@ -52,6 +52,17 @@ def test_unknown_environment_is_reported_not_raised(lake_root, monkeypatch, caps
     assert "ETL_PLATFORM_ENV='staging' is not a known environment" in capsys.readouterr().err
 
 
+def test_missing_aws_settings_are_named(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("ETL_PLATFORM_ENV", "aws")
+    for name in ("ETL_AWS_REGION", "ETL_DATA_BUCKET", "ETL_ARTIFACT_BUCKET", "ETL_GLUE_DATABASE"):
+        monkeypatch.delenv(name, raising=False)
+    assert cli.main(["tables"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("etl-platform: error: configuration: environment variables not set: ")
+    assert "ETL_AWS_REGION" in err or "ETL_DATA_BUCKET" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_query_sees_built_tables_by_name(lake_root, capsys) -> None:
     _table(lake_root, "processed/sales_daily", pa.table({"n": [1, 2]}))
     _table(lake_root, "joined/sales_marketing_daily", pa.table({"n": [5]}))
