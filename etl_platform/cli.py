@@ -17,6 +17,7 @@ from pathlib import Path
 from dagster import DagsterInvalidConfigError
 
 from etl_platform.datasets import REGISTRY, Registry, UnknownDatasetError
+from etl_platform.deploy import DeployError
 from etl_platform.environment import UnknownEnvironmentError, initialized_resources, resources_for_environment
 from etl_platform.project import DEFAULT_DAGSTER_HOME, SAMPLES_DIR
 from etl_platform.resources import Lake, QueryResult, SqlEngine
@@ -126,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     query_cmd.add_argument("sql")
     query_cmd.add_argument("--format", choices=["table", "csv"], default="table")
     commands.add_parser("tables", help="list tables with columns, row counts and last build")
+    deploy_cmd = commands.add_parser("deploy", help="create or update the AWS stack and upload the Glue scripts")
+    deploy_cmd.add_argument("--stack-name", default="etl-platform")
+    deploy_cmd.add_argument("--region", help="AWS region (default: the standard AWS configuration)")
+    deploy_cmd.add_argument("--dry-run", action="store_true", help="print what would be done; no AWS calls")
     generate_cmd = commands.add_parser("generate-samples", help="write the deterministic sample CSVs")
     generate_cmd.add_argument("--out", type=Path, default=SAMPLES_DIR)
     generate_cmd.add_argument("--scale", type=float, default=1.0, help="multiply rows (benchmarks use 100, 500)")
@@ -136,6 +141,10 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "demo":
         return demo(args.samples_dir)
+    if args.command == "deploy":
+        from etl_platform.deploy import run_deploy
+
+        return run_deploy(stack_name=args.stack_name, region=args.region, dry_run=args.dry_run)
     if args.command == "generate-samples":
         from etl_platform.samples import generate
 
@@ -160,7 +169,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(argv)
-    except (CliError, LakeError, UnknownDatasetError, UnknownEnvironmentError) as error:
+    except (CliError, DeployError, LakeError, UnknownDatasetError, UnknownEnvironmentError) as error:
         print(f"etl-platform: error: {error}", file=sys.stderr)
         return 1
     except DagsterInvalidConfigError as error:  # e.g. an ETL_* variable of the AWS profile is not set

@@ -48,16 +48,22 @@ class _GlueJobRuns:
         return getattr(self._client, name)
 
 
-class _ResumedS3MessageReader(PipesS3MessageReader):
-    """Reads a resumed run's messages where that run writes them (its original key prefix)."""
+class _S3MessageReader(PipesS3MessageReader):
+    """PipesS3MessageReader with two things it lacks: messages under a key prefix (so the Glue
+    role's IAM policy can stay scoped to ``dagster-pipes/*`` instead of the whole bucket), and
+    reading a resumed run's messages where that run writes them (its original key prefix)."""
 
-    def __init__(self, *, resumed_params: Mapping[str, Any], **kwargs: Any):
+    def __init__(self, *, key_prefix: str, resumed_params: Mapping[str, Any] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
-        self._resumed_params = dict(resumed_params)
+        self._key_prefix, self._resumed_params = key_prefix, resumed_params
 
     @contextmanager
     def get_params(self) -> Iterator[dict[str, Any]]:
-        yield self._resumed_params
+        if self._resumed_params is not None:
+            yield dict(self._resumed_params)
+            return
+        with super().get_params() as params:
+            yield {**params, "key_prefix": f"{self._key_prefix}/{params['key_prefix']}"}
 
 
 class GlueSparkRunner(SparkJobRunner):
@@ -71,6 +77,7 @@ class GlueSparkRunner(SparkJobRunner):
     region_name: str
     job_prefix: str
     pipes_bucket: str
+    pipes_prefix: str = "dagster-pipes"
     message_interval_seconds: float = 5
 
     def glue_client(self) -> Any:
@@ -118,20 +125,24 @@ class GlueSparkRunner(SparkJobRunner):
         s3, glue = self.s3_client(), self.glue_client()
         tag = f"etl_platform/glue_run.{params['JobName']}"
         earlier = self._active_earlier_run(context, glue, params["JobName"], tag)
-        reader_options = {"bucket": self.pipes_bucket, "client": s3, "interval": self.message_interval_seconds}
+        resumed = None
         if earlier:
             context.log.warning(f"reattaching to Glue run {earlier['Id']} of {params['JobName']}, still running from an earlier attempt")
             resumed = decode_param(earlier["Arguments"][DAGSTER_PIPES_MESSAGES_CLI_ARGUMENT])
-            reader: PipesS3MessageReader = _ResumedS3MessageReader(resumed_params=resumed, **reader_options)
-        else:
-            reader = PipesS3MessageReader(**reader_options)
+        reader = _S3MessageReader(
+            bucket=self.pipes_bucket,
+            client=s3,
+            interval=self.message_interval_seconds,
+            key_prefix=self.pipes_prefix,
+            resumed_params=resumed,
+        )
 
         def record(run_id: str) -> None:
             context.instance.add_run_tags(context.run.run_id, {tag: run_id})
 
         client = PipesGlueClient(
             client=_GlueJobRuns(glue, record, earlier["Id"] if earlier else None),  # type: ignore[arg-type]
-            context_injector=PipesS3ContextInjector(bucket=self.pipes_bucket, client=s3),
+            context_injector=PipesS3ContextInjector(bucket=self.pipes_bucket, client=s3, key_prefix=self.pipes_prefix),
             message_reader=reader,
             forward_termination=True,
         )

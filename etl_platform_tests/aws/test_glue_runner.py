@@ -69,6 +69,9 @@ def test_starts_the_job_with_glue_arguments_and_reads_pipes_messages_from_s3(aws
     assert params["JobName"] == "etl-platform-echo"
     assert params["Arguments"]["--input_path"] == "s3://etl-data/landing/sales/a.csv"
     assert {"--dagster-pipes-context", "--dagster-pipes-messages"} <= set(params["Arguments"])
+    # Context and messages stay under dagster-pipes/, the only artifact prefix the Glue role may write.
+    pipes_keys = [o["Key"] for o in aws["s3"].list_objects_v2(Bucket=ARTIFACT_BUCKET)["Contents"] if not o["Key"].startswith("glue-scripts/")]
+    assert pipes_keys and all(key.startswith("dagster-pipes/") for key in pipes_keys)
     assert (params["WorkerType"], params["NumberOfWorkers"], params["Timeout"]) == ("G.2X", 5, 30)
     (materialization,) = result.asset_materializations_for_node("t")
     assert materialization.metadata["seen_input"].value.endswith("/input/a.csv")  # the fake's staged copy
