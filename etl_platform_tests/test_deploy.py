@@ -39,6 +39,15 @@ class _MotoOutputs:
         return getattr(self._client, name)
 
 
+class _FailingWaiter:
+    """What boto3's change_set_create_complete waiter does when the change set fails."""
+
+    def wait(self, **_):
+        from botocore.exceptions import WaiterError
+
+        raise WaiterError("ChangeSetCreateComplete", "failed", {})
+
+
 class _Untouchable:
     def __getattr__(self, name):
         raise AssertionError(f"dry run called AWS: {name}")
@@ -89,13 +98,7 @@ def test_failed_change_set_is_one_clear_error() -> None:
             return {}
 
         def get_waiter(self, _):
-            from botocore.exceptions import WaiterError
-
-            class Waiter:
-                def wait(self, **_):
-                    raise WaiterError("ChangeSetCreateComplete", "failed", {})
-
-            return Waiter()
+            return _FailingWaiter()
 
         def describe_change_set(self, **_):
             return {"StatusReason": "Template error: instance of Fn::GetAtt references undefined resource Nope"}
@@ -103,3 +106,34 @@ def test_failed_change_set_is_one_clear_error() -> None:
     with pytest.raises(deploy.DeployError, match="failed: Template error: .*undefined resource Nope"):
         deploy.run_deploy(stack_name="etl", region="us-east-1", dry_run=False, out=lambda _: None,
                           cloudformation=Refusing(), s3=_Untouchable())  # fmt: skip
+
+
+def test_a_deploy_with_no_changes_is_a_no_op() -> None:
+    calls: list[str] = []
+
+    class Unchanged:
+        def describe_stacks(self, **_):
+            return {"Stacks": [{"StackName": "etl", "Outputs": [{"OutputKey": "ArtifactBucketName", "OutputValue": "artifacts"}]}]}
+
+        def create_change_set(self, **kwargs):
+            calls.append(f"create {kwargs['ChangeSetType']}")
+
+        def get_waiter(self, _):
+            return _FailingWaiter()
+
+        def describe_change_set(self, **_):
+            return {"StatusReason": "The submitted information didn't contain changes. Submit different information to create a change set."}
+
+        def delete_change_set(self, **_):
+            calls.append("delete")
+
+        def execute_change_set(self, **_):
+            raise AssertionError("an empty change set was executed")
+
+    class S3:
+        def upload_file(self, *_):
+            calls.append("upload")
+
+    lines: list[str] = []
+    assert deploy.run_deploy(stack_name="etl", region="us-east-1", dry_run=False, out=lines.append, cloudformation=Unchanged(), s3=S3()) == 0
+    assert calls[:2] == ["create UPDATE", "delete"] and "stack is up to date: nothing to change" in lines

@@ -170,3 +170,34 @@ def test_re_execution_after_a_crash_reattaches_to_the_running_glue_run(aws) -> N
     assert materialization.metadata["resumed"].value is True
     assert materialization.metadata["AWS Glue Job Run ID"].value == "jr_earlier"
     assert any("reattaching to Glue run jr_earlier" in message for message in logs)
+
+
+def test_interrupting_the_dagster_run_stops_the_glue_run(aws) -> None:
+    from dagster._core.errors import DagsterExecutionInterruptedError
+
+    stopped: list[list[str]] = []
+
+    class Interrupted:
+        meta = type("Meta", (), {"region_name": REGION})()
+
+        def start_job_run(self, **_):
+            return {"JobRunId": "jr_long"}
+
+        def get_job_run(self, JobName, RunId, **_):  # noqa: N803
+            if stopped or getattr(self, "polled", False):
+                raise DagsterExecutionInterruptedError()
+            self.polled = True
+            return {"JobRun": {"Id": RunId, "JobName": JobName, "JobRunState": "RUNNING"}}
+
+        def batch_stop_job_run(self, JobName, JobRunIds):  # noqa: N803
+            stopped.append(JobRunIds)
+            return {"SuccessfulSubmissions": [{"JobName": JobName, "JobRunId": JobRunIds[0]}], "Errors": []}
+
+    class Runner(GlueSparkRunner):
+        def glue_client(self):
+            return Interrupted()
+
+    runner = Runner(region_name=REGION, job_prefix=JOB_PREFIX, pipes_bucket=ARTIFACT_BUCKET, message_interval_seconds=0.2)
+    result = dg.materialize([_asset("echo.py")], resources={"spark": runner}, raise_on_error=False)
+    assert not result.success
+    assert stopped == [["jr_long"]]
