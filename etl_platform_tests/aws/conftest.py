@@ -25,6 +25,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.fixture(autouse=True)
+def _short_pipes_grace(monkeypatch):
+    """Pipes' blob-store readers wait 10 s after a run for messages that, in the tests of runs
+    that never start, will never come; 1 s keeps those tests quick without changing behaviour."""
+    monkeypatch.setattr("dagster._core.pipes.utils.WAIT_FOR_LOGS_AFTER_EXECUTION_INTERVAL", 1)
+
+
 @pytest.fixture
 def aws(monkeypatch, tmp_path):
     """A moto server reachable from subprocesses (the scripts' own boto3) via AWS_ENDPOINT_URL."""
