@@ -81,13 +81,6 @@ def row_check_outcomes(frame: DataFrame, checks: Sequence[RowCheck], failing_cou
     return outcomes
 
 
-def count_failures(frame: DataFrame, checks: Sequence[RowCheck]) -> dict[str, int]:
-    if not checks:
-        return {}
-    row = frame.agg(*[F.count(F.when(check.failing(), 1)).alias(check.name) for check in checks]).first()
-    return {check.name: int(row[check.name]) for check in checks}
-
-
 def daily_table_outcomes(table: DataFrame, plan: CheckPlan) -> list[Outcome]:
     """Checks every daily table gets: valid unique dates (blocking), date gaps (advisory), row rules."""
     date = F.col("date")

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import re
 from unittest.mock import MagicMock
 
 import lake_checks
@@ -133,3 +134,23 @@ def test_sales_job_with_a_missing_column_reports_raw_schema_and_stops(spark, tmp
     assert checks["raw_schema"]["passed"] is False
     assert checks["raw_schema"]["metadata"]["missing_columns"]["raw_value"] == ["Weighted Revenue"]
     pipes.report_asset_materialization.assert_not_called()
+
+
+@pytest.mark.parametrize(
+    ("dataset", "check", "good", "bad"),
+    [
+        ("sales", "non_negative_totals", {"opportunities": 2, "weighted_revenue": 5}, {"opportunities": 2, "weighted_revenue": -5}),
+        ("sales", "leads_within_opportunities", {"opportunities": 2, "leads_generated": 2}, {"opportunities": 1, "leads_generated": 2}),
+        ("marketing", "non_negative_metrics", {"website_visits": 0, "twitter_follower_adds": -3}, {"website_visits": -1}),
+    ],
+)
+def test_registry_output_rules_fail_on_bad_rows_and_pass_on_good(spark, dataset, check, good, bad) -> None:
+    """Each registered output rule, evaluated as the scripts do, on one good and one bad day."""
+    from etl_platform.datasets import REGISTRY
+
+    rule = next(c for c in REGISTRY.dataset(dataset).row_checks if c.name == check)
+    plan = CheckPlan(row_checks=(RowCheck(rule.name, rule.condition),))
+    columns = sorted(set(re.findall(r"[a-z][a-z_]+", rule.condition)))  # every column the rule reads
+    for values, passes in ((good, True), (bad, False)):
+        frame = _daily(spark, [D(2016, 1, 1)], **{c: [values.get(c, 0)] for c in columns})
+        assert _outcomes(frame, plan)[check].passed is passes
