@@ -10,6 +10,6 @@ from etl_platform.datasets import Registry
 
 
 def build_assets(registry: Registry, cycle: Cycle) -> list[dg.AssetSpec | dg.AssetsDefinition]:
-    landing = [landing_asset_spec(dataset) for dataset in registry.inputs]
+    landing = [landing_asset_spec(dataset, cycle) for dataset in registry.inputs]
     processed = [processed_asset(dataset, cycle) for dataset in registry.inputs]
     return [*landing, *processed, joined_asset(registry, cycle)]

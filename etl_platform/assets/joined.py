@@ -27,6 +27,7 @@ def joined_asset(registry: Registry, cycle: Cycle) -> dg.AssetsDefinition:
         owners=OWNERS,
         code_version=script_code_version(joined.script),
         automation_condition=join_barrier(cycle),
+        freshness_policy=cycle.freshness_policy(),
         retry_policy=SPARK_RETRY_POLICY,
         check_specs=check_specs(joined.name, JOINED_CHECKS, ()),
         description=f"{joined.description}\n\nInputs: {', '.join(inputs)}. Built by `glue-scripts/{joined.script}`.",

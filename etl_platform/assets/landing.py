@@ -3,6 +3,7 @@
 import dagster as dg
 
 from etl_platform.assets._shared import OWNERS
+from etl_platform.automation.cadence import Cycle
 from etl_platform.datasets import InputDataset
 
 
@@ -10,13 +11,19 @@ def landing_asset_key(dataset: InputDataset) -> dg.AssetKey:
     return dg.AssetKey(["landing", dataset.name])
 
 
-def landing_asset_spec(dataset: InputDataset) -> dg.AssetSpec:
+def landing_asset_spec(dataset: InputDataset, cycle: Cycle) -> dg.AssetSpec:
+    """The expected raw schema shows on the asset; freshness flags a dataset late for its cycle."""
     expected = ", ".join(name for name, _ in dataset.columns)
+    schema = dg.TableSchema(columns=[dg.TableColumn(name, type_) for name, type_ in dataset.columns])
     return dg.AssetSpec(
         key=landing_asset_key(dataset),
         description=f"CSV files delivered under `{dataset.landing_key_prefix}`. Expected columns: {expected}.",
         group_name="landing",
         kinds={"csv"},
         owners=OWNERS,
-        metadata={"landing_prefix": dg.MetadataValue.text(dataset.landing_key_prefix)},
+        freshness_policy=cycle.freshness_policy(),
+        metadata={
+            "landing_prefix": dg.MetadataValue.text(dataset.landing_key_prefix),
+            "dagster/column_schema": dg.MetadataValue.table_schema(schema),
+        },
     )
