@@ -7,14 +7,15 @@ scripts are uploaded after the stack exists because the stack creates their buck
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import yaml
-from botocore.exceptions import ClientError, WaiterError
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from etl_platform.project import GLUE_SCRIPTS_DIR, PROJECT_ROOT
 
@@ -32,6 +33,10 @@ ENVIRONMENT_OUTPUTS = {
     "ETL_ALERT_TOPIC_ARN": "AlertTopicArn",
 }
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+# A stack whose first create failed can only be deleted, not updated.
+DEAD_STATES = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED")
+# Where an operation on the stack starts in its event history (newest first).
+OPERATION_STARTS = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS")
 
 
 class DeployError(Exception):
@@ -39,10 +44,19 @@ class DeployError(Exception):
 
 
 class _TemplateLoader(yaml.SafeLoader):
-    """Reads CloudFormation YAML, keeping intrinsic functions (!Sub, !Ref...) as plain values."""
+    """Reads CloudFormation YAML without cfn-lint (a dev dependency): the dry run needs no more."""
 
 
-_TemplateLoader.add_multi_constructor("!", lambda loader, suffix, node: loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode) else loader.construct_mapping(node))  # noqa: E501
+def _keep_intrinsic(loader: yaml.SafeLoader, _tag: str, node: yaml.Node) -> Any:
+    """``!Sub x``, ``!GetAtt a.b``... become their plain value; only ids and types are read."""
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_mapping(node)  # type: ignore[arg-type]
+
+
+_TemplateLoader.add_multi_constructor("!", _keep_intrinsic)
 
 
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
@@ -51,6 +65,22 @@ def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
 
 def script_files(scripts_dir: Path = GLUE_SCRIPTS_DIR) -> list[Path]:
     return sorted(scripts_dir.glob("*.py"))
+
+
+def _describe_script(path: Path) -> str:
+    """Size and digest, so a user can tell which version of a script was (or would be) shipped."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    return f"  {path.name:<40} {path.stat().st_size:>7,} bytes  sha256 {digest}"
+
+
+def _print_plan(stack_name: str, region: str | None, out: Callable[[str], None]) -> None:
+    """The dry run: read only local files, so it works offline and without credentials."""
+    out(f"would deploy stack {stack_name} in {region or 'the default region'} from {TEMPLATE.relative_to(PROJECT_ROOT)}:")
+    for logical_id, resource in load_template()["Resources"].items():
+        out(f"  {resource['Type']:<28} {logical_id}")
+    out(f"then upload to s3://<ArtifactBucketName output>/{SCRIPTS_PREFIX} (the bucket's name is known once the stack exists):")
+    for path in script_files():
+        out(_describe_script(path))
 
 
 def _stack(cloudformation: Any, stack_name: str) -> dict[str, Any] | None:
@@ -63,16 +93,45 @@ def _stack(cloudformation: Any, stack_name: str) -> dict[str, Any] | None:
     return stack
 
 
-def _first_failure(cloudformation: Any, stack_name: str) -> str:
-    for event in cloudformation.describe_stack_events(StackName=stack_name)["StackEvents"]:
-        if event.get("ResourceStatus", "").endswith("FAILED"):
-            return f"{event['LogicalResourceId']}: {event.get('ResourceStatusReason', 'failed')}"
-    return "see the stack's events in the CloudFormation console"
+def _change_set_type(cloudformation: Any, stack_name: str) -> str:
+    """CREATE for a new stack, and for one a failed first change set left in REVIEW_IN_PROGRESS."""
+    stack = _stack(cloudformation, stack_name)
+    if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS":
+        return "CREATE"
+    if stack["StackStatus"] in DEAD_STATES:
+        raise DeployError(
+            f"stack {stack_name} is {stack['StackStatus']} after a failed first create: delete it "
+            f"(aws cloudformation delete-stack --stack-name {stack_name}) and deploy again"
+        )
+    return "UPDATE"
+
+
+def _latest_operation_events(cloudformation: Any, stack_name: str) -> Iterator[dict[str, Any]]:
+    """The stack's events, newest first, back to the start of its latest create or update."""
+    for page in cloudformation.get_paginator("describe_stack_events").paginate(StackName=stack_name):
+        for event in page["StackEvents"]:
+            yield event
+            if event["LogicalResourceId"] == stack_name and event.get("ResourceStatus") in OPERATION_STARTS:
+                return
+
+
+def _failure_reason(cloudformation: Any, stack_name: str) -> str:
+    """The stack's status and the first resource failure of its latest operation: the cause
+    (resources that failed after it mostly report "Resource creation cancelled")."""
+    stack = _stack(cloudformation, stack_name) or {}
+    status = stack.get("StackStatus", "DELETED")
+    events = _latest_operation_events(cloudformation, stack_name)
+    failures = [event for event in events if event.get("ResourceStatus", "").endswith("_FAILED")]
+    if failures:
+        cause = failures[-1]
+        return f"{status}: {cause['LogicalResourceId']}: {cause.get('ResourceStatusReason', 'failed')}"
+    return f"{status}: {stack.get('StackStatusReason', 'see the stack events in the CloudFormation console')}"
 
 
 def _apply_change_set(cloudformation: Any, stack_name: str, template: str, out: Callable[[str], None]) -> None:
-    kind = "UPDATE" if _stack(cloudformation, stack_name) else "CREATE"
-    name = f"etl-platform-{int(time.time())}"
+    kind = _change_set_type(cloudformation, stack_name)
+    # Unique even for two deploys within a second; the time says which deploy made it.
+    name = f"etl-platform-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
     cloudformation.create_change_set(
         StackName=stack_name, ChangeSetName=name, TemplateBody=template, ChangeSetType=kind,
         Capabilities=["CAPABILITY_NAMED_IAM"],
@@ -92,8 +151,35 @@ def _apply_change_set(cloudformation: Any, stack_name: str, template: str, out: 
     try:
         cloudformation.get_waiter(waiter).wait(StackName=stack_name)
     except WaiterError:
-        raise DeployError(f"stack {stack_name} did not {kind.lower()}: {_first_failure(cloudformation, stack_name)}") from None
+        raise DeployError(f"stack {stack_name} did not {kind.lower()}: {_failure_reason(cloudformation, stack_name)}") from None
     out(f"stack {stack_name}: {kind.lower()} complete")
+
+
+def _outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
+    stack = _stack(cloudformation, stack_name) or {}
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    if "ArtifactBucketName" not in outputs:
+        raise DeployError(f"stack {stack_name} has no ArtifactBucketName output; is it this project's stack?")
+    return outputs
+
+
+def _upload_scripts(s3: Any, bucket: str, out: Callable[[str], None]) -> None:
+    """Every script, shared modules included: Glue loads them from here on each run."""
+    out(f"uploading to s3://{bucket}/{SCRIPTS_PREFIX}:")
+    for path in script_files():
+        s3.upload_file(str(path), bucket, SCRIPTS_PREFIX + path.name)
+        out(_describe_script(path))
+
+
+def _print_outputs(outputs: dict[str, str], out: Callable[[str], None]) -> None:
+    out("stack outputs (attach OrchestratorPolicyArn to the role or user that runs Dagster):")
+    for key, value in sorted(outputs.items()):
+        out(f"  {key:<24} {value}")
+    out("")
+    out("Put these in .env (or export them) to run with ETL_PLATFORM_ENV=aws:")
+    out("ETL_PLATFORM_ENV=aws")
+    for variable, output in ENVIRONMENT_OUTPUTS.items():
+        out(f"{variable}={outputs.get(output, '')}")
 
 
 def run_deploy(
@@ -105,28 +191,20 @@ def run_deploy(
     cloudformation: Any = None,
     s3: Any = None,
 ) -> int:
-    """Create or update the stack, upload ``glue-scripts/``, print the stack's outputs as ``.env`` lines."""
-    template = TEMPLATE.read_text()
-    scripts = script_files()
+    """Create or update the stack, upload ``glue-scripts/``, print the stack's outputs as ``.env`` lines.
+
+    Clients come from boto3's standard credential chain unless given (tests inject them).
+    """
     if dry_run:
-        out(f"would deploy stack {stack_name} in {region or 'the default region'} from {TEMPLATE.relative_to(PROJECT_ROOT)}:")
-        for logical_id, resource in load_template()["Resources"].items():
-            out(f"  {resource['Type']:<28} {logical_id}")
-        out(f"then upload to s3://<ArtifactBucketName output>/{SCRIPTS_PREFIX} (the bucket exists once the stack does):")
-        for path in scripts:
-            out(f"  {path.name:<40} {path.stat().st_size:>7,} bytes  sha256 {hashlib.sha256(path.read_bytes()).hexdigest()[:12]}")
+        _print_plan(stack_name, region, out)
         return 0
-    cloudformation = cloudformation or boto3.client("cloudformation", region_name=region)
-    s3 = s3 or boto3.client("s3", region_name=region)
-    _apply_change_set(cloudformation, stack_name, template, out)
-    stack = _stack(cloudformation, stack_name)
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in (stack or {}).get("Outputs", [])}
-    if "ArtifactBucketName" not in outputs:
-        raise DeployError(f"stack {stack_name} has no ArtifactBucketName output; is it this project's stack?")
-    for path in scripts:
-        s3.upload_file(str(path), outputs["ArtifactBucketName"], SCRIPTS_PREFIX + path.name)
-    out(f"uploaded {len(scripts)} scripts to s3://{outputs['ArtifactBucketName']}/{SCRIPTS_PREFIX}")
-    out("\nPut these in .env (or export them) to run with ETL_PLATFORM_ENV=aws:\nETL_PLATFORM_ENV=aws")
-    for variable, output in ENVIRONMENT_OUTPUTS.items():
-        out(f"{variable}={outputs.get(output, '')}")
+    try:
+        cloudformation = cloudformation or boto3.client("cloudformation", region_name=region)
+        s3 = s3 or boto3.client("s3", region_name=region)
+        _apply_change_set(cloudformation, stack_name, TEMPLATE.read_text(), out)
+        outputs = _outputs(cloudformation, stack_name)
+        _upload_scripts(s3, outputs["ArtifactBucketName"], out)
+    except (BotoCoreError, ClientError) as error:  # no credentials or region, access denied, bad template...
+        raise DeployError(f"deploy of stack {stack_name} failed: {error}") from None
+    _print_outputs(outputs, out)
     return 0

@@ -1,139 +1,280 @@
-"""`etl-platform deploy`: an offline dry run, and the change-set flow against moto."""
+"""`etl-platform deploy`: an offline dry run, the real template against moto, and the change-set
+flow call by call with botocore's Stubber.
+
+moto 5's CloudFormation creates the buckets (without their versioning), topic, role and managed
+policy of the template but skips AWS::Glue::Job, AWS::Glue::Database, AWS::Athena::WorkGroup and
+AWS::S3::BucketPolicy, and its change-set execution leaves the stack without Outputs; it does
+implement the "didn't contain changes" answer. What moto cannot show (exact calls, rollbacks, REVIEW_IN_PROGRESS) is stubbed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from etl_platform import cli, deploy
 from etl_platform.project import GLUE_SCRIPTS_DIR
 
-# moto's CloudFormation lacks Glue jobs and Athena workgroups, so the flow is exercised with a
-# stand-in stack holding what deploy relies on; the real template is checked by test_infra.py.
-STAND_IN = """
-Resources:
-  ArtifactBucket:
-    Type: AWS::S3::Bucket
-Outputs:
-  ArtifactBucketName:
-    Value: !Ref ArtifactBucket
-  Region:
-    Value: !Ref AWS::Region
-"""
+SCRIPTS = sorted(GLUE_SCRIPTS_DIR.glob("*.py"))
+NOW = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/etl/1"
+OUTPUTS = {
+    "ArtifactBucketName": "etl-artifacts", "DataBucketName": "etl-data", "GlueJobPrefix": "etl-platform-",
+    "GlueDatabaseName": "etl_platform", "AthenaWorkGroupName": "etl-platform", "Region": "us-east-1",
+    "AthenaResultsLocation": "s3://etl-artifacts/athena-results/", "AlertTopicArn": "arn:aws:sns:us-east-1:123456789012:etl-platform-alerts",
+    "OrchestratorPolicyArn": "arn:aws:iam::123456789012:policy/etl-platform-orchestrator",
+}  # fmt: skip
 
 
-class _MotoOutputs:
-    """moto's CloudFormation client, plus the stack outputs its change-set execution leaves out."""
-
-    def __init__(self):
-        self._client = boto3.client("cloudformation", region_name="us-east-1")
-
-    def describe_stacks(self, **kwargs):
-        response = self._client.describe_stacks(**kwargs)
-        for stack in response["Stacks"]:
-            resources = self._client.describe_stack_resources(StackName=stack["StackName"])["StackResources"]
-            bucket = next(r["PhysicalResourceId"] for r in resources if r["LogicalResourceId"] == "ArtifactBucket")
-            stack["Outputs"] = [{"OutputKey": "ArtifactBucketName", "OutputValue": bucket}, {"OutputKey": "Region", "OutputValue": "us-east-1"}]
-        return response
-
-    def __getattr__(self, name):
-        return getattr(self._client, name)
-
-
-class _FailingWaiter:
-    """What boto3's change_set_create_complete waiter does when the change set fails."""
-
-    def wait(self, **_):
-        from botocore.exceptions import WaiterError
-
-        raise WaiterError("ChangeSetCreateComplete", "failed", {})
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials in one region, nothing from the real machine's AWS configuration."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CLOUDFORMATION", "AWS_ENDPOINT_URL_S3", "AWS_ROLE_ARN",
+                 "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"):
+        monkeypatch.delenv(name, raising=False)
 
 
 class _Untouchable:
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         raise AssertionError(f"dry run called AWS: {name}")
 
 
-def test_dry_run_makes_no_aws_calls(monkeypatch, capsys) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_DEFAULT_REGION"):
+class _RecordingS3:
+    def __init__(self) -> None:
+        self.uploads: list[tuple[str, str]] = []
+
+    def upload_file(self, filename: str, bucket: str, key: str) -> None:
+        self.uploads.append((bucket, key))
+
+
+def test_dry_run_makes_no_aws_calls_and_needs_no_credentials(monkeypatch, capsys) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_REGION"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setattr(boto3, "client", _Untouchable().__getattr__)
     lines: list[str] = []
-    assert deploy.run_deploy(stack_name="etl", region=None, dry_run=True, out=lines.append,
+    assert deploy.run_deploy(stack_name="etl", region="eu-west-1", dry_run=True, out=lines.append,
                              cloudformation=_Untouchable(), s3=_Untouchable()) == 0  # fmt: skip
     text = "\n".join(lines)
-    assert "AWS::Glue::Job" in text and "ProcessSalesJob" in text and "AWS::Athena::WorkGroup" in text
-    for script in GLUE_SCRIPTS_DIR.glob("*.py"):
-        assert script.name in text
+    assert "stack etl in eu-west-1" in text
+    for logical_id, kind in [("ProcessSalesJob", "AWS::Glue::Job"), ("AthenaWorkGroup", "AWS::Athena::WorkGroup"), ("DataBucket", "AWS::S3::Bucket")]:
+        assert any(kind in line and line.endswith(logical_id) for line in lines), logical_id
+    assert "s3://<ArtifactBucketName output>/glue-scripts/" in text and "known once the stack exists" in text
+    for script in SCRIPTS:
+        digest = hashlib.sha256(script.read_bytes()).hexdigest()[:12]
+        assert any(script.name in line and f"{script.stat().st_size:,} bytes" in line and digest in line for line in lines), script.name
     assert cli.main(["deploy", "--dry-run"]) == 0
-    assert "would deploy stack etl-platform" in capsys.readouterr().out
+    assert "would deploy stack etl-platform in the default region" in capsys.readouterr().out
 
 
-def test_deploy_creates_then_updates_and_uploads_the_scripts(monkeypatch, tmp_path) -> None:
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    template = tmp_path / "stack.yaml"
-    template.write_text(STAND_IN)
-    monkeypatch.setattr(deploy, "TEMPLATE", template)
+class _MotoCloudFormation:
+    """moto's CloudFormation client, plus the outputs its change-set execution leaves out, taken
+    from the resources it did create."""
+
+    def __init__(self) -> None:
+        self._client = boto3.client("cloudformation", region_name="us-east-1")
+
+    def describe_stacks(self, **kwargs: Any) -> dict[str, Any]:
+        response = self._client.describe_stacks(**kwargs)
+        for stack in response["Stacks"]:
+            if "Outputs" not in stack:
+                resources = self._client.describe_stack_resources(StackName=stack["StackName"])["StackResources"]
+                ids = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources if "LogicalResourceId" in r}
+                outputs = {"ArtifactBucketName": ids["ArtifactBucket"], "DataBucketName": ids["DataBucket"], "Region": "us-east-1"}
+                stack["Outputs"] = [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()]
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+@pytest.mark.filterwarnings("ignore:Tried to parse AWS::")
+def test_real_template_deploys_on_moto_then_redeploys_as_a_no_op(aws_env) -> None:
     with mock_aws():
-        cloudformation = _MotoOutputs()
+        cloudformation = _MotoCloudFormation()
         lines: list[str] = []
         assert deploy.run_deploy(stack_name="etl", region="us-east-1", dry_run=False, out=lines.append, cloudformation=cloudformation) == 0
-        assert any("create complete" in line for line in lines)
+        assert any(line.startswith("create change set") for line in lines) and "stack etl: create complete" in lines
         bucket = next(line.split("=", 1)[1] for line in lines if line.startswith("ETL_ARTIFACT_BUCKET="))
+        assert bucket == "etl-platform-artifacts-123456789012-us-east-1"
         s3 = boto3.client("s3", region_name="us-east-1")
-        for script in GLUE_SCRIPTS_DIR.glob("*.py"):
+        listed = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+        assert listed == [f"glue-scripts/{script.name}" for script in SCRIPTS]
+        for script in SCRIPTS:
             assert s3.get_object(Bucket=bucket, Key=f"glue-scripts/{script.name}")["Body"].read() == script.read_bytes()
-        assert "ETL_AWS_REGION=us-east-1" in lines
+        assert "etl-platform-data-123456789012-us-east-1" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+        assert "ETL_PLATFORM_ENV=aws" in lines and "ETL_AWS_REGION=us-east-1" in lines
+
         again: list[str] = []
         assert deploy.run_deploy(stack_name="etl", region="us-east-1", dry_run=False, out=again.append, cloudformation=cloudformation) == 0
-        assert any(line.startswith("update change set") for line in again)
+        assert any(line.startswith("update change set") for line in again) and "stack is up to date: nothing to change" in again
+        # Only the executed create is left (moto keeps executed change sets; AWS drops them).
+        summaries = cloudformation.list_change_sets(StackName="etl")["Summaries"]
+        assert [s["ExecutionStatus"] for s in summaries] == ["EXECUTE_COMPLETE"]
+        assert f"ETL_ARTIFACT_BUCKET={bucket}" in again
 
 
-def test_failed_change_set_is_one_clear_error() -> None:
-    class Refusing:
-        def describe_stacks(self, **_):
-            return {"Stacks": [{"StackName": "etl"}]}
+# --- the change-set flow, call by call ----------------------------------------------------------
 
-        def create_change_set(self, **_):
-            return {}
 
-        def get_waiter(self, _):
-            return _FailingWaiter()
+def _stack(status: str, **extra: Any) -> dict[str, Any]:
+    return {"Stacks": [{"StackName": "etl", "StackId": STACK_ID, "CreationTime": NOW, "StackStatus": status, **extra}]}
 
-        def describe_change_set(self, **_):
-            return {"StatusReason": "Template error: instance of Fn::GetAtt references undefined resource Nope"}
 
+def _with_outputs() -> dict[str, Any]:
+    return _stack("CREATE_COMPLETE", Outputs=[{"OutputKey": k, "OutputValue": v} for k, v in OUTPUTS.items()])
+
+
+def _event(logical_id: str, status: str, reason: str = "", kind: str = "AWS::S3::Bucket") -> dict[str, Any]:
+    return {"StackId": STACK_ID, "EventId": f"{logical_id}-{status}", "StackName": "etl", "LogicalResourceId": logical_id,
+            "ResourceType": kind, "Timestamp": NOW, "ResourceStatus": status, "ResourceStatusReason": reason}  # fmt: skip
+
+
+def _stack_event(status: str) -> dict[str, Any]:
+    return _event("etl", status, kind="AWS::CloudFormation::Stack")
+
+
+class _Flow:
+    """A real CloudFormation client whose answers are queued in order; any other call fails."""
+
+    def __init__(self) -> None:
+        self.client = boto3.client("cloudformation", region_name="us-east-1")
+        self.stub = Stubber(self.client)
+        self.names: list[str] = []
+
+    def stack(self, response: dict[str, Any] | None) -> None:
+        if response is None:
+            self.stub.add_client_error("describe_stacks", "ValidationError", "Stack with id etl does not exist", expected_params={"StackName": "etl"})
+        else:
+            self.stub.add_response("describe_stacks", response, {"StackName": "etl"})
+
+    def change_set(self, kind: str, status: str, reason: str = "", reads: int = 1) -> None:
+        params = {"StackName": "etl", "ChangeSetName": ANY, "TemplateBody": deploy.TEMPLATE.read_text(),
+                  "ChangeSetType": kind, "Capabilities": ["CAPABILITY_NAMED_IAM"]}  # fmt: skip
+        self.stub.add_response("create_change_set", {"Id": "arn:aws:cloudformation:us-east-1:123456789012:changeSet/cs/1", "StackId": STACK_ID}, params)
+        for _ in range(reads):
+            self.stub.add_response("describe_change_set", {"Status": status, "StatusReason": reason}, {"StackName": "etl", "ChangeSetName": ANY})
+
+    def execute(self, final_stack: dict[str, Any]) -> None:
+        self.stub.add_response("execute_change_set", {}, {"StackName": "etl", "ChangeSetName": ANY})
+        self.stack(final_stack)
+
+    def run(self, s3: Any = None) -> list[str]:
+        lines: list[str] = []
+        with self.stub:
+            try:
+                deploy.run_deploy(stack_name="etl", region="us-east-1", dry_run=False, out=lines.append,
+                                  cloudformation=self.client, s3=s3 or _RecordingS3())  # fmt: skip
+            finally:
+                self.lines = lines
+            self.stub.assert_no_pending_responses()
+        return lines
+
+
+def test_first_deploy_creates_the_stack_uploads_and_prints_the_environment(aws_env) -> None:
+    flow = _Flow()
+    flow.stack(None)
+    flow.change_set("CREATE", "CREATE_COMPLETE")
+    flow.execute(_stack("CREATE_COMPLETE"))
+    flow.stack(_with_outputs())
+    s3 = _RecordingS3()
+    lines = flow.run(s3)
+    assert s3.uploads == [("etl-artifacts", f"glue-scripts/{script.name}") for script in SCRIPTS]
+    assert "stack etl: create complete" in lines
+    assert any("OrchestratorPolicyArn" in line and OUTPUTS["OrchestratorPolicyArn"] in line for line in lines)
+    environment = lines[lines.index("ETL_PLATFORM_ENV=aws"):]
+    assert environment == [
+        "ETL_PLATFORM_ENV=aws", "ETL_AWS_REGION=us-east-1", "ETL_DATA_BUCKET=etl-data", "ETL_ARTIFACT_BUCKET=etl-artifacts",
+        "ETL_GLUE_JOB_PREFIX=etl-platform-", "ETL_GLUE_DATABASE=etl_platform", "ETL_ATHENA_WORKGROUP=etl-platform",
+        "ETL_ATHENA_RESULTS=s3://etl-artifacts/athena-results/", f"ETL_ALERT_TOPIC_ARN={OUTPUTS['AlertTopicArn']}",
+    ]  # fmt: skip
+
+
+def test_existing_stack_is_updated(aws_env) -> None:
+    flow = _Flow()
+    flow.stack(_stack("CREATE_COMPLETE"))
+    flow.change_set("UPDATE", "CREATE_COMPLETE")
+    flow.execute(_stack("UPDATE_COMPLETE"))
+    flow.stack(_with_outputs())
+    assert "stack etl: update complete" in flow.run()
+
+
+def test_stack_left_in_review_by_a_failed_first_change_set_is_created_again(aws_env) -> None:
+    flow = _Flow()
+    flow.stack(_stack("REVIEW_IN_PROGRESS"))
+    flow.change_set("CREATE", "CREATE_COMPLETE")
+    flow.execute(_stack("CREATE_COMPLETE"))
+    flow.stack(_with_outputs())
+    assert "stack etl: create complete" in flow.run()
+
+
+def test_no_changes_deletes_the_change_set_and_still_ships_the_scripts(aws_env) -> None:
+    flow = _Flow()
+    flow.stack(_with_outputs())
+    flow.change_set("UPDATE", "FAILED", "The submitted information didn't contain changes. Submit different information to create a change set.", reads=2)
+    flow.stub.add_response("delete_change_set", {}, {"StackName": "etl", "ChangeSetName": ANY})
+    flow.stack(_with_outputs())
+    s3 = _RecordingS3()
+    lines = flow.run(s3)
+    assert "stack is up to date: nothing to change" in lines and len(s3.uploads) == len(SCRIPTS)
+
+
+def test_rollback_names_the_resource_that_caused_it(aws_env) -> None:
+    flow = _Flow()
+    flow.stack(None)
+    flow.change_set("CREATE", "CREATE_COMPLETE")
+    flow.execute(_stack("ROLLBACK_COMPLETE"))
+    flow.stack(_stack("ROLLBACK_COMPLETE", StackStatusReason="The following resource(s) failed to create: [DataBucket]."))
+    events = [  # newest first, as CloudFormation returns them
+        _stack_event("ROLLBACK_COMPLETE"),
+        _event("ArtifactBucket", "CREATE_FAILED", "Resource creation cancelled"),
+        _stack_event("ROLLBACK_IN_PROGRESS"),
+        _event("DataBucket", "CREATE_FAILED", "etl-platform-data-123456789012-us-east-1 already exists"),
+        _event("DataBucket", "CREATE_IN_PROGRESS"),
+        _stack_event("CREATE_IN_PROGRESS"),
+        _event("Earlier", "CREATE_FAILED", "from an earlier operation"),
+    ]
+    flow.stub.add_response("describe_stack_events", {"StackEvents": events}, {"StackName": "etl"})
+    with pytest.raises(deploy.DeployError, match=r"did not create: ROLLBACK_COMPLETE: DataBucket: etl-platform-data-\S+ already exists$"):
+        flow.run()
+
+
+def test_stack_whose_first_create_failed_must_be_deleted_first(aws_env) -> None:
+    flow = _Flow()
+    flow.stack(_stack("ROLLBACK_COMPLETE"))
+    with pytest.raises(deploy.DeployError, match="ROLLBACK_COMPLETE after a failed first create: delete it"):
+        flow.run()
+
+
+def test_failed_change_set_is_one_clear_error(aws_env) -> None:
+    flow = _Flow()
+    flow.stack(_stack("UPDATE_COMPLETE"))
+    flow.change_set("UPDATE", "FAILED", "Template error: instance of Fn::GetAtt references undefined resource Nope", reads=2)
     with pytest.raises(deploy.DeployError, match="failed: Template error: .*undefined resource Nope"):
-        deploy.run_deploy(stack_name="etl", region="us-east-1", dry_run=False, out=lambda _: None,
-                          cloudformation=Refusing(), s3=_Untouchable())  # fmt: skip
+        flow.run()
 
 
-def test_a_deploy_with_no_changes_is_a_no_op() -> None:
-    calls: list[str] = []
-
-    class Unchanged:
-        def describe_stacks(self, **_):
-            return {"Stacks": [{"StackName": "etl", "Outputs": [{"OutputKey": "ArtifactBucketName", "OutputValue": "artifacts"}]}]}
-
-        def create_change_set(self, **kwargs):
-            calls.append(f"create {kwargs['ChangeSetType']}")
-
-        def get_waiter(self, _):
-            return _FailingWaiter()
-
-        def describe_change_set(self, **_):
-            return {"StatusReason": "The submitted information didn't contain changes. Submit different information to create a change set."}
-
-        def delete_change_set(self, **_):
-            calls.append("delete")
-
-        def execute_change_set(self, **_):
-            raise AssertionError("an empty change set was executed")
-
-    class S3:
-        def upload_file(self, *_):
-            calls.append("upload")
-
-    lines: list[str] = []
-    assert deploy.run_deploy(stack_name="etl", region="us-east-1", dry_run=False, out=lines.append, cloudformation=Unchanged(), s3=S3()) == 0
-    assert calls[:2] == ["create UPDATE", "delete"] and "stack is up to date: nothing to change" in lines
+def test_aws_refusals_are_one_line_errors(aws_env, monkeypatch) -> None:
+    flow = _Flow()
+    flow.stack(None)
+    flow.stub.add_client_error("create_change_set", "AccessDenied", "User is not authorized to perform: cloudformation:CreateChangeSet")
+    with pytest.raises(deploy.DeployError, match=r"stack etl failed: .*AccessDenied.*not authorized"):
+        flow.run()
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # it caches the credentials it found earlier
+    with pytest.raises(deploy.DeployError, match="Unable to locate credentials"):
+        deploy.run_deploy(stack_name="etl", region="us-east-1", dry_run=False, out=lambda _: None)
