@@ -23,11 +23,11 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 dev: $(STAMP)
-	@mkdir -p $(DAGSTER_HOME)
+	@$(BIN)/python -m etl_platform.instance
 	$(BIN)/dagster dev
 
 materialize: $(STAMP)
-	@mkdir -p $(DAGSTER_HOME)
+	@$(BIN)/python -m etl_platform.instance
 	$(BIN)/dagster asset materialize -m etl_platform.definitions --select '*'
 
 clean:

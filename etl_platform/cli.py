@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import re
 import sys
 from collections.abc import Sequence
@@ -19,7 +18,8 @@ from dagster import DagsterInvalidConfigError
 from etl_platform.datasets import REGISTRY, Registry, UnknownDatasetError
 from etl_platform.deploy import DeployError
 from etl_platform.environment import UnknownEnvironmentError, initialized_resources, resources_for_environment
-from etl_platform.project import DEFAULT_DAGSTER_HOME, SAMPLES_DIR
+from etl_platform.instance import ensure_dagster_home
+from etl_platform.project import SAMPLES_DIR
 from etl_platform.resources import Lake, QueryResult, SqlEngine
 from etl_platform.resources.lake import LakeError
 from etl_platform.resources.sql import SqlError
@@ -72,23 +72,13 @@ def print_csv(result: QueryResult) -> None:
     writer.writerows(result.rows)
 
 
-def use_project_dagster_home() -> Path:
-    """Runs started here show in ``dagster dev`` later: a persistent instance under the project."""
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME)))
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
-    return home
-
-
 def demo(samples_dir: Path) -> int:
     """Land the samples, materialise every asset through Dagster, and say where things are."""
     import dagster as dg
 
     from etl_platform.definitions import build_definitions
 
-    home = use_project_dagster_home()
+    home = ensure_dagster_home()
     with initialized_resources() as ready:
         for dataset in REGISTRY.inputs:
             files = sorted((samples_dir / dataset.landing_prefix).glob("*.csv"))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from etl_platform.resources import DuckDBEngine, LocalLake, SparkJobRunner
 from etl_platform.samples import MARKETING_HEADER, SALES_HEADER
+from etl_platform.versions import TableVersions
 
 QUICKSIGHT_SALES = "SalesPipeline_QuickSightSample.csv"
 QUICKSIGHT_MARKETING = "MarketingData_QuickSightSample.csv"
@@ -18,6 +19,12 @@ def table_resources(lake_root: Path | str, spark: SparkJobRunner) -> dict[str, o
         "spark": spark,
         "sql": DuckDBEngine(catalog_path=str(Path(lake_root) / "catalog.duckdb")),
     }
+
+
+def current_path(lake_root: Path | str, location: str) -> Path:
+    """Where the published version of the table at ``location`` is, as a reader resolves it."""
+    lake = LocalLake(root=str(lake_root))
+    return Path(lake.uri(TableVersions(lake, location).require_current().key))
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
@@ -35,4 +42,4 @@ def marketing_row(day: str, value: int, events: str = "") -> list[str]:
     return [day, *[str(value + i) for i in range(len(MARKETING_HEADER) - 2)], events]
 
 
-__all__ = ["MARKETING_HEADER", "QUICKSIGHT_MARKETING", "QUICKSIGHT_SALES", "SALES_HEADER", "marketing_row", "sales_row", "table_resources", "write_csv"]
+__all__ = ["MARKETING_HEADER", "current_path", "QUICKSIGHT_MARKETING", "QUICKSIGHT_SALES", "SALES_HEADER", "marketing_row", "sales_row", "table_resources", "write_csv"]

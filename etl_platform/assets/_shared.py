@@ -1,15 +1,17 @@
-"""What every table asset shares: ownership, retries, and turning a script's report into results."""
+"""What every table asset shares: ownership, retries, and write-audit-publish of a build."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import dagster as dg
 
-from etl_platform.checks.history import previous_row_count, row_count_change
+from etl_platform.checks.history import row_count_change
 from etl_platform.checks.settings import QualitySettings
-from etl_platform.resources import SqlEngine
+from etl_platform.resources import Lake, SqlEngine
+from etl_platform.versions import TableVersions, retention
 
 OWNERS = ["team:data-engineering"]
 TABLE_KINDS = {"spark", "parquet"}
@@ -25,31 +27,83 @@ SPARK_RETRY_POLICY = dg.RetryPolicy(
 TableResult = dg.MaterializeResult | dg.AssetCheckResult
 
 
+def table_pool(table: str) -> str:
+    """One Dagster concurrency pool per table: with the project's ``default_limit: 1``, a second
+    build of the same table waits for the first instead of racing it to publish."""
+    return f"table_{table}"
+
+
+def blocking_failures(checks: Sequence[dg.AssetCheckResult]) -> list[dg.AssetCheckResult]:
+    return [c for c in checks if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR]
+
+
+def publish_table(
+    context: dg.AssetExecutionContext,
+    lake: Lake,
+    sql: SqlEngine,
+    location: str,
+    staged_key: str,
+    rows: int,
+    columns: list[tuple[str, str]],
+    checks: Sequence[dg.AssetCheckResult],
+) -> dict[str, dg.MetadataValue]:
+    """Publish the audited build at ``staged_key`` unless a blocking check failed.
+
+    Publishing moves the table's pointer, then the SQL catalog, then prunes versions beyond the
+    retention; a failed audit leaves the previous version current everywhere.
+    """
+    table = context.asset_key.to_user_string()
+    versions = TableVersions(lake, location)
+    failed = [c.check_name for c in blocking_failures(checks)]
+    if failed:
+        current = versions.current()
+        context.log.error(
+            f"{table}: blocking checks failed ({', '.join(failed)}): {lake.uri(staged_key)} is not published; "
+            f"the current version stays {current.version if current else 'none (never published)'}"
+        )
+        return {"published": dg.MetadataValue.bool(False), "staged_path": dg.MetadataValue.path(lake.uri(staged_key))}
+    passed = tuple(sorted(c.check_name for c in checks if c.passed))
+    version = versions.publish(staged_key, context.run.run_id, rows, passed)
+    sql.register_table(table, lake.uri(version.key), columns, rows, context.run.run_id)
+    removed = versions.prune(retention())
+    context.log.info(
+        f"{table}: published version {version.version} ({rows:,} rows) and registered it in the catalog"
+        + (f"; removed {len(removed)} old version(s)" if removed else "")
+    )
+    return {
+        "published": dg.MetadataValue.bool(True),
+        "table_version": dg.MetadataValue.text(version.version),
+        "table_version_path": dg.MetadataValue.path(lake.uri(version.key)),
+    }
+
+
+@dataclass
+class TableBuild:
+    results: list[TableResult]
+    failed: list[dg.AssetCheckResult]
+
+
 def table_results(
     context: dg.AssetExecutionContext,
     invocation: dg.PipesClientCompletedInvocation,
     extra_metadata: Mapping[str, dg.MetadataValue],
+    lake: Lake,
     sql: SqlEngine,
     location: str,
+    staged_key: str,
     settings: QualitySettings,
-) -> list[TableResult]:
-    """The script's materialisation (plus what only the orchestrator knows) and check results.
-
-    The table is registered in the SQL catalog only when every blocking check passed, so analysts
-    never query a build that failed its gates.
-    """
+) -> TableBuild:
+    """The script's materialisation (plus what only the orchestrator knows), its checks, and the
+    publish decision they lead to."""
     reported = list(invocation.get_results())
     (materialization,) = [r for r in reported if isinstance(r, dg.MaterializeResult)]
     rows = int(materialization.metadata["dagster/row_count"].value)  # type: ignore[arg-type]
     checks = [r for r in reported if isinstance(r, dg.AssetCheckResult)]
-    checks.append(row_count_change(context.asset_key, previous_row_count(context), rows, settings.max_row_count_change))
-    failed = [c.check_name for c in checks if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR]
-    table = context.asset_key.to_user_string()
-    if failed:
-        context.log.error(f"{table}: blocking checks failed ({', '.join(failed)}); its catalog entry is not updated")
-    else:
-        schema = materialization.metadata["dagster/column_schema"].value
-        columns = [(column.name, column.type) for column in schema.columns]  # type: ignore[union-attr]
-        sql.register_table(table, location, columns, rows, context.run.run_id)
-        context.log.info(f"{table}: {rows} rows registered in the catalog")
-    return [dg.MaterializeResult(metadata={**materialization.metadata, **extra_metadata}), *checks]
+    # Against the published version: a build that failed its audit is not a baseline.
+    current = TableVersions(lake, location).current()
+    checks.append(row_count_change(context.asset_key, current.rows if current else None, rows, settings.max_row_count_change))
+    schema = materialization.metadata["dagster/column_schema"].value
+    columns = [(column.name, column.type) for column in schema.columns]  # type: ignore[union-attr]
+    published = publish_table(context, lake, sql, location, staged_key, rows, columns, checks)
+    metadata = {**materialization.metadata, **extra_metadata, **published}
+    return TableBuild(results=[dg.MaterializeResult(metadata=metadata), *checks], failed=blocking_failures(checks))

@@ -6,15 +6,17 @@ from collections.abc import Iterator
 import dagster as dg
 from pydantic import Field
 
-from etl_platform.assets._shared import OWNERS, SPARK_RETRY_POLICY, TABLE_KINDS, TableResult, table_results
+from etl_platform.assets._shared import OWNERS, SPARK_RETRY_POLICY, TABLE_KINDS, TableResult, table_pool, table_results
 from etl_platform.assets.landing import landing_asset_key
 from etl_platform.automation.cadence import Cycle
 from etl_platform.checks.settings import QualitySettings
 from etl_platform.checks.specs import PROCESSED_CHECKS, check_plan, check_specs
 from etl_platform.datasets import InputDataset
 from etl_platform.project import script_code_version
+from etl_platform.quarantine import quarantine, quarantined_report
 from etl_platform.resources import Lake, LakeObject, SparkJobRunner, SqlEngine
 from etl_platform.resources.lake import LakeError
+from etl_platform.versions import TableVersions
 
 
 class LandingObjectConfig(dg.Config):
@@ -60,6 +62,7 @@ def processed_asset(dataset: InputDataset, cycle: Cycle) -> dg.AssetsDefinition:
         code_version=script_code_version(dataset.script),
         freshness_policy=cycle.freshness_policy(),
         retry_policy=SPARK_RETRY_POLICY,
+        pool=table_pool(dataset.output_table),
         check_specs=check_specs(dataset.output_table, PROCESSED_CHECKS, dataset.row_checks),
         description=f"{dataset.description}\n\nBuilt by `glue-scripts/{dataset.script}` from one file "
         f"under `{dataset.landing_key_prefix}` (the newest unless the run config names one).",
@@ -72,22 +75,39 @@ def processed_asset(dataset: InputDataset, cycle: Cycle) -> dg.AssetsDefinition:
             source = resolve_landing_object(lake, dataset, config.object_key)
         except LakeError as error:
             raise dg.Failure(description=str(error), allow_retries=False) from None
+        report = quarantined_report(lake, dataset, source)
+        if report:
+            raise dg.Failure(
+                description=f"{source.key} failed before and is quarantined ({lake.uri(report)}); land a corrected file",
+                allow_retries=False,
+            )
         context.log.info(f"processing {source.key} ({source.size:,} bytes) into {dataset.output_table}")
         settings = QualitySettings.from_env()
-        invocation = spark.run_script(
-            context,
-            dataset.script,
-            {
-                "input_path": lake.uri(source.key),
-                "output_path": lake.uri(dataset.table_location),
-                "columns": json.dumps([list(column) for column in dataset.columns]),
-                "date_format": dataset.date_format,
-                "date_column": dataset.date_column,
-                "checks": check_plan(dataset.row_checks, settings),
-            },
-            dataset.capacity,
-        )
+        staged = TableVersions(lake, dataset.table_location).stage(context.run.run_id)
+        try:
+            invocation = spark.run_script(
+                context,
+                dataset.script,
+                {
+                    "input_path": lake.uri(source.key),
+                    "output_path": lake.uri(staged),
+                    "columns": json.dumps([list(column) for column in dataset.columns]),
+                    "date_format": dataset.date_format,
+                    "date_column": dataset.date_column,
+                    "checks": check_plan(dataset.row_checks, settings),
+                },
+                dataset.capacity,
+            )
+        except dg.Failure as failure:
+            if failure.allow_retries:  # possibly transient: the file is not at fault
+                raise
+            report = quarantine(lake, dataset, source, context.run.run_id, failure.description or "failed")
+            raise dg.Failure(description=f"{failure.description} (quarantined: {lake.uri(report)})", allow_retries=False) from None
         metadata = {**source.metadata(), "dagster/column_lineage": dg.MetadataValue.column_lineage(lineage)}
-        yield from table_results(context, invocation, metadata, sql, lake.uri(dataset.table_location), settings)
+        build = table_results(context, invocation, metadata, lake, sql, dataset.table_location, staged, settings)
+        if build.failed:
+            report = quarantine(lake, dataset, source, context.run.run_id, "blocking checks failed", build.failed)
+            context.log.error(f"{source.key} quarantined: {lake.uri(report)}")
+        yield from build.results
 
     return _processed

@@ -1,19 +1,10 @@
-"""The one check that needs history: row count versus the previous build, from the Dagster instance."""
+"""The one check that needs history: row count versus the version currently published."""
 
 from __future__ import annotations
 
 import dagster as dg
 
 from etl_platform.checks.specs import ROW_COUNT_CHANGE
-
-
-def previous_row_count(context: dg.AssetExecutionContext) -> int | None:
-    """Row count of the asset's latest materialisation before this one (None on the first build)."""
-    event = context.instance.get_latest_materialization_event(context.asset_key)
-    if event is None or event.asset_materialization is None:
-        return None
-    value = event.asset_materialization.metadata.get("dagster/row_count")
-    return int(value.value) if value is not None else None
 
 
 def row_count_change(asset: dg.AssetKey, previous: int | None, rows: int, max_change: float) -> dg.AssetCheckResult:

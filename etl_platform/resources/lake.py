@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import bisect
+import fcntl
 import os
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 import dagster as dg
 
@@ -50,7 +53,9 @@ class LakeObject:
 
 
 def skip_reason(obj: LakeObject) -> str | None:
-    """Why a landed object is not data to process (marker, temporary, hidden, empty, other format)."""
+    """Why a landed object is not data to process (marker, temporary, hidden, other format, a
+    name the lake refuses). An empty ``.csv`` is processed: it fails with a clear error and is
+    quarantined, as a producer's mistake should be."""
     name = obj.name
     if name.startswith((".", "_")):
         return "hidden or marker file"
@@ -58,16 +63,26 @@ def skip_reason(obj: LakeObject) -> str | None:
         return "temporary file"
     if not name.lower().endswith(DATA_SUFFIXES):
         return f"unsupported extension (expected {', '.join(DATA_SUFFIXES)})"
-    if obj.size == 0:
-        return "empty file"
+    try:
+        check_key(obj.key)
+    except LakeError as error:
+        return str(error)
     return None
 
 
+# Hadoop reads these in a path as a glob pattern (``sales[1].csv`` would match ``sales1.csv``).
+SPARK_PATTERN_CHARACTERS = frozenset("*?[]{}\\")
+
+
 def check_key(key: str) -> str:
-    """Keys are relative POSIX paths inside the lake: no absolute paths, no ``..``, no empty parts."""
+    """Keys are relative POSIX paths inside the lake: no absolute paths, no ``..``, no empty parts,
+    no control characters, nothing Spark would read as a pattern."""
     parts = key.split("/")
-    if key.startswith("/") or "\\" in key or any(part in ("", ".", "..") for part in parts[:-1]) or parts[-1] in (".", ".."):
+    if key.startswith("/") or any(part in ("", ".", "..") for part in parts[:-1]) or parts[-1] in (".", ".."):
         raise LakeError(f"object key {key!r} is not a plain relative path inside the lake")
+    odd = sorted({c for c in key if c in SPARK_PATTERN_CHARACTERS or ord(c) < 32 or ord(c) == 127})
+    if odd:
+        raise LakeError(f"object key {key!r} contains {''.join(odd)!r}: rename the file (Spark reads these as patterns)")
     return key
 
 
@@ -95,9 +110,30 @@ class Lake(dg.ConfigurableResource, ABC):
     def put_file(self, source: Path, key: str) -> LakeObject:
         """Store a local file at ``key``; readers see all of it or none of it."""
 
-    def has_data(self, prefix: str) -> bool:
-        """Whether a table location holds data files (Parquet), not just markers."""
-        return any(obj.key.endswith(".parquet") for obj in self.list_objects(prefix))
+    @abstractmethod
+    def read_bytes(self, key: str) -> bytes | None:
+        """The content of a small object (a pointer, a report), or None when there is none."""
+
+    @abstractmethod
+    def write_bytes(self, key: str, data: bytes) -> None:
+        """Create or replace a small object in one atomic step: readers see the old or the new."""
+
+    @abstractmethod
+    def copy(self, source_key: str, target_key: str) -> LakeObject:
+        """Copy an object within the lake; the source is left as it is."""
+
+    @abstractmethod
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under ``prefix`` (a folder-like key ending in ``/``); returns how many."""
+
+    @contextmanager
+    def lock(self, key: str) -> Iterator[None]:
+        """Serialise read-modify-write of ``key`` between processes where the store allows it.
+
+        The default does nothing: on S3 each object write is atomic, and runs that publish the same
+        table are serialised by that table's Dagster concurrency pool.
+        """
+        yield
 
     def newest_data_object(self, prefix: str) -> LakeObject:
         """The most recently modified data file under ``prefix``; ties go to the larger key."""
@@ -154,19 +190,61 @@ class LocalLake(Lake):
         path = self._path(key)
         return self._object(path) if path.is_file() else None
 
-    def put_file(self, source: Path, key: str) -> LakeObject:
+    def _replace(self, key: str, write: Callable[[BinaryIO], None]) -> Path:
+        """Write beside the target under a hidden temporary name, fsync, rename, fsync the folder:
+        a reader meanwhile sees the old content or all of the new, never part of it, even after a
+        power loss."""
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        # Copy beside the target under a hidden temporary name, then rename: a sensor listing the
-        # folder meanwhile sees nothing or the whole file, never a half-copied one.
         fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         try:
-            with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
-                shutil.copyfileobj(src, out, length=1 << 20)
+            with os.fdopen(fd, "wb") as out:
+                write(out)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(temporary, target)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        return self._object(target)
+        folder = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+        return target
+
+    def put_file(self, source: Path, key: str) -> LakeObject:
+        def copy_from_source(out: BinaryIO) -> None:
+            with open(source, "rb") as src:
+                shutil.copyfileobj(src, out, length=1 << 20)
+
+        return self._object(self._replace(key, copy_from_source))
+
+    def read_bytes(self, key: str) -> bytes | None:
+        path = self._path(key)
+        return path.read_bytes() if path.is_file() else None
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        self._replace(key, lambda out: out.write(data))
+
+    def copy(self, source_key: str, target_key: str) -> LakeObject:
+        return self.put_file(self._path(source_key), target_key)
+
+    def delete_prefix(self, prefix: str) -> int:
+        base = self._path(prefix.rstrip("/"))
+        if not base.is_dir():
+            return 0
+        count = sum(len(files) for _, _, files in os.walk(base))
+        shutil.rmtree(base)
+        return count
+
+    @contextmanager
+    def lock(self, key: str) -> Iterator[None]:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)

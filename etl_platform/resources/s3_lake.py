@@ -57,6 +57,34 @@ class S3Lake(Lake):
             raise
         return self._object(head, self._key(key))
 
+    def read_bytes(self, key: str) -> bytes | None:
+        try:
+            response = self.s3.get_client().get_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return response["Body"].read()
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        # A single PUT replaces the object atomically; S3 reads after it are strongly consistent.
+        self.s3.get_client().put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+
+    def copy(self, source_key: str, target_key: str) -> LakeObject:
+        # copy() is boto3's managed copy: multipart above 8 MB, so objects over 5 GB copy too.
+        self.s3.get_client().copy({"Bucket": self.bucket, "Key": self._key(source_key)}, self.bucket, self._key(target_key))
+        copied = self.stat(target_key)
+        assert copied is not None, f"{self.uri(target_key)} vanished right after the copy"
+        return copied
+
+    def delete_prefix(self, prefix: str) -> int:
+        client = self.s3.get_client()
+        keys = [self._key(obj.key) for obj in self.list_objects(prefix)]
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1,000 keys
+            batch = keys[start : start + 1000]
+            client.delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
+        return len(keys)
+
     def put_file(self, source: Path, key: str) -> LakeObject:
         # An S3 PUT (or completed multipart upload) is atomic: listings never show part of it.
         self.s3.get_client().upload_file(str(source), self.bucket, self._key(key))

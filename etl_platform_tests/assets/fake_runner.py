@@ -38,9 +38,13 @@ class RecordingRunner(SparkJobRunner):
     calls: ClassVar[list[tuple[str, dict[str, str]]]] = []
     row_count: int = 42
     failing_checks: list[str] = []  # checks the "script" reports as failed
+    error: str | None = None  # the "script" fails with this message instead
+    retryable: bool = False
 
     def run_script(self, context, script, arguments, capacity=None):  # type: ignore[override]
         RecordingRunner.calls.append((script, dict(arguments)))
+        if self.error:
+            raise dg.Failure(description=f"{script} failed: {self.error}", allow_retries=self.retryable)
         # Like a script, leave a table at the output location (one row per reported row).
         output = Path(arguments["output_path"])
         output.mkdir(parents=True, exist_ok=True)

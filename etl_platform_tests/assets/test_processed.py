@@ -9,6 +9,8 @@ import pytest
 
 from etl_platform.datasets import REGISTRY, SALES
 from etl_platform.definitions import build_definitions
+from etl_platform.resources import LocalLake
+from etl_platform.versions import TableVersions
 from etl_platform_tests.assets.fake_runner import RecordingRunner
 from etl_platform_tests.helpers import table_resources
 
@@ -26,8 +28,8 @@ def _land(root, name: str, mtime: int, body: str = "Date\n1/1/2016\n"):
     return path
 
 
-def _materialize(root, selection: str, run_config=None):
-    defs = build_definitions(REGISTRY, table_resources(root, RecordingRunner()))
+def _materialize(root, selection: str, run_config=None, runner=None):
+    defs = build_definitions(REGISTRY, table_resources(root, runner or RecordingRunner()))
     job = defs.resolve_implicit_global_asset_job_def()
     return job.execute_in_process(
         run_config=run_config or {}, asset_selection=[dg.AssetKey(selection)], raise_on_error=False
@@ -43,7 +45,12 @@ def test_without_config_the_newest_data_file_is_processed(tmp_path) -> None:
     ((script, args),) = RecordingRunner.calls
     assert script == "process_sales_data.py"
     assert args["input_path"] == str(newest)
-    assert args["output_path"] == str(tmp_path / "processed" / "sales_daily")
+    # Written to a new version, which the run then published.
+    current = TableVersions(LocalLake(root=str(tmp_path)), "processed/sales_daily").require_current()
+    assert args["output_path"] == str(tmp_path / current.key)
+    assert current.key.startswith("processed/sales_daily/_versions/") and current.run_id == result.run_id
+    (materialization,) = result.asset_materializations_for_node("sales_daily")
+    assert materialization.metadata["table_version"].value == current.version
     assert json.loads(args["columns"]) == [list(c) for c in SALES.columns]
     assert (args["date_format"], args["date_column"]) == ("M/d/yyyy", "Date")
 
@@ -72,6 +79,9 @@ def test_run_config_picks_the_object(tmp_path) -> None:
     [
         ("landing/marketing/m.csv", "is not under sales's landing prefix landing/sales/"),
         ("landing/sales/gone.csv", "gone.csv does not exist"),
+        ("landing/sales/../../../etc/passwd", "not a plain relative path"),
+        ("/etc/passwd", "is not under sales's landing prefix"),
+        ("landing/sales/week[1].csv", "Spark reads these as patterns"),
         (None, "no data file under .*landing/sales: land one first"),
     ],
 )
@@ -96,3 +106,55 @@ def test_column_lineage_points_at_the_raw_landing_columns(tmp_path) -> None:
     }
     assert set(lineage) == {"date", "opportunities", "forecasted_monthly_revenue", "weighted_revenue",
                             "leads_generated", "forecasted_lead_revenue"}  # fmt: skip
+
+
+def _quarantine_files(root) -> list[str]:
+    folder = root / "quarantine" / "sales"
+    return sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+
+
+def test_bad_data_quarantines_the_file_and_is_not_retried(tmp_path) -> None:
+    landed = _land(tmp_path, "week1.csv", 100)
+    before = landed.read_bytes()
+    runner = RecordingRunner(error="landing/sales/week1.csv: the header lacks expected columns ['Date']")
+    result = _materialize(tmp_path, "sales_daily", runner=runner)
+    assert not result.success and len(RecordingRunner.calls) == 1  # not retried
+    (failure,) = result.get_step_failure_events()
+    assert "lacks expected columns ['Date']" in failure.event_specific_data.error.message
+    assert "quarantined: " in failure.event_specific_data.error.message
+    copy, report_name = _quarantine_files(tmp_path)
+    assert copy.endswith("_week1.csv") and report_name == copy + ".error.json"
+    assert (tmp_path / "quarantine" / "sales" / copy).read_bytes() == before
+    report = json.loads((tmp_path / "quarantine" / "sales" / report_name).read_text())
+    assert report["run_id"] == result.run_id and "lacks expected columns" in report["error"]
+    assert report["source_key"] == "landing/sales/week1.csv"
+    assert landed.read_bytes() == before  # the landing file is never touched
+    assert TableVersions(LocalLake(root=str(tmp_path)), "processed/sales_daily").current() is None
+
+    # The same upload again: refused at once, naming the quarantine report; Spark is not started.
+    again = _materialize(tmp_path, "sales_daily")
+    (failure,) = again.get_step_failure_events()
+    assert "is quarantined" in failure.event_specific_data.error.message and report_name in failure.event_specific_data.error.message
+    assert len(RecordingRunner.calls) == 1
+    # A corrected re-upload has new content, so it is processed.
+    _land(tmp_path, "week1.csv", 200, body="Date\n1/1/2016\n1/2/2016\n")
+    assert _materialize(tmp_path, "sales_daily").success
+
+
+def test_transient_failure_does_not_quarantine(tmp_path, monkeypatch) -> None:
+    _land(tmp_path, "week1.csv", 100)
+    result = _materialize(tmp_path, "sales_daily", runner=RecordingRunner(error="executor lost", retryable=True))
+    assert not result.success
+    assert _quarantine_files(tmp_path) == []
+
+
+def test_failed_blocking_check_quarantines_with_the_check_report(tmp_path) -> None:
+    _land(tmp_path, "week1.csv", 100)
+    result = _materialize(tmp_path, "sales_daily", runner=RecordingRunner(failing_checks=["date_valid"]))
+    assert not result.success
+    (report_name,) = [n for n in _quarantine_files(tmp_path) if n.endswith(".error.json")]
+    report = json.loads((tmp_path / "quarantine" / "sales" / report_name).read_text())
+    assert [c["check"] for c in report["failed_checks"]] == ["date_valid"]
+    assert report["failed_checks"][0]["severity"] == "ERROR" and report["run_id"] == result.run_id
+    lake = LocalLake(root=str(tmp_path))
+    assert TableVersions(lake, "processed/sales_daily").current() is None  # never published

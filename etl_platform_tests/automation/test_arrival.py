@@ -94,13 +94,19 @@ def test_reupload_with_new_content_requests_again_with_a_new_run_key(tmp_path, i
 
 
 def test_junk_files_are_skipped_with_reasons(tmp_path, instance) -> None:
-    for name, body in [("_SUCCESS", ""), (".week47.csv.tmp", "x"), ("notes.txt", "x"), ("empty.csv", "")]:
+    for name, body in [("_SUCCESS", ""), (".week47.csv.tmp", "x"), ("notes.txt", "x"), ("week[47].csv", "x")]:
         _land(tmp_path, SALES, name, body)
     result = Ticker(instance, LocalLake(root=str(tmp_path))).tick()
     assert isinstance(result, dg.SkipReason)
     for expected in ("_SUCCESS: hidden or marker file", ".week47.csv.tmp: hidden or marker file",
-                     "notes.txt: unsupported extension", "empty.csv: empty file"):  # fmt: skip
+                     "notes.txt: unsupported extension", "week[47].csv: object key", "Spark reads these as patterns"):  # fmt: skip
         assert expected in result.skip_message
+
+
+def test_an_empty_csv_is_requested_so_that_it_fails_and_is_quarantined(tmp_path, instance) -> None:
+    _land(tmp_path, SALES, "empty.csv", "")
+    (request,) = Ticker(instance, LocalLake(root=str(tmp_path))).requests()
+    assert request.run_config["ops"]["sales_daily"]["config"]["object_key"] == "landing/sales/empty.csv"
 
 
 def test_file_landing_behind_the_listing_position_is_caught_next_pass(tmp_path, instance, monkeypatch) -> None:

@@ -10,7 +10,7 @@ from etl_platform import cli
 from etl_platform.datasets import REGISTRY
 from etl_platform.definitions import build_definitions
 from etl_platform.environment import resources_for_environment
-from etl_platform_tests.helpers import QUICKSIGHT_MARKETING, QUICKSIGHT_SALES
+from etl_platform_tests.helpers import QUICKSIGHT_MARKETING, QUICKSIGHT_SALES, current_path
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +45,7 @@ def test_quicksight_files_produce_the_expected_tables(quicksight_dir, lake_root,
     ]
 
     # Stored ascending by the DATE value, in the order the files are read.
-    files = sorted((lake_root / "joined" / "sales_marketing_daily").glob("part-*.parquet"))
+    files = sorted(current_path(lake_root, "joined/sales_marketing_daily").glob("part-*.parquet"))
     dates = [d for f in files for d in pq.read_table(f, columns=["date"]).column("date").to_pylist()]
     assert dates == sorted(dates) and dates[:2] == [dt.date(2013, 1, 1), dt.date(2013, 1, 2)]
     assert all(f.name.endswith(".snappy.parquet") for f in files)
@@ -69,4 +69,4 @@ def test_quicksight_files_produce_the_expected_tables(quicksight_dir, lake_root,
 
     # The catalog's views return what the Parquet files hold.
     for table, location in REGISTRY.table_locations().items():
-        assert _query(f"select count(*) from {table}", capsys) == [str(pq.read_table(lake_root / location).num_rows)]
+        assert _query(f"select count(*) from {table}", capsys) == [str(pq.read_table(current_path(lake_root, location)).num_rows)]
