@@ -57,8 +57,7 @@ class AthenaEngine(SqlEngine):
                 raise SqlError(f"Athena query {query_id} did not finish within {self.query_timeout_seconds:g} s (stopped)")
             time.sleep(self.poll_interval_seconds)
 
-    def query(self, sql: str) -> QueryResult:
-        athena = self.athena_client()
+    def _execute(self, athena: Any, sql: str) -> str:
         query_id = athena.start_query_execution(
             QueryString=sql,
             QueryExecutionContext={"Database": self.database},
@@ -66,6 +65,11 @@ class AthenaEngine(SqlEngine):
             ResultConfiguration={"OutputLocation": self.output_location},
         )["QueryExecutionId"]
         self._wait(athena, query_id)
+        return query_id
+
+    def query(self, sql: str) -> QueryResult:
+        athena = self.athena_client()
+        query_id = self._execute(athena, sql)
         columns: list[str] = []
         types: list[str] = []
         rows: list[tuple[Any, ...]] = []
@@ -80,6 +84,14 @@ class AthenaEngine(SqlEngine):
                 values = [cell.get("VarCharValue") for cell in row["Data"]]
                 rows.append(tuple(None if v is None else CONVERT.get(t, str)(v) for v, t in zip(values, types)))
         return QueryResult(columns=columns, rows=rows)
+
+    def write_parquet(self, sql: str, location: str) -> None:
+        # UNLOAD takes a SELECT: wrapping the query lets it start with WITH. The target must be empty.
+        self._execute(
+            self.athena_client(),
+            f"UNLOAD (SELECT * FROM (\n{sql}\n)) TO '{location.rstrip('/')}/' "
+            "WITH (format = 'PARQUET', compression = 'SNAPPY')",
+        )
 
     def register_table(
         self, name: str, location: str, columns: list[tuple[str, str]], row_count: int, run_id: str

@@ -52,6 +52,11 @@ class SqlEngine(dg.ConfigurableResource, ABC):
     def tables(self) -> list[TableInfo]:
         """Every registered table with its columns, row count and last build."""
 
+    @abstractmethod
+    def write_parquet(self, sql: str, location: str) -> None:
+        """Write the result of ``sql`` as snappy Parquet files into the empty folder ``location``,
+        so a table the engine computes is stored like the ones Spark builds."""
+
 
 def _identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
@@ -118,6 +123,15 @@ class DuckDBEngine(SqlEngine):
                 raise SqlError(str(error).strip().splitlines()[0]) from None
             columns = [description[0] for description in cursor.description or []]
             return QueryResult(columns=columns, rows=cursor.fetchall() if columns else [])
+
+    def write_parquet(self, sql: str, location: str) -> None:
+        Path(location).mkdir(parents=True, exist_ok=True)
+        target = _literal(str(Path(location) / "part-00000.snappy.parquet"))
+        with self._connect(read_only=True) as connection:
+            try:
+                connection.execute(f"COPY ({sql}) TO {target} (FORMAT parquet, COMPRESSION snappy)")
+            except duckdb.Error as error:
+                raise SqlError(str(error).strip().splitlines()[0]) from None
 
     def tables(self) -> list[TableInfo]:
         if not Path(self.catalog_path).exists():

@@ -66,6 +66,18 @@ def test_query_runs_in_the_workgroup_and_types_the_results(moto_env) -> None:
     assert execution["ResultConfiguration"]["OutputLocation"].startswith("s3://results/athena/")
 
 
+
+def test_write_parquet_unloads_the_query_as_snappy_parquet(moto_env) -> None:
+    _engine(poll_interval_seconds=0).write_parquet("WITH d AS (SELECT 1 AS n) SELECT n FROM d", "s3://data/reports/r/_versions/v1")
+    athena = boto3.client("athena", region_name=REGION)
+    (execution_id,) = athena.list_query_executions()["QueryExecutionIds"]
+    execution = athena.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]
+    assert execution["Query"] == (
+        "UNLOAD (SELECT * FROM (\nWITH d AS (SELECT 1 AS n) SELECT n FROM d\n)) TO 's3://data/reports/r/_versions/v1/' "
+        "WITH (format = 'PARQUET', compression = 'SNAPPY')"
+    )
+    assert execution["QueryExecutionContext"]["Database"] == "etl"
+
 class _Stubbed(AthenaEngine):
     def athena_client(self):
         return STUB_CLIENT
@@ -81,6 +93,15 @@ def test_failed_query_raises_the_state_change_reason() -> None:
         stub.add_response("get_query_execution", {"QueryExecution": {"Status": {"State": "FAILED", "StateChangeReason": "TABLE_NOT_FOUND: line 1:15:\n Table 'nope' does not exist"}}})
         with pytest.raises(SqlError, match="Athena query q1 failed: TABLE_NOT_FOUND: line 1:15: Table 'nope' does not exist"):
             engine.query("select * from nope")
+
+
+def test_failed_unload_raises_the_state_change_reason() -> None:
+    engine = _Stubbed(region_name=REGION, database="etl", workgroup="primary", output_location="s3://r/", poll_interval_seconds=0)
+    with Stubber(STUB_CLIENT) as stub:
+        stub.add_response("start_query_execution", {"QueryExecutionId": "q3"})
+        stub.add_response("get_query_execution", {"QueryExecution": {"Status": {"State": "FAILED", "StateChangeReason": "HIVE_PATH_ALREADY_EXISTS: Target directory for table exists"}}})
+        with pytest.raises(SqlError, match="Athena query q3 failed: HIVE_PATH_ALREADY_EXISTS"):
+            engine.write_parquet("select 1", "s3://data/out")
 
 
 def test_slow_query_is_stopped_at_the_timeout() -> None:

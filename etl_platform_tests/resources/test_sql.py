@@ -42,3 +42,19 @@ def test_sql_errors_carry_the_engines_message(tmp_path) -> None:
         engine.query("select * from nope")
     assert engine.tables() == []
     assert engine.query("select 41 + 1").rows == [(42,)]
+
+
+def test_write_parquet_stores_a_query_result_as_snappy_parquet(tmp_path) -> None:
+    engine = DuckDBEngine(catalog_path=str(tmp_path / "catalog.duckdb"))
+    engine.register_table("t", _parquet(tmp_path / "t", "p.parquet", pa.table({"n": [1, 2, 3]})), [("n", "bigint")], 3, "run-1")
+    target = tmp_path / "reports" / "doubled"
+    engine.write_parquet("WITH d AS (SELECT n * 2 AS m FROM t) SELECT m FROM d ORDER BY m", str(target))
+    (written,) = target.glob("*.parquet")
+    assert pq.read_table(written).to_pydict() == {"m": [2, 4, 6]}
+    assert pq.ParquetFile(written).metadata.row_group(0).column(0).compression == "SNAPPY"
+
+
+def test_write_parquet_reports_sql_errors(tmp_path) -> None:
+    engine = DuckDBEngine(catalog_path=str(tmp_path / "catalog.duckdb"))
+    with pytest.raises(SqlError, match="nope"):
+        engine.write_parquet("select * from nope", str(tmp_path / "out"))
