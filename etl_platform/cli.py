@@ -23,6 +23,8 @@ from etl_platform.project import SAMPLES_DIR
 from etl_platform.resources import Lake, QueryResult, SqlEngine
 from etl_platform.resources.lake import LakeError
 from etl_platform.resources.sql import SqlError
+from etl_platform.rollback import rollback_table, table_location
+from etl_platform.versions import TableVersions
 
 
 class CliError(Exception):
@@ -70,6 +72,34 @@ def print_csv(result: QueryResult) -> None:
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(result.columns)
     writer.writerows(result.rows)
+
+
+def describe_versions(lake: Lake, table: str) -> str:
+    from etl_platform.definitions import defs
+
+    versions = TableVersions(lake, table_location(defs, table))
+    pointer = versions.pointer()
+    if pointer is None:
+        return f"{table}: no published version yet"
+    present = set(versions.staged_versions())
+    published = {v.version: v for v in pointer.history if v.version in present}
+    lines = [f"{table}: {len(published)} kept version(s); * = current"]
+    for version in sorted(published.values(), key=lambda v: v.version):
+        mark = "*" if version.version == pointer.current.version else " "
+        lines.append(f"{mark} {version.version}  {version.rows:>9,} rows  run {version.run_id}")
+    return "\n".join(lines)
+
+
+def rollback(lake: Lake, sql_engine: SqlEngine, table: str, to: str | None) -> int:
+    import dagster as dg
+
+    from etl_platform.definitions import defs
+
+    ensure_dagster_home()
+    restored = rollback_table(defs, lake, sql_engine, dg.DagsterInstance.get(), table, to)
+    print(f"{table}: version {restored.version} ({restored.rows:,} rows) is current again, was {restored.rolled_back_from}")
+    print(f"  {lake.uri(restored.key)}")
+    return 0
 
 
 def demo(samples_dir: Path) -> int:
@@ -121,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     deploy_cmd.add_argument("--stack-name", default="etl-platform")
     deploy_cmd.add_argument("--region", help="AWS region (default: the standard AWS configuration)")
     deploy_cmd.add_argument("--dry-run", action="store_true", help="print what would be done; no AWS calls")
+    rollback_cmd = commands.add_parser("rollback", help="make an earlier published version of a table current again")
+    rollback_cmd.add_argument("table")
+    rollback_cmd.add_argument("--to", metavar="VERSION", help="version to restore (default: the one before the current)")
+    versions_cmd = commands.add_parser("versions", help="list a table's kept versions, the current one marked")
+    versions_cmd.add_argument("table")
     generate_cmd = commands.add_parser("generate-samples", help="write the deterministic sample CSVs")
     generate_cmd.add_argument("--out", type=Path, default=SAMPLES_DIR)
     generate_cmd.add_argument("--scale", type=float, default=1.0, help="multiply rows (benchmarks use 100, 500)")
@@ -148,6 +183,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         if args.command == "tables":
             print(describe_tables(resources["sql"]))
             return 0
+        if args.command == "versions":
+            print(describe_versions(resources["lake"], args.table))
+            return 0
+        if args.command == "rollback":
+            return rollback(resources["lake"], resources["sql"], args.table, args.to)
         result = run_query(resources["sql"], args.sql)
     if args.format == "csv":
         print_csv(result)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 
 from etl_platform.resources.lake import Lake, LakeError
@@ -49,11 +49,16 @@ class TableVersion:
     rows: int
     published_at: float
     checks_passed: tuple[str, ...] = ()
+    columns: tuple[tuple[str, str], ...] = ()  # (name, type): what a catalog needs to re-register it
     rolled_back_from: str | None = None
 
     @classmethod
     def from_json(cls, data: dict) -> TableVersion:
-        return cls(**{**data, "checks_passed": tuple(data.get("checks_passed", ()))})
+        return cls(**{
+            **data,
+            "checks_passed": tuple(data.get("checks_passed", ())),
+            "columns": tuple(tuple(c) for c in data.get("columns", ())),
+        })  # fmt: skip
 
 
 @dataclass
@@ -124,7 +129,9 @@ class TableVersions:
         if rows > 0 and not any(obj.key.endswith(".parquet") for obj in objects):
             raise VersionError(f"{self.lake.uri(key)} holds no Parquet file; nothing to publish")
 
-    def publish(self, key: str, run_id: str, rows: int, checks_passed: tuple[str, ...] = ()) -> TableVersion:
+    def publish(
+        self, key: str, run_id: str, rows: int, checks_passed: tuple[str, ...] = (), columns: tuple[tuple[str, str], ...] = ()
+    ) -> TableVersion:
         """Make the complete version at ``key`` current; the previous current stays in the history.
 
         Publishes of one table are serialised (a file lock locally; a Dagster pool per table across
@@ -135,7 +142,7 @@ class TableVersions:
         self._check_complete(key, rows)
         version = TableVersion(
             version=key.rsplit("/", 1)[1], key=key, run_id=run_id, rows=rows,
-            published_at=time.time(), checks_passed=tuple(checks_passed),
+            published_at=time.time(), checks_passed=tuple(checks_passed), columns=tuple(map(tuple, columns)),
         )  # fmt: skip
         with self.lake.lock(self._key(LOCK)):
             self._write(version)
@@ -164,10 +171,7 @@ class TableVersions:
             if to == pointer.current.version:
                 raise VersionError(f"{to} is already the current version of {self.location}")
             target = published[to]
-            restored = TableVersion(
-                version=target.version, key=target.key, run_id=target.run_id, rows=target.rows,
-                published_at=time.time(), checks_passed=target.checks_passed, rolled_back_from=pointer.current.version,
-            )  # fmt: skip
+            restored = replace(target, published_at=time.time(), rolled_back_from=pointer.current.version)
             self._write(restored)
             return restored
 

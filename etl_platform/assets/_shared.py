@@ -63,7 +63,7 @@ def publish_table(
         )
         return {"published": dg.MetadataValue.bool(False), "staged_path": dg.MetadataValue.path(lake.uri(staged_key))}
     passed = tuple(sorted(c.check_name for c in checks if c.passed))
-    version = versions.publish(staged_key, context.run.run_id, rows, passed)
+    version = versions.publish(staged_key, context.run.run_id, rows, passed, tuple(columns))
     sql.register_table(table, lake.uri(version.key), columns, rows, context.run.run_id)
     removed = versions.prune(retention())
     context.log.info(

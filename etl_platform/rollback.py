@@ -1,0 +1,59 @@
+"""``etl-platform rollback``: make an earlier published version of a table current again.
+
+The pointer moves first, then the SQL catalog follows, then Dagster records it: a materialisation
+of the table (it now holds different data, so downstream tables see the change) and the checks
+that version passed when it was built, so the join barrier does not wait for checks that already ran.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from etl_platform.resources import Lake, SqlEngine
+from etl_platform.versions import TableVersion, TableVersions, VersionError
+
+
+def table_location(defs: dg.Definitions, table: str) -> str:
+    """The lake location of table asset ``table``, from its ``table_location`` metadata."""
+    graph = defs.resolve_asset_graph()
+    locations = {
+        key.to_user_string(): str(graph.get(key).metadata["table_location"].value)
+        for key in graph.get_all_asset_keys()
+        if "table_location" in graph.get(key).metadata
+    }
+    if table not in locations:
+        raise VersionError(f"unknown table {table!r}; tables: {', '.join(sorted(locations))}")
+    return locations[table]
+
+
+def rollback_table(
+    defs: dg.Definitions, lake: Lake, sql: SqlEngine, instance: dg.DagsterInstance, table: str, to: str | None
+) -> TableVersion:
+    restored = TableVersions(lake, table_location(defs, table)).rollback(to)
+    sql.register_table(table, lake.uri(restored.key), list(restored.columns), restored.rows, restored.run_id)
+    key = dg.AssetKey(table)
+    note = f"rolled back from {restored.rolled_back_from} to {restored.version} (built by run {restored.run_id})"
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key=key,
+            description=note,
+            metadata={
+                "dagster/row_count": dg.MetadataValue.int(restored.rows),
+                "table_version": dg.MetadataValue.text(restored.version),
+                "table_version_path": dg.MetadataValue.path(lake.uri(restored.key)),
+                "rolled_back_from": dg.MetadataValue.text(restored.rolled_back_from or ""),
+                "built_by_run": dg.MetadataValue.text(restored.run_id),
+                "published": dg.MetadataValue.bool(True),
+            },
+        )
+    )
+    for check in restored.checks_passed:
+        instance.report_runless_asset_event(
+            dg.AssetCheckEvaluation(
+                asset_key=key,
+                check_name=check,
+                passed=True,
+                metadata={"note": dg.MetadataValue.text(f"passed when run {restored.run_id} built {restored.version}; {note}")},
+            )
+        )
+    return restored

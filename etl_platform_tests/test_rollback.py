@@ -1,0 +1,74 @@
+"""`etl-platform rollback` and `versions`: the pointer, the catalog and Dagster all follow."""
+
+import dagster as dg
+import pytest
+
+from etl_platform import cli
+from etl_platform.datasets import REGISTRY
+from etl_platform.definitions import build_definitions
+from etl_platform.resources import DuckDBEngine, LocalLake
+from etl_platform.versions import TableVersions
+from etl_platform_tests.assets.fake_runner import RecordingRunner
+from etl_platform_tests.helpers import table_resources
+
+
+@pytest.fixture
+def two_builds(lake_root, tmp_path, monkeypatch):
+    """sales_daily built twice (100 rows, then 10) on the instance the CLI will open."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    landed = lake_root / "landing" / "sales" / "week47.csv"
+    landed.parent.mkdir(parents=True)
+    landed.write_text("Date\n1/1/2016\n")
+    with dg.DagsterInstance.get() as instance:
+        for rows in (100, 10):
+            defs = build_definitions(REGISTRY, table_resources(lake_root, RecordingRunner(row_count=rows)))
+            job = defs.resolve_implicit_global_asset_job_def()
+            assert job.execute_in_process(instance=instance, asset_selection=[dg.AssetKey("sales_daily")]).success
+    return TableVersions(LocalLake(root=str(lake_root)), "processed/sales_daily")
+
+
+def _count(lake_root) -> int:
+    return DuckDBEngine(catalog_path=str(lake_root / "catalog.duckdb")).query("select count(*) from sales_daily").rows[0][0]
+
+
+def test_rollback_restores_the_previous_version_and_the_catalog_follows(two_builds, lake_root, capsys) -> None:
+    first, second = [v.version for v in two_builds.pointer().history]
+    assert _count(lake_root) == 10
+    assert cli.main(["versions", "sales_daily"]) == 0
+    listing = capsys.readouterr().out
+    assert f"* {second}" in listing and f"  {first}" in listing
+
+    assert cli.main(["rollback", "sales_daily"]) == 0
+    assert f"version {first} (100 rows) is current again, was {second}" in capsys.readouterr().out
+    assert two_builds.require_current().version == first
+    assert _count(lake_root) == 100
+
+    with dg.DagsterInstance.get() as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey("sales_daily"))
+        assert event.run_id == ""  # recorded by the CLI, outside any run
+        metadata = event.asset_materialization.metadata
+        assert (metadata["table_version"].value, metadata["rolled_back_from"].value) == (first, second)
+        assert metadata["dagster/row_count"].value == 100
+        key = dg.AssetCheckKey(dg.AssetKey("sales_daily"), "date_valid")
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
+        assert record.event.dagster_event.event_specific_data.passed is True
+
+    assert cli.main(["rollback", "sales_daily", "--to", second]) == 0
+    assert _count(lake_root) == 10
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["rollback", "sales_daily", "--to", "nope"], "has no published version 'nope'"),
+        (["rollback", "crm_daily"], "unknown table 'crm_daily'; tables: "),
+        (["rollback", "marketing_daily"], "processed/marketing_daily has no published version to roll back"),
+    ],
+)
+def test_rollback_errors_are_one_line(two_builds, capsys, argv, message) -> None:
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    if "unknown table" in message:
+        assert all(table in err for table in REGISTRY.table_locations())
