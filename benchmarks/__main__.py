@@ -1,0 +1,113 @@
+"""``python -m benchmarks``: measure the platform against its floors and print issue 7's targets.
+
+    python -m benchmarks --scales 1,100,500 --repeat 3 --out benchmarks/results/run.json
+
+Inputs are generated once per scale into ``--cache-dir`` and reused. Everything else (lakes,
+Dagster instances, outputs) lives in a temporary ``--work-dir`` and is removed. Dagster's and
+Spark's logs go to the ``.log`` file next to the JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+# A transient Spark failure must show as a failed measurement, not as a silent 15 s+ retry
+# back-off inside a timed run. Set before the asset definitions (and their retry policy) load.
+os.environ.setdefault("ETL_SPARK_RETRIES", "0")
+
+from benchmarks import report  # noqa: E402
+from benchmarks.machine import load_average, machine_info  # noqa: E402
+from benchmarks.runner import ALL_CONTENDERS, Settings, run_all, say  # noqa: E402
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", default="1,100,500", help="comma-separated multiples of the QuickSight sizes")
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions per contender and scale (medians)")
+    parser.add_argument("--out", type=Path, help="JSON results (default: benchmarks/results/bench-<time>.json)")
+    parser.add_argument("--cache-dir", type=Path, default=RESULTS_DIR / "inputs", help="generated inputs, reused")
+    parser.add_argument("--work-dir", type=Path, help="temporary lakes and outputs (default: a new temp folder)")
+    parser.add_argument("--contenders", default=",".join(ALL_CONTENDERS), help=f"subset of {','.join(ALL_CONTENDERS)}")
+    parser.add_argument("--tick-objects", type=int, default=10_000, help="landing objects for the sensor tick (0: skip)")
+    args = parser.parse_args(argv)
+    unknown = set(args.contenders.split(",")) - set(ALL_CONTENDERS)
+    if unknown:
+        parser.error(f"unknown contenders {sorted(unknown)}; choose from {','.join(ALL_CONTENDERS)}")
+    return args
+
+
+def settings_from(args: argparse.Namespace, work_dir: Path, log: Path) -> Settings:
+    return Settings(
+        scales=[float(s) if "." in s else int(s) for s in args.scales.split(",")],
+        repeat=args.repeat,
+        cache_dir=args.cache_dir.resolve(),
+        work_dir=work_dir,
+        log=log,
+        contenders=tuple(c for c in ALL_CONTENDERS if c in args.contenders.split(",")),
+        tick_objects=args.tick_objects,
+    )
+
+
+def build_results(raw: dict, settings: Settings, started: dict, ended: dict) -> dict:
+    scales = [report.summarize_scale(s) for s in raw["scales"]]
+    tick = report.sensor_tick_summary(raw["sensor_tick_runs"])
+    return {
+        "started": started,
+        "ended": ended,
+        "machine": machine_info(),
+        "settings": {"scales": settings.scales, "repeat": settings.repeat, "contenders": list(settings.contenders),
+                     "tick_objects": settings.tick_objects, "spark_retries": os.environ["ETL_SPARK_RETRIES"]},  # fmt: skip
+        "units": report.__doc__.split("Units: ", 1)[1].strip(),
+        "scales": scales,
+        "sensor_tick": tick,
+        "targets": report.targets(scales, tick),
+    }
+
+
+def moment() -> dict:
+    return {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "load_average": load_average()}
+
+
+def print_report(results: dict) -> None:
+    machine = results["machine"]
+    say(f"\n{machine['cpu_count']} CPUs ({machine['cpu_model']}), {machine['ram_bytes'] / 2**30:.1f} GiB RAM; "
+        f"load average {results['started']['load_average']} at start, {results['ended']['load_average']} at end\n")  # fmt: skip
+    for line in report.table_lines(results["scales"]):
+        say(line)
+    say("\nplatform outputs:")
+    for line in report.output_lines(results["scales"]):
+        say(line)
+    say("\nissue 7 targets:")
+    for line in report.target_lines(results["targets"]):
+        say(line)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    out = (args.out or RESULTS_DIR / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json").resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    log = out.with_suffix(".log")
+    log.write_text("")
+    with tempfile.TemporaryDirectory(prefix="etl-bench-", dir=args.work_dir) as work:
+        settings = settings_from(args, Path(work), log)
+        started = moment()
+        raw = run_all(settings)
+        ended = moment()
+    results = build_results(raw, settings, started, ended)
+    out.write_text(json.dumps(results, indent=2, default=str))
+    print_report(results)
+    say(f"\nresults: {out}\nlogs:    {log}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""From raw runs to what issue 7 asks: medians, rates, ratios, targets, and a printed table.
+
+Units: seconds of wall time (median of the successful repetitions); MB = 10^6 bytes of CSV input
+(both files); rows = CSV data rows of both files; peak RSS = the highest of the repetitions
+(peak is about capacity, so the worst case counts); GB = 10^9 bytes.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+LABELS = {
+    "cat": "cat (read bytes)",
+    "duckdb": "DuckDB SQL",
+    "bare_spark": "bare PySpark",
+    "platform": "platform: whole graph",
+    "platform_warm_rerun": "platform: warm re-run sales_daily",
+    "platform_latency": "platform: land -> published",
+}
+MB, GB = 1e6, 1e9
+
+
+def ok_runs(runs: list[dict]) -> list[dict]:
+    return [run for run in runs if "error" not in run]
+
+
+def summarize(runs: list[dict], rows: int, input_bytes: int, key: str = "seconds") -> dict:
+    """Median time and the rates derived from it, the peak of peaks, the last outputs, the errors."""
+    good = ok_runs(runs)
+    times = [run[key] for run in good]
+    seconds = statistics.median(times) if times else None
+    summary = {
+        "seconds": seconds,
+        "seconds_each": times,
+        "rows_per_second": rows / seconds if seconds else None,
+        "mb_per_second": input_bytes / MB / seconds if seconds else None,
+        "peak_rss_bytes": max((run.get("peak_rss_bytes", 0) for run in good), default=None),
+        "errors": [run["error"] for run in runs if "error" in run],
+    }
+    if good and "outputs" in good[-1]:
+        summary["outputs"] = good[-1]["outputs"]
+    if good and "phases" in good[-1]:
+        summary["phases_median"] = {p: statistics.median(r["phases"][p] for r in good) for p in good[-1]["phases"]}
+    return summary
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    return numerator / denominator if numerator and denominator else None
+
+
+def summarize_scale(scale_runs: dict) -> dict:
+    inputs, runs = scale_runs["inputs"], scale_runs["runs"]
+    rows, size = inputs["rows"], inputs["bytes"]
+    contenders = {name: summarize(results, rows, size) for name, results in runs.items()}
+    if "platform" in runs:
+        # The re-run processes the sales file only: its rates are over that file.
+        rerun = summarize(runs["platform"], inputs["sales_rows"], inputs["sales_bytes"], key="warm_rerun_seconds")
+        contenders["platform_warm_rerun"] = {k: v for k, v in rerun.items() if k != "outputs"}
+    seconds = {name: summary["seconds"] for name, summary in contenders.items()}
+    return {
+        "scale": scale_runs["scale"],
+        "label": scale_runs["label"],
+        "inputs": inputs,
+        "contenders": contenders,
+        "ratios": {
+            "platform_over_bare_spark": ratio(seconds.get("platform"), seconds.get("bare_spark")),
+            "platform_over_duckdb": ratio(seconds.get("platform"), seconds.get("duckdb")),
+            "platform_latency_over_bare_spark": ratio(seconds.get("platform_latency"), seconds.get("bare_spark")),
+            "bare_spark_over_duckdb": ratio(seconds.get("bare_spark"), seconds.get("duckdb")),
+        },
+        "output_rows": output_rows(contenders),
+        "runs": runs,
+    }
+
+
+def output_rows(contenders: dict) -> dict[str, dict[str, int]]:
+    """Rows per table per contender that wrote tables: every one should agree."""
+    return {
+        name: {table: info["rows"] for table, info in summary["outputs"].items()}
+        for name, summary in contenders.items()
+        if summary.get("outputs")
+    }
+
+
+def sensor_tick_summary(runs: list[dict]) -> dict:
+    good = ok_runs(runs)
+    keys = ("seconds", "first_tick_seconds", "max_tick_seconds", "median_tick_seconds", "next_pass_tick_seconds")
+    summary = {key: statistics.median(run[key] for run in good) if good else None for key in keys}
+    return {**summary, "objects": good[0]["objects"] if good else None,
+            "ticks_per_pass": good[0]["ticks_per_pass"] if good else None, "runs": runs}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    measured: float | None
+    limit: float
+    unit: str
+    at_most: bool = True
+    note: str = ""
+
+    def to_json(self) -> dict:
+        if self.measured is None:
+            status, miss = "n/a", None
+        else:
+            passed = self.measured <= self.limit if self.at_most else self.measured >= self.limit
+            status = "PASS" if passed else "MISS"
+            miss = (self.measured / self.limit if self.at_most else self.limit / self.measured) if self.measured else None
+        return {"target": self.name, "status": status, "measured": self.measured, "limit": self.limit,
+                "unit": self.unit, "comparison": "<=" if self.at_most else ">=", "factor_off": miss, "note": self.note}  # fmt: skip
+
+
+def _by_label(scales: list[dict]) -> dict[float, dict]:
+    return {s["scale"]: s for s in scales}
+
+
+def _seconds(scale: dict | None, contender: str) -> float | None:
+    return (scale or {}).get("contenders", {}).get(contender, {}).get("seconds")
+
+
+def _platform_files(scales: list[dict]) -> float | None:
+    counts = [
+        info["parquet_files"]
+        for scale in scales
+        for name in ("platform", "platform_latency")
+        for info in (scale["contenders"].get(name, {}).get("outputs") or {}).values()
+    ]
+    return max(counts) if counts else None
+
+
+def _peak_gb(scale: dict | None) -> float | None:
+    peaks = [(scale or {}).get("contenders", {}).get(n, {}).get("peak_rss_bytes") for n in ("platform", "platform_latency")]
+    peaks = [p for p in peaks if p]
+    return max(peaks) / GB if peaks else None
+
+
+def targets(scales: list[dict], tick: dict) -> list[dict]:
+    """Issue 7's targets against the measured medians; n/a where a scale was not run."""
+    by = _by_label(scales)
+    s1, s100, s500 = by.get(1), by.get(100), by.get(500)
+    t100, t500 = _seconds(s100, "platform"), _seconds(s500, "platform")
+    return [
+        Target("1x whole graph <= 1.5x bare PySpark", (s1 or {}).get("ratios", {}).get("platform_over_bare_spark"), 1.5, "x").to_json(),
+        Target("warm re-run of one processed asset < 3 s (1x)", _seconds(s1, "platform_warm_rerun"), 3.0, "s").to_json(),
+        Target("500x whole graph <= 1.3x bare PySpark", (s500 or {}).get("ratios", {}).get("platform_over_bare_spark"), 1.3, "x").to_json(),
+        Target("500x whole graph >= 34 MB/s", ((s500 or {}).get("contenders", {}).get("platform") or {}).get("mb_per_second"), 34.0, "MB/s", at_most=False).to_json(),
+        Target("time(500x) <= 1.5x time(100x) (whole graph)", ratio(t500, t100), 1.5, "x").to_json(),
+        Target("<= 2 Parquet files per output table", _platform_files(scales), 2, "files").to_json(),
+        Target(f"sensor tick < 1 s ({tick.get('objects') or 0:,} objects, slowest tick of a pass)", tick.get("seconds"), 1.0, "s").to_json(),
+        Target("peak memory at 500x < 2.5 GB (platform)", _peak_gb(s500), 2.5, "GB").to_json(),
+    ]
+
+
+def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
+    return "-" if value is None else f"{value:{spec}}{suffix}"
+
+
+def table_lines(scales: list[dict]) -> list[str]:
+    header = f"{'scale':>6}  {'contender':<34} {'wall s':>8} {'rows/s':>12} {'MB/s':>8} {'peak RSS':>9}"
+    lines = [header, "-" * len(header)]
+    for scale in scales:
+        inputs = scale["inputs"]
+        lines.append(f"{scale['label']:>6}  {inputs['rows']:,} rows, {inputs['bytes'] / MB:,.1f} MB CSV")
+        for name, summary in scale["contenders"].items():
+            failed = f"  ({len(summary['errors'])} failed)" if summary["errors"] else ""
+            lines.append(
+                f"{'':>6}  {LABELS.get(name, name):<34} {_fmt(summary['seconds'], '.2f'):>8} "
+                f"{_fmt(summary['rows_per_second'], ',.0f'):>12} {_fmt(summary['mb_per_second'], '.1f'):>8} "
+                f"{_fmt(summary['peak_rss_bytes'] and summary['peak_rss_bytes'] / MB, ',.0f', ' MB'):>9}{failed}"
+            )
+        r = scale["ratios"]
+        lines.append(f"{'':>6}  platform/bare-Spark {_fmt(r['platform_over_bare_spark'], '.2f', 'x')}, "
+                     f"platform/DuckDB {_fmt(r['platform_over_duckdb'], '.1f', 'x')}, "
+                     f"latency/bare-Spark {_fmt(r['platform_latency_over_bare_spark'], '.2f', 'x')}")  # fmt: skip
+    return lines
+
+
+def target_lines(results: list[dict]) -> list[str]:
+    lines = []
+    for t in results:
+        if t["status"] == "n/a":
+            detail = "not measured"
+        else:
+            detail = f"measured {t['measured']:,.3g} {t['unit']} (target {t['comparison']} {t['limit']:g})"
+            if t["status"] == "MISS" and t["factor_off"]:
+                detail += f" ({t['factor_off']:.2f}x off)"
+        lines.append(f"{t['status']:<5} {t['target']}: {detail}")
+    return lines
+
+
+def output_lines(scales: list[dict]) -> list[str]:
+    """Parquet files and codecs of the platform's tables, and whether every contender agrees on rows."""
+    lines = []
+    for scale in scales:
+        outputs = scale["contenders"].get("platform", {}).get("outputs") or {}
+        described = ", ".join(f"{t} {i['rows']:,} rows/{i['parquet_files']} file(s)/{'+'.join(i['codecs'])}" for t, i in outputs.items())
+        counts = list(scale["output_rows"].values())
+        agree = "all contenders agree on rows" if counts and all(c == counts[0] for c in counts) else f"ROW COUNTS DIFFER: {scale['output_rows']}"
+        lines.append(f"{scale['label']:>6}  {described or 'no platform outputs'}; {agree}")
+    return lines

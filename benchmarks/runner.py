@@ -1,0 +1,125 @@
+"""Runs every contender at every scale, several times, interleaved, and keeps every figure.
+
+Repetitions interleave the contenders (cat, DuckDB, bare Spark, platform, ...; then again) so a
+burst of load from other work on the machine spreads over all of them instead of one.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks import contenders, platform_runs
+from benchmarks.inputs import Inputs, ensure_inputs, scale_label
+from benchmarks.rss import PeakRss
+
+ALL_CONTENDERS = ("cat", "duckdb", "bare_spark", "platform", "platform_latency")
+
+
+@dataclass(frozen=True)
+class Settings:
+    scales: list[float]
+    repeat: int
+    cache_dir: Path
+    work_dir: Path
+    log: Path
+    contenders: tuple[str, ...] = ALL_CONTENDERS
+    tick_objects: int = 10_000
+
+
+def say(message: str) -> None:
+    print(message, file=sys.__stdout__, flush=True)
+
+
+@contextmanager
+def quiet(log: Path) -> Iterator[None]:
+    """Send this process's stdout and stderr (Dagster's and Spark's chatter, the Spark scripts
+    inherit them) to the log file for the block; the summary table stays readable."""
+    sys.stdout.flush(), sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    with open(log, "ab") as out:
+        for fd in saved:
+            os.dup2(out.fileno(), fd)
+        try:
+            yield
+        finally:
+            sys.stdout.flush(), sys.stderr.flush()
+            for fd, copy in saved.items():
+                os.dup2(copy, fd)
+                os.close(copy)
+
+
+def platform_server_pids() -> list[int]:
+    """Processes the platform keeps outside this process tree (none known yet)."""
+    return []
+
+
+def measure_platform(kind: str, inputs: Inputs, settings: Settings) -> dict:
+    """One platform measurement on a fresh lake and instance; RSS over this process, its
+    descendants and any server the platform keeps."""
+    action = platform_runs.whole_graph if kind == "platform" else platform_runs.sensor_to_published
+    with quiet(settings.log), PeakRss(extra_pids=platform_server_pids) as peak:
+        with platform_runs.fresh_platform(settings.work_dir) as platform:
+            result = action(platform, inputs)
+    return {**result, "peak_rss_bytes": peak.bytes}
+
+
+def measure(name: str, inputs: Inputs, settings: Settings) -> dict:
+    if name.startswith("platform"):
+        return measure_platform(name, inputs, settings)
+    run: Callable[[Inputs, Path, Path], dict] = getattr(contenders, name)
+    return run(inputs, settings.work_dir, settings.log)
+
+
+def attempt(name: str, inputs: Inputs, settings: Settings) -> dict:
+    """A failed measurement is recorded with its error (and left out of the medians), not fatal."""
+    try:
+        return measure(name, inputs, settings)
+    except Exception as error:  # noqa: BLE001 - any failure is a result to report
+        with open(settings.log, "a") as log:
+            traceback.print_exc(file=log)
+        return {"error": f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"}
+
+
+def run_scale(scale: float, settings: Settings) -> dict:
+    """Inputs (cached), then ``repeat`` rounds of every contender."""
+    say(f"[{scale_label(scale)}] inputs in {settings.cache_dir}")
+    inputs = ensure_inputs(settings.cache_dir, scale)
+    say(f"[{scale_label(scale)}] {inputs.rows:,} rows, {inputs.bytes / 1e6:,.1f} MB of CSV")
+    runs: dict[str, list[dict]] = {name: [] for name in settings.contenders}
+    for round_ in range(1, settings.repeat + 1):
+        for name in settings.contenders:
+            started = time.perf_counter()
+            result = attempt(name, inputs, settings)
+            runs[name].append(result)
+            outcome = result.get("error") or f"{result['seconds']:.2f} s"
+            say(f"[{scale_label(scale)}] round {round_}/{settings.repeat} {name}: {outcome} "
+                f"({time.perf_counter() - started:.0f} s with setup)")  # fmt: skip
+    return {"scale": scale, "label": scale_label(scale), "inputs": inputs.to_json(), "runs": runs}
+
+
+def run_sensor_tick(settings: Settings) -> list[dict]:
+    results = []
+    for _ in range(settings.repeat):
+        try:
+            with quiet(settings.log):
+                results.append(platform_runs.sensor_tick(settings.work_dir, settings.tick_objects))
+        except Exception as error:  # noqa: BLE001
+            results.append({"error": f"{type(error).__name__}: {error}"})
+    say(f"sensor tick over {settings.tick_objects:,} objects: "
+        + ", ".join(r.get("error") or f"{r['seconds']:.3f} s" for r in results))  # fmt: skip
+    return results
+
+
+def run_all(settings: Settings) -> dict:
+    settings.work_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "scales": [run_scale(scale, settings) for scale in settings.scales],
+        "sensor_tick_runs": run_sensor_tick(settings) if settings.tick_objects > 0 else [],
+    }
