@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 
-.PHONY: setup demo test dev materialize clean
+.PHONY: setup demo test dev materialize bench clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,10 @@ dev: $(STAMP)
 materialize: $(STAMP)
 	@$(BIN)/python -m etl_platform.instance
 	$(BIN)/dagster asset materialize -m etl_platform.definitions --select '*'
+
+# Issue 7's benchmark (about an hour on 2 cores; inputs are cached under benchmarks/results/inputs).
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks --scales 1,100,500 --repeat 3 --out benchmarks/results/bench.json
 
 clean:
 	rm -rf .lake .dagster
