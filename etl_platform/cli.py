@@ -18,6 +18,7 @@ from dagster import DagsterInvalidConfigError
 from etl_platform.datasets import REGISTRY, Registry, UnknownDatasetError
 from etl_platform.deploy import DeployError
 from etl_platform.environment import UnknownEnvironmentError, initialized_resources, resources_for_environment
+from etl_platform.insight.report import ReportNotBuiltError, chart_paths, top_correlations
 from etl_platform.instance import ensure_dagster_home
 from etl_platform.project import SAMPLES_DIR
 from etl_platform.resources import Lake, QueryResult, SqlEngine
@@ -125,10 +126,11 @@ def demo(samples_dir: Path) -> int:
     print(f"\npipeline run {result.run_id} succeeded\n")
     with initialized_resources() as ready:
         for info in ready["sql"].tables():
-            print(f"  {info.name:<24} {info.row_count:>7,} rows  {info.location}")
+            print(f"  {info.name:<30} {info.row_count:>7,} rows  {info.location}")
     print(
         f"\nTables:  etl-platform tables"
         f"\nQuery:   etl-platform query \"select * from {REGISTRY.joined.name} limit 5\""
+        f"\nReport:  etl-platform report   (engagement vs. revenue: strongest correlations and charts)"
         f"\nUI:      DAGSTER_HOME={home} dagster dev   (then open http://127.0.0.1:3000; `make dev` does both)"
     )
     return 0
@@ -147,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     query_cmd.add_argument("sql")
     query_cmd.add_argument("--format", choices=["table", "csv"], default="table")
     commands.add_parser("tables", help="list tables with columns, row counts and last build")
+    report_cmd = commands.add_parser("report", help="strongest engagement vs. sales correlations and the charts' paths")
+    report_cmd.add_argument("--top", type=int, default=10, help="how many metric pairs to show")
     deploy_cmd = commands.add_parser("deploy", help="create or update the AWS stack and upload the Glue scripts")
     deploy_cmd.add_argument("--stack-name", default="etl-platform")
     deploy_cmd.add_argument("--region", help="AWS region (default: the standard AWS configuration)")
@@ -188,6 +192,10 @@ def run(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "rollback":
             return rollback(resources["lake"], resources["sql"], args.table, args.to)
+        if args.command == "report":
+            print(format_table(top_correlations(resources["sql"], args.top)))
+            print("\ncharts:\n" + "\n".join(f"  {path}" for path in chart_paths(resources["lake"])))
+            return 0
         result = run_query(resources["sql"], args.sql)
     if args.format == "csv":
         print_csv(result)
@@ -199,7 +207,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(argv)
-    except (CliError, DeployError, LakeError, UnknownDatasetError, UnknownEnvironmentError) as error:
+    except (CliError, DeployError, LakeError, ReportNotBuiltError, UnknownDatasetError, UnknownEnvironmentError) as error:
         print(f"etl-platform: error: {error}", file=sys.stderr)
         return 1
     except DagsterInvalidConfigError as error:  # e.g. an ETL_* variable of the AWS profile is not set

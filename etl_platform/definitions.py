@@ -6,6 +6,7 @@ from typing import Any
 import dagster as dg
 
 from etl_platform.assets import build_assets
+from etl_platform.assets.insight import correlation_report_asset
 from etl_platform.automation.alerts import run_failure_alert_sensor
 from etl_platform.automation.arrival import arrival_sensor
 from etl_platform.automation.barrier import automation_sensor
@@ -22,7 +23,7 @@ def build_definitions(
     cycle = cycle or Cycle.from_env()
     job = pipeline_job(registry)
     return dg.Definitions(
-        assets=build_assets(registry, cycle),
+        assets=[*build_assets(registry, cycle), correlation_report_asset(registry, cycle)],
         jobs=[job],
         sensors=[
             *(arrival_sensor(dataset) for dataset in registry.inputs),

@@ -18,6 +18,7 @@ EXPECTED_ASSETS = {
     dg.AssetKey("sales_daily"),
     dg.AssetKey("marketing_daily"),
     dg.AssetKey("sales_marketing_daily"),
+    dg.AssetKey("engagement_revenue_correlation"),
 }
 
 
@@ -33,7 +34,7 @@ def test_every_asset_has_kinds_owners_group_and_description() -> None:
     for spec in defs.resolve_all_asset_specs():
         assert spec.kinds, spec.key
         assert spec.owners == ["team:data-engineering"], spec.key
-        assert spec.group_name in {"landing", "processed", "joined"}, spec.key
+        assert spec.group_name in {"landing", "processed", "joined", "insight"}, spec.key
         assert spec.description, spec.key
 
 
@@ -53,6 +54,7 @@ def test_spark_steps_retry_with_exponential_backoff_and_inputs_have_freshness() 
     landing_schema = specs[dg.AssetKey(["landing", "marketing"])].metadata["dagster/column_schema"]
     assert ("Mailing list adds", "bigint") in [(c.name, c.type) for c in landing_schema.schema.columns]
     assert specs[dg.AssetKey("sales_marketing_daily")].automation_condition is not None
+    assert specs[dg.AssetKey("engagement_revenue_correlation")].automation_condition is not None
 
 
 def test_local_is_the_default_environment(monkeypatch, tmp_path) -> None:

@@ -22,7 +22,12 @@ def _run(root, failing: list[str]):
     _land_both(root)
     defs = build_definitions(REGISTRY, table_resources(root, RecordingRunner(failing_checks=failing)))
     with dg.instance_for_test() as instance:
-        result = defs.resolve_job_def("etl_pipeline_job").execute_in_process(instance=instance, raise_on_error=False)
+        # The Spark-built tables only: the stand-in runner's tables hold just dates, which the
+        # engagement report cannot correlate (it has its own tests, in test_insight.py).
+        tables = [dg.AssetKey(table) for table in REGISTRY.table_locations()]
+        result = defs.resolve_job_def("etl_pipeline_job").execute_in_process(
+            instance=instance, asset_selection=tables, raise_on_error=False
+        )
         checks = {
             (e.asset_key.to_user_string(), e.check_name): e.passed
             for e in (event.event_specific_data for event in result.all_events if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION)
@@ -40,7 +45,7 @@ def test_failed_blocking_check_stops_the_join_and_keeps_the_catalog(tmp_path) ->
     assert catalog == {"marketing_daily"}
 
 
-@pytest.mark.parametrize("advisory", ["date_gaps", "parse_rejects"])
+@pytest.mark.parametrize("advisory", ["date_gaps"])
 def test_failed_advisory_check_does_not_block(tmp_path, advisory) -> None:
     result, checks, catalog = _run(tmp_path, [advisory])
     assert result.success

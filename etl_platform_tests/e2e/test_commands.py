@@ -26,8 +26,14 @@ def test_demo_then_materialize_from_the_project_root(tmp_path) -> None:
     demo = _run([str(BIN / "etl-platform"), "demo"], env)
     assert demo.returncode == 0, demo.stderr[-3000:]
     lines = {line.split()[0]: line for line in demo.stdout.splitlines() if " rows " in line}
-    assert set(lines) == {"sales_daily", "marketing_daily", "sales_marketing_daily"}
+    assert set(lines) == {"sales_daily", "marketing_daily", "sales_marketing_daily", "engagement_revenue_correlation"}
     assert "731 rows" in lines["sales_marketing_daily"] and "dagster dev" in demo.stdout
+    assert "68 rows" in lines["engagement_revenue_correlation"]
+
+    report = _run([str(BIN / "etl-platform"), "report", "--top", "3"], env)
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert "website_pageviews | opportunities" in report.stdout and "(3 rows)" in report.stdout
+    assert report.stdout.count("/_charts/") == 2 and ".png" in report.stdout
 
     materialize = _run([str(BIN / "dagster"), "asset", "materialize", "-m", "etl_platform.definitions", "--select", "*"], env)
     assert materialize.returncode == 0, materialize.stderr[-3000:]

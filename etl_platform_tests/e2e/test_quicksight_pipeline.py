@@ -61,11 +61,20 @@ def test_quicksight_files_produce_the_expected_tables(quicksight_dir, lake_root,
     assert joined_columns.count("date") == 1 and joined_columns[0] == "date"
 
     # Every check ran and passed on the real data; lineage reaches both inputs.
-    assert len(evaluations) == 18 and all(e.passed for e in evaluations), [e.check_name for e in evaluations if not e.passed]
+    assert len(evaluations) == 20 and all(e.passed for e in evaluations), [e.check_name for e in evaluations if not e.passed]
     lineage = metadata["sales_marketing_daily"]["dagster/column_lineage"].value.deps_by_column
     assert {dep.asset_key for dep in lineage["date"]} == {dg.AssetKey("sales_daily"), dg.AssetKey("marketing_daily")}
     assert [dep.asset_key for dep in lineage["forecasted_lead_revenue"]] == [dg.AssetKey("sales_daily")]
     assert [dep.asset_key for dep in lineage["website_visits"]] == [dg.AssetKey("marketing_daily")]
+
+    # The engagement report: 17 metrics x 4 sales figures, the strongest relationship first.
+    assert _query(
+        "select engagement_metric, sales_metric, round(best_correlation, 3), best_lag_days from engagement_revenue_correlation"
+        " order by abs(best_correlation) desc limit 1", capsys
+    ) == ["website_pageviews,opportunities,0.904,0"]
+    assert _query(
+        "select count(*), min(days), round(max(best_correlation), 3) from engagement_revenue_correlation", capsys
+    ) == ["68,1458,0.904"]
 
     # The catalog's views return what the Parquet files hold.
     for table, location in REGISTRY.table_locations().items():

@@ -1,0 +1,140 @@
+"""The business answer: does engagement move with revenue? A table the SQL engine computes, with charts.
+
+Unlike the Spark-built tables, this one is computed where the data is queried (DuckDB locally,
+Athena on AWS) from one SQL text, written as snappy Parquet into a new version, audited and
+published like the others.
+"""
+
+import hashlib
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from etl_platform.assets._shared import OWNERS, publish_table, table_pool
+from etl_platform.automation.cadence import Cycle
+from etl_platform.datasets import MARKETING, Registry
+from etl_platform.insight import charts
+from etl_platform.insight.checks import correlations_in_range, enough_days, min_days, report_check_specs
+from etl_platform.insight.correlation_sql import (
+    REPORT_COLUMNS,
+    REPORT_LOCATION,
+    REPORT_TABLE,
+    SALES_METRICS,
+    WEEKLY_ENGAGEMENT,
+    WEEKLY_SALES,
+    correlation_sql,
+    engagement_metrics,
+    weekly_sql,
+)
+from etl_platform.insight.report import HEATMAP, WEEKLY, chart_key
+from etl_platform.resources import Lake, SqlEngine
+from etl_platform.resources.sql import SqlError
+from etl_platform.versions import TableVersions
+
+TOP = 10
+TITLES = {HEATMAP: "Correlation at the strongest lead", WEEKLY: f"Weekly {WEEKLY_ENGAGEMENT} vs. {WEEKLY_SALES}"}
+
+
+def column_lineage(joined: str, engagement: Sequence[str], sales: Sequence[str]) -> dg.TableColumnLineage:
+    def deps(columns: Sequence[str]) -> list[dg.TableColumnDep]:
+        return [dg.TableColumnDep(asset_key=dg.AssetKey(joined), column_name=c) for c in columns]
+
+    computed = deps(["date", *engagement, *sales])
+    return dg.TableColumnLineage(
+        deps_by_column={
+            "engagement_metric": deps(engagement),
+            "sales_metric": deps(sales),
+            **{name: computed for name, _ in REPORT_COLUMNS if name not in ("engagement_metric", "sales_metric")},
+        }
+    )
+
+
+def top_markdown(rows: Sequence[Mapping[str, Any]], limit: int = TOP) -> str:
+    strongest = sorted((r for r in rows if r["best_correlation"] is not None), key=lambda r: -abs(r["best_correlation"]))
+    lines = ["| engagement | sales | r (best lead) | lead (days) | same-day r | days |", "|---|---|---:|---:|---:|---:|"]
+    lines += [
+        f"| {r['engagement_metric']} | {r['sales_metric']} | {r['best_correlation']:+.3f} | {r['best_lag_days']} | "
+        f"{'n/a' if r['correlation'] is None else format(r['correlation'], '+.3f')} | {r['days']} |"
+        for r in strongest[:limit]
+    ]
+    return "\n".join(lines)
+
+
+def store_charts(lake: Lake, version_key: str, images: Mapping[str, bytes]) -> dict[str, str]:
+    """Each PNG (by file name) into the version's chart folder; returns where each went."""
+    uris = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for name, png in images.items():
+            path = Path(folder) / name
+            path.write_bytes(png)
+            uris[name] = lake.uri(lake.put_file(path, chart_key(version_key, name)).key)
+    return uris
+
+
+def correlation_report_asset(registry: Registry, cycle: Cycle) -> dg.AssetsDefinition:
+    joined = registry.joined.name
+    engagement = engagement_metrics(registry.dataset(MARKETING.name))
+    report_sql = correlation_sql(joined, engagement, SALES_METRICS)
+    weekly = weekly_sql(joined)
+    pairs = [(e, s) for e in engagement for s in SALES_METRICS]
+    schema = dg.TableSchema(columns=[dg.TableColumn(name, type_) for name, type_ in REPORT_COLUMNS])
+    lineage = column_lineage(joined, engagement, SALES_METRICS)
+    # The SQL and the charts' code define the output: editing either marks the asset stale.
+    code_version = hashlib.sha256((report_sql + weekly).encode() + Path(charts.__file__).read_bytes()).hexdigest()[:16]
+
+    @dg.asset(
+        name=REPORT_TABLE,
+        deps=[joined],
+        group_name="insight",
+        kinds={"sql", "parquet", "matplotlib"},
+        owners=OWNERS,
+        code_version=code_version,
+        automation_condition=(dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed())
+        .with_label("after each good build of the joined table"),
+        freshness_policy=cycle.freshness_policy(),
+        pool=table_pool(REPORT_TABLE),
+        check_specs=report_check_specs(REPORT_TABLE),
+        description=f"Pearson correlation of each engagement metric with each sales metric in `{joined}`, "
+        f"same day and with engagement leading sales by 0-14 days (the lead with the strongest |r| is kept). "
+        f"Computed by the SQL engine; the materialisation shows a heatmap and the weekly {WEEKLY_ENGAGEMENT} "
+        f"vs. {WEEKLY_SALES} chart.",
+        metadata={
+            "table_location": dg.MetadataValue.text(REPORT_LOCATION),
+            "sql": dg.MetadataValue.md(f"```sql\n{report_sql}\n```"),
+        },
+    )
+    def _report(context: dg.AssetExecutionContext, lake: Lake, sql: SqlEngine) -> dg.MaterializeResult:
+        try:
+            result = sql.query(report_sql)
+            weeks = sql.query(weekly)
+        except SqlError as error:
+            raise dg.Failure(description=f"cannot compute {REPORT_TABLE} from {joined}: {error}", allow_retries=False) from None
+        rows = [dict(zip(result.columns, row)) for row in result.rows]
+        checks = [correlations_in_range(rows), enough_days(rows, pairs, min_days())]
+        staged = TableVersions(lake, REPORT_LOCATION).stage(context.run.run_id)
+        sql.write_parquet(report_sql, lake.uri(staged))
+        week_starts, visits, revenue = (list(c) for c in zip(*weeks.rows)) if weeks.rows else ([], [], [])
+        images = {
+            HEATMAP: charts.heatmap_png(rows, engagement, SALES_METRICS),
+            WEEKLY: charts.weekly_png(week_starts, visits, revenue, WEEKLY_ENGAGEMENT, WEEKLY_SALES),
+        }
+        chart_uris = store_charts(lake, staged, images)
+        published = publish_table(context, lake, sql, REPORT_LOCATION, staged, len(rows), REPORT_COLUMNS, checks)
+        context.log.info(f"{REPORT_TABLE}: {len(rows)} metric pairs; charts at {', '.join(chart_uris.values())}")
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": dg.MetadataValue.int(len(rows)),
+                "dagster/column_schema": dg.MetadataValue.table_schema(schema),
+                "dagster/column_lineage": dg.MetadataValue.column_lineage(lineage),
+                "charts": dg.MetadataValue.md(charts.markdown_images({TITLES[n]: png for n, png in images.items()})),
+                "top_correlations": dg.MetadataValue.md(top_markdown(rows)),
+                "chart_paths": dg.MetadataValue.json(chart_uris),
+                **published,
+            },
+            check_results=checks,
+        )
+
+    return _report

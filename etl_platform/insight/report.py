@@ -1,0 +1,39 @@
+"""What ``etl-platform report`` shows: the strongest relationships and where the charts are."""
+
+from __future__ import annotations
+
+from etl_platform.insight.correlation_sql import REPORT_LOCATION, REPORT_TABLE, quote
+from etl_platform.resources import Lake, QueryResult, SqlEngine
+from etl_platform.versions import TableVersions
+
+HEATMAP = "correlation_heatmap.png"
+WEEKLY = "weekly_visits_vs_lead_revenue.png"
+
+
+class ReportNotBuiltError(Exception):
+    """The report table is not in the catalog yet."""
+
+
+def chart_key(version_key: str, name: str) -> str:
+    """Inside the version, so a chart is published and pruned with the table it pictures; readers
+    of the table skip ``_`` folders."""
+    return f"{version_key}/_charts/{name}"
+
+
+def top_correlations(sql: SqlEngine, limit: int) -> QueryResult:
+    if REPORT_TABLE not in {info.name for info in sql.tables()}:
+        raise ReportNotBuiltError(f"no {REPORT_TABLE} table yet: run etl-platform demo first")
+    return sql.query(
+        "SELECT engagement_metric, sales_metric, round(best_correlation, 3) AS r, best_lag_days AS lead_days, "
+        f"best_days AS days, round(correlation, 3) AS same_day_r FROM {quote(REPORT_TABLE)} "
+        f"ORDER BY abs(best_correlation) DESC NULLS LAST, engagement_metric, sales_metric LIMIT {int(limit)}"
+    )
+
+
+def chart_paths(lake: Lake) -> list[str]:
+    """The charts of the published version."""
+    current = TableVersions(lake, REPORT_LOCATION).current()
+    if current is None:
+        return []
+    keys = [chart_key(current.key, name) for name in (HEATMAP, WEEKLY)]
+    return [lake.uri(key) for key in keys if lake.stat(key) is not None]
