@@ -75,6 +75,9 @@ class InputDataset:
     # Output column -> the raw columns it is computed from. Unlisted raw columns are taken to
     # flow into the output column of their normalised name (``Mailing list adds `` -> ``mailing_list_adds``).
     lineage: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Quoted values may span lines. Off by default: such files parse in one Spark task instead of
+    # being split; with it off, a value broken across lines fails the file with a clear message.
+    multiline: bool = False
 
     def __post_init__(self) -> None:
         if not self.landing_prefix.endswith("/") or self.landing_prefix.startswith("/"):

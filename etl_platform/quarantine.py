@@ -56,8 +56,13 @@ def quarantine(
     run_id: str,
     error: str,
     checks: Sequence[dg.AssetCheckResult] = (),
+    failed: bool = True,
 ) -> str:
-    """Copy ``source`` into the quarantine with its error report; returns the report's key."""
+    """Copy ``source`` into the quarantine with its error report; returns the report's key.
+
+    ``failed=False`` keeps a file whose build was published without some rejected rows: its copy
+    and report hold what was left out, and the file is not marked as refused.
+    """
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     copy_key = f"{ZONE}{dataset.name}/{stamp}_{source.name}"
     report_key = copy_key + ".error.json"
@@ -72,8 +77,10 @@ def quarantine(
         "run_id": run_id,
         "quarantined_at": time.time(),
         "error": error,
-        "failed_checks": [check_report(c) for c in checks],
+        "build_failed": failed,
+        "checks": [check_report(c) for c in checks],
     }
     lake.write_bytes(report_key, json.dumps(report, indent=2, default=str).encode())
-    lake.write_bytes(_index_key(dataset, source), json.dumps({"report": report_key}).encode())
+    if failed:
+        lake.write_bytes(_index_key(dataset, source), json.dumps({"report": report_key}).encode())
     return report_key

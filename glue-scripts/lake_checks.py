@@ -135,12 +135,13 @@ def date_gap_outcome(table: DataFrame, max_gap_days: int) -> Outcome:
 
 
 def parse_outcomes(input_rows: int, rejected_rows: int, rejected: DataFrame, max_share: float) -> Outcome:
-    """Advisory: the share of landing rows rejected because values did not parse."""
+    """Blocking: the share of landing rows rejected (values that do not parse, wrong field count,
+    bytes that are not UTF-8) stays within ``max_share``; beyond it the file is more wrong than right."""
     share = rejected_rows / input_rows if input_rows else 0.0
     metadata: dict[str, Any] = {"input_rows": input_rows, "rejected_rows": rejected_rows, "rejected_share": round(share, 6), "max_share": max_share}
     if rejected_rows:
         metadata["examples"] = examples(rejected)
-    return Outcome("parse_rejects", share <= max_share, False, metadata)
+    return Outcome("parse_rejects", share <= max_share, True, metadata)
 
 
 def schema_outcome(missing: Sequence[str], unexpected: Sequence[str], unparsed: dict[str, int], non_empty: dict[str, int]) -> Outcome:

@@ -9,6 +9,8 @@ PySpark and ``dagster-pipes``, present in both places, and uses only APIs that e
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import logging
 import re
@@ -37,8 +39,17 @@ from lake_checks import (
 from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
 
 log = logging.getLogger("lake_job")
+
+# Rows whose field count does not match the header land here (Spark's PERMISSIVE mode).
+CORRUPT_RECORD = "_corrupt_record"
+# Enough of the file to vet its encoding and header without Spark, and without reading it all.
+HEAD_BYTES = 64 * 1024
+# What a file with one of these at the start is encoded in; Spark would read it as garbage.
+WIDE_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
+UTF8_BOM = b"\xef\xbb\xbf"
 
 # Types a registry may declare for a raw CSV column, and the Spark SQL type each parses into.
 SPARK_TYPES = {"string": "STRING", "bigint": "BIGINT", "double": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE"}
@@ -56,7 +67,7 @@ class MissingColumnsError(LakeJobError):
 
 def normalize_column_name(name: str) -> str:
     """``' Mailing list adds '`` -> ``mailing_list_adds``: trim, lower case, white space runs to ``_``."""
-    return re.sub(r"\s+", "_", name.strip().lower())
+    return re.sub(r"\s+", "_", name.replace("\ufeff", "").strip().lower())
 
 
 @dataclass(frozen=True)
@@ -112,19 +123,82 @@ def spark_session(app_name: str) -> SparkSession:
     return spark
 
 
-def read_landing_csv(spark: SparkSession, path: str) -> DataFrame:
-    """Every column as a string, named from the header: no schema inference pass over the data."""
-    return spark.read.csv(path, header=True, inferSchema=False, escape='"')
+def read_head(path: str, size: int = HEAD_BYTES) -> bytes:
+    """The first ``size`` bytes of a landing file, read directly rather than through Spark."""
+    if path.startswith("s3://"):
+        import boto3  # part of the Glue runtime
+        from botocore.exceptions import ClientError
+
+        bucket, key = path[len("s3://") :].split("/", 1)
+        try:
+            return boto3.client("s3").get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{size - 1}")["Body"].read()
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "InvalidRange":  # an empty object
+                return b""
+            raise
+    with open(path.removeprefix("file://"), "rb") as handle:
+        return handle.read(size)
+
+
+def _position(data: bytes, offset: int) -> str:
+    line = data.count(b"\n", 0, offset) + 1
+    column = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
+    return f"line {line}, byte {column}"
+
+
+def read_header(head: bytes, source: str) -> list[str]:
+    """The header's column names, after vetting what Spark would read silently wrong: an empty
+    file, UTF-16/32, bytes that are not UTF-8, another delimiter. A UTF-8 byte order mark is fine."""
+    if not head:
+        raise LakeJobError(f"{source}: the file is empty (0 bytes)")
+    for bom, encoding in WIDE_BOMS:
+        if head.startswith(bom):
+            raise LakeJobError(f"{source}: the file is {encoding} encoded; save it as UTF-8")
+    text = head.removeprefix(UTF8_BOM)
+    try:
+        decoded = text.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.reason == "unexpected end of data" and len(head) == HEAD_BYTES:
+            decoded = text[: error.start].decode("utf-8")  # a character cut by the end of the head
+        else:
+            raise LakeJobError(
+                f"{source}: {_position(text, error.start)}: byte 0x{text[error.start]:02X} is not UTF-8 "
+                "(Latin-1 or Windows-1252?); save the file as UTF-8"
+            ) from None
+    records = csv.reader(io.StringIO(decoded))
+    header = next(records, [])
+    if not any(name.strip() for name in header):
+        raise LakeJobError(f"{source}: line 1, the header, is empty")
+    if len(head) < HEAD_BYTES and not any(any(field.strip() for field in record) for record in records):
+        raise LakeJobError(f"{source}: the file has a header but no data rows")
+    first_position: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        earlier = first_position.setdefault(normalize_column_name(name), position)
+        if earlier != position:
+            raise LakeJobError(f"{source}: line 1: columns {earlier} and {position} are both named {name.strip()!r}")
+    if len(header) == 1:
+        for delimiter in (";", "\t", "|"):
+            if delimiter in header[0]:
+                raise LakeJobError(f"{source}: line 1 is one column containing {delimiter!r}: the file seems delimited by {delimiter!r}; expected ','")
+    return header
+
+
+def read_landing_csv(spark: SparkSession, path: str, multiline: bool = False) -> DataFrame:
+    """Every column as a string, named from the header (vetted by ``read_header``): no inference pass.
+
+    Rows with more or fewer fields than the header keep their text in ``_corrupt_record``.
+    ``multiline`` reads quoted values spanning lines, at the cost of parsing the file in one task.
+    """
+    header = read_header(read_head(path), path)
+    schema = StructType([StructField(name, StringType()) for name in [*header, CORRUPT_RECORD]])
+    return spark.read.schema(schema).csv(
+        path, header=True, escape='"', multiLine=multiline, mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT_RECORD
+    )
 
 
 def match_columns(actual: Sequence[str], expected: Sequence[ExpectedColumn], source: str) -> dict[str, str]:
     """Map each expected column to the file's header name, compared after trim and case fold."""
-    by_normal: dict[str, str] = {}
-    for name in actual:
-        key = normalize_column_name(name)
-        if key in by_normal:
-            raise LakeJobError(f"{source}: the header names column {name.strip()!r} twice")
-        by_normal[key] = name
+    by_normal = {normalize_column_name(name): name for name in actual}
     missing = [c.name for c in expected if normalize_column_name(c.name) not in by_normal]
     if missing:
         wanted = {normalize_column_name(c.name) for c in expected}
@@ -167,17 +241,28 @@ class TypedInput:
     typed_columns: list[str]
     rules: list[RowCheck]
     stats: Observation
+    flagged: DataFrame
+    metrics: list[Column]
+    _values: dict[str, Any] | None = None
+
+    def _stat(self, name: str) -> int:
+        """Observed during the pass that wrote ``frame``. When no row reached the output Spark may
+        prune the observed node and report nothing; then the counts take a pass of their own."""
+        if self._values is None:
+            try:
+                self._values = dict(self.stats.get)
+            except Exception:
+                self._values = self.flagged.agg(*self.metrics).first().asDict()  # type: ignore[union-attr]
+        return int(self._values.get(name) or 0)
 
     def counts(self) -> dict[str, int]:
-        """Available once an action over ``frame`` has run: the counts ride along with that pass."""
-        got = self.stats.get
-        return {"input_rows": int(got.get("input_rows") or 0), "rejected_rows": int(got.get("rejected_rows") or 0)}
+        return {name: self._stat(name) for name in ("input_rows", "rejected_rows", "broken_records")}
 
     def per_column(self, kind: str) -> dict[str, int]:
-        return {name: int(self.stats.get.get(f"{kind}_{i}") or 0) for i, name in enumerate(self.typed_columns)}
+        return {name: self._stat(f"{kind}_{i}") for i, name in enumerate(self.typed_columns)}
 
     def rule_failures(self) -> dict[str, int]:
-        return {rule.name: int(self.stats.get.get(f"rule_{i}") or 0) for i, rule in enumerate(self.rules)}
+        return {rule.name: self._stat(f"rule_{i}") for i, rule in enumerate(self.rules)}
 
 
 def apply_types(
@@ -191,44 +276,63 @@ def apply_types(
     """Typed columns named as the registry declares them; extra columns kept as strings.
 
     A row is rejected when a non-empty value does not parse (``abc`` as an amount, ``2/30/2016`` as
-    a date) or a ``required`` column is empty. Counts (rows, rejects, unparsed values per column,
-    rows breaking each input ``rules`` check) are observed during the pass that writes the output.
+    a date), a ``required`` column is empty, its field count differs from the header's, or it holds
+    bytes that are not UTF-8; each rejected row says why (``_reason``). Counts (rows, rejects,
+    unparsed values per column, rows breaking each input ``rules`` check, records broken across
+    lines) are observed during the pass that writes the output.
     """
-    names = match_columns(raw.columns, expected, source)
+    data_columns = [name for name in raw.columns if name != CORRUPT_RECORD]
+    names = match_columns(data_columns, expected, source)
     typed = {c.name: parse_value(names[c.name], c.type, date_format) for c in expected}
 
     def empty(name: str) -> Column:
         return F.coalesce(F.trim(F.col(_quoted(names[name]))), F.lit("")) == ""
 
     unparsed = {c.name: ~empty(c.name) & typed[c.name].isNull() for c in expected if c.type != "string"}
-    problems = [*unparsed.values(), *[empty(name) for name in required]]
-    is_rejected = F.greatest(*[p.cast("int") for p in problems], F.lit(0)) if problems else F.lit(0)
-    unexpected = [name for name in raw.columns if name not in names.values()]
+    kinds = {c.name: c.type for c in expected}
+    problems: list[tuple[Column, Column]] = [
+        (bad, F.concat(F.lit(f"{names[name].strip()}: '"), F.col(_quoted(names[name])), F.lit(f"' is not a {kinds[name]}")))
+        for name, bad in unparsed.items()
+    ]
+    problems += [(empty(name), F.lit(f"{names[name].strip()} is empty")) for name in required]
+    problems.append((F.concat_ws("", *[F.col(_quoted(name)) for name in data_columns]).contains("\ufffd"), F.lit("bytes that are not UTF-8")))
+    broken = F.lit(False)
+    if CORRUPT_RECORD in raw.columns:
+        problems.append((F.col(CORRUPT_RECORD).isNotNull(), F.lit(f"not {len(data_columns)} fields like the header")))
+        # An odd number of quotes: the rest of a quoted value cut by a line break.
+        broken = F.col(CORRUPT_RECORD).isNotNull() & (F.size(F.split(F.col(CORRUPT_RECORD), '"')) % 2 == 0)
+    is_rejected = F.greatest(*[bad.cast("int") for bad, _ in problems], F.lit(0))
+    reason = F.concat_ws("; ", *[F.when(bad, text) for bad, text in problems])
+    unexpected = [name for name in data_columns if name not in names.values()]
     extras = [F.col(_quoted(name)).alias(name.strip()) for name in unexpected]
     flagged = raw.select(
         *[value.alias(name) for name, value in typed.items()],
         *extras,
         is_rejected.alias("_rejected"),
+        broken.cast("int").alias("_broken"),
         *[u.cast("int").alias(f"_unparsed_{i}") for i, u in enumerate(unparsed.values())],
         *[(~empty(name)).cast("int").alias(f"_nonempty_{i}") for i, name in enumerate(unparsed)],
     )
-    stats = Observation("parse")
-    observed = flagged.observe(
-        stats,
+    metrics = [
         F.count(F.lit(1)).alias("input_rows"),
         F.sum("_rejected").alias("rejected_rows"),
+        F.sum("_broken").alias("broken_records"),
         *[F.sum(f"_unparsed_{i}").alias(f"unparsed_{i}") for i in range(len(unparsed))],
         *[F.sum(f"_nonempty_{i}").alias(f"nonempty_{i}") for i in range(len(unparsed))],
         *[F.count(F.when((F.col("_rejected") == 0) & rule.failing(), 1)).alias(f"rule_{i}") for i, rule in enumerate(rules)],
-    )
+    ]
+    stats = Observation("parse")
+    observed = flagged.observe(stats, *metrics)
     helper_columns = [c for c in flagged.columns if c.startswith("_")]
     return TypedInput(
         frame=observed.where(F.col("_rejected") == 0).drop(*helper_columns),
-        rejected=raw.where(is_rejected == 1),
+        rejected=raw.where(is_rejected == 1).select(reason.alias("_reason"), *[F.col(_quoted(n)) for n in raw.columns]),
         unexpected_columns=[name.strip() for name in unexpected],
         typed_columns=list(unparsed),
         rules=list(rules),
         stats=stats,
+        flagged=flagged,
+        metrics=metrics,
     )
 
 
@@ -244,15 +348,16 @@ def process_landing_file(
     args = parse_job_args(
         argv,
         required=["input_path", "output_path", "columns"],
-        optional={"date_format": "M/d/yyyy", "date_column": "Date", "checks": ""},
+        optional={"date_format": "M/d/yyyy", "date_column": "Date", "checks": "", "multiline": "false"},
     )
     source, output_path = args["input_path"], args["output_path"]
+    multiline = args["multiline"].lower() == "true"
     plan = CheckPlan.parse(args["checks"])
     spark = spark_session(transform.__name__)
     reporter.info(f"reading {source} with Spark {spark.version}")
     try:
         typed = apply_types(
-            read_landing_csv(spark, source),
+            read_landing_csv(spark, source, multiline),
             parse_columns_arg(args["columns"]),
             date_format=args["date_format"],
             required=[args["date_column"]],
@@ -265,6 +370,16 @@ def process_landing_file(
     output = transform(typed.frame)
     rows = write_parquet(output, output_path)
     counts = typed.counts()
+    if counts["input_rows"] == 0:
+        raise LakeJobError(f"{source}: the file has a header but no data rows")
+    if counts["broken_records"] and not multiline:
+        (example,) = typed.rejected.where(F.col("_reason").contains("fields like the header")).select(CORRUPT_RECORD).limit(1).first() or ("",)
+        raise LakeJobError(
+            f"{source}: {counts['broken_records']} record(s) continue on a new line inside a quoted value (e.g. {example!r}); "
+            "read such files with multiline=True on the dataset"
+        )
+    if typed.unexpected_columns:
+        reporter.info(f"{source}: columns not in the registry are kept as strings: {typed.unexpected_columns}")
     reporter.info(f"read {counts['input_rows']} rows, rejected {counts['rejected_rows']}; checking {output_path}")
     outcomes = [
         schema_outcome([], typed.unexpected_columns, typed.per_column("unparsed"), typed.per_column("nonempty")),
@@ -274,7 +389,7 @@ def process_landing_file(
     ]
     if counts["rejected_rows"]:
         reporter.warning(f"{source}: rejected {counts['rejected_rows']} of {counts['input_rows']} rows whose values do not parse")
-    reporter.table_written(output, output_path, rows, **counts)
+    reporter.table_written(output, output_path, rows, input_rows=counts["input_rows"], rejected_rows=counts["rejected_rows"])
     for outcome in outcomes:
         reporter.check(outcome)
 

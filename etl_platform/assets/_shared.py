@@ -80,7 +80,9 @@ def publish_table(
 @dataclass
 class TableBuild:
     results: list[TableResult]
+    checks: list[dg.AssetCheckResult]
     failed: list[dg.AssetCheckResult]
+    rejected_rows: int
 
 
 def table_results(
@@ -106,4 +108,10 @@ def table_results(
     columns = [(column.name, column.type) for column in schema.columns]  # type: ignore[union-attr]
     published = publish_table(context, lake, sql, location, staged_key, rows, columns, checks)
     metadata = {**materialization.metadata, **extra_metadata, **published}
-    return TableBuild(results=[dg.MaterializeResult(metadata=metadata), *checks], failed=blocking_failures(checks))
+    rejected = materialization.metadata.get("rejected_rows")
+    return TableBuild(
+        results=[dg.MaterializeResult(metadata=metadata), *checks],
+        checks=checks,
+        failed=blocking_failures(checks),
+        rejected_rows=int(rejected.value) if rejected is not None else 0,  # type: ignore[arg-type]
+    )

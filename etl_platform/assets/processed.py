@@ -10,7 +10,7 @@ from etl_platform.assets._shared import OWNERS, SPARK_RETRY_POLICY, TABLE_KINDS,
 from etl_platform.assets.landing import landing_asset_key
 from etl_platform.automation.cadence import Cycle
 from etl_platform.checks.settings import QualitySettings
-from etl_platform.checks.specs import PROCESSED_CHECKS, check_plan, check_specs
+from etl_platform.checks.specs import PARSE_REJECTS, PROCESSED_CHECKS, check_plan, check_specs
 from etl_platform.datasets import InputDataset
 from etl_platform.project import script_code_version
 from etl_platform.quarantine import quarantine, quarantined_report
@@ -95,6 +95,7 @@ def processed_asset(dataset: InputDataset, cycle: Cycle) -> dg.AssetsDefinition:
                     "date_format": dataset.date_format,
                     "date_column": dataset.date_column,
                     "checks": check_plan(dataset.row_checks, settings),
+                    "multiline": str(dataset.multiline).lower(),
                 },
                 dataset.capacity,
             )
@@ -108,6 +109,11 @@ def processed_asset(dataset: InputDataset, cycle: Cycle) -> dg.AssetsDefinition:
         if build.failed:
             report = quarantine(lake, dataset, source, context.run.run_id, "blocking checks failed", build.failed)
             context.log.error(f"{source.key} quarantined: {lake.uri(report)}")
+        elif build.rejected_rows:
+            rejects = [c for c in build.checks if c.check_name == PARSE_REJECTS.name]
+            note = f"{build.rejected_rows} rejected row(s) left out of the published table"
+            report = quarantine(lake, dataset, source, context.run.run_id, note, rejects, failed=False)
+            context.log.warning(f"{source.key}: {note}; they are in {lake.uri(report)}")
         yield from build.results
 
     return _processed

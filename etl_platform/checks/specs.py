@@ -24,7 +24,7 @@ class BuiltinCheck:
 
 
 RAW_SCHEMA = BuiltinCheck("raw_schema", True, "Every expected column is present (after trim and case fold) and its values parse as the declared type.")
-PARSE_REJECTS = BuiltinCheck("parse_rejects", False, "The share of landing rows rejected because a value did not parse stays below the threshold.")
+PARSE_REJECTS = BuiltinCheck("parse_rejects", True, "The share of landing rows rejected (a value that does not parse, a wrong field count, bytes that are not UTF-8) stays within the threshold.")
 DATE_VALID = BuiltinCheck("date_valid", True, "`date` is never NULL, is unique, and lies between 1990-01-01 and a year from today.")
 DATE_GAPS = BuiltinCheck("date_gaps", False, "No stretch of days without a row is longer than the threshold.")
 ROW_COUNT_CHANGE = BuiltinCheck("row_count_change", False, "The row count did not change by more than the threshold versus the previous build.")

@@ -38,6 +38,7 @@ class RecordingRunner(SparkJobRunner):
     calls: ClassVar[list[tuple[str, dict[str, str]]]] = []
     row_count: int = 42
     failing_checks: list[str] = []  # checks the "script" reports as failed
+    rejected_rows: int = 0
     error: str | None = None  # the "script" fails with this message instead
     retryable: bool = False
 
@@ -54,6 +55,7 @@ class RecordingRunner(SparkJobRunner):
         checks = [spec for spec in context.assets_def.check_specs if spec.name != "row_count_change"]
         metadata = {
             "dagster/row_count": dg.MetadataValue.int(self.row_count),
+            "rejected_rows": dg.MetadataValue.int(self.rejected_rows),
             "dagster/column_schema": dg.MetadataValue.table_schema(dg.TableSchema(columns=[dg.TableColumn("date", "date")])),
         }
         return _Invocation(metadata, checks, self.failing_checks)

@@ -154,7 +154,19 @@ def test_failed_blocking_check_quarantines_with_the_check_report(tmp_path) -> No
     assert not result.success
     (report_name,) = [n for n in _quarantine_files(tmp_path) if n.endswith(".error.json")]
     report = json.loads((tmp_path / "quarantine" / "sales" / report_name).read_text())
-    assert [c["check"] for c in report["failed_checks"]] == ["date_valid"]
-    assert report["failed_checks"][0]["severity"] == "ERROR" and report["run_id"] == result.run_id
+    assert [c["check"] for c in report["checks"]] == ["date_valid"] and report["build_failed"] is True
+    assert report["checks"][0]["severity"] == "ERROR" and report["run_id"] == result.run_id
     lake = LocalLake(root=str(tmp_path))
     assert TableVersions(lake, "processed/sales_daily").current() is None  # never published
+
+
+def test_rejected_rows_of_a_published_build_are_kept_in_quarantine(tmp_path) -> None:
+    _land(tmp_path, "week1.csv", 100)
+    result = _materialize(tmp_path, "sales_daily", runner=RecordingRunner(rejected_rows=3))
+    assert result.success
+    (report_name,) = [n for n in _quarantine_files(tmp_path) if n.endswith(".error.json")]
+    report = json.loads((tmp_path / "quarantine" / "sales" / report_name).read_text())
+    assert report["build_failed"] is False and report["error"] == "3 rejected row(s) left out of the published table"
+    assert [c["check"] for c in report["checks"]] == ["parse_rejects"]
+    assert TableVersions(LocalLake(root=str(tmp_path)), "processed/sales_daily").current().run_id == result.run_id
+    assert _materialize(tmp_path, "sales_daily").success  # not refused: the build itself was good

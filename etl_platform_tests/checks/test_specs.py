@@ -12,7 +12,7 @@ def test_specs_and_plan_come_from_the_registry() -> None:
     assert set(specs) == {"raw_schema", "parse_rejects", "date_valid", "date_gaps", "row_count_change",
                           "non_negative_amounts", "non_negative_totals", "leads_within_opportunities"}  # fmt: skip
     assert {name for name, spec in specs.items() if spec.blocking} == {
-        "raw_schema", "date_valid", "non_negative_amounts", "non_negative_totals", "leads_within_opportunities",
+        "raw_schema", "parse_rejects", "date_valid", "non_negative_amounts", "non_negative_totals", "leads_within_opportunities",
     }  # fmt: skip
     plan = json.loads(check_plan(SALES.row_checks, QualitySettings(max_date_gap_days=3)))
     assert [c["name"] for c in plan["row_checks"]] == [c.name for c in SALES.row_checks]

@@ -79,11 +79,11 @@ def test_schema_outcome_lists_missing_unexpected_and_unparsable_columns() -> Non
     assert not wrong_type.passed and wrong_type.metadata["columns_not_parsing"] == ["N"]
 
 
-def test_parse_rejects_warns_above_the_share(spark) -> None:
+def test_parse_rejects_blocks_above_the_share(spark) -> None:
     rejected = spark.createDataFrame([("abc",)], "Amount string")
     assert lake_checks.parse_outcomes(1000, 1, rejected, 0.01).passed
     outcome = lake_checks.parse_outcomes(10, 1, rejected, 0.01)
-    assert not outcome.passed and not outcome.blocking and outcome.metadata["examples"] == [{"Amount": "abc"}]
+    assert not outcome.passed and outcome.blocking and outcome.metadata["examples"] == [{"Amount": "abc"}]
 
 
 def test_join_coverage(spark, tmp_path) -> None:

@@ -56,11 +56,6 @@ def test_missing_columns_error_names_file_and_columns() -> None:
         lake_job.match_columns(["Date", "Revenue"], expected, "f.csv")
 
 
-def test_duplicate_header_is_an_error() -> None:
-    with pytest.raises(LakeJobError, match="twice"):
-        lake_job.match_columns(["Date", " date"], [ExpectedColumn("Date", "date")], "f.csv")
-
-
 def test_apply_types_parses_and_rejects_unparseable_rows(spark) -> None:
     raw = spark.createDataFrame(
         [
@@ -87,8 +82,13 @@ def test_apply_types_parses_and_rejects_unparseable_rows(spark) -> None:
     ]
     assert typed.frame.columns == ["date", "amount", "flag", "note", "Extra"]
     assert dict(typed.frame.dtypes) == {"date": "date", "amount": "bigint", "flag": "boolean", "note": "string", "Extra": "string"}
-    assert typed.counts() == {"input_rows": 6, "rejected_rows": 4}
-    assert sorted(r["Date"] for r in typed.rejected.collect()) == ["", "1/3/2016", "1/4/2016", "2/30/2016"]
+    assert typed.counts() == {"input_rows": 6, "rejected_rows": 4, "broken_records": 0}
+    assert sorted((r["Date"], r["_reason"]) for r in typed.rejected.collect()) == [
+        ("", "Date is empty"),
+        ("1/3/2016", "Amount: 'abc' is not a bigint"),
+        ("1/4/2016", "Flag: 'maybe' is not a boolean"),
+        ("2/30/2016", "Date: '2/30/2016' is not a date"),
+    ]
 
 
 def test_schema_metadata_is_pipes_table_schema(spark) -> None:

@@ -1,0 +1,116 @@
+"""Every kind of bad landing file ends as one clear message naming the file (and the line where it
+can), or as rejected rows that say why; never a traceback or a silent partial table."""
+
+import json
+from unittest.mock import MagicMock
+
+import lake_job
+import pytest
+from process_sales_data import daily_sales
+
+from etl_platform.checks.settings import QualitySettings
+from etl_platform.checks.specs import check_plan
+from etl_platform.datasets import SALES
+from etl_platform_tests.helpers import SALES_HEADER, sales_row
+
+GOOD_ROWS = [sales_row("1/2/2016", "Lead", "100", "10"), sales_row("1/3/2016", "Prospect", "40", "4")]
+
+
+def _csv(header=SALES_HEADER, rows=GOOD_ROWS, newline="\n") -> bytes:
+    return newline.join(",".join(row) for row in [header, *rows]).encode() + newline.encode()
+
+
+def _run(tmp_path, content: bytes, *extra: str):
+    """The sales job in-process on ``content``: (error message or None, pipes mock, output rows)."""
+    source = tmp_path / "in.csv"
+    source.write_bytes(content)
+    out = tmp_path / "out"
+    argv = ["--input_path", str(source), "--output_path", str(out),
+            "--columns", json.dumps([list(c) for c in SALES.columns]),
+            "--checks", check_plan(SALES.row_checks, QualitySettings()), *extra]  # fmt: skip
+    pipes = MagicMock()
+    try:
+        lake_job.process_landing_file(lake_job.Reporter(pipes), argv, daily_sales)
+    except lake_job.LakeJobError as error:
+        return str(error), pipes, None
+    import pyarrow.parquet as pq
+
+    return None, pipes, sorted(pq.read_table(out).to_pylist(), key=lambda r: r["date"])
+
+
+def _checks(pipes) -> dict:
+    return {c.kwargs["check_name"]: c.kwargs for c in pipes.report_asset_check.call_args_list}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "in.csv: the file is empty (0 bytes)"),
+        (_csv(rows=[]), "in.csv: the file has a header but no data rows"),
+        (_csv().replace(b",", b";"), "in.csv: line 1 is one column containing ';': the file seems delimited by ';'"),
+        (_csv().replace(b",", b"\t"), "in.csv: line 1 is one column containing '\\t'"),
+        (_csv().decode().encode("utf-16"), "in.csv: the file is UTF-16 encoded; save it as UTF-8"),
+        (_csv().replace(b"Avery Quinn", "Zoë Quinn".encode("latin-1"), 1), "in.csv: line 2, byte 12: byte 0xEB is not UTF-8"),
+        (_csv(header=[h if h != "Weighted Revenue" else "Weighted Rev" for h in SALES_HEADER]),
+         "in.csv: the header lacks expected columns ['Weighted Revenue']; it has [" ),
+        (_csv(header=[*SALES_HEADER[:-1], "date"]), "in.csv: line 1: columns 1 and 12 are both named 'date'"),
+        (_csv(rows=[sales_row("1/2/2016", "Lead", "100")[:7] + ['"Lead', 'x"'] + ["1", "FALSE", "TRUE"]]).replace(b'"Lead,x"', b'"Lead\nx"'),
+         "record(s) continue on a new line inside a quoted value"),
+    ],
+)
+def test_bad_files_fail_with_one_clear_line(spark, tmp_path, content, message) -> None:
+    error, _, _ = _run(tmp_path, content)
+    assert error is not None and message in error, error
+    assert "\n" not in error.strip() and str(tmp_path / "in.csv") in error
+
+
+def test_bom_and_crlf_read_like_a_plain_file(spark, tmp_path) -> None:
+    _, _, plain = _run(tmp_path / "a", _csv()) if (tmp_path / "a").mkdir() is None else None
+    for variant in (b"\xef\xbb\xbf" + _csv(), _csv(newline="\r\n"), b"\xef\xbb\xbf" + _csv(newline="\r\n")):
+        folder = tmp_path / str(len(list(tmp_path.iterdir())))
+        folder.mkdir()
+        error, pipes, rows = _run(folder, variant)
+        assert error is None and rows == plain
+        assert _checks(pipes)["raw_schema"]["passed"] and _checks(pipes)["parse_rejects"]["metadata"]["rejected_rows"]["raw_value"] == 0
+
+
+def test_quoted_commas_are_values_and_multiline_reads_quoted_line_breaks(spark, tmp_path) -> None:
+    row = sales_row("1/2/2016", "Lead", "100")
+    row[1] = '"Quinn, Avery"'
+    row[2] = '"Acme\nCorp"'
+    (tmp_path / "a").mkdir()
+    error, pipes, rows = _run(tmp_path / "a", _csv(rows=[row]), "--multiline", "true")
+    assert error is None and [(r["opportunities"], r["forecasted_lead_revenue"]) for r in rows] == [(1, 100)]
+
+
+def test_extra_columns_are_reported_and_do_not_change_the_table(spark, tmp_path) -> None:
+    (tmp_path / "a").mkdir()
+    _, _, plain = _run(tmp_path / "a", _csv())
+    wider = _csv(header=[*SALES_HEADER, "Notes"], rows=[[*r, "n/a"] for r in GOOD_ROWS])
+    error, pipes, rows = _run(tmp_path, wider)
+    assert error is None and rows == plain
+    assert _checks(pipes)["raw_schema"]["metadata"]["unexpected_columns"]["raw_value"] == ["Notes"]
+    assert any("kept as strings: ['Notes']" in c.args[0] for c in pipes.log.info.call_args_list)
+
+
+def test_bad_values_are_rejected_with_reasons_and_too_many_block(spark, tmp_path) -> None:
+    rows = [*GOOD_ROWS, sales_row("2/30/2016", "Lead", "5"), sales_row("1/4/2016", "Lead", "12abc"),
+            [*sales_row("1/5/2016", "Lead", "5"), "stray"]]  # fmt: skip
+    latin = sales_row("1/6/2016", "Lead", "5")
+    latin[1] = "Zoë"
+    content = _csv(rows=rows) + b"".join([_csv(header=[], rows=[GOOD_ROWS[1]])] * 2000) + ",".join(latin).encode("latin-1") + b"\n"
+    error, pipes, out = _run(tmp_path, content)  # the Latin-1 row lies beyond the vetted head
+    assert error is None
+    parse = _checks(pipes)["parse_rejects"]
+    metadata = {key: value["raw_value"] for key, value in parse["metadata"].items()}
+    assert metadata["rejected_rows"] == 4 and parse["passed"]  # 4 of 2,006 rows: under 1%
+    reasons = sorted(example["_reason"] for example in metadata["examples"])
+    assert reasons == ["Date: '2/30/2016' is not a date; Target Close: '2/30/2016' is not a date",
+                       "Forecasted Monthly Revenue: '12abc' is not a bigint", "bytes that are not UTF-8",
+                       "not 12 fields like the header"]  # fmt: skip
+    assert [r["date"].isoformat() for r in out] == ["2016-01-02", "2016-01-03"]
+
+    (tmp_path / "few").mkdir()
+    error, pipes, _ = _run(tmp_path / "few", _csv(rows=rows))  # 3 of 5 rows rejected: far over 1%
+    parse = _checks(pipes)["parse_rejects"]
+    assert error is None and parse["passed"] is False and parse["severity"] == "ERROR"
