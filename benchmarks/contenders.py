@@ -26,7 +26,7 @@ from etl_platform.project import PROJECT_ROOT
 TABLES = [*(d.output_table for d in REGISTRY.inputs), REGISTRY.joined.name]
 
 
-def run_process(command: list[str], log: Path) -> tuple[float, int]:
+def run_process(command: list[str], log: Path) -> tuple[float, PeakRss]:
     """Seconds from start to exit, and the peak RSS of the process tree meanwhile."""
     env = {**os.environ, "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")}
     with open(log, "ab") as out:
@@ -37,13 +37,13 @@ def run_process(command: list[str], log: Path) -> tuple[float, int]:
         seconds = time.perf_counter() - started
     if code != 0:
         raise RuntimeError(f"{' '.join(command[:3])} ... exited with {code}; see {log}")
-    return seconds, peak.bytes
+    return seconds, peak
 
 
 def cat(inputs: Inputs, work_dir: Path, log: Path) -> dict:
     command = ["sh", "-c", 'cat "$0" "$1" > /dev/null', str(inputs.sales_path), str(inputs.marketing_path)]
     seconds, peak = run_process(command, log)
-    return {"seconds": seconds, "peak_rss_bytes": peak}
+    return {"seconds": seconds, "peak_rss_bytes": peak.bytes, "peak_rss_by_process": peak.breakdown}
 
 
 def python_job(module: str, inputs: Inputs, work_dir: Path, log: Path, layout: str) -> dict:
@@ -56,7 +56,7 @@ def python_job(module: str, inputs: Inputs, work_dir: Path, log: Path, layout: s
         outputs = describe_tables({table: out / layout.format(table=table) for table in TABLES})
     finally:
         shutil.rmtree(out, ignore_errors=True)
-    return {"seconds": seconds, "peak_rss_bytes": peak, "outputs": outputs}
+    return {"seconds": seconds, "peak_rss_bytes": peak.bytes, "peak_rss_by_process": peak.breakdown, "outputs": outputs}
 
 
 def duckdb(inputs: Inputs, work_dir: Path, log: Path) -> dict:

@@ -27,15 +27,17 @@ def ok_runs(runs: list[dict]) -> list[dict]:
 
 def summarize(runs: list[dict], rows: int, input_bytes: int, key: str = "seconds") -> dict:
     """Median time and the rates derived from it, the peak of peaks, the last outputs, the errors."""
-    good = ok_runs(runs)
+    good = [run for run in ok_runs(runs) if key in run]
     times = [run[key] for run in good]
+    peak_run = max(good, key=lambda run: run.get("peak_rss_bytes", 0), default={})
     seconds = statistics.median(times) if times else None
     summary = {
         "seconds": seconds,
         "seconds_each": times,
         "rows_per_second": rows / seconds if seconds else None,
         "mb_per_second": input_bytes / MB / seconds if seconds else None,
-        "peak_rss_bytes": max((run.get("peak_rss_bytes", 0) for run in good), default=None),
+        "peak_rss_bytes": peak_run.get("peak_rss_bytes"),
+        "peak_rss_by_process": peak_run.get("peak_rss_by_process"),
         "errors": [run["error"] for run in runs if "error" in run],
     }
     if good and "outputs" in good[-1]:
@@ -53,7 +55,7 @@ def summarize_scale(scale_runs: dict) -> dict:
     inputs, runs = scale_runs["inputs"], scale_runs["runs"]
     rows, size = inputs["rows"], inputs["bytes"]
     contenders = {name: summarize(results, rows, size) for name, results in runs.items()}
-    if "platform" in runs:
+    if any("warm_rerun_seconds" in run for run in runs.get("platform", [])):
         # The re-run processes the sales file only: its rates are over that file.
         rerun = summarize(runs["platform"], inputs["sales_rows"], inputs["sales_bytes"], key="warm_rerun_seconds")
         contenders["platform_warm_rerun"] = {k: v for k, v in rerun.items() if k != "outputs"}

@@ -55,19 +55,14 @@ def quiet(log: Path) -> Iterator[None]:
                 os.close(copy)
 
 
-def platform_server_pids() -> list[int]:
-    """Processes the platform keeps outside this process tree (none known yet)."""
-    return []
-
-
 def measure_platform(kind: str, inputs: Inputs, settings: Settings) -> dict:
     """One platform measurement on a fresh lake and instance; RSS over this process, its
     descendants and any server the platform keeps."""
     action = platform_runs.whole_graph if kind == "platform" else platform_runs.sensor_to_published
-    with quiet(settings.log), PeakRss(extra_pids=platform_server_pids) as peak:
-        with platform_runs.fresh_platform(settings.work_dir) as platform:
+    with quiet(settings.log), platform_runs.fresh_platform(settings.work_dir) as platform:
+        with PeakRss(extra_pids=platform.server_pids) as peak:
             result = action(platform, inputs)
-    return {**result, "peak_rss_bytes": peak.bytes}
+    return {**result, "peak_rss_bytes": peak.bytes, "peak_rss_by_process": peak.breakdown}
 
 
 def measure(name: str, inputs: Inputs, settings: Settings) -> dict:
