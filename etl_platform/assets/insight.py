@@ -6,7 +6,6 @@ published like the others.
 """
 
 import hashlib
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -66,11 +65,10 @@ def top_markdown(rows: Sequence[Mapping[str, Any]], limit: int = TOP) -> str:
 def store_charts(lake: Lake, version_key: str, images: Mapping[str, bytes]) -> dict[str, str]:
     """Each PNG (by file name) into the version's chart folder; returns where each went."""
     uris = {}
-    with tempfile.TemporaryDirectory() as folder:
-        for name, png in images.items():
-            path = Path(folder) / name
-            path.write_bytes(png)
-            uris[name] = lake.uri(lake.put_file(path, chart_key(version_key, name)).key)
+    for name, png in images.items():
+        key = chart_key(version_key, name)
+        lake.write_bytes(key, png)
+        uris[name] = lake.uri(key)
     return uris
 
 

@@ -50,7 +50,10 @@ def correlations_in_range(rows: Sequence[Mapping[str, Any]]) -> dg.AssetCheckRes
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
             "failing_pairs": len(failing),
-            "examples": dg.MetadataValue.json([{**r} for r in failing[:EXAMPLES]]),
+            # As text: NaN is not JSON.
+            "examples": dg.MetadataValue.json(
+                [{"pair": _pair(r), "correlation": str(r["correlation"]), "best_correlation": str(r["best_correlation"])} for r in failing[:EXAMPLES]]
+            ),
             "undefined_pairs": dg.MetadataValue.json(undefined),
         },
     )

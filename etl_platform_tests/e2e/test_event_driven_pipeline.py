@@ -73,12 +73,9 @@ def test_landed_files_become_the_joined_table_with_no_manual_step(quicksight_dir
         (marketing_request,) = daemon.arrival_ticks()
         assert marketing_request.tags["etl_platform/dataset"] == "marketing"
         daemon.launch(marketing_request)
-        (join_request,) = daemon.automation_tick()
-        assert join_request.asset_selection == [dg.AssetKey(REGISTRY.joined.name)]
+        (join_request,) = daemon.automation_tick()  # the join, and in the same run the report that follows it
+        assert join_request.asset_selection == [dg.AssetKey("engagement_revenue_correlation"), dg.AssetKey(REGISTRY.joined.name)]
         daemon.launch(join_request)
-        (report_request,) = daemon.automation_tick()  # the report follows the joined table
-        assert report_request.asset_selection == [dg.AssetKey("engagement_revenue_correlation")]
-        daemon.launch(report_request)
         assert daemon.automation_tick() == [] and daemon.arrival_ticks() == []
 
     capsys.readouterr()

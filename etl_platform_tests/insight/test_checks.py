@@ -24,7 +24,10 @@ def test_correlations_out_of_range_or_nan_fail_with_examples() -> None:
     result = correlations_in_range([_row("website_visits", 0.8, best=1.2), _row("mobile_uniques", float("nan")), _row("ok", 0.1)])
     assert not result.passed
     assert result.metadata["failing_pairs"].value == 2
-    assert [e["engagement_metric"] for e in result.metadata["examples"].value] == ["website_visits", "mobile_uniques"]
+    assert result.metadata["examples"].value == [
+        {"pair": "website_visits x opportunities", "correlation": "0.8", "best_correlation": "1.2"},
+        {"pair": "mobile_uniques x opportunities", "correlation": "nan", "best_correlation": "nan"},
+    ]
 
 
 def test_enough_days_passes_at_the_threshold() -> None:

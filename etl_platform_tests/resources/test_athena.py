@@ -86,22 +86,18 @@ class _Stubbed(AthenaEngine):
 STUB_CLIENT = boto3.client("athena", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
 
 
-def test_failed_query_raises_the_state_change_reason() -> None:
+@pytest.mark.parametrize(
+    "run",
+    [lambda engine: engine.query("select * from nope"), lambda engine: engine.write_parquet("select * from nope", "s3://data/out")],
+    ids=["query", "unload"],
+)
+def test_failed_query_raises_the_state_change_reason(run) -> None:
     engine = _Stubbed(region_name=REGION, database="etl", workgroup="primary", output_location="s3://r/", poll_interval_seconds=0)
     with Stubber(STUB_CLIENT) as stub:
         stub.add_response("start_query_execution", {"QueryExecutionId": "q1"})
         stub.add_response("get_query_execution", {"QueryExecution": {"Status": {"State": "FAILED", "StateChangeReason": "TABLE_NOT_FOUND: line 1:15:\n Table 'nope' does not exist"}}})
         with pytest.raises(SqlError, match="Athena query q1 failed: TABLE_NOT_FOUND: line 1:15: Table 'nope' does not exist"):
-            engine.query("select * from nope")
-
-
-def test_failed_unload_raises_the_state_change_reason() -> None:
-    engine = _Stubbed(region_name=REGION, database="etl", workgroup="primary", output_location="s3://r/", poll_interval_seconds=0)
-    with Stubber(STUB_CLIENT) as stub:
-        stub.add_response("start_query_execution", {"QueryExecutionId": "q3"})
-        stub.add_response("get_query_execution", {"QueryExecution": {"Status": {"State": "FAILED", "StateChangeReason": "HIVE_PATH_ALREADY_EXISTS: Target directory for table exists"}}})
-        with pytest.raises(SqlError, match="Athena query q3 failed: HIVE_PATH_ALREADY_EXISTS"):
-            engine.write_parquet("select 1", "s3://data/out")
+            run(engine)
 
 
 def test_slow_query_is_stopped_at_the_timeout() -> None:
