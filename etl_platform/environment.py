@@ -23,14 +23,23 @@ class UnknownEnvironmentError(ValueError):
     """ETL_PLATFORM_ENV names no resource set."""
 
 
+def spark_server_dir() -> str:
+    """Where the warm Spark server of this Dagster instance is kept track of."""
+    home = os.environ.get("DAGSTER_HOME") or str(DEFAULT_DAGSTER_HOME)
+    return os.environ.get("ETL_SPARK_SERVER_DIR") or os.path.join(home, "spark-connect")
+
+
 def local_resources() -> dict[str, Any]:
     """Everything on this machine: a lake folder, local Spark, DuckDB, alerts to a file (and a webhook)."""
     lake_root = os.environ.get("ETL_LAKE_ROOT") or str(DEFAULT_LAKE_ROOT)
     return {
         "lake": LocalLake(root=lake_root),
         "spark": LocalSparkRunner(
+            mode=os.environ.get("ETL_SPARK_MODE", "connect").strip().lower(),
             master=os.environ.get("ETL_SPARK_MASTER", "local[*]"),
             driver_memory=os.environ.get("ETL_SPARK_DRIVER_MEMORY", "2g"),
+            server_dir=spark_server_dir(),
+            idle_seconds=float(os.environ.get("ETL_SPARK_IDLE_SECONDS", "600")),
         ),
         "sql": DuckDBEngine(catalog_path=os.path.join(lake_root, "catalog.duckdb")),
         "notifier": LocalNotifier(

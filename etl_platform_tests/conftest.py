@@ -1,19 +1,29 @@
-"""Shared fixtures: one local Spark session per test process, lakes in temp folders, the real samples."""
+"""Shared fixtures: one warm Spark server per test session, lakes in temp folders, the real samples."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from etl_platform.environment import local_resources
 from etl_platform.project import GLUE_SCRIPTS_DIR, PROJECT_ROOT
+from etl_platform.warm_spark import leased_server, stop_server
 from etl_platform_tests.helpers import QUICKSIGHT_MARKETING, QUICKSIGHT_SALES
 
 # A failing test should fail at once, not after the production retry back-off (15 s, 30 s, 60 s).
 os.environ.setdefault("ETL_SPARK_RETRY_DELAY_SECONDS", "0")
+
+# Every Spark step of the session (runs in e2e tests, `dagster dev`'s runs, the `spark` fixture)
+# shares one warm Spark Connect server, kept in a folder of the session's own and stopped at its end.
+SPARK_SERVER_DIR = Path(tempfile.mkdtemp(prefix="etl-spark-server-"))
+os.environ["ETL_SPARK_SERVER_DIR"] = str(SPARK_SERVER_DIR)
+os.environ.setdefault("ETL_SPARK_IDLE_SECONDS", "300")  # if the session is killed, the server soon stops too
 
 # The Glue scripts are plain modules (as on Glue); tests import their transforms directly.
 sys.path.insert(0, str(GLUE_SCRIPTS_DIR))
@@ -21,21 +31,34 @@ sys.path.insert(0, str(GLUE_SCRIPTS_DIR))
 QUICKSIGHT_DIR = Path(os.environ.get("QUICKSIGHT_SAMPLES_DIR") or PROJECT_ROOT.parent / "shared" / "quicksight-samples")
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    stop_server(SPARK_SERVER_DIR)
+    shutil.rmtree(SPARK_SERVER_DIR, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def spark() -> Iterator[object]:
+    """The Spark the platform runs scripts on here: a Connect session on the warm server by
+    default (so the transforms are tested over Spark Connect), classic local Spark with
+    ``ETL_SPARK_MODE=process``."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from pyspark.sql import SparkSession
 
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("etl_platform_tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.sql.constraintPropagation.enabled", "false")
-        .config("spark.log.level", "ERROR")
-        .getOrCreate()
-    )
+    runner = local_resources()["spark"]
+    settings = {"spark.sql.shuffle.partitions": "2", "spark.sql.constraintPropagation.enabled": "false"}
+    if runner.mode == "connect":
+        with leased_server(runner.server_settings()) as server:
+            # As for a script: code calling SparkSession.builder.getOrCreate() in this process gets it too.
+            os.environ.update(server.client_environment())
+            session = SparkSession.builder.config(map=settings).getOrCreate()
+            yield session
+            session.stop()
+            for name in (*server.client_environment(), "SPARK_CONNECT_MODE_ENABLED"):
+                os.environ.pop(name, None)
+        return
+    builder = SparkSession.builder.master("local[2]").appName("etl_platform_tests")
+    ui = {"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false", "spark.log.level": "ERROR"}
+    session = builder.config(map={**ui, **settings}).getOrCreate()
     yield session
     session.stop()
 

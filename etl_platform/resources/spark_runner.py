@@ -8,15 +8,17 @@ import subprocess
 import sys
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from contextlib import ExitStack
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 from dagster._core.errors import DagsterExecutionInterruptedError
 
 from etl_platform.datasets import Capacity
-from etl_platform.project import GLUE_SCRIPTS_DIR
+from etl_platform.project import DEFAULT_DAGSTER_HOME, GLUE_SCRIPTS_DIR
+from etl_platform.warm_spark import ServerSettings, ServerStartError, leased_server
 
 
 class SparkJobRunner(dg.ConfigurableResource, ABC):
@@ -50,8 +52,19 @@ def script_error(script: str, invocation_messages: list, fallback: str) -> dg.Fa
     return dg.Failure(description=f"{script} failed: {errors[0]['error']}", allow_retries=errors[0].get("retryable", True))
 
 
+# Variables that pick how a script's SparkSession is made; each mode sets its own.
+SESSION_VARIABLES = ("PYSPARK_SUBMIT_ARGS", "SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED", "SPARK_CONNECT_AUTHENTICATE_TOKEN")
+
+
 class LocalSparkRunner(SparkJobRunner):
     """Each script in its own Python process on local Spark, through Dagster Pipes.
+
+    ``mode="connect"`` (the local environment's default): the script's
+    ``SparkSession.builder.getOrCreate()`` returns a Spark Connect session (``SPARK_REMOTE``) on
+    the warm server kept in ``server_dir`` (``etl_platform.warm_spark``), shared by every step
+    and run, started on first use and stopped after ``idle_seconds`` unused: no JVM start and
+    warm-up per step. ``mode="process"``: the script starts its own Spark JVM
+    (``PYSPARK_SUBMIT_ARGS``), the way it does on Glue.
 
     ``PipesSubprocessClient`` would do the launching, but when the process fails it raises before
     returning the session, so the script's own error message is lost; this keeps the session.
@@ -62,20 +75,49 @@ class LocalSparkRunner(SparkJobRunner):
     driver_memory: str = "2g"
     spark_conf: dict[str, str] = {}
     termination_timeout_seconds: float = 20
+    mode: Literal["connect", "process"] = "process"
+    server_dir: str = str(DEFAULT_DAGSTER_HOME / "spark-connect")
+    idle_seconds: float = 600
 
-    def _environment(self) -> dict[str, str]:
-        conf = {
+    def _conf(self) -> dict[str, str]:
+        return {
             "spark.ui.enabled": "false",
             "spark.ui.showConsoleProgress": "false",
             "spark.log.level": "WARN",
             "spark.sql.adaptive.enabled": "true",
             **self.spark_conf,
         }
-        submit_args = [f"--master {self.master}", f"--driver-memory {self.driver_memory}"]
-        submit_args += [f"--conf {key}={value}" for key, value in conf.items()]
+
+    def server_settings(self) -> ServerSettings:
+        return ServerSettings(
+            folder=self.server_dir,
+            master=self.master,
+            driver_memory=self.driver_memory,
+            spark_conf=self._conf(),
+            idle_seconds=self.idle_seconds,
+        )
+
+    @contextmanager
+    def _session_environment(self, context: dg.AssetExecutionContext) -> Iterator[dict[str, str]]:
+        """How the script gets its SparkSession, for as long as it runs."""
+        if self.mode == "process":
+            submit_args = [f"--master {self.master}", f"--driver-memory {self.driver_memory}"]
+            submit_args += [f"--conf {key}={value}" for key, value in self._conf().items()]
+            yield {"PYSPARK_SUBMIT_ARGS": " ".join([*submit_args, "pyspark-shell"])}
+            return
+        with ExitStack() as stack:
+            try:
+                server = stack.enter_context(leased_server(self.server_settings(), context.log.info))
+            except ServerStartError as error:
+                raise dg.Failure(description=str(error), allow_retries=True) from None
+            yield server.client_environment()
+
+    def _environment(self, session: Mapping[str, str]) -> dict[str, str]:
         python_path = os.pathsep.join(filter(None, [self.scripts_dir, os.environ.get("PYTHONPATH")]))
+        inherited = {key: value for key, value in os.environ.items() if key not in SESSION_VARIABLES}
         return {
-            "PYSPARK_SUBMIT_ARGS": " ".join([*submit_args, "pyspark-shell"]),
+            **inherited,
+            **session,
             "PYSPARK_PYTHON": sys.executable,
             "PYTHONPATH": python_path,
             "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
@@ -95,7 +137,8 @@ class LocalSparkRunner(SparkJobRunner):
         capacity: Capacity = Capacity(),
     ) -> dg.PipesClientCompletedInvocation:
         command = self.command(script, arguments)
-        context.log.info(f"running {script} on local Spark ({self.master}) with {dict(arguments)}")
+        where = "the warm Spark Connect server" if self.mode == "connect" else f"local Spark ({self.master})"
+        context.log.info(f"running {script} on {where} with {dict(arguments)}")
         with ExitStack() as stack:
             with warnings.catch_warnings():
                 # Dagster flags an API it calls itself as preview; nothing for users to act on.
@@ -107,21 +150,18 @@ class LocalSparkRunner(SparkJobRunner):
                         message_reader=dg.PipesTempFileMessageReader(),
                     )
                 )
-            process = subprocess.Popen(
-                command, env={**os.environ, **self._environment(), **session.get_bootstrap_env_vars()}
-            )
+            spark_session = stack.enter_context(self._session_environment(context))
+            process = subprocess.Popen(command, env={**self._environment(spark_session), **session.get_bootstrap_env_vars()})
             try:
                 returncode = process.wait(timeout=capacity.timeout_minutes * 60)
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                self._stop(process)
                 raise dg.Failure(
                     description=f"{script} timed out after {capacity.timeout_minutes} minutes", allow_retries=True
                 ) from None
             except DagsterExecutionInterruptedError:
                 context.log.info(f"run interrupted: stopping {script}")
-                process.send_signal(signal.SIGINT)
-                process.wait(timeout=self.termination_timeout_seconds)
+                self._stop(process)
                 raise
         if returncode != 0:
             # Checks the script reported before failing (e.g. raw_schema naming missing columns)
@@ -140,3 +180,12 @@ class LocalSparkRunner(SparkJobRunner):
                     )
             raise script_error(script, list(session.get_custom_messages()), f"exit code {returncode}")
         return dg.PipesClientCompletedInvocation(session)
+
+    def _stop(self, process: subprocess.Popen) -> None:
+        """SIGINT first: a script on Spark Connect then cancels its running query on the server."""
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=self.termination_timeout_seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 import boto3
 
 from etl_platform.resources.glue_runner import GlueSparkRunner
+from etl_platform.resources.spark_runner import SESSION_VARIABLES
 
 _EXCEPTION_LINE = re.compile(r"^[\w.]*(Error|Exception): ")
 
@@ -86,7 +87,7 @@ class FakeGlue:
             self._download(extra, run_dir / Path(extra).name)
         staged, output = self._stage(arguments, run_dir)
         env = {
-            **os.environ,
+            **{key: value for key, value in os.environ.items() if key not in SESSION_VARIABLES},  # classic Spark, as on Glue
             "PYTHONPATH": str(run_dir),
             "PYSPARK_SUBMIT_ARGS": "--master local[2] --conf spark.ui.enabled=false --conf spark.log.level=WARN pyspark-shell",
             "SPARK_LOCAL_IP": "127.0.0.1",
