@@ -38,6 +38,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--work-dir", type=Path, help="temporary lakes and outputs (default: a new temp folder)")
     parser.add_argument("--contenders", default=",".join(ALL_CONTENDERS), help=f"subset of {','.join(ALL_CONTENDERS)}")
     parser.add_argument("--tick-objects", type=int, default=10_000, help="landing objects for the sensor tick (0: skip)")
+    parser.add_argument("--report", type=Path, help="print the tables of an earlier results JSON (recomputed from its runs); measure nothing")
     args = parser.parse_args(argv)
     unknown = set(args.contenders.split(",")) - set(ALL_CONTENDERS)
     if unknown:
@@ -57,20 +58,38 @@ def settings_from(args: argparse.Namespace, work_dir: Path, log: Path) -> Settin
     )
 
 
-def build_results(raw: dict, settings: Settings, started: dict, ended: dict) -> dict:
+def summaries(raw: dict) -> dict:
+    """Everything derived from the raw runs: per-scale summaries, the sensor tick, the targets."""
     scales = [report.summarize_scale(s) for s in raw["scales"]]
     tick = report.sensor_tick_summary(raw["sensor_tick_runs"])
+    return {"units": report.__doc__.split("Units: ", 1)[1].strip(), "scales": scales, "sensor_tick": tick,
+            "targets": report.targets(scales, tick)}  # fmt: skip
+
+
+def build_results(raw: dict, settings: Settings, started: dict, ended: dict) -> dict:
     return {
         "started": started,
         "ended": ended,
         "machine": machine_info(),
         "settings": {"scales": settings.scales, "repeat": settings.repeat, "contenders": list(settings.contenders),
                      "tick_objects": settings.tick_objects, "spark_retries": os.environ["ETL_SPARK_RETRIES"]},  # fmt: skip
-        "units": report.__doc__.split("Units: ", 1)[1].strip(),
-        "scales": scales,
-        "sensor_tick": tick,
-        "targets": report.targets(scales, tick),
+        **summaries(raw),
     }
+
+
+def raw_runs(results: dict) -> dict:
+    """The raw measurements kept in a results JSON, as ``run_all`` returned them."""
+    keep = ("scale", "label", "inputs", "runs")
+    return {
+        "scales": [{key: scale[key] for key in keep} for scale in results["scales"]],
+        "sensor_tick_runs": results["sensor_tick"]["runs"],
+    }
+
+
+def reprint(path: Path) -> int:
+    results = json.loads(path.read_text())
+    print_report({**results, **summaries(raw_runs(results))})
+    return 0
 
 
 def moment() -> dict:
@@ -93,6 +112,8 @@ def print_report(results: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.report:
+        return reprint(args.report)
     out = (args.out or RESULTS_DIR / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json").resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     log = out.with_suffix(".log")

@@ -32,8 +32,13 @@ def run_process(command: list[str], log: Path) -> tuple[float, PeakRss]:
     with open(log, "ab") as out:
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, env=env)
-        with PeakRss(process.pid, include_root=True) as peak:
-            code = process.wait()
+        try:
+            with PeakRss(process.pid, include_root=True) as peak:
+                code = process.wait()
+        except BaseException:  # interrupted: leave no JVM behind
+            process.kill()
+            process.wait()
+            raise
         seconds = time.perf_counter() - started
     if code != 0:
         raise RuntimeError(f"{' '.join(command[:3])} ... exited with {code}; see {log}")

@@ -44,7 +44,21 @@ def summarize(runs: list[dict], rows: int, input_bytes: int, key: str = "seconds
         summary["outputs"] = good[-1]["outputs"]
     if good and "phases" in good[-1]:
         summary["phases_median"] = {p: statistics.median(r["phases"][p] for r in good) for p in good[-1]["phases"]}
+    profile_key = "warm_rerun_profile" if key == "warm_rerun_seconds" else "profile"
+    profiles = [run[profile_key] for run in good if run.get(profile_key)]
+    if profiles:
+        summary["profile_median"] = median_profile(profiles)
     return summary
+
+
+def median_profile(profiles: list[dict]) -> dict:
+    """Median seconds per step over the repetitions, and of the Spark server's start."""
+    steps = sorted({step for profile in profiles for step in profile["steps"]})
+    starts = [p["server_start_seconds"] for p in profiles if p.get("server_start_seconds") is not None]
+    return {
+        "steps": {step: statistics.median(p["steps"][step] for p in profiles if step in p["steps"]) for step in steps},
+        "server_start_seconds": statistics.median(starts) if starts else None,
+    }
 
 
 def ratio(numerator: float | None, denominator: float | None) -> float | None:
@@ -70,10 +84,19 @@ def summarize_scale(scale_runs: dict) -> dict:
             "platform_over_duckdb": ratio(seconds.get("platform"), seconds.get("duckdb")),
             "platform_latency_over_bare_spark": ratio(seconds.get("platform_latency"), seconds.get("bare_spark")),
             "bare_spark_over_duckdb": ratio(seconds.get("bare_spark"), seconds.get("duckdb")),
+            # Each round runs the contenders minutes apart, so a round's ratio sees similar load.
+            "platform_over_bare_spark_by_round": round_ratios(runs.get("platform", []), runs.get("bare_spark", [])),
         },
         "output_rows": output_rows(contenders),
         "runs": runs,
     }
+
+
+def round_ratios(numerators: list[dict], denominators: list[dict]) -> list[float | None]:
+    return [
+        ratio(a.get("seconds") if "error" not in a else None, b.get("seconds") if "error" not in b else None)
+        for a, b in zip(numerators, denominators)
+    ]
 
 
 def output_rows(contenders: dict) -> dict[str, dict[str, int]]:
@@ -171,11 +194,27 @@ def table_lines(scales: list[dict]) -> list[str]:
                 f"{_fmt(summary['rows_per_second'], ',.0f'):>12} {_fmt(summary['mb_per_second'], '.1f'):>8} "
                 f"{_fmt(summary['peak_rss_bytes'] and summary['peak_rss_bytes'] / MB, ',.0f', ' MB'):>9}{failed}"
             )
+        for name in ("platform", "platform_latency"):
+            detail = breakdown(scale["contenders"].get(name, {}))
+            if detail:
+                lines.append(f"{'':>6}    {LABELS[name].split(': ')[1]}: {detail}")
         r = scale["ratios"]
         lines.append(f"{'':>6}  platform/bare-Spark {_fmt(r['platform_over_bare_spark'], '.2f', 'x')}, "
                      f"platform/DuckDB {_fmt(r['platform_over_duckdb'], '.1f', 'x')}, "
-                     f"latency/bare-Spark {_fmt(r['platform_latency_over_bare_spark'], '.2f', 'x')}")  # fmt: skip
+                     f"latency/bare-Spark {_fmt(r['platform_latency_over_bare_spark'], '.2f', 'x')}; "
+                     f"platform/bare-Spark by round {', '.join(_fmt(x, '.2f', 'x') for x in r['platform_over_bare_spark_by_round']) or '-'}")  # fmt: skip
     return lines
+
+
+def breakdown(summary: dict) -> str:
+    """Where the platform's time went: steps and server start, or the sensor-driven phases."""
+    parts = []
+    profile = summary.get("profile_median") or {}
+    if profile.get("server_start_seconds") is not None:
+        parts.append(f"Spark server start {profile['server_start_seconds']:.1f}")
+    parts += [f"{step} {seconds:.1f}" for step, seconds in profile.get("steps", {}).items()]
+    parts += [f"{phase} {seconds:.1f}" for phase, seconds in (summary.get("phases_median") or {}).items()]
+    return ", ".join(parts) + " s" if parts else ""
 
 
 def target_lines(results: list[dict]) -> list[str]:

@@ -72,6 +72,9 @@ def test_harness_measures_the_floors_and_writes_consistent_json(tmp_path) -> Non
     assert results["sensor_tick"]["objects"] == 300 and results["sensor_tick"]["seconds"] > 0
     statuses = {t["target"]: t["status"] for t in results["targets"]}
     assert len(statuses) == 8 and statuses["1x whole graph <= 1.5x bare PySpark"] == "n/a"
+    reprinted = subprocess.run([sys.executable, "-m", "benchmarks", "--report", str(tmp_path / "results.json")],
+                               cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert reprinted.returncode == 0 and "bare PySpark" in reprinted.stdout and "issue 7 targets:" in reprinted.stdout
 
 
 @pytest.mark.e2e
