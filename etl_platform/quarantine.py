@@ -24,9 +24,23 @@ from etl_platform.resources.lake import Lake, LakeObject
 ZONE = "quarantine/"
 
 
+def _index_prefix(dataset: InputDataset) -> str:
+    return f"{ZONE}{dataset.name}/_index/"
+
+
 def _index_key(dataset: InputDataset, obj: LakeObject) -> str:
     identity = hashlib.sha256(f"{obj.key}@{obj.fingerprint}".encode()).hexdigest()[:32]
-    return f"{ZONE}{dataset.name}/_index/{identity}.json"
+    return f"{_index_prefix(dataset)}{identity}.json"
+
+
+def quarantined_keys(lake: Lake, dataset: InputDataset) -> frozenset[str]:
+    """The index of refused uploads, listed once: a sensor tick checks many files against it
+    without one request per file."""
+    return frozenset(obj.key for obj in lake.list_objects(_index_prefix(dataset)))
+
+
+def is_quarantined(index: frozenset[str], dataset: InputDataset, obj: LakeObject) -> bool:
+    return _index_key(dataset, obj) in index
 
 
 def quarantined_report(lake: Lake, dataset: InputDataset, obj: LakeObject) -> str | None:

@@ -19,6 +19,7 @@ import dagster as dg
 
 from etl_platform.assets.landing import landing_asset_key
 from etl_platform.datasets import InputDataset
+from etl_platform.quarantine import is_quarantined, quarantined_keys, quarantined_report
 from etl_platform.resources import Lake, LakeObject
 from etl_platform.resources.lake import skip_reason
 
@@ -59,10 +60,15 @@ def evaluate_arrivals(
     page, more = lake.list_page(dataset.landing_key_prefix, cursor.start_after, page_size)
     arrived: list[LakeObject] = []
     skipped: list[tuple[LakeObject, str]] = []
+    quarantined: frozenset[str] | None = None  # listed once, only when a candidate needs it
     for obj in page:
         if obj.modified < cursor.since - GRACE_SECONDS:
             continue
         reason = skip_reason(obj)
+        if not reason and cursor.recent.get(obj.key, [None])[0] != obj.fingerprint:
+            quarantined = quarantined if quarantined is not None else quarantined_keys(lake, dataset)
+            if is_quarantined(quarantined, dataset, obj):
+                reason = f"quarantined after a failed run (report {quarantined_report(lake, dataset, obj)}); re-upload a corrected file"
         if reason:
             skipped.append((obj, reason))
         elif cursor.recent.get(obj.key, [None])[0] != obj.fingerprint:

@@ -8,6 +8,7 @@ import pytest
 
 from etl_platform.automation.arrival import ArrivalCursor, arrival_sensor
 from etl_platform.datasets import MARKETING, SALES
+from etl_platform.quarantine import quarantine
 from etl_platform.resources import LocalLake
 
 
@@ -149,3 +150,15 @@ def test_one_tick_is_bounded_with_thousands_of_objects(tmp_path, instance, monke
     assert len(requested) == len(set(requested)) == 5000
     assert ticker.requests() == []  # the next pass finds nothing new
     assert len(ArrivalCursor.parse(ticker.cursor).recent) <= 5000
+
+
+def test_a_quarantined_upload_is_not_requested_again_until_re_uploaded(tmp_path, instance) -> None:
+    path = _land(tmp_path, SALES, "week47.csv", mtime=time.time() - 60)
+    lake = LocalLake(root=str(tmp_path))
+    report = quarantine(lake, SALES, lake.stat("landing/sales/week47.csv"), "run-1", "bad header")
+    result = Ticker(instance, lake).tick()  # a fresh cursor, as after a sensor reset
+    assert isinstance(result, dg.SkipReason)
+    assert f"week47.csv: quarantined after a failed run (report {report})" in result.skip_message
+    path.write_text("Date\n1/1/2016\n1/2/2016\n")  # corrected content: a new fingerprint
+    (request,) = Ticker(instance, lake).requests()
+    assert request.run_config["ops"]["sales_daily"]["config"]["object_key"] == "landing/sales/week47.csv"
