@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 
-.PHONY: setup demo test dev materialize bench clean
+.PHONY: setup demo test dev materialize bench spark-stop clean
 
 setup: $(STAMP)
 
@@ -34,5 +34,9 @@ materialize: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks --scales 1,100,500 --repeat 3 --out benchmarks/results/bench.json
 
+spark-stop: $(STAMP)
+	$(BIN)/python -m etl_platform.warm_spark stop
+
 clean:
+	@test ! -x $(BIN)/python || $(BIN)/python -m etl_platform.warm_spark stop
 	rm -rf .lake .dagster

@@ -37,10 +37,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[object]:
-    """The Spark the platform runs scripts on here: a Connect session on the warm server by
-    default (so the transforms are tested over Spark Connect), classic local Spark with
-    ``ETL_SPARK_MODE=process``."""
+def _spark_session() -> Iterator[tuple[object, dict[str, str]]]:
+    """One session for the test session, and the variables code needs to get it from getOrCreate()."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from pyspark.sql import SparkSession
 
@@ -48,19 +46,32 @@ def spark() -> Iterator[object]:
     settings = {"spark.sql.shuffle.partitions": "2", "spark.sql.constraintPropagation.enabled": "false"}
     if runner.mode == "connect":
         with leased_server(runner.server_settings()) as server:
-            # As for a script: code calling SparkSession.builder.getOrCreate() in this process gets it too.
-            os.environ.update(server.client_environment())
-            session = SparkSession.builder.config(map=settings).getOrCreate()
-            yield session
-            session.stop()
-            for name in (*server.client_environment(), "SPARK_CONNECT_MODE_ENABLED"):
-                os.environ.pop(name, None)
+            # Set only while a test uses it (`spark`), so processes started by other tests get classic Spark.
+            variables = {**server.client_environment(), "SPARK_CONNECT_MODE_ENABLED": "1"}
+            with pytest.MonkeyPatch.context() as patch:
+                for name, value in variables.items():
+                    patch.setenv(name, value)
+                session = SparkSession.builder.config(map=settings).getOrCreate()
+            yield session, variables
+            session.stop()  # while the server still answers (it stops at the end of the session)
         return
     builder = SparkSession.builder.master("local[2]").appName("etl_platform_tests")
     ui = {"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false", "spark.log.level": "ERROR"}
     session = builder.config(map={**ui, **settings}).getOrCreate()
-    yield session
+    yield session, {}
     session.stop()
+
+
+@pytest.fixture
+def spark(_spark_session, monkeypatch: pytest.MonkeyPatch) -> object:
+    """The Spark the platform runs scripts on here: a Connect session on the warm server by default
+    (so the transforms are tested over Spark Connect; script code calling
+    SparkSession.builder.getOrCreate() in this process gets it too), classic local Spark with
+    ``ETL_SPARK_MODE=process``."""
+    session, variables = _spark_session
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    return session
 
 
 @pytest.fixture(scope="session")

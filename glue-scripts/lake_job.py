@@ -120,6 +120,13 @@ def spark_session(app_name: str) -> SparkSession:
     spark.conf.set("spark.sql.constraintPropagation.enabled", "false")
     spark.conf.set("spark.sql.legacy.timeParserPolicy", "CORRECTED")
     spark.conf.set("spark.sql.session.timeZone", "UTC")
+    # Shuffle partitions sized to the data, not a fixed count: adaptive execution coalesces them
+    # into ~128 MB ones, so a daily table (a few thousand rows, even from 10M input rows) is one
+    # task and one Parquet file, while a large output still gets split.
+    spark.conf.set("spark.sql.adaptive.enabled", "true")
+    spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "true")
+    spark.conf.set("spark.sql.adaptive.coalescePartitions.parallelismFirst", "false")
+    spark.conf.set("spark.sql.adaptive.advisoryPartitionSizeInBytes", "128m")
     return spark
 
 
@@ -395,7 +402,11 @@ def process_landing_file(
 
 
 def write_parquet(frame: DataFrame, path: str) -> int:
-    """Snappy Parquet replacing the previous output; returns the rows written (observed, one pass)."""
+    """Snappy Parquet replacing the previous output; returns the rows written (observed, one pass).
+
+    No ``coalesce(1)``: the file count follows the last stage's partitions, which adaptive
+    execution sizes to the data (see ``spark_session``).
+    """
     written = Observation("written")
     frame.observe(written, F.count(F.lit(1)).alias("rows")).write.mode("overwrite").option(
         "compression", "snappy"

@@ -15,7 +15,7 @@ import pytest
 from etl_platform.environment import local_resources
 from etl_platform.project import GLUE_SCRIPTS_DIR, PROJECT_ROOT, SHARED_SCRIPTS
 from etl_platform.resources import LocalSparkRunner
-from etl_platform.warm_spark import ServerSettings, leased_server, server_status
+from etl_platform.warm_spark import ServerSettings, leased_server, server_status, stop_server
 
 SPARK_SCRIPT = """
 import os, pathlib, time
@@ -106,8 +106,8 @@ def _lease_from_another_process(settings: ServerSettings) -> dict:
     return json.loads(done.stdout)
 
 
-def test_steps_and_processes_share_one_server_and_a_dead_one_is_replaced(scripts_dir) -> None:
-    runner = _runner(scripts_dir)
+def test_steps_and_processes_share_one_server_and_a_dead_one_is_replaced(scripts_dir, tmp_path) -> None:
+    runner = _runner(scripts_dir, server_dir=str(tmp_path / "own"), master="local[1]", driver_memory="512m", idle_seconds=60)
     first, _ = _run(runner, _asset("spark.py", tag="a"))
     assert first.success
     server = server_status(runner.server_dir)
@@ -129,6 +129,7 @@ def test_steps_and_processes_share_one_server_and_a_dead_one_is_replaced(scripts
     assert replacement is not None and replacement.jvm_pid != server.jvm_pid
     assert any(message.startswith("starting a Spark Connect server") for message in logs)
     assert not _alive(server.jvm_pid)
+    stop_server(runner.server_dir)
 
 
 def test_a_failing_script_fails_the_step_with_its_own_message_and_is_not_retried(scripts_dir) -> None:
