@@ -257,8 +257,10 @@ class TypedInput:
         prune the observed node and report nothing; then the counts take a pass of their own."""
         if self._values is None:
             try:
-                self._values = dict(self.stats.get)
+                self._values = dict(self.stats.get)  # classic Spark raises, Spark Connect returns {}
             except Exception:
+                self._values = {}
+            if not self._values:
                 self._values = self.flagged.agg(*self.metrics).first().asDict()  # type: ignore[union-attr]
         return int(self._values.get(name) or 0)
 
