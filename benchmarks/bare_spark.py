@@ -8,11 +8,11 @@ parser types the values; no string pass), the transform functions imported uncha
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
 
+from benchmarks.job_cli import job_main
 from benchmarks.schema import typed_header
 from etl_platform.datasets import REGISTRY, InputDataset
 from etl_platform.project import GLUE_SCRIPTS_DIR
@@ -73,12 +73,7 @@ def run(sales: Path, marketing: Path, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sales", type=Path, required=True)
-    parser.add_argument("--marketing", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args(argv)
-    run(args.sales, args.marketing, args.out)
+    job_main(run, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

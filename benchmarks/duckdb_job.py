@@ -6,11 +6,11 @@ inner join, ``COPY ... TO`` snappy Parquet (one file per table). Run as ``python
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import duckdb
 
+from benchmarks.job_cli import job_main
 from benchmarks.schema import header, typed_header
 from etl_platform.datasets import REGISTRY, InputDataset, normalize_column_name
 
@@ -74,12 +74,7 @@ def run(sales: Path, marketing: Path, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sales", type=Path, required=True)
-    parser.add_argument("--marketing", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args(argv)
-    run(args.sales, args.marketing, args.out)
+    job_main(run, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -82,8 +82,7 @@ def describe_versions(lake: Lake, table: str) -> str:
     pointer = versions.pointer()
     if pointer is None:
         return f"{table}: no published version yet"
-    present = set(versions.staged_versions())
-    published = {v.version: v for v in pointer.history if v.version in present}
+    published = versions.kept(pointer)
     lines = [f"{table}: {len(published)} kept version(s); * = current"]
     for version in sorted(published.values(), key=lambda v: v.version):
         mark = "*" if version.version == pointer.current.version else " "

@@ -122,6 +122,11 @@ class TableVersions:
         names = {obj.key[len(prefix) :].split("/", 1)[0] for obj in self.lake.list_objects(prefix)}
         return sorted(names)
 
+    def kept(self, pointer: Pointer) -> dict[str, TableVersion]:
+        """Published versions whose folders are still there (retention removes the others)."""
+        present = set(self.staged_versions())
+        return {v.version: v for v in pointer.history if v.version in present}
+
     def _check_complete(self, key: str, rows: int) -> None:
         objects = list(self.lake.list_objects(key + "/"))
         if any("/_temporary/" in obj.key for obj in objects):
@@ -159,8 +164,7 @@ class TableVersions:
             pointer = self.pointer()
             if pointer is None:
                 raise VersionError(f"{self.location} has no published version to roll back")
-            present = set(self.staged_versions())
-            published = {v.version: v for v in pointer.history if v.version in present}
+            published = self.kept(pointer)
             if to is None:
                 earlier = [v for v in published if v < pointer.current.version]
                 if not earlier:

@@ -12,6 +12,11 @@ from dagster_aws.s3 import S3Resource
 from etl_platform.resources.lake import Lake, LakeObject, check_key
 
 
+def _is_missing(error: ClientError) -> bool:
+    """HEAD answers a missing key with 404/NotFound, GET with NoSuchKey."""
+    return error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
+
+
 class S3Lake(Lake):
     """Objects under ``s3://bucket/prefix``; identity is the ETag, so a re-upload is a new object."""
 
@@ -52,7 +57,7 @@ class S3Lake(Lake):
         try:
             head = self.s3.get_client().head_object(Bucket=self.bucket, Key=self._key(key))
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if _is_missing(error):
                 return None
             raise
         return self._object(head, self._key(key))
@@ -61,7 +66,7 @@ class S3Lake(Lake):
         try:
             response = self.s3.get_client().get_object(Bucket=self.bucket, Key=self._key(key))
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if _is_missing(error):
                 return None
             raise
         return response["Body"].read()
