@@ -176,7 +176,8 @@ def test_an_idle_server_stops_unless_leased(scripts_dir, tmp_path) -> None:
         time.sleep(3)  # leased: kept running past its idle timeout
         assert server_status(runner.server_dir) == server
     deadline = time.monotonic() + 60
-    while (server_status(runner.server_dir) or _alive(server.jvm_pid)) and time.monotonic() < deadline:
+    # The keeper removes the state, stops the JVM, then exits: wait for all three.
+    while (server_status(runner.server_dir) or _alive(server.jvm_pid) or _alive(server.keeper_pid)) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert server_status(runner.server_dir) is None and not _alive(server.jvm_pid) and not _alive(server.keeper_pid)
     assert "idle for 1 s: stopping" in (tmp_path / "idle" / "server.log").read_text()
