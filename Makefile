@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-export DAGSTER_HOME ?= $(CURDIR)/.dagster
 
 .PHONY: setup demo test dev materialize bench spark-stop clean
 
@@ -14,6 +13,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@$(BIN)/python -m etl_platform.instance
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -30,7 +30,7 @@ materialize: $(STAMP)
 	@$(BIN)/python -m etl_platform.instance
 	$(BIN)/dagster asset materialize -m etl_platform.definitions --select '*'
 
-# Issue 7's benchmark (about an hour on 2 cores; inputs are cached under benchmarks/results/inputs).
+# The benchmark (about an hour on 2 cores; inputs are cached under benchmarks/results/inputs).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks --scales 1,100,500 --repeat 3 --out benchmarks/results/bench.json
 

@@ -1,4 +1,4 @@
-"""``python -m benchmarks``: measure the platform against its floors and print issue 7's targets.
+"""``python -m benchmarks``: measure the platform against its floors and print the targets.
 
     python -m benchmarks --scales 1,100,500 --repeat 3 --out benchmarks/results/run.json
 
@@ -105,7 +105,7 @@ def print_report(results: dict) -> None:
     say("\nplatform outputs:")
     for line in report.output_lines(results["scales"]):
         say(line)
-    say("\nissue 7 targets:")
+    say("\ntargets:")
     for line in report.target_lines(results["targets"]):
         say(line)
 

@@ -1,7 +1,7 @@
 """What a contender wrote: rows, Parquet files and compression per output table.
 
 Read from Parquet footers with pyarrow, outside any timed section. Row counts let the harness
-check that every contender computed the same tables; file counts and codecs are issue 7's
+check that every contender computed the same tables; file counts and codecs check the
 "at most two Parquet files per table, compressed" target.
 """
 

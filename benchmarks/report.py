@@ -1,4 +1,4 @@
-"""From raw runs to what issue 7 asks: medians, rates, ratios, targets, and a printed table.
+"""From raw runs to the targets: medians, rates, ratios, targets, and a printed table.
 
 Units: seconds of wall time (median of the successful repetitions); MB = 10^6 bytes of CSV input
 (both files); rows = CSV data rows of both files; peak RSS = the highest of the repetitions
@@ -161,7 +161,7 @@ def _peak_gb(scale: dict | None) -> float | None:
 
 
 def targets(scales: list[dict], tick: dict) -> list[dict]:
-    """Issue 7's targets against the measured medians; n/a where a scale was not run."""
+    """The targets against the measured medians; n/a where a scale was not run."""
     by = _by_label(scales)
     s1, s100, s500 = by.get(1), by.get(100), by.get(500)
     t100, t500 = _seconds(s100, "platform"), _seconds(s500, "platform")

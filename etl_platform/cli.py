@@ -1,4 +1,4 @@
-"""``etl-platform``: land files, run the whole pipeline, query the tables.
+"""etl-platform: land files, run the whole pipeline, query the tables.
 
 Errors are one line on stderr and a non-zero exit; no tracebacks for things a user can fix.
 """
@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NoReturn
 
 from dagster import DagsterInvalidConfigError
 
@@ -19,12 +20,13 @@ from etl_platform.datasets import REGISTRY, Registry, UnknownDatasetError
 from etl_platform.deploy import DeployError
 from etl_platform.environment import UnknownEnvironmentError, initialized_resources, resources_for_environment
 from etl_platform.insight.report import ReportNotBuiltError, chart_paths, top_correlations
-from etl_platform.instance import ensure_dagster_home
+from etl_platform.instance import ensure_dagster_home, project_environment
 from etl_platform.project import SAMPLES_DIR
 from etl_platform.resources import Lake, QueryResult, SqlEngine
-from etl_platform.resources.lake import LakeError
+from etl_platform.resources.lake import LakeError, key_skip_reason
 from etl_platform.resources.sql import SqlError
 from etl_platform.rollback import rollback_table, table_location
+from etl_platform.sql_guard import EmptySqlError, WriteRefusedError, check_read_only
 from etl_platform.versions import TableVersions
 
 
@@ -33,16 +35,39 @@ class CliError(Exception):
 
 
 def land(lake: Lake, registry: Registry, dataset_name: str, file: Path, name: str | None = None) -> str:
+    """Store ``file`` where the dataset's arrival sensor finds it.
+
+    A file the sensor would skip is refused, for the sensor's reason, rather than stored with a
+    warning: stored, it would never be processed. An empty file is refused too (its run could only
+    fail and quarantine it), and so is a ``name`` with folders: files land directly under the prefix.
+    """
     dataset = registry.dataset(dataset_name)
+    if file.is_dir():
+        raise CliError(f"{file} is a directory: land one file at a time")
     if not file.is_file():
         raise CliError(f"no such file: {file}")
-    stored = lake.put_file(file, dataset.landing_key_prefix + (name or file.name))
+    key = dataset.landing_key_prefix + (name or file.name)
+    reason = key_skip_reason(key)
+    if reason:
+        raise CliError(f"not landing {file} as {key}: {reason} (the arrival sensor would skip it)")
+    if name and "/" in name:
+        raise CliError(f"--name {name!r} is a path: give a file name, it lands directly under {dataset.landing_key_prefix}")
+    if file.stat().st_size == 0:
+        raise CliError(f"not landing {file}: the file is empty (0 bytes), its run would fail and quarantine it")
+    stored = lake.put_file(file, key)
     return f"landed {file} as {stored.key} ({stored.size:,} bytes) at {lake.uri(stored.key)}"
 
 
-def run_query(sql_engine: SqlEngine, sql: str) -> QueryResult:
+def run_query(sql_engine: SqlEngine, sql: str, allow_writes: bool = False) -> QueryResult:
+    """Run ``sql`` once the read-only guard has passed it, so a query cannot write files or change
+    the catalog by accident."""
     try:
+        check_read_only(sql, allow_writes)
         return sql_engine.query(sql)
+    except EmptySqlError as error:
+        raise CliError(str(error)) from None
+    except WriteRefusedError as error:
+        raise CliError(f"query is read-only: refusing {error}; pass --allow-writes to run it") from None
     except SqlError as error:
         built = ", ".join(t.name for t in sql_engine.tables()) or "none yet (run etl-platform demo)"
         raise CliError(f"SQL error: {error} (tables: {built})") from None
@@ -55,7 +80,9 @@ def describe_tables(sql_engine: SqlEngine) -> str:
     lines = []
     for info in infos:
         built = datetime.fromtimestamp(info.built_at, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-        lines.append(f"{info.name}  {info.row_count:,} rows  built {built}  run {info.run_id}\n  {info.location}")
+        # A table published without rejected landing rows says so beside its count: it is not the whole file.
+        rejected = f" ({info.rejected_rows:,} rejected)" if info.rejected_rows else ""
+        lines.append(f"{info.name}  {info.row_count:,} rows{rejected}  built {built}  run {info.run_id}\n  {info.location}")
         lines += [f"    {name:<32} {type_}" for name, type_ in info.columns]
     return "\n".join(lines)
 
@@ -103,10 +130,17 @@ def rollback(lake: Lake, sql_engine: SqlEngine, table: str, to: str | None) -> i
 
 
 def demo(samples_dir: Path) -> int:
-    """Land the samples, materialise every asset through Dagster, and say where things are."""
+    """Land the samples, materialise every asset through Dagster, and say where things are.
+
+    The terminal gets a line per step; Dagster's console logger is turned down for this run, as
+    the whole log stays in the instance for ``dagster dev``.
+    """
+    import uuid
+
     import dagster as dg
 
     from etl_platform.definitions import build_definitions
+    from etl_platform.progress import step_progress
 
     home = ensure_dagster_home()
     with initialized_resources() as ready:
@@ -118,7 +152,12 @@ def demo(samples_dir: Path) -> int:
                 print(land(ready["lake"], REGISTRY, dataset.name, file))
     defs = build_definitions(REGISTRY, resources_for_environment())
     job = defs.resolve_job_def("etl_pipeline_job")
-    result = job.execute_in_process(instance=dg.DagsterInstance.get(), raise_on_error=False)
+    instance = dg.DagsterInstance.get()
+    run_id = str(uuid.uuid4())
+    print(f"\nrunning {job.name} (run {run_id}):")
+    quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # a failure is reported below, in one line
+    with step_progress(instance, run_id, [node.name for node in job.nodes_in_topological_order]):
+        result = job.execute_in_process(run_config=quiet, instance=instance, run_id=run_id, raise_on_error=False)
     if not result.success:
         failures = [e.event_specific_data.error.message.strip() for e in result.get_step_failure_events()]  # type: ignore[union-attr]
         raise CliError(f"pipeline run {result.run_id} failed: {' | '.join(failures) or 'see dagster dev'}")
@@ -135,30 +174,54 @@ def demo(samples_dir: Path) -> int:
     return 0
 
 
+class CliParser(argparse.ArgumentParser):
+    """Usage errors in the command's one-line error form (argparse's exit status 2), with where
+    to read the usage instead of printing it."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"etl-platform: error: {message}; see {self.prog} --help\n")
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: counts such as ``report --top`` make no sense at zero or below."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number (1 or more)")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="etl-platform", description=__doc__.splitlines()[0])
+    parser = CliParser(prog="etl-platform", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     land_cmd = commands.add_parser("land", help="put a file into a dataset's landing zone")
     land_cmd.add_argument("dataset", help=f"one of: {', '.join(d.name for d in REGISTRY.inputs)}")
-    land_cmd.add_argument("file", type=Path)
-    land_cmd.add_argument("--name", help="object name in the landing zone (default: the file's name)")
+    land_cmd.add_argument("file", type=Path, help="the CSV file to land (not empty, not hidden, named *.csv)")
+    land_cmd.add_argument("--name", help="file name in the landing zone, no folders (default: the file's name)")
     demo_cmd = commands.add_parser("demo", help="land the samples and materialise every asset")
     demo_cmd.add_argument("--samples-dir", type=Path, default=SAMPLES_DIR, help="folder with <dataset>/*.csv")
-    query_cmd = commands.add_parser("query", help="run SQL against the built tables")
-    query_cmd.add_argument("sql")
-    query_cmd.add_argument("--format", choices=["table", "csv"], default="table")
+    query_cmd = commands.add_parser("query", help="run read-only SQL against the built tables")
+    query_cmd.add_argument("sql", help="SQL that only reads: SELECT, WITH, VALUES, FROM, DESCRIBE, SHOW, SUMMARIZE or EXPLAIN")
+    query_cmd.add_argument("--format", choices=["table", "csv"], default="table", help="aligned columns or CSV")
+    query_cmd.add_argument(
+        "--allow-writes",
+        action="store_true",
+        help="also run statements that write files or change the catalog or session (COPY TO, CREATE, ATTACH, SET, ...)",
+    )
     commands.add_parser("tables", help="list tables with columns, row counts and last build")
     report_cmd = commands.add_parser("report", help="strongest engagement vs. sales correlations and the charts' paths")
-    report_cmd.add_argument("--top", type=int, default=10, help="how many metric pairs to show")
+    report_cmd.add_argument("--top", type=positive_int, default=10, help="how many metric pairs to show")
     deploy_cmd = commands.add_parser("deploy", help="create or update the AWS stack and upload the Glue scripts")
     deploy_cmd.add_argument("--stack-name", default="etl-platform")
     deploy_cmd.add_argument("--region", help="AWS region (default: the standard AWS configuration)")
     deploy_cmd.add_argument("--dry-run", action="store_true", help="print what would be done; no AWS calls")
     rollback_cmd = commands.add_parser("rollback", help="make an earlier published version of a table current again")
-    rollback_cmd.add_argument("table")
+    rollback_cmd.add_argument("table", help="a built table's name (etl-platform tables lists them)")
     rollback_cmd.add_argument("--to", metavar="VERSION", help="version to restore (default: the one before the current)")
     versions_cmd = commands.add_parser("versions", help="list a table's kept versions, the current one marked")
-    versions_cmd.add_argument("table")
+    versions_cmd.add_argument("table", help="a built table's name (etl-platform tables lists them)")
     generate_cmd = commands.add_parser("generate-samples", help="write the deterministic sample CSVs")
     generate_cmd.add_argument("--out", type=Path, default=SAMPLES_DIR)
     generate_cmd.add_argument("--scale", type=float, default=1.0, help="multiply rows (benchmarks use 100, 500)")
@@ -195,7 +258,7 @@ def run(argv: Sequence[str] | None = None) -> int:
             print(format_table(top_correlations(resources["sql"], args.top)))
             print("\ncharts:\n" + "\n".join(f"  {path}" for path in chart_paths(resources["lake"])))
             return 0
-        result = run_query(resources["sql"], args.sql)
+        result = run_query(resources["sql"], args.sql, args.allow_writes)
     if args.format == "csv":
         print_csv(result)
     else:
@@ -205,7 +268,8 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        return run(argv)
+        with project_environment():
+            return run(argv)
     except (CliError, DeployError, LakeError, ReportNotBuiltError, UnknownDatasetError, UnknownEnvironmentError) as error:
         print(f"etl-platform: error: {error}", file=sys.stderr)
         return 1

@@ -78,12 +78,19 @@ class InputDataset:
     # Quoted values may span lines. Off by default: such files parse in one Spark task instead of
     # being split; with it off, a value broken across lines fails the file with a clear message.
     multiline: bool = False
+    # Share of landing rows that may be rejected (unparseable value, wrong field count, bytes that
+    # are not UTF-8) with the file still published without them, `parse_rejects` then warning.
+    # 0: any rejected row refuses the file, as a table missing rows (revenue) must not look whole.
+    # Raise it only for a source known to be noisy.
+    max_reject_share: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.landing_prefix.endswith("/") or self.landing_prefix.startswith("/"):
             raise ValueError(f"dataset {self.name}: landing_prefix must look like 'name/', got {self.landing_prefix!r}")
         if self.date_column not in {name for name, _ in self.columns}:
             raise ValueError(f"dataset {self.name}: date column {self.date_column!r} is not among its columns")
+        if not 0 <= self.max_reject_share < 1:
+            raise ValueError(f"dataset {self.name}: max_reject_share must be at least 0 and below 1, got {self.max_reject_share!r}")
 
     @property
     def landing_key_prefix(self) -> str:

@@ -22,8 +22,9 @@ def build_definitions(
 ) -> dg.Definitions:
     cycle = cycle or Cycle.from_env()
     job = pipeline_job(registry)
+    resources = dict(resources) if resources is not None else resources_for_environment()
     return dg.Definitions(
-        assets=[*build_assets(registry, cycle), correlation_report_asset(registry, cycle)],
+        assets=[*build_assets(registry, cycle), correlation_report_asset(registry, cycle, lake=resources.get("lake"))],
         jobs=[job],
         sensors=[
             *(arrival_sensor(dataset) for dataset in registry.inputs),
@@ -31,7 +32,7 @@ def build_definitions(
             run_failure_alert_sensor,
         ],
         schedules=[weekly_schedule(cycle, job)],
-        resources=dict(resources) if resources is not None else resources_for_environment(),
+        resources=resources,
     )
 
 

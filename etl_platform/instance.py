@@ -1,28 +1,52 @@
 """The project's Dagster instance (``DAGSTER_HOME``, ``.dagster/`` by default) and its settings.
 
-Run from ``make dev`` and ``make materialize`` (``python -m etl_platform.instance``) and by
-``etl-platform demo``, so runs started any of these ways share one instance and one set of limits.
+Run by ``make setup``, ``make dev`` and ``make materialize`` (``python -m etl_platform.instance``)
+and by every ``etl-platform`` command, so runs started any of these ways share one instance and
+one set of limits. Bare ``dagster`` commands find it through the project's ``.env``.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import dagster as dg
 import yaml
+from dagster._core.secrets.env_file import get_env_var_dict  # how Dagster's commands read .env
 
-from etl_platform.project import DEFAULT_DAGSTER_HOME
+from etl_platform.automation.barrier import clear_legacy_automation_pause
+from etl_platform.project import DEFAULT_DAGSTER_HOME, PROJECT_ROOT
 
 # Each table asset has its own pool (``table_<name>``): a limit of 1 makes a second build of the
 # same table wait for the first, so two uploads seconds apart never race to publish.
 SETTINGS = {
     "telemetry": {"enabled": False},
+    "nux": {"enabled": False},  # the UI's first-visit pop-up covers the asset graph
     "concurrency": {"pools": {"default_limit": 1}},
 }
 
 
+@contextmanager
+def project_environment() -> Iterator[None]:
+    """The environment plus ``.env`` in the working folder, read as Dagster's own commands read
+    it, so ``etl-platform`` and ``dagster dev`` see the same settings and instance; a variable
+    already set in the environment wins. Restored afterwards."""
+    saved = dict(os.environ)
+    for name, value in get_env_var_dict(os.getcwd()).items():
+        os.environ.setdefault(name, value)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def ensure_dagster_home() -> Path:
-    """Create ``DAGSTER_HOME`` with the project's settings; keys a user already set are kept."""
+    """Create ``DAGSTER_HOME`` (the project's ``.dagster/`` unless set) with the project's
+    settings; keys a user already set are kept."""
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME)))
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
@@ -30,8 +54,29 @@ def ensure_dagster_home() -> Path:
     merged = {**SETTINGS, **current}
     if merged != current:
         config.write_text(yaml.safe_dump(merged, sort_keys=False))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        clear_legacy_automation_pause(instance)
     return home
 
 
+_DAGSTER_HOME_LINE = re.compile(r"^\s*(export\s+)?DAGSTER_HOME\s*=")
+
+
+def ensure_dotenv(home: Path, folder: Path = PROJECT_ROOT) -> Path:
+    """Name ``home`` in ``folder/.env`` unless a ``DAGSTER_HOME`` is set there already.
+
+    Dagster's commands (``dagster dev``, ``dagster asset materialize``, the webserver, the daemon)
+    load ``.env`` from the working folder before choosing an instance; without ``DAGSTER_HOME``
+    they run in a throwaway one whose runs never show in the UI.
+    """
+    dotenv = folder / ".env"
+    lines = dotenv.read_text().splitlines() if dotenv.exists() else []
+    if not any(_DAGSTER_HOME_LINE.match(line) for line in lines):
+        dotenv.write_text("\n".join([*lines, f"DAGSTER_HOME={home.resolve()}"]) + "\n")
+    return dotenv
+
+
 if __name__ == "__main__":
-    print(f"Dagster instance: {ensure_dagster_home()}")
+    with project_environment():
+        home = ensure_dagster_home()
+        print(f"Dagster instance: {home} (named in {ensure_dotenv(home)})")

@@ -3,12 +3,15 @@
 The pointer moves first, then the SQL catalog follows, then Dagster records it: a materialisation
 of the table (it now holds different data, so downstream tables see the change) and the checks
 that version passed when it was built, so the join barrier does not wait for checks that already ran.
+A version published without some rejected landing rows has its ``parse_rejects`` warning restated,
+so the rollback does not make it look whole.
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
+from etl_platform.checks.restate import restate_checks
 from etl_platform.resources import Lake, SqlEngine
 from etl_platform.versions import TableVersion, TableVersions, VersionError
 
@@ -29,8 +32,9 @@ def table_location(defs: dg.Definitions, table: str) -> str:
 def rollback_table(
     defs: dg.Definitions, lake: Lake, sql: SqlEngine, instance: dg.DagsterInstance, table: str, to: str | None
 ) -> TableVersion:
-    restored = TableVersions(lake, table_location(defs, table)).rollback(to)
-    sql.register_table(table, lake.uri(restored.key), list(restored.columns), restored.rows, restored.run_id)
+    restored = TableVersions(lake, table_location(defs, table)).rollback(
+        to, follow=lambda v: sql.register_table(table, lake.uri(v.key), list(v.columns), v.rows, v.run_id, v.rejected_rows)
+    )
     key = dg.AssetKey(table)
     note = f"rolled back from {restored.rolled_back_from} to {restored.version} (built by run {restored.run_id})"
     instance.report_runless_asset_event(
@@ -39,6 +43,7 @@ def rollback_table(
             description=note,
             metadata={
                 "dagster/row_count": dg.MetadataValue.int(restored.rows),
+                "rejected_rows": dg.MetadataValue.int(restored.rejected_rows),
                 "table_version": dg.MetadataValue.text(restored.version),
                 "table_version_path": dg.MetadataValue.path(lake.uri(restored.key)),
                 "rolled_back_from": dg.MetadataValue.text(restored.rolled_back_from or ""),
@@ -47,13 +52,6 @@ def rollback_table(
             },
         )
     )
-    for check in restored.checks_passed:
-        instance.report_runless_asset_event(
-            dg.AssetCheckEvaluation(
-                asset_key=key,
-                check_name=check,
-                passed=True,
-                metadata={"note": dg.MetadataValue.text(f"passed when run {restored.run_id} built {restored.version}; {note}")},
-            )
-        )
+    checks = [spec.name for spec in defs.resolve_assets_def(key).check_specs]
+    restate_checks(instance, key, restored, checks, note)
     return restored

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 
@@ -48,6 +49,7 @@ class TableVersion:
     run_id: str
     rows: int
     published_at: float
+    rejected_rows: int = 0  # landing rows left out (within the dataset's tolerance): `rows` is not the whole file
     checks_passed: tuple[str, ...] = ()
     columns: tuple[tuple[str, str], ...] = ()  # (name, type): what a catalog needs to re-register it
     rolled_back_from: str | None = None
@@ -135,22 +137,33 @@ class TableVersions:
             raise VersionError(f"{self.lake.uri(key)} holds no Parquet file; nothing to publish")
 
     def publish(
-        self, key: str, run_id: str, rows: int, checks_passed: tuple[str, ...] = (), columns: tuple[tuple[str, str], ...] = ()
+        self,
+        key: str,
+        run_id: str,
+        rows: int,
+        checks_passed: tuple[str, ...] = (),
+        columns: tuple[tuple[str, str], ...] = (),
+        follow: Callable[[TableVersion], None] | None = None,
+        rejected_rows: int = 0,
     ) -> TableVersion:
         """Make the complete version at ``key`` current; the previous current stays in the history.
 
         Publishes of one table are serialised (a file lock locally; a Dagster pool per table across
         runs); if two builds race anyway, the later publish wins and each pointer written is whole.
+        ``follow`` (the catalog's update) runs under the same lock, so the catalog cannot end on
+        an older version than the pointer when two publishes race.
         """
         if not key.startswith(self._key(VERSIONS)):
             raise VersionError(f"{key} is not a version of {self.location}")
         self._check_complete(key, rows)
         version = TableVersion(
-            version=key.rsplit("/", 1)[1], key=key, run_id=run_id, rows=rows,
+            version=key.rsplit("/", 1)[1], key=key, run_id=run_id, rows=rows, rejected_rows=rejected_rows,
             published_at=time.time(), checks_passed=tuple(checks_passed), columns=tuple(map(tuple, columns)),
         )  # fmt: skip
         with self.lake.lock(self._key(LOCK)):
             self._write(version)
+            if follow:
+                follow(version)
         return version
 
     def _write(self, version: TableVersion) -> None:
@@ -158,8 +171,9 @@ class TableVersions:
         history = [*(pointer.history if pointer else []), version][-HISTORY_LIMIT:]
         self.lake.write_bytes(self._key(POINTER), Pointer(current=version, history=history).to_bytes())
 
-    def rollback(self, to: str | None = None) -> TableVersion:
-        """Make an earlier published version current again: ``to``, or the one before the current."""
+    def rollback(self, to: str | None = None, follow: Callable[[TableVersion], None] | None = None) -> TableVersion:
+        """Make an earlier published version current again: ``to``, or the one before the current;
+        ``follow`` runs under the publish lock, as for ``publish``."""
         with self.lake.lock(self._key(LOCK)):
             pointer = self.pointer()
             if pointer is None:
@@ -177,6 +191,8 @@ class TableVersions:
             target = published[to]
             restored = replace(target, published_at=time.time(), rolled_back_from=pointer.current.version)
             self._write(restored)
+            if follow:
+                follow(restored)
             return restored
 
     def prune(self, keep: int) -> list[str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dagster as dg
+
 from etl_platform.resources import DuckDBEngine, LocalLake, SparkJobRunner
 from etl_platform.samples import MARKETING_HEADER, SALES_HEADER
 from etl_platform.versions import TableVersions
@@ -19,6 +21,15 @@ def table_resources(lake_root: Path | str, spark: SparkJobRunner) -> dict[str, o
         "spark": spark,
         "sql": DuckDBEngine(catalog_path=str(Path(lake_root) / "catalog.duckdb")),
     }
+
+
+def created_instance_home(home: Path) -> Path:
+    """A Dagster home whose instance storage exists before any process opens it: processes that
+    create the same new SQLite instance at once race on its schema (and one may hang on the lock)."""
+    home.mkdir(parents=True, exist_ok=True)
+    with dg.DagsterInstance.from_config(str(home)):
+        pass
+    return home
 
 
 def current_path(lake_root: Path | str, location: str) -> Path:
@@ -42,4 +53,4 @@ def marketing_row(day: str, value: int, events: str = "") -> list[str]:
     return [day, *[str(value + i) for i in range(len(MARKETING_HEADER) - 2)], events]
 
 
-__all__ = ["MARKETING_HEADER", "current_path", "QUICKSIGHT_MARKETING", "QUICKSIGHT_SALES", "SALES_HEADER", "marketing_row", "sales_row", "table_resources", "write_csv"]
+__all__ = ["MARKETING_HEADER", "created_instance_home", "current_path", "QUICKSIGHT_MARKETING", "QUICKSIGHT_SALES", "SALES_HEADER", "marketing_row", "sales_row", "table_resources", "write_csv"]

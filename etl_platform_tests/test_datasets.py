@@ -48,6 +48,10 @@ def test_dataset_declaration_is_validated() -> None:
         InputDataset(**{**WEB.__dict__, "landing_prefix": "web"})
     with pytest.raises(ValueError, match="date column 'Day' is not among its columns"):
         InputDataset(**{**WEB.__dict__, "date_column": "Day"})
+    for share in (-0.01, 1.0):
+        with pytest.raises(ValueError, match="max_reject_share must be at least 0 and below 1"):
+            InputDataset(**{**WEB.__dict__, "max_reject_share": share})
+    assert InputDataset(**{**WEB.__dict__, "max_reject_share": 0.01}).max_reject_share == 0.01
 
 
 def test_joined_table_location_is_in_the_joined_zone() -> None:

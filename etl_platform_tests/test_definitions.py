@@ -34,7 +34,7 @@ def test_every_asset_has_kinds_owners_group_and_description() -> None:
     for spec in defs.resolve_all_asset_specs():
         assert spec.kinds, spec.key
         assert spec.owners == ["team:data-engineering"], spec.key
-        assert spec.group_name in {"landing", "processed", "joined", "insight"}, spec.key
+        assert spec.group_name == "etl_pipeline", spec.key
         assert spec.description, spec.key
 
 

@@ -10,29 +10,35 @@ from etl_platform.resources import DuckDBEngine, LocalLake
 from etl_platform.versions import TableVersions
 from etl_platform_tests.assets.fake_runner import RecordingRunner
 from etl_platform_tests.helpers import table_resources
+from etl_platform_tests.ui import RECORDING_DEFS, check_statuses, ui_context
 
 
-@pytest.fixture
-def two_builds(lake_root, tmp_path, monkeypatch):
-    """sales_daily built twice (100 rows, then 10) on the instance the CLI will open."""
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
-    (tmp_path / "home").mkdir()
+def _build(lake_root, home, runners) -> TableVersions:
+    """sales_daily built once per runner, on the instance at ``home``, which the CLI will open."""
+    home.mkdir()
     landed = lake_root / "landing" / "sales" / "week47.csv"
     landed.parent.mkdir(parents=True)
     landed.write_text("Date\n1/1/2016\n")
     with dg.DagsterInstance.get() as instance:
-        for rows in (100, 10):
-            defs = build_definitions(REGISTRY, table_resources(lake_root, RecordingRunner(row_count=rows)))
+        for runner in runners:
+            defs = build_definitions(REGISTRY, table_resources(lake_root, runner))
             job = defs.resolve_implicit_global_asset_job_def()
             assert job.execute_in_process(instance=instance, asset_selection=[dg.AssetKey("sales_daily")]).success
     return TableVersions(LocalLake(root=str(lake_root)), "processed/sales_daily")
+
+
+@pytest.fixture
+def two_builds(lake_root, tmp_path, monkeypatch):
+    """sales_daily built twice (100 rows, then 10)."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    return _build(lake_root, tmp_path / "home", [RecordingRunner(row_count=100), RecordingRunner(row_count=10)])
 
 
 def _count(lake_root) -> int:
     return DuckDBEngine(catalog_path=str(lake_root / "catalog.duckdb")).query("select count(*) from sales_daily").rows[0][0]
 
 
-def test_rollback_restores_the_previous_version_and_the_catalog_follows(two_builds, lake_root, capsys) -> None:
+def test_rollback_restores_the_previous_version_and_the_catalog_follows(two_builds, lake_root, tmp_path, capsys) -> None:
     first, second = [v.version for v in two_builds.pointer().history]
     assert _count(lake_root) == 10
     assert cli.main(["versions", "sales_daily"]) == 0
@@ -53,6 +59,9 @@ def test_rollback_restores_the_previous_version_and_the_catalog_follows(two_buil
         key = dg.AssetCheckKey(dg.AssetKey("sales_daily"), "date_valid")
         record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
         assert record.event.dagster_event.event_specific_data.passed is True
+        # The UI shows the restored version's checks on it, however close in time they were recorded.
+        with ui_context(instance, RECORDING_DEFS, tmp_path) as context:
+            assert set(check_statuses(context, "sales_daily").values()) == {"SUCCEEDED"}
 
     assert cli.main(["rollback", "sales_daily", "--to", second]) == 0
     assert _count(lake_root) == 10
@@ -72,3 +81,21 @@ def test_rollback_errors_are_one_line(two_builds, capsys, argv, message) -> None
     assert message in err and len(err.strip().splitlines()) == 1
     if "unknown table" in message:
         assert all(table in err for table in REGISTRY.table_locations())
+
+
+def test_rolling_back_to_a_version_with_rejected_rows_keeps_them_visible(lake_root, tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    noisy = RecordingRunner(row_count=100, rejected_rows=3, warning_checks=["parse_rejects"])
+    _build(lake_root, tmp_path / "home", [noisy, RecordingRunner(row_count=10)])
+    assert cli.main(["tables"]) == 0
+    assert "sales_daily  10 rows  built" in capsys.readouterr().out
+
+    assert cli.main(["rollback", "sales_daily"]) == 0
+    (info,) = DuckDBEngine(catalog_path=str(lake_root / "catalog.duckdb")).tables()
+    assert (info.row_count, info.rejected_rows) == (100, 3)
+    with dg.DagsterInstance.get() as instance:
+        metadata = instance.get_latest_materialization_event(dg.AssetKey("sales_daily")).asset_materialization.metadata
+        assert metadata["rejected_rows"].value == 3
+        key = dg.AssetCheckKey(dg.AssetKey("sales_daily"), "parse_rejects")
+        check = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key].event.dagster_event.event_specific_data
+    assert (check.passed, check.severity, check.metadata["rejected_rows"].value) == (False, dg.AssetCheckSeverity.WARN, 3)

@@ -44,6 +44,15 @@ def test_nothing_is_current_until_published(lake) -> None:
     assert pointer["current"]["key"] == staged and [v["version"] for v in pointer["history"]] == [published.version]
 
 
+def test_a_version_records_the_landing_rows_it_left_out_and_keeps_them_through_rollback(lake) -> None:
+    versions = TableVersions(lake, "processed/t")
+    partial = versions.publish(_build(lake, versions, "run-a", 3), "run-a", 3, rejected_rows=2)
+    whole = versions.publish(_build(lake, versions, "run-b", 4), "run-b", 4)
+    assert (partial.rejected_rows, whole.rejected_rows) == (2, 0)
+    assert json.loads(lake.read_bytes(f"processed/t/{POINTER}"))["history"][0]["rejected_rows"] == 2
+    assert versions.rollback().rejected_rows == 2 and versions.require_current().rejected_rows == 2
+
+
 def test_publish_refuses_incomplete_or_foreign_locations(lake) -> None:
     versions = TableVersions(lake, "processed/t")
     staged = versions.stage("run-a")

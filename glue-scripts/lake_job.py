@@ -16,9 +16,9 @@ import logging
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 from dagster_pipes import (
     PipesCliArgsParamsLoader,
@@ -32,6 +32,7 @@ from lake_checks import (
     Outcome,
     RowCheck,
     daily_table_outcomes,
+    examples,
     parse_outcomes,
     row_check_outcomes,
     schema_outcome,
@@ -45,6 +46,8 @@ log = logging.getLogger("lake_job")
 
 # Rows whose field count does not match the header land here (Spark's PERMISSIVE mode).
 CORRUPT_RECORD = "_corrupt_record"
+# A row's place in the file while rejected rows are picked as examples (an internal column).
+POSITION = "__position"
 # Enough of the file to vet its encoding and header without Spark, and without reading it all.
 HEAD_BYTES = 64 * 1024
 # What a file with one of these at the start is encoded in; Spark would read it as garbage.
@@ -130,20 +133,30 @@ def spark_session(app_name: str) -> SparkSession:
     return spark
 
 
-def read_head(path: str, size: int = HEAD_BYTES) -> bytes:
-    """The first ``size`` bytes of a landing file, read directly rather than through Spark."""
+def open_landing(path: str, **s3_request: Any) -> IO[bytes]:
+    """A landing file as a byte stream, read directly rather than through Spark (a local path, or
+    an S3 object streamed by boto3, part of the Glue runtime); ``s3_request``: e.g. a ``Range``."""
     if path.startswith("s3://"):
-        import boto3  # part of the Glue runtime
-        from botocore.exceptions import ClientError
+        import boto3
 
         bucket, key = path[len("s3://") :].split("/", 1)
+        return boto3.client("s3").get_object(Bucket=bucket, Key=key, **s3_request)["Body"]
+    return open(path.removeprefix("file://"), "rb")
+
+
+def read_head(path: str, size: int = HEAD_BYTES) -> bytes:
+    """The first ``size`` bytes of a landing file."""
+    if path.startswith("s3://"):
+        from botocore.exceptions import ClientError
+
         try:
-            return boto3.client("s3").get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{size - 1}")["Body"].read()
+            with closing(open_landing(path, Range=f"bytes=0-{size - 1}")) as body:
+                return body.read()
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") == "InvalidRange":  # an empty object
                 return b""
             raise
-    with open(path.removeprefix("file://"), "rb") as handle:
+    with open_landing(path) as handle:
         return handle.read(size)
 
 
@@ -203,6 +216,70 @@ def read_landing_csv(spark: SparkSession, path: str, multiline: bool = False) ->
     )
 
 
+def _file_records(text: IO[str], multiline: bool, candidate: re.Pattern[str]) -> Iterator[tuple[int, list[str]]]:
+    """(line it starts on, fields) of each data record, split as Spark splits the file: at every
+    line end, or with ``multiline`` by the CSV grammar (a quoted value may span lines). Without
+    ``multiline`` only the lines ``candidate`` finds are parsed, which keeps the pass close to the
+    speed of reading lines; a line the csv module cannot parse is skipped."""
+    if not multiline:
+        lines = enumerate(text, start=1)
+        next(lines, None)  # the header
+        for number, line in lines:
+            if candidate.search(line):
+                try:
+                    yield number, next(csv.reader((line.rstrip("\r\n"),)), [])
+                except csv.Error:
+                    continue
+        return
+    reader = csv.reader(text)
+    start = None  # the header's record comes first
+    try:
+        for fields in reader:
+            if start is not None:
+                yield start, fields
+            start = reader.line_num + 1
+    except csv.Error:  # the rest of the file cannot be split into records
+        return
+
+
+def record_lines(
+    path: str, records: Sequence[tuple[Sequence[str | None], bool]], width: int, multiline: bool = False
+) -> list[int | None]:
+    """The line of the file at ``path`` on which each record starts; ``None`` where none matches.
+
+    Spark's CSV reader gives no line numbers, so for a handful of records (``(fields, malformed)``,
+    as Spark read them from a file of ``width`` columns) the driver streams the file once with
+    Python's csv module, in bounded memory, and stops when every record is found. A record matches
+    a line with the same first ``width`` fields (missing ones empty, as Spark reads them) whose field
+    count differs from ``width`` exactly when Spark found the record malformed; identical records
+    take their lines in file order.
+    """
+    lines: list[int | None] = [None] * len(records)
+    if not records:
+        return lines
+    waiting: dict[tuple[bool, tuple[str, ...]], list[int]] = {}
+    needles = set()
+    for index, (fields, malformed) in enumerate(records):
+        values = tuple(value or "" for value in fields)
+        waiting.setdefault((malformed, values), []).append(index)
+        # A value a line holding the record must contain verbatim (one with a quote may be escaped,
+        # one with a replaced byte may decode differently): the longest such, or "" (any line).
+        plain = [value for value in values if '"' not in value and "\ufffd" not in value]
+        needles.add(max(plain, key=len, default=""))
+    candidate = re.compile("|".join(re.escape(needle) for needle in sorted(needles)))
+    with io.TextIOWrapper(open_landing(path), encoding="utf-8-sig", errors="replace", newline="") as text:
+        for number, fields in _file_records(text, multiline, candidate):
+            if len(fields) <= 1 and not "".join(fields).strip():
+                continue  # a blank line, which Spark skips
+            key = (len(fields) != width, tuple(fields[:width]) + ("",) * (width - len(fields)))
+            indexes = waiting.get(key)
+            if indexes:
+                lines[indexes.pop(0)] = number
+                if not any(waiting.values()):
+                    break
+    return lines
+
+
 def match_columns(actual: Sequence[str], expected: Sequence[ExpectedColumn], source: str) -> dict[str, str]:
     """Map each expected column to the file's header name, compared after trim and case fold."""
     by_normal = {normalize_column_name(name): name for name in actual}
@@ -243,7 +320,8 @@ class TypedInput:
     """A landing file with the registry's types applied, what parsing rejected, and pass statistics."""
 
     frame: DataFrame
-    rejected: DataFrame
+    rejected: DataFrame  # in file order: ``_reason``, then the raw columns
+    raw_columns: list[str]
     unexpected_columns: list[str]
     typed_columns: list[str]
     rules: list[RowCheck]
@@ -335,7 +413,13 @@ def apply_types(
     helper_columns = [c for c in flagged.columns if c.startswith("_")]
     return TypedInput(
         frame=observed.where(F.col("_rejected") == 0).drop(*helper_columns),
-        rejected=raw.where(is_rejected == 1).select(reason.alias("_reason"), *[F.col(_quoted(n)) for n in raw.columns]),
+        # Spark numbers rows by partition, then by their order in it; a file's partitions are its
+        # consecutive splits, so the number grows with the place in the file.
+        rejected=raw.withColumn(POSITION, F.monotonically_increasing_id())
+        .where(is_rejected == 1)
+        .orderBy(POSITION)
+        .select(reason.alias("_reason"), *[F.col(_quoted(n)) for n in raw.columns]),
+        raw_columns=data_columns,
         unexpected_columns=[name.strip() for name in unexpected],
         typed_columns=list(unparsed),
         rules=list(rules),
@@ -343,6 +427,15 @@ def apply_types(
         flagged=flagged,
         metrics=metrics,
     )
+
+
+def first_rejected(typed: TypedInput, source: str, multiline: bool = False) -> list[dict[str, Any]]:
+    """The first rejected rows of the file, each with the line it starts on (``_line``, ``None`` if
+    not found), why it was rejected (``_reason``) and its fields as read."""
+    rows = examples(typed.rejected)
+    records = [([row[name] for name in typed.raw_columns], row.get(CORRUPT_RECORD) is not None) for row in rows]
+    lines = record_lines(source, records, len(typed.raw_columns), multiline)
+    return [{"_line": line, **row} for row, line in zip(rows, lines)]
 
 
 def process_landing_file(
@@ -390,14 +483,17 @@ def process_landing_file(
     if typed.unexpected_columns:
         reporter.info(f"{source}: columns not in the registry are kept as strings: {typed.unexpected_columns}")
     reporter.info(f"read {counts['input_rows']} rows, rejected {counts['rejected_rows']}; checking {output_path}")
+    rejected = first_rejected(typed, source, multiline) if counts["rejected_rows"] else []
     outcomes = [
         schema_outcome([], typed.unexpected_columns, typed.per_column("unparsed"), typed.per_column("nonempty")),
-        parse_outcomes(counts["input_rows"], counts["rejected_rows"], typed.rejected, plan.max_reject_share),
+        parse_outcomes(counts["input_rows"], counts["rejected_rows"], rejected, plan.max_reject_share),
         *row_check_outcomes(typed.frame, typed.rules, typed.rule_failures()),
         *daily_table_outcomes(spark.read.parquet(output_path), plan),
     ]
-    if counts["rejected_rows"]:
-        reporter.warning(f"{source}: rejected {counts['rejected_rows']} of {counts['input_rows']} rows whose values do not parse")
+    if rejected:
+        where = ", ".join(f"line {example['_line'] or '?'} ({example['_reason']})" for example in rejected)
+        more = ", ..." if counts["rejected_rows"] > len(rejected) else ""
+        reporter.warning(f"{source}: rejected {counts['rejected_rows']} of {counts['input_rows']} rows: {where}{more}")
     reporter.table_written(output, output_path, rows, input_rows=counts["input_rows"], rejected_rows=counts["rejected_rows"])
     for outcome in outcomes:
         reporter.check(outcome)
@@ -426,17 +522,22 @@ def schema_metadata(frame: DataFrame) -> dict[str, Any]:
 
 
 class Reporter:
-    """Logs to the Dagster run through Pipes when launched by Dagster, and to stderr always."""
+    """Logs to the Dagster run through Pipes when launched by Dagster, and to stderr where that is
+    the log someone reads (``echo``): on Glue (CloudWatch) and when run by hand. A local Dagster
+    run keeps the script's raw output too, so echoing there would log every line twice."""
 
-    def __init__(self, pipes: Any):
+    def __init__(self, pipes: Any, echo: bool = True):
         self._pipes = pipes
+        self._echo = echo
 
     def info(self, message: str) -> None:
-        log.info(message)
+        if self._echo:
+            log.info(message)
         self._pipes.log.info(message)
 
     def warning(self, message: str) -> None:
-        log.warning(message)
+        if self._echo:
+            log.warning(message)
         self._pipes.log.warning(message)
 
     def table_written(self, frame: DataFrame, path: str, rows: int, **extra: Any) -> None:
@@ -462,7 +563,8 @@ class Reporter:
         )
 
     def error(self, message: str, retryable: bool) -> None:
-        log.error(message)
+        if self._echo:
+            log.error(message)
         # The orchestrator side reads this to fail the step with the script's own words, and
         # retries only what may be transient.
         self._pipes.report_custom_message({"error": message, "retryable": retryable})
@@ -506,7 +608,7 @@ def run_job(body: Callable[[Reporter, Sequence[str]], None], argv: Sequence[str]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     args = list(sys.argv[1:] if argv is None else argv)
     with _pipes() as pipes:
-        reporter = Reporter(pipes)
+        reporter = Reporter(pipes, echo=on_glue() or not PipesEnvVarParamsLoader().is_dagster_pipes_process())
         try:
             body(reporter, args)
         except (LakeJobError, AnalysisException) as error:

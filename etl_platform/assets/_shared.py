@@ -14,6 +14,9 @@ from etl_platform.resources import Lake, SqlEngine
 from etl_platform.versions import TableVersions, retention
 
 OWNERS = ["team:data-engineering"]
+# One group for the whole graph: Dagster's lineage view opens every group collapsed when there are
+# several, so a newcomer would first see boxes, not the pipeline.
+PIPELINE_GROUP = "etl_pipeline"
 TABLE_KINDS = {"spark", "parquet"}
 # Spark and Glue steps fail transiently (lost executors, throttling, capacity); bad data does not
 # retry (the runner raises Failure(allow_retries=False) for it).
@@ -46,11 +49,13 @@ def publish_table(
     rows: int,
     columns: list[tuple[str, str]],
     checks: Sequence[dg.AssetCheckResult],
+    rejected_rows: int = 0,
 ) -> dict[str, dg.MetadataValue]:
     """Publish the audited build at ``staged_key`` unless a blocking check failed.
 
     Publishing moves the table's pointer, then the SQL catalog, then prunes versions beyond the
-    retention; a failed audit leaves the previous version current everywhere.
+    retention; a failed audit leaves the previous version current everywhere. ``rejected_rows``
+    (landing rows the build left out) is recorded with the version and in the catalog.
     """
     table = context.asset_key.to_user_string()
     versions = TableVersions(lake, location)
@@ -63,11 +68,16 @@ def publish_table(
         )
         return {"published": dg.MetadataValue.bool(False), "staged_path": dg.MetadataValue.path(lake.uri(staged_key))}
     passed = tuple(sorted(c.check_name for c in checks if c.passed))
-    version = versions.publish(staged_key, context.run.run_id, rows, passed, tuple(columns))
-    sql.register_table(table, lake.uri(version.key), columns, rows, context.run.run_id)
+    version = versions.publish(
+        staged_key, context.run.run_id, rows, passed, tuple(columns), rejected_rows=rejected_rows,
+        follow=lambda published: sql.register_table(
+            table, lake.uri(published.key), columns, published.rows, published.run_id, published.rejected_rows
+        ),
+    )  # fmt: skip
     removed = versions.prune(retention())
+    left_out = f", {rejected_rows:,} rejected" if rejected_rows else ""
     context.log.info(
-        f"{table}: published version {version.version} ({rows:,} rows) and registered it in the catalog"
+        f"{table}: published version {version.version} ({rows:,} rows{left_out}) and registered it in the catalog"
         + (f"; removed {len(removed)} old version(s)" if removed else "")
     )
     return {
@@ -106,12 +116,13 @@ def table_results(
     checks.append(row_count_change(context.asset_key, current.rows if current else None, rows, settings.max_row_count_change))
     schema = materialization.metadata["dagster/column_schema"].value
     columns = [(column.name, column.type) for column in schema.columns]  # type: ignore[union-attr]
-    published = publish_table(context, lake, sql, location, staged_key, rows, columns, checks)
+    reported_rejects = materialization.metadata.get("rejected_rows")
+    rejected = int(reported_rejects.value) if reported_rejects is not None else 0  # type: ignore[arg-type]
+    published = publish_table(context, lake, sql, location, staged_key, rows, columns, checks, rejected)
     metadata = {**materialization.metadata, **extra_metadata, **published}
-    rejected = materialization.metadata.get("rejected_rows")
     return TableBuild(
         results=[dg.MaterializeResult(metadata=metadata), *checks],
         checks=checks,
         failed=blocking_failures(checks),
-        rejected_rows=int(rejected.value) if rejected is not None else 0,  # type: ignore[arg-type]
+        rejected_rows=rejected,
     )

@@ -6,13 +6,14 @@ published like the others.
 """
 
 import hashlib
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
-from etl_platform.assets._shared import OWNERS, publish_table, table_pool
+from etl_platform.assets._shared import OWNERS, PIPELINE_GROUP, publish_table, table_pool
 from etl_platform.automation.cadence import Cycle
 from etl_platform.datasets import MARKETING, Registry
 from etl_platform.insight import charts
@@ -31,10 +32,12 @@ from etl_platform.insight.correlation_sql import (
 from etl_platform.insight.report import HEATMAP, WEEKLY, chart_key
 from etl_platform.resources import Lake, SqlEngine
 from etl_platform.resources.sql import SqlError
-from etl_platform.versions import TableVersions
+from etl_platform.versions import TableVersion, TableVersions
 
 TOP = 10
 TITLES = {HEATMAP: "Correlation at the strongest lead", WEEKLY: f"Weekly {WEEKLY_ENGAGEMENT} vs. {WEEKLY_SALES}"}
+
+log = logging.getLogger(__name__)
 
 
 def column_lineage(joined: str, engagement: Sequence[str], sales: Sequence[str]) -> dg.TableColumnLineage:
@@ -72,7 +75,48 @@ def store_charts(lake: Lake, version_key: str, images: Mapping[str, bytes]) -> d
     return uris
 
 
-def correlation_report_asset(registry: Registry, cycle: Cycle) -> dg.AssetsDefinition:
+def published_charts(lake: Lake) -> tuple[TableVersion, dict[str, bytes]] | None:
+    """The published version and its charts by file name (those it has), or None before the first publish."""
+    current = TableVersions(lake, REPORT_LOCATION).current()
+    if current is None:
+        return None
+    images = {name: lake.read_bytes(chart_key(current.key, name)) for name in TITLES}
+    return current, {name: png for name, png in images.items() if png is not None}
+
+
+def overview_description(summary: str, lake: Lake | None) -> str:
+    """The asset's description with the published version's charts inline.
+
+    Dagster's UI renders an asset's description as markdown on its overview page (data-URI images
+    included), while a materialisation's markdown metadata of 1,000 characters or more, as any
+    embedded PNG is, shows there only as a "[Show Markdown]" link. The description is read when the
+    code location loads, so it says which version it shows; the build's own charts stay in its
+    materialisation. A lake that cannot be read never stops the code location from loading.
+    """
+    if lake is None:
+        return f"{summary} Each materialisation carries a heatmap and the weekly {WEEKLY_ENGAGEMENT} vs. {WEEKLY_SALES} chart."
+    try:
+        with lake.process_config_and_initialize_cm() as ready:
+            published = published_charts(ready)
+    except Exception as error:  # any storage or configuration error: load without the charts
+        log.warning("the charts of %s could not be read for its description: %s", REPORT_TABLE, error)
+        return f"{summary}\n\nThe published charts could not be read when the code location loaded: {error}"
+    if published is None:
+        return (f"{summary}\n\nNo published version yet: the charts show here once a build is published "
+                "and the code location is reloaded.")  # fmt: skip
+    version, images = published
+    when = f"version `{version.version}`, run `{version.run_id[:8]}`"
+    if not images:
+        return f"{summary}\n\nThe published version ({when}) has no charts."
+    return (
+        f"{summary}\n\nCharts of the published version ({when}), as it was when the code location loaded: "
+        "reload the code location to show a newer build here; each materialisation also carries its own charts.\n\n"
+        + charts.markdown_images({TITLES[name]: png for name, png in images.items()})
+    )
+
+
+def correlation_report_asset(registry: Registry, cycle: Cycle, lake: Lake | None = None) -> dg.AssetsDefinition:
+    """The report asset; with ``lake``, its description shows the charts published there."""
     joined = registry.joined.name
     engagement = engagement_metrics(registry.dataset(MARKETING.name))
     report_sql = correlation_sql(joined, engagement, SALES_METRICS)
@@ -86,7 +130,7 @@ def correlation_report_asset(registry: Registry, cycle: Cycle) -> dg.AssetsDefin
     @dg.asset(
         name=REPORT_TABLE,
         deps=[joined],
-        group_name="insight",
+        group_name=PIPELINE_GROUP,
         kinds={"sql", "parquet", "matplotlib"},
         owners=OWNERS,
         code_version=code_version,
@@ -95,10 +139,11 @@ def correlation_report_asset(registry: Registry, cycle: Cycle) -> dg.AssetsDefin
         freshness_policy=cycle.freshness_policy(),
         pool=table_pool(REPORT_TABLE),
         check_specs=report_check_specs(REPORT_TABLE),
-        description=f"Pearson correlation of each engagement metric with each sales metric in `{joined}`, "
-        f"same day and with engagement leading sales by 0-14 days (the lead with the strongest |r| is kept). "
-        f"Computed by the SQL engine; the materialisation shows a heatmap and the weekly {WEEKLY_ENGAGEMENT} "
-        f"vs. {WEEKLY_SALES} chart.",
+        description=overview_description(
+            f"Pearson correlation of each engagement metric with each sales metric in `{joined}`, same day and "
+            "with engagement leading sales by 0-14 days (the lead with the strongest |r| is kept). Computed by the SQL engine.",
+            lake,
+        ),
         metadata={
             "table_location": dg.MetadataValue.text(REPORT_LOCATION),
             "sql": dg.MetadataValue.md(f"```sql\n{report_sql}\n```"),

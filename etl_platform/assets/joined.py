@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from etl_platform.assets._shared import OWNERS, SPARK_RETRY_POLICY, TABLE_KINDS, TableResult, table_pool, table_results
+from etl_platform.assets._shared import OWNERS, PIPELINE_GROUP, SPARK_RETRY_POLICY, TABLE_KINDS, TableResult, table_pool, table_results
 from etl_platform.automation.barrier import join_barrier
 from etl_platform.automation.cadence import Cycle
 from etl_platform.checks.settings import QualitySettings
@@ -23,7 +23,7 @@ def joined_asset(registry: Registry, cycle: Cycle) -> dg.AssetsDefinition:
     @dg.asset(
         name=joined.name,
         deps=list(inputs),
-        group_name="joined",
+        group_name=PIPELINE_GROUP,
         kinds=TABLE_KINDS,
         owners=OWNERS,
         code_version=script_code_version(joined.script),

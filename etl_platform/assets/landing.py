@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from etl_platform.assets._shared import OWNERS
+from etl_platform.assets._shared import OWNERS, PIPELINE_GROUP
 from etl_platform.automation.cadence import Cycle
 from etl_platform.datasets import InputDataset
 
@@ -18,7 +18,7 @@ def landing_asset_spec(dataset: InputDataset, cycle: Cycle) -> dg.AssetSpec:
     return dg.AssetSpec(
         key=landing_asset_key(dataset),
         description=f"CSV files delivered under `{dataset.landing_key_prefix}`. Expected columns: {expected}.",
-        group_name="landing",
+        group_name=PIPELINE_GROUP,
         kinds={"csv"},
         owners=OWNERS,
         freshness_policy=cycle.freshness_policy(),

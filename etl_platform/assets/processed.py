@@ -6,15 +6,17 @@ from collections.abc import Iterator
 import dagster as dg
 from pydantic import Field
 
-from etl_platform.assets._shared import OWNERS, SPARK_RETRY_POLICY, TABLE_KINDS, TableResult, table_pool, table_results
+from etl_platform.assets._shared import OWNERS, PIPELINE_GROUP, SPARK_RETRY_POLICY, TABLE_KINDS, TableResult, table_pool, table_results
 from etl_platform.assets.landing import landing_asset_key
+from etl_platform.assets.refusal import audit_failure, refused_input, restate_unrun_checks
+from etl_platform.assets.sources import choose_landing_object
 from etl_platform.automation.cadence import Cycle
 from etl_platform.checks.settings import QualitySettings
-from etl_platform.checks.specs import PARSE_REJECTS, PROCESSED_CHECKS, check_plan, check_specs
+from etl_platform.checks.specs import PARSE_REJECTS, check_plan, check_specs, processed_checks
 from etl_platform.datasets import InputDataset
 from etl_platform.project import script_code_version
 from etl_platform.quarantine import quarantine, quarantined_report
-from etl_platform.resources import Lake, LakeObject, SparkJobRunner, SqlEngine
+from etl_platform.resources import Lake, SparkJobRunner, SqlEngine
 from etl_platform.resources.lake import LakeError
 from etl_platform.versions import TableVersions
 
@@ -25,19 +27,8 @@ class LandingObjectConfig(dg.Config):
     object_key: str | None = Field(
         default=None,
         description="Lake key of the landing file, e.g. 'landing/sales/2026-11-23.csv'. "
-        "Empty: the newest data file under the dataset's landing prefix.",
+        "Empty: the newest data file under the dataset's landing prefix that is not quarantined.",
     )
-
-
-def resolve_landing_object(lake: Lake, dataset: InputDataset, object_key: str | None) -> LakeObject:
-    if object_key is None:
-        return lake.newest_data_object(dataset.landing_key_prefix)
-    if not object_key.startswith(dataset.landing_key_prefix):
-        raise LakeError(f"object {object_key!r} is not under {dataset.name}'s landing prefix {dataset.landing_key_prefix}")
-    found = lake.stat(object_key)
-    if found is None:
-        raise LakeError(f"landing object {lake.uri(object_key)} does not exist")
-    return found
 
 
 def column_lineage(dataset: InputDataset) -> dg.TableColumnLineage:
@@ -56,14 +47,14 @@ def processed_asset(dataset: InputDataset, cycle: Cycle) -> dg.AssetsDefinition:
     @dg.asset(
         name=dataset.output_table,
         deps=[landing_asset_key(dataset)],
-        group_name="processed",
+        group_name=PIPELINE_GROUP,
         kinds=TABLE_KINDS,
         owners=OWNERS,
         code_version=script_code_version(dataset.script),
         freshness_policy=cycle.freshness_policy(),
         retry_policy=SPARK_RETRY_POLICY,
         pool=table_pool(dataset.output_table),
-        check_specs=check_specs(dataset.output_table, PROCESSED_CHECKS, dataset.row_checks),
+        check_specs=check_specs(dataset.output_table, processed_checks(dataset.max_reject_share), dataset.row_checks),
         description=f"{dataset.description}\n\nBuilt by `glue-scripts/{dataset.script}` from one file "
         f"under `{dataset.landing_key_prefix}` (the newest unless the run config names one).",
         metadata={"table_location": dg.MetadataValue.text(dataset.table_location)},
@@ -72,15 +63,16 @@ def processed_asset(dataset: InputDataset, cycle: Cycle) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, config: LandingObjectConfig, lake: Lake, spark: SparkJobRunner, sql: SqlEngine
     ) -> Iterator[TableResult]:
         try:
-            source = resolve_landing_object(lake, dataset, config.object_key)
+            choice = choose_landing_object(lake, dataset, config.object_key)
         except LakeError as error:
             raise dg.Failure(description=str(error), allow_retries=False) from None
+        source = choice.source
+        for skipped, reason in choice.skipped:
+            context.log.warning(f"skipped {skipped.key}: {reason}")
         report = quarantined_report(lake, dataset, source)
         if report:
-            raise dg.Failure(
-                description=f"{source.key} failed before and is quarantined ({lake.uri(report)}); land a corrected file",
-                allow_retries=False,
-            )
+            restate_unrun_checks(context, lake, dataset, source)
+            raise refused_input(lake, source, f"{source.key} failed before and is quarantined; land a corrected file", report)
         context.log.info(f"processing {source.key} ({source.size:,} bytes) into {dataset.output_table}")
         settings = QualitySettings.from_env()
         staged = TableVersions(lake, dataset.table_location).stage(context.run.run_id)
@@ -94,7 +86,7 @@ def processed_asset(dataset: InputDataset, cycle: Cycle) -> dg.AssetsDefinition:
                     "columns": json.dumps([list(column) for column in dataset.columns]),
                     "date_format": dataset.date_format,
                     "date_column": dataset.date_column,
-                    "checks": check_plan(dataset.row_checks, settings),
+                    "checks": check_plan(dataset.row_checks, settings, dataset.max_reject_share),
                     "multiline": str(dataset.multiline).lower(),
                 },
                 dataset.capacity,
@@ -102,14 +94,22 @@ def processed_asset(dataset: InputDataset, cycle: Cycle) -> dg.AssetsDefinition:
         except dg.Failure as failure:
             if failure.allow_retries:  # possibly transient: the file is not at fault
                 raise
-            report = quarantine(lake, dataset, source, context.run.run_id, failure.description or "failed")
-            raise dg.Failure(description=f"{failure.description} (quarantined: {lake.uri(report)})", allow_retries=False) from None
-        metadata = {**source.metadata(), "dagster/column_lineage": dg.MetadataValue.column_lineage(lineage)}
+            reason = failure.description or "failed"
+            report = quarantine(lake, dataset, source, context.run.run_id, reason)
+            restate_unrun_checks(context, lake, dataset, source)
+            raise refused_input(lake, source, reason, report) from None
+        metadata = {
+            **source.metadata(),
+            **choice.metadata(),
+            "dagster/column_lineage": dg.MetadataValue.column_lineage(lineage),
+        }
         build = table_results(context, invocation, metadata, lake, sql, dataset.table_location, staged, settings)
         if build.failed:
-            report = quarantine(lake, dataset, source, context.run.run_id, "blocking checks failed", build.failed)
-            context.log.error(f"{source.key} quarantined: {lake.uri(report)}")
-        elif build.rejected_rows:
+            reason = audit_failure(source, build.failed)
+            report = quarantine(lake, dataset, source, context.run.run_id, reason, build.failed)
+            yield from build.results  # every check ran: their results stand
+            raise refused_input(lake, source, reason, report)
+        if build.rejected_rows:
             rejects = [c for c in build.checks if c.check_name == PARSE_REJECTS.name]
             note = f"{build.rejected_rows} rejected row(s) left out of the published table"
             report = quarantine(lake, dataset, source, context.run.run_id, note, rejects, failed=False)

@@ -6,6 +6,7 @@ an earlier cycle, in progress, or failing a blocking check.
 """
 
 import dagster as dg
+from dagster._daemon.asset_daemon import _PRE_SENSOR_ASSET_DAEMON_PAUSED_KEY, set_auto_materialize_paused
 
 from etl_platform.automation.cadence import Cycle
 
@@ -31,3 +32,21 @@ def automation_sensor() -> dg.AutomationConditionSensorDefinition:
         minimum_interval_seconds=30,
         description="Evaluates the join barrier (and any other automation condition) every 30 s.",
     )
+
+
+def clear_legacy_automation_pause(instance: dg.DagsterInstance) -> bool:
+    """Mark the pre-sensor "auto-materialize paused" switch off on an instance where nobody set it.
+
+    Automation here runs through ``join_barrier_automation_sensor`` (sensor-based automation, the
+    instance default), which the switch does not govern. Yet the UI's job page tags a job with
+    automated assets "Auto-materialize on/off" from that switch alone, a new instance reads it as
+    paused, and with sensors the UI offers no control for it: left alone, the job page says
+    automation is off while the sensor runs. The tag cannot follow the sensor itself: stopping the
+    sensor (Automation page) stops automation and the tag still reads on. A value someone set
+    (through the API) is kept. Returns whether it was set here.
+    """
+    stored = instance.daemon_cursor_storage.get_cursor_values({_PRE_SENSOR_ASSET_DAEMON_PAUSED_KEY})
+    if _PRE_SENSOR_ASSET_DAEMON_PAUSED_KEY in stored:
+        return False
+    set_auto_materialize_paused(instance, False)
+    return True

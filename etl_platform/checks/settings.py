@@ -1,4 +1,9 @@
-"""Thresholds of the checks, from environment variables with sensible defaults."""
+"""Thresholds of the checks, from environment variables with sensible defaults.
+
+How many rejected landing rows a dataset tolerates is not here: it is a property of the dataset's
+source, declared in the registry (``InputDataset.max_reject_share``, none by default), so no
+global setting can let a money file lose rows.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,6 @@ from datetime import date, timedelta
 class QualitySettings:
     max_row_count_change: float = 0.5  # advisory: share of rows gained or lost versus the last build
     max_date_gap_days: int = 7  # advisory: longest stretch without a row
-    max_reject_share: float = 0.01  # advisory: share of landing rows rejected by parsing
     earliest_date: date = date(1990, 1, 1)  # blocking: no date before this ...
     future_days: int = 366  # ... or more than this many days after today
 
@@ -21,7 +25,6 @@ class QualitySettings:
         return cls(
             max_row_count_change=float(env("ETL_CHECK_MAX_ROW_COUNT_CHANGE") or cls.max_row_count_change),
             max_date_gap_days=int(env("ETL_CHECK_MAX_DATE_GAP_DAYS") or cls.max_date_gap_days),
-            max_reject_share=float(env("ETL_CHECK_MAX_REJECT_SHARE") or cls.max_reject_share),
         )
 
     def latest_date(self, today: date | None = None) -> date:

@@ -94,7 +94,7 @@ class AthenaEngine(SqlEngine):
         )
 
     def register_table(
-        self, name: str, location: str, columns: list[tuple[str, str]], row_count: int, run_id: str
+        self, name: str, location: str, columns: list[tuple[str, str]], row_count: int, run_id: str, rejected_rows: int = 0
     ) -> None:
         glue = self.glue_client()
         table = {
@@ -103,6 +103,7 @@ class AthenaEngine(SqlEngine):
             "Parameters": {
                 "classification": "parquet",
                 "etl_platform.row_count": str(row_count),
+                "etl_platform.rejected_rows": str(rejected_rows),
                 "etl_platform.built_at": f"{time.time():.3f}",
                 "etl_platform.run_id": run_id,
             },
@@ -134,6 +135,7 @@ class AthenaEngine(SqlEngine):
                         built_at=float(parameters.get("etl_platform.built_at", 0)),
                         run_id=parameters.get("etl_platform.run_id", ""),
                         columns=[(c["Name"], c["Type"]) for c in storage.get("Columns", [])],
+                        rejected_rows=int(parameters.get("etl_platform.rejected_rows", 0)),
                     )
                 )
         return sorted(infos, key=lambda info: info.name)

@@ -6,7 +6,7 @@ import bisect
 import fcntl
 import os
 import shutil
-import tempfile
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,7 +56,13 @@ def skip_reason(obj: LakeObject) -> str | None:
     """Why a landed object is not data to process (marker, temporary, hidden, other format, a
     name the lake refuses). An empty ``.csv`` is processed: it fails with a clear error and is
     quarantined, as a producer's mistake should be."""
-    name = obj.name
+    return key_skip_reason(obj.key)
+
+
+def key_skip_reason(key: str) -> str | None:
+    """The rule of ``skip_reason``, from the key alone: ``etl-platform land`` refuses a file before
+    storing it by the very rule the arrival sensor skips it by."""
+    name = PurePosixPath(key).name
     if name.startswith((".", "_")):
         return "hidden or marker file"
     if name.endswith((".tmp", ".temp", ".part", "~")):
@@ -64,7 +70,7 @@ def skip_reason(obj: LakeObject) -> str | None:
     if not name.lower().endswith(DATA_SUFFIXES):
         return f"unsupported extension (expected {', '.join(DATA_SUFFIXES)})"
     try:
-        check_key(obj.key)
+        check_key(key)
     except LakeError as error:
         return str(error)
     return None
@@ -135,13 +141,6 @@ class Lake(dg.ConfigurableResource, ABC):
         """
         yield
 
-    def newest_data_object(self, prefix: str) -> LakeObject:
-        """The most recently modified data file under ``prefix``; ties go to the larger key."""
-        candidates = [obj for obj in self.list_objects(prefix) if skip_reason(obj) is None]
-        if not candidates:
-            raise LakeError(f"no data file under {self.uri(prefix)}: land one first (etl-platform land ...)")
-        return max(candidates, key=lambda obj: (obj.modified, obj.key))
-
 
 class LocalLake(Lake):
     """The lake as a folder on disk (``.lake/`` in the project by default)."""
@@ -193,10 +192,12 @@ class LocalLake(Lake):
     def _replace(self, key: str, write: Callable[[BinaryIO], None]) -> Path:
         """Write beside the target under a hidden temporary name, fsync, rename, fsync the folder:
         a reader meanwhile sees the old content or all of the new, never part of it, even after a
-        power loss."""
+        power loss. Files get mode 0666 less the umask, like an ordinary copy, so other users of
+        a shared lake can read them (``tempfile.mkstemp`` would make them 0600)."""
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        temporary = target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.tmp"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             with os.fdopen(fd, "wb") as out:
                 write(out)
@@ -204,7 +205,7 @@ class LocalLake(Lake):
                 os.fsync(out.fileno())
             os.replace(temporary, target)
         except BaseException:
-            Path(temporary).unlink(missing_ok=True)
+            temporary.unlink(missing_ok=True)
             raise
         folder = os.open(target.parent, os.O_RDONLY)
         try:

@@ -6,12 +6,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 import dagster as dg
 from dagster._core.errors import DagsterExecutionInterruptedError
@@ -50,6 +51,31 @@ def script_error(script: str, invocation_messages: list, fallback: str) -> dg.Fa
     if not errors:
         return dg.Failure(description=f"{script} failed: {fallback}", allow_retries=True)
     return dg.Failure(description=f"{script} failed: {errors[0]['error']}", allow_retries=errors[0].get("retryable", True))
+
+
+class ScriptOutput:
+    """A script's stdout and stderr, line by line into the step's log at debug level.
+
+    What a script reports travels through Pipes; its raw output (the same lines as logged, Spark's
+    own warnings, a traceback) belongs with the run too, not on the terminal of whoever started
+    it. The last line is kept for a script that dies before it can report an error.
+    """
+
+    def __init__(self, stream: IO[str], log: dg.DagsterLogManager, script: str):
+        self.last_line = ""
+        self._thread = threading.Thread(target=self._forward, args=(stream, log, script), name=f"output-{script}", daemon=True)
+        self._thread.start()
+
+    def _forward(self, stream: IO[str], log: dg.DagsterLogManager, script: str) -> None:
+        with stream:
+            for line in stream:
+                if line.strip():
+                    self.last_line = line.strip()
+                    log.debug(f"{script}: {line.rstrip()}")
+
+    def wait(self, timeout: float = 10) -> None:
+        """Until the output ends (a Spark JVM the script started may hold it a moment longer)."""
+        self._thread.join(timeout)
 
 
 # Variables that pick how a script's SparkSession is made; each mode sets its own.
@@ -151,7 +177,15 @@ class LocalSparkRunner(SparkJobRunner):
                     )
                 )
             spark_session = stack.enter_context(self._session_environment(context))
-            process = subprocess.Popen(command, env={**self._environment(spark_session), **session.get_bootstrap_env_vars()})
+            process = subprocess.Popen(
+                command,
+                env={**self._environment(spark_session), **session.get_bootstrap_env_vars()},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+            )
+            output = ScriptOutput(process.stdout, context.log, script)  # type: ignore[arg-type]
             try:
                 returncode = process.wait(timeout=capacity.timeout_minutes * 60)
             except subprocess.TimeoutExpired:
@@ -163,6 +197,8 @@ class LocalSparkRunner(SparkJobRunner):
                 context.log.info(f"run interrupted: stopping {script}")
                 self._stop(process)
                 raise
+            finally:
+                output.wait()
         if returncode != 0:
             # Checks the script reported before failing (e.g. raw_schema naming missing columns)
             # still belong in the UI. Events logged from a failing step are dropped with it, so
@@ -178,7 +214,8 @@ class LocalSparkRunner(SparkJobRunner):
                             metadata={**result.metadata, "run_id": dg.MetadataValue.text(context.run.run_id)},
                         )
                     )
-            raise script_error(script, list(session.get_custom_messages()), f"exit code {returncode}")
+            crash = f"exit code {returncode}" + (f": {output.last_line}" if output.last_line else "")
+            raise script_error(script, list(session.get_custom_messages()), crash)
         return dg.PipesClientCompletedInvocation(session)
 
     def _stop(self, process: subprocess.Popen) -> None:

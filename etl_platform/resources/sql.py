@@ -32,6 +32,7 @@ class TableInfo:
     built_at: float
     run_id: str
     columns: list[tuple[str, str]]
+    rejected_rows: int = 0  # landing rows the published version left out (InputDataset.max_reject_share)
 
 
 class SqlEngine(dg.ConfigurableResource, ABC):
@@ -41,11 +42,12 @@ class SqlEngine(dg.ConfigurableResource, ABC):
 
     @abstractmethod
     def register_table(
-        self, name: str, location: str, columns: list[tuple[str, str]], row_count: int, run_id: str
+        self, name: str, location: str, columns: list[tuple[str, str]], row_count: int, run_id: str, rejected_rows: int = 0
     ) -> None:
         """Point table ``name`` at the data now at ``location`` (called after every good build).
 
-        ``columns`` are (name, Spark type) pairs, for catalogs that store a schema (Glue).
+        ``columns`` are (name, Spark type) pairs, for catalogs that store a schema (Glue);
+        ``rejected_rows``: landing rows the version left out, so the catalog shows it is not its whole file.
         """
 
     @abstractmethod
@@ -96,7 +98,7 @@ class DuckDBEngine(SqlEngine):
             connection.close()
 
     def register_table(
-        self, name: str, location: str, columns: list[tuple[str, str]], row_count: int, run_id: str
+        self, name: str, location: str, columns: list[tuple[str, str]], row_count: int, run_id: str, rejected_rows: int = 0
     ) -> None:
         # DuckDB reads the schema from the Parquet files, so ``columns`` is not needed here.
         Path(self.catalog_path).parent.mkdir(parents=True, exist_ok=True)
@@ -110,8 +112,12 @@ class DuckDBEngine(SqlEngine):
                 "CREATE TABLE IF NOT EXISTS etl_tables (name VARCHAR PRIMARY KEY, location VARCHAR,"
                 " row_count BIGINT, built_at DOUBLE, run_id VARCHAR)"
             )
+            # The catalog file outlives code versions: a column it lacks is added here.
+            connection.execute("ALTER TABLE etl_tables ADD COLUMN IF NOT EXISTS rejected_rows BIGINT DEFAULT 0")
             connection.execute(
-                "INSERT OR REPLACE INTO etl_tables VALUES (?, ?, ?, ?, ?)", [name, location, row_count, time.time(), run_id]
+                "INSERT OR REPLACE INTO etl_tables (name, location, row_count, built_at, run_id, rejected_rows)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [name, location, row_count, time.time(), run_id, rejected_rows],
             )
             connection.execute("COMMIT")
 
@@ -137,12 +143,19 @@ class DuckDBEngine(SqlEngine):
         if not Path(self.catalog_path).exists():
             return []
         with self._connect(read_only=True) as connection:
-            rows = connection.execute("SELECT name, location, row_count, built_at, run_id FROM etl_tables ORDER BY name").fetchall()
+            # Columns by name: a catalog file not yet written by this code lacks the newer ones.
+            cursor = connection.execute("SELECT * FROM etl_tables ORDER BY name")
+            names = [description[0] for description in cursor.description]
             infos = []
-            for name, location, row_count, built_at, run_id in rows:
+            for entry in (dict(zip(names, row)) for row in cursor.fetchall()):
                 try:
-                    columns = [(c[0], c[1]) for c in connection.execute(f"DESCRIBE {_identifier(name)}").fetchall()]
+                    columns = [(c[0], c[1]) for c in connection.execute(f"DESCRIBE {_identifier(entry['name'])}").fetchall()]
                 except duckdb.Error:
                     columns = []  # the data moved away under the view; `tables` still lists it
-                infos.append(TableInfo(name, location, row_count, built_at, run_id, columns))
+                infos.append(
+                    TableInfo(
+                        entry["name"], entry["location"], entry["row_count"], entry["built_at"], entry["run_id"], columns,
+                        rejected_rows=entry.get("rejected_rows") or 0,
+                    )
+                )  # fmt: skip
             return infos

@@ -17,8 +17,8 @@ from etl_platform.resources import SparkJobRunner
 class _Invocation:
     """What a script that built the table and passed every check it evaluates would report."""
 
-    def __init__(self, metadata: Mapping[str, Any], checks: list[dg.AssetCheckSpec], failing: list[str]):
-        self._metadata, self._checks, self._failing = metadata, checks, failing
+    def __init__(self, metadata: Mapping[str, Any], checks: list[dg.AssetCheckSpec], failing: list[str], warning: list[str] = ()):
+        self._metadata, self._checks, self._failing, self._warning = metadata, checks, failing, warning
 
     def get_results(self) -> list[dg.MaterializeResult | dg.AssetCheckResult]:
         return [
@@ -26,8 +26,8 @@ class _Invocation:
             *[
                 dg.AssetCheckResult(
                     check_name=spec.name,
-                    passed=spec.name not in self._failing,
-                    severity=dg.AssetCheckSeverity.ERROR if spec.blocking else dg.AssetCheckSeverity.WARN,
+                    passed=spec.name not in self._failing and spec.name not in self._warning,
+                    severity=dg.AssetCheckSeverity.ERROR if spec.blocking and spec.name not in self._warning else dg.AssetCheckSeverity.WARN,
                 )
                 for spec in self._checks
             ],
@@ -38,6 +38,7 @@ class RecordingRunner(SparkJobRunner):
     calls: ClassVar[list[tuple[str, dict[str, str]]]] = []
     row_count: int = 42
     failing_checks: list[str] = []  # checks the "script" reports as failed
+    warning_checks: list[str] = []  # ... as failed with a warning (WARN severity), which does not block
     rejected_rows: int = 0
     error: str | None = None  # the "script" fails with this message instead
     retryable: bool = False
@@ -58,4 +59,4 @@ class RecordingRunner(SparkJobRunner):
             "rejected_rows": dg.MetadataValue.int(self.rejected_rows),
             "dagster/column_schema": dg.MetadataValue.table_schema(dg.TableSchema(columns=[dg.TableColumn("date", "date")])),
         }
-        return _Invocation(metadata, checks, self.failing_checks)
+        return _Invocation(metadata, checks, self.failing_checks, self.warning_checks)

@@ -13,6 +13,7 @@ from etl_platform.resources import LocalLake
 from etl_platform.versions import TableVersions
 from etl_platform_tests.assets.fake_runner import RecordingRunner
 from etl_platform_tests.helpers import table_resources
+from etl_platform_tests.ui import RECORDING_DEFS, check_statuses, ui_context
 
 
 @pytest.fixture(autouse=True)
@@ -28,11 +29,11 @@ def _land(root, name: str, mtime: int, body: str = "Date\n1/1/2016\n"):
     return path
 
 
-def _materialize(root, selection: str, run_config=None, runner=None):
+def _materialize(root, selection: str, run_config=None, runner=None, instance=None):
     defs = build_definitions(REGISTRY, table_resources(root, runner or RecordingRunner()))
     job = defs.resolve_implicit_global_asset_job_def()
     return job.execute_in_process(
-        run_config=run_config or {}, asset_selection=[dg.AssetKey(selection)], raise_on_error=False
+        run_config=run_config or {}, asset_selection=[dg.AssetKey(selection)], raise_on_error=False, instance=instance
     )
 
 
@@ -131,10 +132,14 @@ def test_bad_data_quarantines_the_file_and_is_not_retried(tmp_path) -> None:
     assert landed.read_bytes() == before  # the landing file is never touched
     assert TableVersions(LocalLake(root=str(tmp_path)), "processed/sales_daily").current() is None
 
-    # The same upload again: refused at once, naming the quarantine report; Spark is not started.
-    again = _materialize(tmp_path, "sales_daily")
+    # The same upload named again: refused at once, naming the quarantine report; Spark is not started.
+    again = _materialize(tmp_path, "sales_daily", {"ops": {"sales_daily": {"config": {"object_key": "landing/sales/week1.csv"}}}})
     (failure,) = again.get_step_failure_events()
     assert "is quarantined" in failure.event_specific_data.error.message and report_name in failure.event_specific_data.error.message
+    # Started without a file named, it says every file is quarantined rather than retrying one.
+    unnamed = _materialize(tmp_path, "sales_daily")
+    (failure,) = unnamed.get_step_failure_events()
+    assert "every data file under" in failure.event_specific_data.error.message and "week1.csv" in failure.event_specific_data.error.message
     assert len(RecordingRunner.calls) == 1
     # A corrected re-upload has new content, so it is processed.
     _land(tmp_path, "week1.csv", 200, body="Date\n1/1/2016\n1/2/2016\n")
@@ -161,12 +166,58 @@ def test_failed_blocking_check_quarantines_with_the_check_report(tmp_path) -> No
 
 
 def test_rejected_rows_of_a_published_build_are_kept_in_quarantine(tmp_path) -> None:
+    """Rows rejected within a dataset's tolerance: parse_rejects warns, the build is published and
+    says how many rows it left out (version, catalog), and they are kept in the quarantine."""
     _land(tmp_path, "week1.csv", 100)
-    result = _materialize(tmp_path, "sales_daily", runner=RecordingRunner(rejected_rows=3))
+    result = _materialize(tmp_path, "sales_daily", runner=RecordingRunner(rejected_rows=3, warning_checks=["parse_rejects"]))
     assert result.success
     (report_name,) = [n for n in _quarantine_files(tmp_path) if n.endswith(".error.json")]
     report = json.loads((tmp_path / "quarantine" / "sales" / report_name).read_text())
     assert report["build_failed"] is False and report["error"] == "3 rejected row(s) left out of the published table"
-    assert [c["check"] for c in report["checks"]] == ["parse_rejects"]
-    assert TableVersions(LocalLake(root=str(tmp_path)), "processed/sales_daily").current().run_id == result.run_id
+    assert [(c["check"], c["passed"], c["severity"]) for c in report["checks"]] == [("parse_rejects", False, "WARN")]
+    current = TableVersions(LocalLake(root=str(tmp_path)), "processed/sales_daily").current()
+    assert (current.run_id, current.rows, current.rejected_rows) == (result.run_id, 42, 3)
+    (info,) = table_resources(tmp_path, RecordingRunner())["sql"].tables()
+    assert (info.name, info.row_count, info.rejected_rows) == ("sales_daily", 42, 3)
     assert _materialize(tmp_path, "sales_daily").success  # not refused: the build itself was good
+
+
+def _named(key: str) -> dict:
+    return {"ops": {"sales_daily": {"config": {"object_key": key}}}}
+
+
+def test_a_build_without_a_file_named_skips_a_quarantined_upload_and_says_so(tmp_path) -> None:
+    good = _land(tmp_path, "week1.csv", 100)
+    _land(tmp_path, "week2.csv", 200)
+    bad = RecordingRunner(error="landing/sales/week2.csv: the file is empty (0 bytes)")
+    with dg.instance_for_test() as instance:
+        assert not _materialize(tmp_path, "sales_daily", _named("landing/sales/week2.csv"), bad, instance).success
+        result = _materialize(tmp_path, "sales_daily", instance=instance)  # as the UI's Materialize or the schedule
+        logs = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert result.success
+    assert RecordingRunner.calls[-1][1]["input_path"] == str(good)
+    (materialization,) = result.asset_materializations_for_node("sales_daily")
+    assert materialization.metadata["source_object"].value == "landing/sales/week1.csv"
+    (skipped,) = materialization.metadata["source_skipped"].value
+    assert skipped["object"] == "landing/sales/week2.csv" and "quarantined after a failed run" in skipped["reason"]
+    assert any(line.startswith("skipped landing/sales/week2.csv: quarantined after a failed run") for line in logs)
+
+
+def test_a_refused_file_fails_with_its_cause_and_leaves_the_published_checks_standing(lake_root) -> None:
+    _land(lake_root, "week1.csv", 100)
+    _land(lake_root, "week2.csv", 200)
+    reason = "landing/sales/week2.csv: line 1 is one column containing ';': the file seems delimited by ';'; expected ','"
+    with dg.instance_for_test() as instance:
+        assert _materialize(lake_root, "sales_daily", _named("landing/sales/week1.csv"), instance=instance).success
+        refused = _materialize(lake_root, "sales_daily", _named("landing/sales/week2.csv"), RecordingRunner(error=reason), instance)
+        with ui_context(instance, RECORDING_DEFS, lake_root.parent) as context:
+            statuses = check_statuses(context, "sales_daily")
+    (failure,) = refused.get_step_failure_events()
+    data = failure.event_specific_data.user_failure_data  # a dg.Failure: the UI shows its text and metadata
+    assert data.description.startswith(f"process_sales_data.py failed: {reason} (quarantined: ")
+    assert data.metadata["line"].value == 1 and data.metadata["file"].value.endswith("landing/sales/week2.csv")
+    assert data.metadata["quarantine_report"].value.endswith("_week2.csv.error.json")
+    assert (lake_root / "landing" / "sales" / "week2.csv").is_file()
+    # The published table (week1's build) is intact, and its checks say so; none shows as failed.
+    assert set(statuses) == {spec.name for spec in build_definitions(REGISTRY, table_resources(lake_root, RecordingRunner())).resolve_assets_def("sales_daily").check_specs}
+    assert set(statuses.values()) == {"SUCCEEDED"}, statuses

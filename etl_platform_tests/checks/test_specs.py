@@ -21,6 +21,13 @@ def test_specs_and_plan_come_from_the_registry() -> None:
     assert plan["max_date_gap_days"] == 3 and plan["earliest_date"] == "1990-01-01"
 
 
+def test_the_plan_allows_no_rejected_rows_unless_the_dataset_declares_a_tolerance(monkeypatch) -> None:
+    monkeypatch.setenv("ETL_CHECK_MAX_REJECT_SHARE", "0.05")  # not a setting: it must not loosen anything
+    assert json.loads(check_plan(SALES.row_checks, QualitySettings.from_env()))["max_reject_share"] == 0.0
+    assert SALES.max_reject_share == 0.0
+    assert json.loads(check_plan(SALES.row_checks, QualitySettings(), 0.01))["max_reject_share"] == 0.01
+
+
 def test_joined_table_checks() -> None:
     specs = {spec.name: spec.blocking for spec in check_specs("sales_marketing_daily", JOINED_CHECKS, ())}
     assert specs == {"date_valid": True, "join_coverage": True, "date_gaps": False, "row_count_change": False}
@@ -29,6 +36,5 @@ def test_joined_table_checks() -> None:
 def test_thresholds_from_environment(monkeypatch) -> None:
     monkeypatch.setenv("ETL_CHECK_MAX_ROW_COUNT_CHANGE", "0.2")
     monkeypatch.setenv("ETL_CHECK_MAX_DATE_GAP_DAYS", "2")
-    monkeypatch.setenv("ETL_CHECK_MAX_REJECT_SHARE", "0")
     settings = QualitySettings.from_env()
-    assert (settings.max_row_count_change, settings.max_date_gap_days, settings.max_reject_share) == (0.2, 2, 0.0)
+    assert (settings.max_row_count_change, settings.max_date_gap_days) == (0.2, 2)

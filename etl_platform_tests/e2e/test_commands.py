@@ -1,6 +1,7 @@
 """The commands a newcomer types: `etl-platform demo`, then `dagster asset materialize` from the root."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -8,27 +9,41 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from etl_platform.definitions import defs
+from etl_platform.instance import ensure_dotenv
 from etl_platform.project import PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
 
 
-def _run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600)
+def _run(argv: list[str], env: dict[str, str], cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
 def test_demo_then_materialize_from_the_project_root(tmp_path) -> None:
+    """As a newcomer types them, with no DAGSTER_HOME set: the project's ``.env`` (written by
+    ``make setup``) names the one instance, so the UI shows every run."""
     home = tmp_path / "dagster_home"
-    env = {**os.environ, "ETL_LAKE_ROOT": str(tmp_path / "lake"), "DAGSTER_HOME": str(home)}
+    root = tmp_path / "project"  # stands in for the project root and its .env
+    root.mkdir()
+    ensure_dotenv(home, folder=root)
+    env = {**os.environ, "ETL_LAKE_ROOT": str(tmp_path / "lake")}
     env.pop("ETL_PLATFORM_ENV", None)
+    env.pop("DAGSTER_HOME", None)
 
-    demo = _run([str(BIN / "etl-platform"), "demo"], env)
+    demo = _run([str(BIN / "etl-platform"), "demo"], env, root)
     assert demo.returncode == 0, demo.stderr[-3000:]
     lines = {line.split()[0]: line for line in demo.stdout.splitlines() if " rows " in line}
     assert set(lines) == {"sales_daily", "marketing_daily", "sales_marketing_daily", "engagement_revenue_correlation"}
     assert "731 rows" in lines["sales_marketing_daily"] and "dagster dev" in demo.stdout
     assert "68 rows" in lines["engagement_revenue_correlation"]
+    # On the terminal: a line per step of the job with its time, then the summary. Dagster's
+    # events, the scripts' own output and Spark's warnings stay in the run's log (checked below).
+    progress = re.findall(r"^  (\w+) +ok +\d+\.\d s$", demo.stdout, re.MULTILINE)
+    assert sorted(progress) == sorted(node.name for node in defs.resolve_job_def("etl_pipeline_job").nodes_in_topological_order)
+    assert demo.stdout.index(f"  {progress[-1]} ") < demo.stdout.index("succeeded")
+    assert not re.search(r" - (DEBUG|INFO) - | INFO lake_job: |No Partition Defined for Window", demo.stderr), demo.stderr[-3000:]
 
     report = _run([str(BIN / "etl-platform"), "report", "--top", "3"], env)
     assert report.returncode == 0, report.stderr[-3000:]
@@ -36,11 +51,19 @@ def test_demo_then_materialize_from_the_project_root(tmp_path) -> None:
     assert strongest[:2] == ["website_pageviews", "opportunities"] and "(3 rows)" in report.stdout
     assert report.stdout.count("/_charts/") == 2 and ".png" in report.stdout
 
-    materialize = _run([str(BIN / "dagster"), "asset", "materialize", "-m", "etl_platform.definitions", "--select", "*"], env)
+    materialize = _run([str(BIN / "dagster"), "asset", "materialize", "-m", "etl_platform.definitions", "--select", "*"], env, root)
     assert materialize.returncode == 0, materialize.stderr[-3000:]
+    assert "temporary directory" not in materialize.stderr and "usage statistics" not in materialize.stderr
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
         runs = instance.get_runs()
         assert len(runs) == 2 and all(run.is_success for run in runs)
         event = instance.get_latest_materialization_event(dg.AssetKey("sales_marketing_daily"))
         assert event.run_id == runs[0].run_id
+        demo_run = runs[1]
+        assert f"(run {demo_run.run_id})" in demo.stdout
+        messages = [entry.user_message for entry in instance.all_logs(demo_run.run_id)]
+        # The scripts' log reaches the run once (through Pipes, not echoed again from their stderr) ...
+        assert len([m for m in messages if "wrote 731 rows to" in m and "/sales_marketing_daily/" in m]) == 1
+        assert not any(" INFO lake_job: " in message for message in messages)
+        assert not any("No Partition Defined for Window" in message for message in messages)  # ... with no such warning

@@ -20,7 +20,7 @@ from etl_platform.resources import DuckDBEngine, LocalLake
 from etl_platform.samples import SALES_SAMPLE
 from etl_platform.versions import TableVersions
 from etl_platform_tests.assets.fake_runner import RecordingRunner
-from etl_platform_tests.helpers import table_resources
+from etl_platform_tests.helpers import created_instance_home, table_resources
 
 pytestmark = pytest.mark.e2e
 
@@ -129,8 +129,7 @@ def test_two_builds_at_once_the_later_publish_wins_cleanly(tmp_path) -> None:
     landed = tmp_path / "landing" / "sales" / "week47.csv"
     landed.parent.mkdir(parents=True)
     landed.write_text("Date\n1/1/2016\n")
-    home, sync = tmp_path / "home", tmp_path / "sync"
-    home.mkdir()
+    home, sync = created_instance_home(tmp_path / "home"), tmp_path / "sync"
     sync.mkdir()
     spawn = multiprocessing.get_context("spawn")
     builds = [spawn.Process(target=_build_in_own_process, args=(str(tmp_path), str(home), rows, str(sync))) for rows in (7, 9)]

@@ -20,14 +20,14 @@ def _csv(header=SALES_HEADER, rows=GOOD_ROWS, newline="\n") -> bytes:
     return newline.join(",".join(row) for row in [header, *rows]).encode() + newline.encode()
 
 
-def _run(tmp_path, content: bytes, *extra: str):
+def _run(tmp_path, content: bytes, *extra: str, max_reject_share: float = 0.0):
     """The sales job in-process on ``content``: (error message or None, pipes mock, output rows)."""
     source = tmp_path / "in.csv"
     source.write_bytes(content)
     out = tmp_path / "out"
     argv = ["--input_path", str(source), "--output_path", str(out),
             "--columns", json.dumps([list(c) for c in SALES.columns]),
-            "--checks", check_plan(SALES.row_checks, QualitySettings()), *extra]  # fmt: skip
+            "--checks", check_plan(SALES.row_checks, QualitySettings(), max_reject_share), *extra]  # fmt: skip
     pipes = MagicMock()
     try:
         lake_job.process_landing_file(lake_job.Reporter(pipes), argv, daily_sales)
@@ -93,24 +93,64 @@ def test_extra_columns_are_reported_and_do_not_change_the_table(spark, tmp_path)
     assert any("kept as strings: ['Notes']" in c.args[0] for c in pipes.log.info.call_args_list)
 
 
-def test_bad_values_are_rejected_with_reasons_and_too_many_block(spark, tmp_path) -> None:
+def _rejects(pipes) -> tuple[dict, dict]:
+    """The parse_rejects report: (passed/severity, metadata as plain values)."""
+    parse = _checks(pipes)["parse_rejects"]
+    return parse, {key: value["raw_value"] for key, value in parse["metadata"].items()}
+
+
+def test_bad_values_are_rejected_with_lines_and_reasons_and_block_unless_tolerated(spark, tmp_path) -> None:
     rows = [*GOOD_ROWS, sales_row("2/30/2016", "Lead", "5"), sales_row("1/4/2016", "Lead", "12abc"),
             [*sales_row("1/5/2016", "Lead", "5"), "stray"]]  # fmt: skip
     latin = sales_row("1/6/2016", "Lead", "5")
     latin[1] = "Zoë"
+    # Each repeated chunk is a blank line (an empty header) and a good row: 4,000 lines, 2,000 rows.
     content = _csv(rows=rows) + b"".join([_csv(header=[], rows=[GOOD_ROWS[1]])] * 2000) + ",".join(latin).encode("latin-1") + b"\n"
-    error, pipes, out = _run(tmp_path, content)  # the Latin-1 row lies beyond the vetted head
-    assert error is None
-    parse = _checks(pipes)["parse_rejects"]
-    metadata = {key: value["raw_value"] for key, value in parse["metadata"].items()}
-    assert metadata["rejected_rows"] == 4 and parse["passed"]  # 4 of 2,006 rows: under 1%
-    reasons = sorted(example["_reason"] for example in metadata["examples"])
-    assert reasons == ["Date: '2/30/2016' is not a date; Target Close: '2/30/2016' is not a date",
-                       "Forecasted Monthly Revenue: '12abc' is not a bigint", "bytes that are not UTF-8",
-                       "not 12 fields like the header"]  # fmt: skip
-    assert [r["date"].isoformat() for r in out] == ["2016-01-02", "2016-01-03"]
+    for tolerance, severity in ((0.0, "ERROR"), (0.01, "WARN")):  # 4 of 2,006 rows: within 1%
+        (tmp_path / str(tolerance)).mkdir()
+        error, pipes, out = _run(tmp_path / str(tolerance), content, max_reject_share=tolerance)  # the Latin-1 row lies beyond the vetted head
+        assert error is None
+        parse, metadata = _rejects(pipes)
+        assert (parse["passed"], parse["severity"], metadata["rejected_rows"]) == (False, severity, 4)
+        assert [(example["_line"], example["_reason"]) for example in metadata["examples"]] == [
+            (4, "Date: '2/30/2016' is not a date; Target Close: '2/30/2016' is not a date"),
+            (5, "Forecasted Monthly Revenue: '12abc' is not a bigint"),
+            (6, "not 12 fields like the header"),
+            (4007, "bytes that are not UTF-8"),
+        ]
+        assert [r["date"].isoformat() for r in out] == ["2016-01-02", "2016-01-03"]
+    warned = [c.args[0] for c in pipes.log.warning.call_args_list if "rejected 4 of 2006 rows" in c.args[0]]
+    assert warned and warned[0].endswith("line 6 (not 12 fields like the header), line 4007 (bytes that are not UTF-8)")
 
     (tmp_path / "few").mkdir()
-    error, pipes, _ = _run(tmp_path / "few", _csv(rows=rows))  # 3 of 5 rows rejected: far over 1%
-    parse = _checks(pipes)["parse_rejects"]
+    error, pipes, _ = _run(tmp_path / "few", _csv(rows=rows), max_reject_share=0.01)  # 3 of 5 rows rejected: far over 1%
+    parse, _ = _rejects(pipes)
     assert error is None and parse["passed"] is False and parse["severity"] == "ERROR"
+
+
+@pytest.mark.parametrize(
+    ("bad", "lines", "reason"),
+    [
+        (lambda day: sales_row(day, "Lead", "12k"), [3, 5, 7], "Forecasted Monthly Revenue: '12k' is not a bigint"),
+        (lambda day: sales_row("2/30/2016", "Lead", "5"), [4, 6], "Date: '2/30/2016' is not a date; Target Close: '2/30/2016' is not a date"),
+    ],
+)
+def test_a_few_bad_rows_among_good_ones_refuse_the_file_by_default(spark, tmp_path, bad, lines, reason) -> None:
+    rows = [sales_row(f"1/{day}/2016", "Lead", "100", "10") for day in range(1, 30)]
+    for line in lines:
+        rows[line - 2] = bad(f"1/{line - 1}/2016")  # line 1 is the header
+    error, pipes, out = _run(tmp_path, _csv(rows=rows))
+    assert error is None and len(out) == 29 - len(lines)  # written to its version, which the platform will not publish
+    parse, metadata = _rejects(pipes)
+    assert (parse["passed"], parse["severity"]) == (False, "ERROR")
+    assert (metadata["input_rows"], metadata["rejected_rows"], metadata["max_share"]) == (29, len(lines), 0.0)
+    assert [(example["_line"], example["_reason"]) for example in metadata["examples"]] == [(line, reason) for line in lines]
+
+
+def test_rejected_rows_after_a_value_spanning_lines_get_their_own_line(spark, tmp_path) -> None:
+    spanning = sales_row("1/2/2016", "Lead", "100")
+    spanning[2] = '"Acme\nCorp"'
+    content = _csv(rows=[spanning, sales_row("1/3/2016", "Lead", "12k"), GOOD_ROWS[1]])
+    error, pipes, _ = _run(tmp_path, content, "--multiline", "true")
+    assert error is None
+    assert [example["_line"] for example in _rejects(pipes)[1]["examples"]] == [4]

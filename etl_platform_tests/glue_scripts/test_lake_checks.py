@@ -60,6 +60,31 @@ def test_date_gaps_warn_only_past_the_limit(spark) -> None:
     assert outcome.metadata["longest_gaps"] == [{"after": "2016-01-08", "before": "2016-01-20", "days": 12}]
 
 
+def test_date_gaps_count_every_gap_and_keep_the_five_longest(spark) -> None:
+    """Unsorted rows across partitions, a repeated day and a NULL: gaps are between neighbouring
+    distinct days, the longest first (ties by their start)."""
+    days = ["2016-01-01", "2016-01-01", "2016-01-09", "2016-01-21", "2016-01-22", "2016-01-30", "2016-03-01",
+            "2016-03-10", "2016-03-22", "2016-03-23"]  # fmt: skip
+    dates = [D.fromisoformat(day) for day in days] + [None]
+    frame = _daily(spark, dates[::-1]).repartition(3)
+    outcome = _outcomes(frame)["date_gaps"]
+    assert not outcome.passed and outcome.metadata["max_gap_days"] == 7
+    assert outcome.metadata["gaps_over_limit"] == 6
+    assert outcome.metadata["longest_gaps"] == [
+        {"after": "2016-01-30", "before": "2016-03-01", "days": 31},
+        {"after": "2016-01-09", "before": "2016-01-21", "days": 12},
+        {"after": "2016-03-10", "before": "2016-03-22", "days": 12},
+        {"after": "2016-03-01", "before": "2016-03-10", "days": 9},
+        {"after": "2016-01-01", "before": "2016-01-09", "days": 8},
+    ]
+
+
+@pytest.mark.parametrize("dates", [[], [None, D(2016, 1, 1)], [D(2016, 1, 1), D(2016, 1, 1)]])
+def test_date_gaps_pass_with_fewer_than_two_days(spark, dates) -> None:
+    outcome = _outcomes(_daily(spark, dates))["date_gaps"]
+    assert outcome.passed and outcome.metadata == {"max_gap_days": 7, "gaps_over_limit": 0, "longest_gaps": []}
+
+
 def test_output_row_rules_count_failures_with_examples(spark) -> None:
     plan = CheckPlan(row_checks=(RowCheck("leads_within_opportunities", "leads_generated <= opportunities"),))
     good = _daily(spark, [D(2016, 1, 1)], opportunities=[3], leads_generated=[3])
@@ -79,11 +104,22 @@ def test_schema_outcome_lists_missing_unexpected_and_unparsable_columns() -> Non
     assert not wrong_type.passed and wrong_type.metadata["columns_not_parsing"] == ["N"]
 
 
-def test_parse_rejects_blocks_above_the_share(spark) -> None:
-    rejected = spark.createDataFrame([("abc",)], "Amount string")
-    assert lake_checks.parse_outcomes(1000, 1, rejected, 0.01).passed
-    outcome = lake_checks.parse_outcomes(10, 1, rejected, 0.01)
-    assert not outcome.passed and outcome.blocking and outcome.metadata["examples"] == [{"Amount": "abc"}]
+@pytest.mark.parametrize(
+    ("input_rows", "rejected_rows", "max_share", "result"),
+    [
+        (1000, 0, 0.0, (True, "ERROR")),  # nothing rejected: a pass
+        (1000, 1, 0.0, (False, "ERROR")),  # by default one rejected row refuses the file
+        (1000, 1, 0.01, (False, "WARN")),  # within the dataset's tolerance: a warning, not a pass
+        (100, 1, 0.01, (False, "WARN")),  # exactly at it
+        (10, 1, 0.01, (False, "ERROR")),  # beyond it: blocks
+    ],
+)
+def test_parse_rejects_fails_on_any_reject_and_warns_only_within_the_tolerance(input_rows, rejected_rows, max_share, result) -> None:
+    example = {"_line": 7, "_reason": "Amount: 'abc' is not a bigint", "Amount": "abc"}
+    outcome = lake_checks.parse_outcomes(input_rows, rejected_rows, [example] * rejected_rows, max_share)
+    assert (outcome.passed, outcome.severity) == result
+    assert (outcome.metadata["rejected_rows"], outcome.metadata["max_share"]) == (rejected_rows, max_share)
+    assert outcome.metadata.get("examples", []) == [example] * rejected_rows
 
 
 def test_join_coverage(spark, tmp_path) -> None:

@@ -43,7 +43,7 @@ def test_weekly_chart_is_a_wide_png() -> None:
     weeks = [dt.date(2016, 1, 4) + dt.timedelta(weeks=i) for i in range(52)]
     image = _image(weekly_png(weeks, [60_000 + 500 * i for i in range(52)], [2e6 - 1e4 * i for i in range(52)], "website_visits", "forecasted_lead_revenue"))
     width, height = image.size
-    assert 800 <= width <= 1600 and 300 <= height <= 700
+    assert 600 <= width <= 768 and 300 <= height <= 700  # fits the overview column of the UI
 
 
 def test_markdown_embeds_each_png_as_a_data_uri() -> None:

@@ -41,6 +41,16 @@ def test_register_and_list_tables(moto_env) -> None:
     assert table["Parameters"]["classification"] == "parquet"
 
 
+def test_the_glue_table_carries_the_rejected_rows(moto_env) -> None:
+    engine = _engine()
+    engine.register_table("sales_daily", "s3://data/processed/v1/sales_daily", [("date", "date")], 2033, "run-1", rejected_rows=3)
+    engine.register_table("marketing_daily", "s3://data/processed/v1/marketing_daily", [("date", "date")], 1461, "run-1")
+    assert {info.name: (info.row_count, info.rejected_rows) for info in engine.tables()} == {
+        "marketing_daily": (1461, 0),
+        "sales_daily": (2033, 3),
+    }
+
+
 def test_missing_database_is_a_clear_error(moto_env) -> None:
     with pytest.raises(SqlError, match="Glue database nope does not exist"):
         _engine(database="nope").register_table("t", "s3://data/t", [("n", "bigint")], 1, "run-1")

@@ -1,6 +1,7 @@
 """The local lake: atomic landing, confinement to the root, listing and picking the newest file."""
 
 import os
+import stat
 
 import pytest
 
@@ -16,6 +17,21 @@ def test_put_file_stores_whole_file_and_leaves_no_temporary(tmp_path) -> None:
     assert os.listdir(tmp_path / "lake" / "landing" / "sales") == ["in.csv"]
     assert lake.stat("landing/sales/in.csv") == stored
     assert lake.stat("landing/sales/missing.csv") is None
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o002])
+def test_stored_files_get_the_permissions_of_an_ordinary_copy(tmp_path, umask) -> None:
+    source = tmp_path / "in.csv"
+    source.write_bytes(b"a,b\n1,2\n")
+    lake = LocalLake(root=str(tmp_path / "lake"))
+    previous = os.umask(umask)
+    try:
+        lake.put_file(source, "landing/sales/in.csv")
+        lake.write_bytes("processed/sales_daily/_pointer.json", b"{}")
+    finally:
+        os.umask(previous)
+    for path in (tmp_path / "lake" / "landing" / "sales" / "in.csv", tmp_path / "lake" / "processed" / "sales_daily" / "_pointer.json"):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~umask
 
 
 @pytest.mark.parametrize("key", ["../outside.csv", "/etc/passwd", "landing/../../x.csv", "landing//x.csv", "a\\b.csv"])
@@ -44,19 +60,3 @@ def test_check_key_accepts_plain_relative_keys() -> None:
 def test_skip_reason(name, size, reason) -> None:
     found = skip_reason(LakeObject(key=f"landing/sales/{name}", size=size, modified=0))
     assert found == reason if reason is None else reason in found
-
-
-def test_newest_data_object_ignores_junk_and_prefers_latest(tmp_path) -> None:
-    lake = LocalLake(root=str(tmp_path))
-    folder = tmp_path / "landing" / "sales"
-    folder.mkdir(parents=True)
-    for name, mtime in [("old.csv", 100), ("new.csv", 200), ("_SUCCESS", 300), (".x.csv.tmp", 400)]:
-        (folder / name).write_text("Date\n1/1/2016\n" if name.endswith(".csv") else "x")
-        os.utime(folder / name, (mtime, mtime))
-    assert lake.newest_data_object("landing/sales/").key == "landing/sales/new.csv"
-    assert [o.name for o in lake.list_objects("landing/")] == [".x.csv.tmp", "_SUCCESS", "new.csv", "old.csv"]
-
-
-def test_newest_data_object_names_the_prefix_when_empty(tmp_path) -> None:
-    with pytest.raises(LakeError, match=r"no data file under .*landing/sales: land one first"):
-        LocalLake(root=str(tmp_path)).newest_data_object("landing/sales/")

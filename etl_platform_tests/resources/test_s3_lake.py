@@ -42,7 +42,6 @@ def test_pages_are_bounded_and_ordered(lake, tmp_path) -> None:
     page, more = lake.list_page("landing/sales/", "landing/sales/d.csv", 2)
     assert [o.key for o in page] == ["landing/sales/e.csv"] and not more
     assert len(list(lake.list_objects("landing/"))) == 6
-    assert lake.newest_data_object("landing/marketing/").key == "landing/marketing/m.csv"
 
 
 def test_confinement(lake) -> None:

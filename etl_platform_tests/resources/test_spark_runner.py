@@ -1,6 +1,7 @@
 """The local runner through real Dagster Pipes: arguments, environment, reported results, errors."""
 
 import json
+import logging
 import textwrap
 
 import dagster as dg
@@ -118,3 +119,37 @@ def test_bad_data_errors_are_not_retried(scripts_dir) -> None:
     runner = LocalSparkRunner(scripts_dir=str(scripts_dir))
     result = dg.materialize([_retrying_asset("failing.py")], resources={"spark": runner}, raise_on_error=False)
     assert not result.success and _retries(result) == 0
+
+
+NOISY_SCRIPT = """
+import sys
+import lake_job
+
+def main(reporter, argv):
+    print("a line on stdout")
+    print("a line on stderr", file=sys.stderr)
+    reporter._pipes.report_asset_materialization(metadata={})
+
+lake_job.run_job(main)
+"""
+
+
+def test_script_output_goes_to_the_runs_log_not_the_terminal(scripts_dir, capfd) -> None:
+    (scripts_dir / "noisy.py").write_text(textwrap.dedent(NOISY_SCRIPT))
+    quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # as the demo runs: no Dagster console
+    runner = LocalSparkRunner(scripts_dir=str(scripts_dir))
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([_asset("noisy.py")], run_config=quiet, resources={"spark": runner}, instance=instance)
+        debug = [entry.user_message for entry in instance.all_logs(result.run_id) if entry.level == logging.DEBUG]
+    assert result.success
+    assert "noisy.py: a line on stdout" in debug and "noisy.py: a line on stderr" in debug
+    terminal = capfd.readouterr()
+    assert "a line on" not in terminal.out + terminal.err
+
+
+def test_a_script_dying_before_it_can_report_fails_with_its_last_line(scripts_dir) -> None:
+    (scripts_dir / "crashing.py").write_text("import no_such_module\n")
+    result = dg.materialize([_asset("crashing.py")], resources={"spark": LocalSparkRunner(scripts_dir=str(scripts_dir))}, raise_on_error=False)
+    (failure,) = result.get_step_failure_events()
+    message = failure.event_specific_data.error.message
+    assert "crashing.py failed: exit code 1: ModuleNotFoundError: No module named 'no_such_module'" in message

@@ -36,6 +36,26 @@ def test_re_registering_points_the_view_at_the_new_data(tmp_path) -> None:
     assert info.location.endswith("v2") and info.built_at > 0
 
 
+def test_the_catalog_carries_the_rejected_rows_of_each_table(tmp_path) -> None:
+    engine = DuckDBEngine(catalog_path=str(tmp_path / "catalog.duckdb"))
+    location = _parquet(tmp_path / "v1", "p.parquet", pa.table({"n": [1]}))
+    engine.register_table("partial", location, [("n", "bigint")], 1, "run-1", rejected_rows=3)
+    engine.register_table("whole", location, [("n", "bigint")], 1, "run-1")
+    assert {info.name: info.rejected_rows for info in engine.tables()} == {"partial": 3, "whole": 0}
+
+
+def test_a_catalog_without_the_rejected_rows_column_still_lists_and_takes_it(tmp_path) -> None:
+    catalog = tmp_path / "catalog.duckdb"
+    location = _parquet(tmp_path / "v1", "p.parquet", pa.table({"n": [1]}))
+    with duckdb.connect(str(catalog)) as connection:  # a catalog file written without the column
+        connection.execute("CREATE TABLE etl_tables (name VARCHAR PRIMARY KEY, location VARCHAR, row_count BIGINT, built_at DOUBLE, run_id VARCHAR)")
+        connection.execute("INSERT INTO etl_tables VALUES ('old', ?, 1, 1.0, 'run-0')", [location])
+    engine = DuckDBEngine(catalog_path=str(catalog))
+    assert [(info.name, info.rejected_rows) for info in engine.tables()] == [("old", 0)]
+    engine.register_table("new", location, [("n", "bigint")], 1, "run-1", rejected_rows=2)
+    assert [(info.name, info.rejected_rows) for info in engine.tables()] == [("new", 2), ("old", 0)]
+
+
 def test_sql_errors_carry_the_engines_message(tmp_path) -> None:
     engine = DuckDBEngine(catalog_path=str(tmp_path / "catalog.duckdb"))
     with pytest.raises(SqlError, match="nope"):
