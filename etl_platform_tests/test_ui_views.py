@@ -12,12 +12,11 @@ import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 import pytest
 from dagster._core.workspace.context import WorkspaceRequestContext
-from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
+from dagster_graphql.test.utils import define_out_of_process_context
 from PIL import Image
 
 from etl_platform.datasets import REGISTRY
@@ -31,6 +30,7 @@ from etl_platform.versions import TableVersions
 from etl_platform_tests.assets.fake_runner import RecordingRunner
 from etl_platform_tests.helpers import table_resources
 from etl_platform_tests.insight.synthetic import random_days, register_joined
+from etl_platform_tests.ui import graphql
 
 LOCATION = "etl_platform"
 REPOSITORY = "__repository__"  # what Dagster names the repository of a Definitions object
@@ -62,12 +62,6 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[WorkspaceRequ
                 yield context, lake_root
 
 
-def _graphql(context: WorkspaceRequestContext, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-    result = execute_dagster_graphql(context, query, variables)
-    assert not result.errors, result.errors
-    return result.data
-
-
 # The overview page reads the description through AssetViewDefinitionQuery (assetOrError ->
 # definition -> description) and renders it as markdown, data-URI images included.
 ASSET_DESCRIPTION = """
@@ -79,7 +73,7 @@ query ($path: [String!]!) {
 
 def test_the_report_overview_shows_the_published_charts(ui) -> None:
     context, lake_root = ui
-    description = _graphql(context, ASSET_DESCRIPTION, {"path": [REPORT_TABLE]})["assetOrError"]["definition"]["description"]
+    description = graphql(context, ASSET_DESCRIPTION, {"path": [REPORT_TABLE]})["assetOrError"]["definition"]["description"]
     lake = LocalLake(root=str(lake_root))
     current = TableVersions(lake, REPORT_LOCATION).require_current()
     stored = {name: (lake_root / chart_key(current.key, name)).read_bytes() for name in (HEATMAP, WEEKLY)}
@@ -101,7 +95,7 @@ ASSET_GROUPS = "query { assetNodes { assetKey { path } groupName } }"
 
 def test_the_lineage_page_opens_with_every_asset_shown(ui) -> None:
     context, lake_root = ui
-    groups = {tuple(n["assetKey"]["path"]): n["groupName"] for n in _graphql(context, ASSET_GROUPS)["assetNodes"]}
+    groups = {tuple(n["assetKey"]["path"]): n["groupName"] for n in graphql(context, ASSET_GROUPS)["assetNodes"]}
     graph = build_definitions(REGISTRY, table_resources(lake_root, RecordingRunner())).resolve_asset_graph()
     assert set(groups) == {tuple(key.path) for key in graph.get_all_asset_keys()}
     assert set(groups.values()) == {"etl_pipeline"}
@@ -121,7 +115,7 @@ query ($job: PipelineSelector!, $sensor: SensorSelector!) {
 def test_the_job_page_says_automation_is_on_while_the_barrier_sensor_runs(ui) -> None:
     context, _ = ui
     selector = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
-    data = _graphql(context, JOB_AUTOMATION, {
+    data = graphql(context, JOB_AUTOMATION, {
         "job": {**selector, "pipelineName": "etl_pipeline_job"},
         "sensor": {**selector, "sensorName": "join_barrier_automation_sensor"},
     })  # fmt: skip
@@ -136,4 +130,4 @@ def test_the_first_visit_pop_up_is_off(ui) -> None:
     # The UI opens its "Join the Dagster community" dialog when shouldShowNux is true; a fresh
     # DAGSTER_HOME has no record of it having been seen, so only the instance setting turns it off.
     assert not (Path(context.instance.root_directory) / ".nux").exists()
-    assert _graphql(context, "query { shouldShowNux }") == {"shouldShowNux": False}
+    assert graphql(context, "query { shouldShowNux }") == {"shouldShowNux": False}

@@ -15,7 +15,7 @@ from etl_platform import cli
 from etl_platform.datasets import REGISTRY
 from etl_platform.definitions import build_definitions
 from etl_platform.environment import resources_for_environment
-from etl_platform.project import GLUE_SCRIPTS_DIR, SAMPLES_DIR
+from etl_platform.project import SAMPLES_DIR
 from etl_platform.resources import DuckDBEngine, LocalLake
 from etl_platform.samples import SALES_SAMPLE
 from etl_platform.versions import TableVersions
