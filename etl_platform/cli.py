@@ -21,7 +21,7 @@ from etl_platform.deploy import DeployError
 from etl_platform.environment import UnknownEnvironmentError, initialized_resources, resources_for_environment
 from etl_platform.insight.report import ReportNotBuiltError, chart_paths, top_correlations
 from etl_platform.instance import ensure_dagster_home, project_environment
-from etl_platform.project import SAMPLES_DIR
+from etl_platform.project import PROJECT_ROOT, SAMPLES_DIR
 from etl_platform.resources import Lake, QueryResult, SqlEngine
 from etl_platform.resources.lake import LakeError, key_skip_reason
 from etl_platform.resources.sql import SqlError
