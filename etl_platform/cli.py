@@ -142,7 +142,7 @@ def demo(samples_dir: Path) -> int:
     from etl_platform.definitions import build_definitions
     from etl_platform.progress import step_progress
 
-    home = ensure_dagster_home()
+    ensure_dagster_home()
     with initialized_resources() as ready:
         for dataset in REGISTRY.inputs:
             files = sorted((samples_dir / dataset.landing_prefix).glob("*.csv"))
