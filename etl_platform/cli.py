@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 from typing import NoReturn
 
 from dagster import DagsterInvalidConfigError
@@ -129,6 +130,16 @@ def rollback(lake: Lake, sql_engine: SqlEngine, table: str, to: str | None) -> i
     return 0
 
 
+def step_failure_text(failure: Any) -> str:
+    """A failed step in one line: a ``dg.Failure``'s own description (a refused file's reason),
+    else the error's first line, without Dagster's exception class path."""
+    user = getattr(failure, "user_failure_data", None)
+    if user is not None and user.description:
+        return user.description.strip().splitlines()[0]
+    error = failure.error.cause or failure.error  # user code's own exception, not Dagster's wrapper
+    return (error.message.strip().splitlines() or ["failed"])[0]
+
+
 def demo(samples_dir: Path) -> int:
     """Land the samples, materialise every asset through Dagster, and say where things are.
 
@@ -159,7 +170,7 @@ def demo(samples_dir: Path) -> int:
     with step_progress(instance, run_id, [node.name for node in job.nodes_in_topological_order]):
         result = job.execute_in_process(run_config=quiet, instance=instance, run_id=run_id, raise_on_error=False)
     if not result.success:
-        failures = [e.event_specific_data.error.message.strip() for e in result.get_step_failure_events()]  # type: ignore[union-attr]
+        failures = [step_failure_text(e.event_specific_data) for e in result.get_step_failure_events()]  # type: ignore[arg-type]
         raise CliError(f"pipeline run {result.run_id} failed: {' | '.join(failures) or 'see dagster dev'}")
     print(f"\npipeline run {result.run_id} succeeded\n")
     with initialized_resources() as ready:

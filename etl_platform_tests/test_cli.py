@@ -3,6 +3,7 @@
 import os
 import stat
 
+import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -190,3 +191,22 @@ def test_generate_samples_writes_both_files(tmp_path, capsys) -> None:
     assert (tmp_path / "sales" / "sales_pipeline_sample.csv").is_file()
     assert (tmp_path / "marketing" / "marketing_data_sample.csv").is_file()
     assert capsys.readouterr().out.count("wrote") == 2
+
+
+def test_a_failed_step_is_said_in_its_own_words() -> None:
+    @dg.op
+    def refused() -> None:
+        raise dg.Failure(description="landing/sales/x.csv: the file is empty (0 bytes) (quarantined: q.json)")
+
+    @dg.op
+    def crashed() -> None:
+        raise RuntimeError("executor lost\nmore detail")
+
+    @dg.job
+    def steps() -> None:
+        refused()
+        crashed()
+
+    result = steps.execute_in_process(raise_on_error=False)
+    texts = sorted(cli.step_failure_text(e.event_specific_data) for e in result.get_step_failure_events())
+    assert texts == ["RuntimeError: executor lost", "landing/sales/x.csv: the file is empty (0 bytes) (quarantined: q.json)"]
