@@ -20,6 +20,7 @@ demo: $(STAMP)
 	$(BIN)/etl-platform demo
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 dev: $(STAMP)
