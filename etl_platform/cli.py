@@ -12,14 +12,13 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from dagster import DagsterInvalidConfigError
 
 from etl_platform.datasets import REGISTRY, Registry, UnknownDatasetError
 from etl_platform.deploy import DeployError
-from etl_platform.environment import UnknownEnvironmentError, initialized_resources, resources_for_environment
+from etl_platform.environment import UnknownEnvironmentError, initialized_resources
 from etl_platform.insight.report import ReportNotBuiltError, chart_paths, top_correlations
 from etl_platform.instance import ensure_dagster_home, project_environment
 from etl_platform.project import PROJECT_ROOT, SAMPLES_DIR
@@ -150,7 +149,7 @@ def demo(samples_dir: Path) -> int:
 
     import dagster as dg
 
-    from etl_platform.definitions import build_definitions
+    from etl_platform.definitions import defs
     from etl_platform.progress import step_progress
 
     ensure_dagster_home()
@@ -161,7 +160,6 @@ def demo(samples_dir: Path) -> int:
                 raise CliError(f"no sample CSV for dataset {dataset.name} under {samples_dir / dataset.landing_prefix}")
             for file in files:
                 print(land(ready["lake"], REGISTRY, dataset.name, file))
-    defs = build_definitions(REGISTRY, resources_for_environment())
     job = defs.resolve_job_def("etl_pipeline_job")
     instance = dg.DagsterInstance.get()
     run_id = str(uuid.uuid4())

@@ -49,6 +49,11 @@ def quarantined_report(lake: Lake, dataset: InputDataset, obj: LakeObject) -> st
     return json.loads(raw)["report"] if raw else None
 
 
+def quarantine_reason(lake: Lake, dataset: InputDataset, obj: LakeObject) -> str:
+    """Why a quarantined upload is passed over, as the sensor and a build without a file named say it."""
+    return f"quarantined after a failed run (report {quarantined_report(lake, dataset, obj)})"
+
+
 def _plain(value: Any) -> Any:
     """A check's metadata as plain JSON values (MetadataValue -> its value)."""
     return value.value if isinstance(value, dg.MetadataValue) else value

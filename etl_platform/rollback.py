@@ -13,7 +13,7 @@ import dagster as dg
 
 from etl_platform.checks.restate import restate_checks
 from etl_platform.resources import Lake, SqlEngine
-from etl_platform.versions import TableVersion, TableVersions, VersionError
+from etl_platform.versions import TableVersion, TableVersions, VersionError, catalog_follows
 
 
 def table_location(defs: dg.Definitions, table: str) -> str:
@@ -32,9 +32,7 @@ def table_location(defs: dg.Definitions, table: str) -> str:
 def rollback_table(
     defs: dg.Definitions, lake: Lake, sql: SqlEngine, instance: dg.DagsterInstance, table: str, to: str | None
 ) -> TableVersion:
-    restored = TableVersions(lake, table_location(defs, table)).rollback(
-        to, follow=lambda v: sql.register_table(table, lake.uri(v.key), list(v.columns), v.rows, v.run_id, v.rejected_rows)
-    )
+    restored = TableVersions(lake, table_location(defs, table)).rollback(to, follow=catalog_follows(sql, lake, table))
     key = dg.AssetKey(table)
     note = f"rolled back from {restored.rolled_back_from} to {restored.version} (built by run {restored.run_id})"
     instance.report_runless_asset_event(

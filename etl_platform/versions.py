@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 
 from etl_platform.resources.lake import Lake, LakeError
+from etl_platform.resources.sql import SqlEngine
 
 POINTER = "_current.json"
 LOCK = "_publish.lock"
@@ -70,6 +71,16 @@ class Pointer:
 
     def to_bytes(self) -> bytes:
         return json.dumps({"current": asdict(self.current), "history": [asdict(v) for v in self.history]}, indent=2).encode()
+
+
+def catalog_follows(sql: SqlEngine, lake: Lake, table: str) -> Callable[[TableVersion], None]:
+    """What ``publish`` and ``rollback`` run under the lock: the catalog points ``table`` at the
+    version just made current."""
+
+    def register(version: TableVersion) -> None:
+        sql.register_table(table, lake.uri(version.key), list(version.columns), version.rows, version.run_id, version.rejected_rows)
+
+    return register
 
 
 def new_version_id(run_id: str, now: float | None = None) -> str:

@@ -11,7 +11,7 @@ import dagster as dg
 from etl_platform.checks.history import row_count_change
 from etl_platform.checks.settings import QualitySettings
 from etl_platform.resources import Lake, SqlEngine
-from etl_platform.versions import TableVersions, retention
+from etl_platform.versions import TableVersions, catalog_follows, retention
 
 OWNERS = ["team:data-engineering"]
 # One group for the whole graph: Dagster's lineage view opens every group collapsed when there are
@@ -70,9 +70,7 @@ def publish_table(
     passed = tuple(sorted(c.check_name for c in checks if c.passed))
     version = versions.publish(
         staged_key, context.run.run_id, rows, passed, tuple(columns), rejected_rows=rejected_rows,
-        follow=lambda published: sql.register_table(
-            table, lake.uri(published.key), columns, published.rows, published.run_id, published.rejected_rows
-        ),
+        follow=catalog_follows(sql, lake, table),
     )  # fmt: skip
     removed = versions.prune(retention())
     left_out = f", {rejected_rows:,} rejected" if rejected_rows else ""

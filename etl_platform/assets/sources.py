@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from etl_platform.datasets import InputDataset
-from etl_platform.quarantine import is_quarantined, quarantined_keys, quarantined_report
+from etl_platform.quarantine import is_quarantined, quarantine_reason, quarantined_keys
 from etl_platform.resources import Lake, LakeObject
 from etl_platform.resources.lake import LakeError, skip_reason
 
@@ -48,7 +48,7 @@ def newest_usable_object(lake: Lake, dataset: InputDataset) -> SourceChoice:
     for obj in candidates:
         if not is_quarantined(index, dataset, obj):
             return SourceChoice(obj, skipped)
-        skipped.append((obj, f"quarantined after a failed run (report {lake.uri(quarantined_report(lake, dataset, obj) or '')})"))
+        skipped.append((obj, quarantine_reason(lake, dataset, obj)))
     raise LakeError(
         f"every data file under {lake.uri(prefix)} is quarantined ({', '.join(obj.name for obj, _ in skipped)}): land a corrected file"
     )

@@ -19,7 +19,7 @@ import dagster as dg
 
 from etl_platform.assets.landing import landing_asset_key
 from etl_platform.datasets import InputDataset
-from etl_platform.quarantine import is_quarantined, quarantined_keys, quarantined_report
+from etl_platform.quarantine import is_quarantined, quarantine_reason, quarantined_keys
 from etl_platform.resources import Lake, LakeObject
 from etl_platform.resources.lake import skip_reason
 
@@ -68,7 +68,7 @@ def evaluate_arrivals(
         if not reason and cursor.recent.get(obj.key, [None])[0] != obj.fingerprint:
             quarantined = quarantined if quarantined is not None else quarantined_keys(lake, dataset)
             if is_quarantined(quarantined, dataset, obj):
-                reason = f"quarantined after a failed run (report {quarantined_report(lake, dataset, obj)}); re-upload a corrected file"
+                reason = f"{quarantine_reason(lake, dataset, obj)}; re-upload a corrected file"
         if reason:
             skipped.append((obj, reason))
         elif cursor.recent.get(obj.key, [None])[0] != obj.fingerprint:
