@@ -63,8 +63,8 @@ class Platform:
         return self.defs.resources["lake"]
 
     @property
-    def sql(self):
-        return self.defs.resources["sql"]
+    def catalog(self):
+        return self.defs.resources["catalog"]
 
     def server_pids(self) -> list[int]:
         """The warm Spark server this platform's runner keeps, if any: detached from this process
@@ -145,15 +145,20 @@ def execute(platform: Platform, job_name: str | None = None, **kwargs) -> dg.Exe
 
 
 def published_tables(platform: Platform) -> dict:
-    """The catalog's view of the registry's tables (what a query would read), rows and files checked.
+    """The catalog's view of the registry's tables (their current snapshots' build folders, what a
+    query reads), rows and files checked.
 
     Other tables the platform publishes (an insight report built by automation after the join) are
     not the transforms being compared, so they are left out.
     """
     wanted = {*(d.output_table for d in REGISTRY.inputs), REGISTRY.joined.name}
     return {
-        info.name: {**describe_table(info.location), "catalog_rows": info.row_count, "built_at": info.built_at}
-        for info in platform.sql.tables()
+        info.name: {
+            **describe_table(platform.lake.uri(platform.catalog.current(info.name).build_key)),
+            "catalog_rows": info.row_count,
+            "built_at": info.built_at,
+        }
+        for info in platform.catalog.infos()
         if info.name in wanted
     }
 

@@ -22,12 +22,12 @@ from etl_platform.environment import UnknownEnvironmentError, initialized_resour
 from etl_platform.insight.report import ReportNotBuiltError, chart_paths, top_correlations
 from etl_platform.instance import ensure_dagster_home, project_environment
 from etl_platform.project import PROJECT_ROOT, SAMPLES_DIR
-from etl_platform.resources import Lake, QueryResult, SqlEngine
+from etl_platform.resources import Lake, QueryResult, SqlEngine, TableCatalog
 from etl_platform.resources.lake import LakeError, key_skip_reason
 from etl_platform.resources.sql import SqlError
-from etl_platform.rollback import rollback_table, table_location
+from etl_platform.rollback import rollback_table
 from etl_platform.sql_guard import EmptySqlError, WriteRefusedError, check_read_only
-from etl_platform.versions import TableVersions
+from etl_platform.tables import describe_snapshots
 
 
 class CliError(Exception):
@@ -58,23 +58,23 @@ def land(lake: Lake, registry: Registry, dataset_name: str, file: Path, name: st
     return f"landed {file} as {stored.key} ({stored.size:,} bytes) at {lake.uri(stored.key)}"
 
 
-def run_query(sql_engine: SqlEngine, sql: str, allow_writes: bool = False) -> QueryResult:
+def run_query(sql_engine: SqlEngine, catalog: TableCatalog, sql: str, allow_writes: bool = False, as_of: str | None = None) -> QueryResult:
     """Run ``sql`` once the read-only guard has passed it, so a query cannot write files or change
     the catalog by accident."""
     try:
         check_read_only(sql, allow_writes)
-        return sql_engine.query(sql)
+        return sql_engine.query(sql, as_of)
     except EmptySqlError as error:
         raise CliError(str(error)) from None
     except WriteRefusedError as error:
         raise CliError(f"query is read-only: refusing {error}; pass --allow-writes to run it") from None
     except SqlError as error:
-        built = ", ".join(t.name for t in sql_engine.tables()) or "none yet (run etl-platform demo)"
+        built = ", ".join(catalog.names()) or "none yet (run etl-platform demo)"
         raise CliError(f"SQL error: {error} (tables: {built})") from None
 
 
-def describe_tables(sql_engine: SqlEngine) -> str:
-    infos = sql_engine.tables()
+def describe_tables(catalog: TableCatalog) -> str:
+    infos = catalog.infos()
     if not infos:
         return "no tables yet (run etl-platform demo)"
     lines = []
@@ -82,7 +82,10 @@ def describe_tables(sql_engine: SqlEngine) -> str:
         built = datetime.fromtimestamp(info.built_at, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
         # A table published without rejected landing rows says so beside its count: it is not the whole file.
         rejected = f" ({info.rejected_rows:,} rejected)" if info.rejected_rows else ""
-        lines.append(f"{info.name}  {info.row_count:,} rows{rejected}  built {built}  run {info.run_id}\n  {info.location}")
+        lines.append(
+            f"{info.name}  {info.row_count:,} rows{rejected}  built {built}  run {info.run_id}  snapshot {info.snapshot_id}\n"
+            f"  {info.location}"
+        )
         lines += [f"    {name:<32} {type_}" for name, type_ in info.columns]
     return "\n".join(lines)
 
@@ -102,30 +105,30 @@ def print_csv(result: QueryResult) -> None:
     writer.writerows(result.rows)
 
 
-def describe_versions(lake: Lake, table: str) -> str:
-    from etl_platform.definitions import defs
-
-    versions = TableVersions(lake, table_location(defs, table))
-    pointer = versions.pointer()
-    if pointer is None:
-        return f"{table}: no published version yet"
-    published = versions.kept(pointer)
-    lines = [f"{table}: {len(published)} kept version(s); * = current"]
-    for version in sorted(published.values(), key=lambda v: v.version):
-        mark = "*" if version.version == pointer.current.version else " "
-        lines.append(f"{mark} {version.version}  {version.rows:>9,} rows  run {version.run_id}")
-    return "\n".join(lines)
+def describe_versions(catalog: TableCatalog, table: str) -> str:
+    snapshots = catalog.snapshots(table)
+    if not snapshots:
+        return f"{table}: no snapshot yet"
+    current = catalog.current(table)
+    lines = [f"{table}: {len(snapshots)} kept snapshot(s), oldest first; * = current"]
+    return "\n".join(lines + describe_snapshots(snapshots, current.snapshot_id if current else None))
 
 
-def rollback(lake: Lake, sql_engine: SqlEngine, table: str, to: str | None) -> int:
+def snapshot_id(text: str) -> int:
+    """An argparse type: Iceberg snapshot ids are whole numbers."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a snapshot id (etl-platform versions TABLE lists them)")
+    return int(text)
+
+
+def rollback(lake: Lake, catalog: TableCatalog, table: str, to: int | None) -> int:
     import dagster as dg
 
     from etl_platform.definitions import defs
 
     ensure_dagster_home()
-    restored = rollback_table(defs, lake, sql_engine, dg.DagsterInstance.get(), table, to)
-    print(f"{table}: version {restored.version} ({restored.rows:,} rows) is current again, was {restored.rolled_back_from}")
-    print(f"  {lake.uri(restored.key)}")
+    restored, replaced = rollback_table(defs, lake, catalog, dg.DagsterInstance.get(), table, to)
+    print(f"{table}: snapshot {restored.version} ({restored.rows:,} rows, run {restored.run_id}) is current again, was {replaced.version}")
     return 0
 
 
@@ -172,7 +175,7 @@ def demo(samples_dir: Path) -> int:
         raise CliError(f"pipeline run {result.run_id} failed: {' | '.join(failures) or 'see dagster dev'}")
     print(f"\npipeline run {result.run_id} succeeded\n")
     with initialized_resources() as ready:
-        for info in ready["sql"].tables():
+        for info in ready["catalog"].infos():
             print(f"  {info.name:<30} {info.row_count:>7,} rows  {info.location}")
     print(
         f"\nTables:  etl-platform tables"
@@ -215,6 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     query_cmd.add_argument("sql", help="SQL that only reads: SELECT, WITH, VALUES, FROM, DESCRIBE, SHOW, SUMMARIZE or EXPLAIN")
     query_cmd.add_argument("--format", choices=["table", "csv"], default="table", help="aligned columns or CSV")
     query_cmd.add_argument(
+        "--as-of",
+        metavar="SNAPSHOT|TIME",
+        help="time travel: a snapshot id (that table at that snapshot) or an ISO time such as 2026-11-30T09:00:00 (UTC unless given)",
+    )
+    query_cmd.add_argument(
         "--allow-writes",
         action="store_true",
         help="also run statements that write files or change the catalog or session (COPY TO, CREATE, ATTACH, SET, ...)",
@@ -226,10 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
     deploy_cmd.add_argument("--stack-name", default="etl-platform")
     deploy_cmd.add_argument("--region", help="AWS region (default: the standard AWS configuration)")
     deploy_cmd.add_argument("--dry-run", action="store_true", help="print what would be done; no AWS calls")
-    rollback_cmd = commands.add_parser("rollback", help="make an earlier published version of a table current again")
+    rollback_cmd = commands.add_parser("rollback", help="make an earlier snapshot of a table current again")
     rollback_cmd.add_argument("table", help="a built table's name (etl-platform tables lists them)")
-    rollback_cmd.add_argument("--to", metavar="VERSION", help="version to restore (default: the one before the current)")
-    versions_cmd = commands.add_parser("versions", help="list a table's kept versions, the current one marked")
+    rollback_cmd.add_argument(
+        "--to", metavar="SNAPSHOT", type=snapshot_id, help="snapshot id to restore (default: the one the current snapshot was committed on)"
+    )
+    versions_cmd = commands.add_parser("versions", help="list a table's kept snapshots (id, time, run, rows, source file)")
     versions_cmd.add_argument("table", help="a built table's name (etl-platform tables lists them)")
     generate_cmd = commands.add_parser("generate-samples", help="write the deterministic sample CSVs")
     generate_cmd.add_argument("--out", type=Path, default=SAMPLES_DIR)
@@ -256,18 +266,18 @@ def run(argv: Sequence[str] | None = None) -> int:
             print(land(resources["lake"], REGISTRY, args.dataset, args.file, args.name))
             return 0
         if args.command == "tables":
-            print(describe_tables(resources["sql"]))
+            print(describe_tables(resources["catalog"]))
             return 0
         if args.command == "versions":
-            print(describe_versions(resources["lake"], args.table))
+            print(describe_versions(resources["catalog"], args.table))
             return 0
         if args.command == "rollback":
-            return rollback(resources["lake"], resources["sql"], args.table, args.to)
+            return rollback(resources["lake"], resources["catalog"], args.table, args.to)
         if args.command == "report":
-            print(format_table(top_correlations(resources["sql"], args.top)))
-            print("\ncharts:\n" + "\n".join(f"  {path}" for path in chart_paths(resources["lake"])))
+            print(format_table(top_correlations(resources["sql"], resources["catalog"], args.top)))
+            print("\ncharts:\n" + "\n".join(f"  {path}" for path in chart_paths(resources["lake"], resources["catalog"])))
             return 0
-        result = run_query(resources["sql"], args.sql, args.allow_writes)
+        result = run_query(resources["sql"], resources["catalog"], args.sql, args.allow_writes, args.as_of)
     if args.format == "csv":
         print_csv(result)
     else:

@@ -14,7 +14,7 @@ from typing import Any
 import dagster as dg
 
 from etl_platform.project import DEFAULT_DAGSTER_HOME, DEFAULT_LAKE_ROOT
-from etl_platform.resources import DuckDBEngine, LocalLake, LocalNotifier, LocalSparkRunner
+from etl_platform.resources import DuckDBEngine, GlueTableCatalog, LocalLake, LocalNotifier, LocalSparkRunner, SqlTableCatalog
 
 ENV_VAR = "ETL_PLATFORM_ENV"
 
@@ -30,9 +30,15 @@ def spark_server_dir() -> str:
 
 
 def local_resources() -> dict[str, Any]:
-    """Everything on this machine: a lake folder, local Spark, DuckDB, alerts to a file (and a webhook)."""
+    """Everything on this machine: a lake folder, an Iceberg SQL catalog beside it, local Spark, DuckDB,
+    alerts to a file (and a webhook)."""
     lake_root = os.environ.get("ETL_LAKE_ROOT") or str(DEFAULT_LAKE_ROOT)
+    catalog = SqlTableCatalog(
+        uri=os.environ.get("ETL_ICEBERG_CATALOG_URI") or f"sqlite:///{os.path.join(lake_root, 'catalog.db')}",
+        warehouse=lake_root,
+    )
     return {
+        "catalog": catalog,
         "lake": LocalLake(root=lake_root),
         "spark": LocalSparkRunner(
             mode=os.environ.get("ETL_SPARK_MODE", "connect").strip().lower(),
@@ -41,7 +47,7 @@ def local_resources() -> dict[str, Any]:
             server_dir=spark_server_dir(),
             idle_seconds=float(os.environ.get("ETL_SPARK_IDLE_SECONDS", "600")),
         ),
-        "sql": DuckDBEngine(catalog_path=os.path.join(lake_root, "catalog.duckdb")),
+        "sql": DuckDBEngine(catalog=catalog),
         "notifier": LocalNotifier(
             alerts_file=os.environ.get("ETL_ALERTS_FILE") or str(DEFAULT_DAGSTER_HOME / "alerts.jsonl"),
             webhook_url=os.environ.get("ETL_ALERT_WEBHOOK_URL") or None,
@@ -61,6 +67,9 @@ def aws_resources() -> dict[str, Any]:
 
     region = dg.EnvVar("ETL_AWS_REGION")
     return {
+        "catalog": GlueTableCatalog(
+            region_name=region, namespace=dg.EnvVar("ETL_GLUE_DATABASE"), endpoint_url=os.environ.get("AWS_ENDPOINT_URL")
+        ),
         "lake": S3Lake(
             bucket=dg.EnvVar("ETL_DATA_BUCKET"),
             prefix=os.environ.get("ETL_LAKE_PREFIX", ""),

@@ -5,22 +5,27 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from etl_platform.resources import DuckDBEngine, LocalLake, SparkJobRunner
+from etl_platform.resources import DuckDBEngine, LocalLake, SparkJobRunner, SqlTableCatalog
+from etl_platform.resources.catalog import BuildSource, TableSnapshot
 from etl_platform.samples import MARKETING_HEADER, SALES_HEADER
-from etl_platform.versions import TableVersions
+from etl_platform.tables import Build, LakeTables
 
 QUICKSIGHT_SALES = "SalesPipeline_QuickSightSample.csv"
 QUICKSIGHT_MARKETING = "MarketingData_QuickSightSample.csv"
 
 
+def lake_catalog(lake_root: Path | str) -> SqlTableCatalog:
+    """The Iceberg SQL catalog of a test's lake folder, where the local profile keeps it."""
+    return SqlTableCatalog(uri=f"sqlite:///{Path(lake_root) / 'catalog.db'}", warehouse=str(lake_root))
+
+
 def table_resources(lake_root: Path | str, spark: SparkJobRunner) -> dict[str, object]:
     """What table assets need, over a lake folder of the test's own."""
-    return {
-        "lake": LocalLake(root=str(lake_root)),
-        "spark": spark,
-        "sql": DuckDBEngine(catalog_path=str(Path(lake_root) / "catalog.duckdb")),
-    }
+    catalog = lake_catalog(lake_root)
+    return {"lake": LocalLake(root=str(lake_root)), "catalog": catalog, "spark": spark, "sql": DuckDBEngine(catalog=catalog)}
 
 
 def created_instance_home(home: Path) -> Path:
@@ -32,10 +37,43 @@ def created_instance_home(home: Path) -> Path:
     return home
 
 
-def current_path(lake_root: Path | str, location: str) -> Path:
-    """Where the published version of the table at ``location`` is, as a reader resolves it."""
+def iceberg_table(lake_root: Path | str, table: str):
+    """The table as any PyIceberg client opens it from the documented local catalog (name
+    ``etl_platform``, the SQLite file and warehouse in the lake root), not through the project's code."""
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    catalog = SqlCatalog("etl_platform", uri=f"sqlite:///{Path(lake_root) / 'catalog.db'}", warehouse=str(lake_root))
+    return catalog.load_table(("etl_platform", table))
+
+
+def current_files(lake_root: Path | str, table: str) -> list[str]:
+    """The data files of the table's current snapshot, as a reader resolves them."""
+    return lake_catalog(lake_root).data_files(table)
+
+
+def publish_parquet(
+    lake_root: Path | str,
+    name: str,
+    location: str,
+    table: pa.Table,
+    run_id: str = "run-1",
+    rejected_rows: int = 0,
+    source: BuildSource | None = None,
+) -> TableSnapshot:
+    """``table`` as one snappy Parquet file in a build folder of ``location``, committed as the next
+    snapshot of the Iceberg table ``name``, the way a build publishes it (``source``: the landing
+    object it was built from)."""
     lake = LocalLake(root=str(lake_root))
-    return Path(lake.uri(TableVersions(lake, location).require_current().key))
+    tables = LakeTables(lake, lake_catalog(lake_root))
+    staged = tables.stage(location, run_id)
+    folder = Path(lake.uri(staged))
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, folder / "part-00000.snappy.parquet", compression="snappy")
+    published = tables.publish(
+        name, location, staged, Build(run_id=run_id, rows=table.num_rows, rejected_rows=rejected_rows, source=source)
+    )
+    assert published.snapshot is not None
+    return published.snapshot
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
@@ -53,4 +91,4 @@ def marketing_row(day: str, value: int, events: str = "") -> list[str]:
     return [day, *[str(value + i) for i in range(len(MARKETING_HEADER) - 2)], events]
 
 
-__all__ = ["MARKETING_HEADER", "created_instance_home", "current_path", "QUICKSIGHT_MARKETING", "QUICKSIGHT_SALES", "SALES_HEADER", "marketing_row", "sales_row", "table_resources", "write_csv"]
+__all__ = ["MARKETING_HEADER", "created_instance_home", "current_files", "iceberg_table", "lake_catalog", "publish_parquet", "QUICKSIGHT_MARKETING", "QUICKSIGHT_SALES", "SALES_HEADER", "marketing_row", "sales_row", "table_resources", "write_csv"]

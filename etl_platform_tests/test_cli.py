@@ -2,24 +2,42 @@
 
 import os
 import stat
+import time
+from datetime import datetime, timezone
 
 import dagster as dg
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from etl_platform import cli
-from etl_platform.resources import DuckDBEngine, LakeObject
+from etl_platform.resources import LakeObject
+from etl_platform.resources.catalog import BuildSource, TableSnapshot
 from etl_platform.resources.lake import skip_reason
+from etl_platform_tests.helpers import lake_catalog, publish_parquet
 
 
-def _table(lake_root, location: str, table: pa.Table, rejected_rows: int = 0) -> None:
-    """A built table, registered in the catalog as a build would."""
-    (lake_root / location).mkdir(parents=True)
-    pq.write_table(table, lake_root / location / "part-0.snappy.parquet")
-    engine = DuckDBEngine(catalog_path=str(lake_root / "catalog.duckdb"))
-    columns = [(field.name, str(field.type)) for field in table.schema]
-    engine.register_table(location.split("/")[-1], str(lake_root / location), columns, table.num_rows, "run-1", rejected_rows)
+def _table(lake_root, location: str, table: pa.Table, rejected_rows: int = 0, **build) -> TableSnapshot:
+    """A built table, committed to the catalog as a build commits it."""
+    return publish_parquet(lake_root, location.split("/")[-1], location, table, rejected_rows=rejected_rows, **build)
+
+
+def _utc(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@pytest.fixture
+def three_builds(lake_root, tmp_path, monkeypatch) -> list[TableSnapshot]:
+    """sales_daily published three times (1, 2 and 3 rows), each from a landing file of its own, on
+    a Dagster instance of the test's own (rollback records a materialisation there)."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    snapshots = []
+    for week in (1, 2, 3):
+        if snapshots:
+            time.sleep(0.05)  # commits at distinct milliseconds, for --as-of times between them
+        source = BuildSource(f"landing/sales/week{week}.csv", f"fp{week}", 1_700_000_000.0 + week)
+        rows = pa.table({"n": list(range(week))})
+        snapshots.append(_table(lake_root, "processed/sales_daily", rows, run_id=f"run-{week}-abcdefgh", source=source))
+    return snapshots
 
 
 def test_land_puts_the_file_under_the_datasets_prefix(lake_root, tmp_path, capsys) -> None:
@@ -169,12 +187,12 @@ def test_query_as_csv(lake_root, capsys) -> None:
 def test_tables_lists_columns_row_counts_and_builds(lake_root, capsys) -> None:
     assert cli.main(["tables"]) == 0
     assert "no tables yet" in capsys.readouterr().out
-    _table(lake_root, "processed/sales_daily", pa.table({"date": ["2016-01-01"], "opportunities": [3]}))
+    snapshot = _table(lake_root, "processed/sales_daily", pa.table({"date": ["2016-01-01"], "opportunities": [3]}))
     assert cli.main(["tables"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("sales_daily  1 rows  built ") and lines[0].endswith("run run-1")
+    assert lines[0] == f"sales_daily  1 rows  built {_utc(snapshot.committed_at)}  run run-1  snapshot {snapshot.snapshot_id}"
     assert lines[1].strip() == str(lake_root / "processed" / "sales_daily")
-    assert lines[2].split() == ["date", "VARCHAR"] and lines[3].split() == ["opportunities", "BIGINT"]
+    assert lines[2].split() == ["date", "string"] and lines[3].split() == ["opportunities", "long"]  # Iceberg's types
 
 
 def test_tables_shows_the_rejected_rows_beside_the_row_count(lake_root, capsys) -> None:
@@ -184,6 +202,80 @@ def test_tables_shows_the_rejected_rows_beside_the_row_count(lake_root, capsys) 
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("marketing_daily  2 rows  built ")  # nothing rejected: nothing said
     assert next(line for line in lines if line.startswith("sales_daily")).startswith("sales_daily  2,033 rows (1,234 rejected)  built ")
+
+
+def test_versions_lists_every_kept_snapshot_oldest_first_with_the_current_one_marked(three_builds, capsys) -> None:
+    assert cli.main(["versions", "sales_daily"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "sales_daily: 3 kept snapshot(s), oldest first; * = current"
+    assert lines[1:] == [
+        f"{'*' if s is three_builds[-1] else ' '} {s.snapshot_id}  {_utc(s.committed_at)}  run {s.run_id[:8]}  "
+        f"{s.rows:,} rows  from landing/sales/week{s.rows}.csv"
+        for s in three_builds
+    ]
+    assert cli.main(["versions", "marketing_daily"]) == 0
+    assert capsys.readouterr().out == "marketing_daily: no snapshot yet\n"
+
+
+def _sum(capsys, *options: str) -> str:
+    capsys.readouterr()
+    assert cli.main(["query", "select count(*) as n from sales_daily", "--format", "csv", *options]) == 0
+    return capsys.readouterr().out.splitlines()[1]
+
+
+def test_rollback_restores_the_parent_by_default_or_the_snapshot_named(three_builds, lake_root, capsys) -> None:
+    first, second, third = three_builds
+    assert cli.main(["rollback", "sales_daily"]) == 0
+    out = capsys.readouterr().out
+    assert out == f"sales_daily: snapshot {second.snapshot_id} (2 rows, run {second.run_id}) is current again, was {third.snapshot_id}\n"
+    assert lake_catalog(lake_root).current("sales_daily").snapshot_id == second.snapshot_id
+    assert _sum(capsys) == "2"
+    assert cli.main(["versions", "sales_daily"]) == 0
+    marked = [line.split()[1] for line in capsys.readouterr().out.splitlines()[1:] if line.startswith("*")]
+    assert marked == [str(second.snapshot_id)]
+
+    assert cli.main(["rollback", "sales_daily", "--to", str(third.snapshot_id)]) == 0
+    assert _sum(capsys) == "3"
+    assert cli.main(["rollback", "sales_daily", "--to", str(first.snapshot_id)]) == 0
+    assert _sum(capsys) == "1"
+    with dg.DagsterInstance.get() as instance:  # the test's DAGSTER_HOME: Dagster saw the table change
+        event = instance.get_latest_materialization_event(dg.AssetKey("sales_daily"))
+        metadata = event.asset_materialization.metadata
+        assert (metadata["table_version"].value, metadata["rolled_back_from"].value) == (str(first.snapshot_id), str(third.snapshot_id))
+
+
+def test_query_as_of_reads_a_snapshot_or_the_table_as_it_was_at_a_time(three_builds, capsys) -> None:
+    first, second, third = three_builds
+    assert _sum(capsys) == "3"
+    assert _sum(capsys, "--as-of", str(first.snapshot_id)) == "1"
+    between = datetime.fromtimestamp((second.committed_at + third.committed_at) / 2, timezone.utc)
+    assert _sum(capsys, "--as-of", between.isoformat()) == "2"
+    assert _sum(capsys, "--as-of", between.replace(tzinfo=None).isoformat()) == "2"  # UTC unless given
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["query", "select 1", "--as-of", "12345"], "no table has a snapshot 12345; etl-platform versions TABLE lists"),
+        (["query", "select 1", "--as-of", "last tuesday"], "--as-of 'last tuesday' is neither a snapshot id nor an ISO time"),
+        (["query", "select * from sales_daily", "--as-of", "2000-01-01"], "SQL error: Catalog Error: Table with name sales_daily does not exist"),
+    ],
+)
+def test_time_travel_errors_are_one_line(three_builds, capsys, argv, message) -> None:
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("etl-platform: error: ") and message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_rollback_of_the_current_snapshot_or_past_the_first_is_refused(three_builds, capsys) -> None:
+    # (Unknown tables and snapshots, and --to values that are no snapshot id: test_rollback.py.)
+    first, _, third = three_builds
+    assert cli.main(["rollback", "sales_daily", "--to", str(third.snapshot_id)]) == 1
+    assert capsys.readouterr().err == f"etl-platform: error: snapshot {third.snapshot_id} is already the current snapshot of sales_daily\n"
+    assert cli.main(["rollback", "sales_daily", "--to", str(first.snapshot_id)]) == 0
+    assert cli.main(["rollback", "sales_daily"]) == 1
+    assert capsys.readouterr().err.startswith("etl-platform: error: table sales_daily has no earlier snapshot to roll back to")
 
 
 def test_generate_samples_writes_both_files(tmp_path, capsys) -> None:

@@ -1,4 +1,4 @@
-"""`etl-platform rollback` and `versions`: the pointer, the catalog and Dagster all follow."""
+"""`etl-platform rollback` and `versions`: Iceberg's current snapshot moves, readers and Dagster follow."""
 
 import dagster as dg
 import pytest
@@ -6,14 +6,13 @@ import pytest
 from etl_platform import cli
 from etl_platform.datasets import REGISTRY
 from etl_platform.definitions import build_definitions
-from etl_platform.resources import DuckDBEngine, LocalLake
-from etl_platform.versions import TableVersions
+from etl_platform.resources import DuckDBEngine, SqlTableCatalog
 from etl_platform_tests.assets.fake_runner import RecordingRunner
-from etl_platform_tests.helpers import table_resources
+from etl_platform_tests.helpers import lake_catalog, table_resources
 from etl_platform_tests.ui import RECORDING_DEFS, check_statuses, ui_context
 
 
-def _build(lake_root, home, runners) -> TableVersions:
+def _build(lake_root, home, runners) -> SqlTableCatalog:
     """sales_daily built once per runner, on the instance at ``home``, which the CLI will open."""
     home.mkdir()
     landed = lake_root / "landing" / "sales" / "week47.csv"
@@ -24,7 +23,7 @@ def _build(lake_root, home, runners) -> TableVersions:
             defs = build_definitions(REGISTRY, table_resources(lake_root, runner))
             job = defs.resolve_implicit_global_asset_job_def()
             assert job.execute_in_process(instance=instance, asset_selection=[dg.AssetKey("sales_daily")]).success
-    return TableVersions(LocalLake(root=str(lake_root)), "processed/sales_daily")
+    return lake_catalog(lake_root)
 
 
 @pytest.fixture
@@ -35,19 +34,20 @@ def two_builds(lake_root, tmp_path, monkeypatch):
 
 
 def _count(lake_root) -> int:
-    return DuckDBEngine(catalog_path=str(lake_root / "catalog.duckdb")).query("select count(*) from sales_daily").rows[0][0]
+    return DuckDBEngine(catalog=lake_catalog(lake_root)).query("select count(*) from sales_daily").rows[0][0]
 
 
-def test_rollback_restores_the_previous_version_and_the_catalog_follows(two_builds, lake_root, tmp_path, capsys) -> None:
-    first, second = [v.version for v in two_builds.pointer().history]
+def test_rollback_restores_the_previous_snapshot_and_readers_follow(two_builds, lake_root, tmp_path, capsys) -> None:
+    first, second = [s.version for s in two_builds.snapshots("sales_daily")]
     assert _count(lake_root) == 10
     assert cli.main(["versions", "sales_daily"]) == 0
     listing = capsys.readouterr().out
     assert f"* {second}" in listing and f"  {first}" in listing
 
     assert cli.main(["rollback", "sales_daily"]) == 0
-    assert f"version {first} (100 rows) is current again, was {second}" in capsys.readouterr().out
-    assert two_builds.require_current().version == first
+    out = capsys.readouterr().out
+    assert f"snapshot {first} (100 rows, run " in out and f"is current again, was {second}" in out
+    assert two_builds.current("sales_daily").version == first
     assert _count(lake_root) == 100
 
     with dg.DagsterInstance.get() as instance:
@@ -70,9 +70,9 @@ def test_rollback_restores_the_previous_version_and_the_catalog_follows(two_buil
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["rollback", "sales_daily", "--to", "nope"], "has no published version 'nope'"),
+        (["rollback", "sales_daily", "--to", "12345"], "table sales_daily has no snapshot 12345; kept: "),
         (["rollback", "crm_daily"], "unknown table 'crm_daily'; tables: "),
-        (["rollback", "marketing_daily"], "processed/marketing_daily has no published version to roll back"),
+        (["rollback", "marketing_daily"], "table marketing_daily has not been published yet"),
     ],
 )
 def test_rollback_errors_are_one_line(two_builds, capsys, argv, message) -> None:
@@ -91,7 +91,7 @@ def test_rolling_back_to_a_version_with_rejected_rows_keeps_them_visible(lake_ro
     assert "sales_daily  10 rows  built" in capsys.readouterr().out
 
     assert cli.main(["rollback", "sales_daily"]) == 0
-    (info,) = DuckDBEngine(catalog_path=str(lake_root / "catalog.duckdb")).tables()
+    (info,) = lake_catalog(lake_root).infos()
     assert (info.row_count, info.rejected_rows) == (100, 3)
     with dg.DagsterInstance.get() as instance:
         metadata = instance.get_latest_materialization_event(dg.AssetKey("sales_daily")).asset_materialization.metadata
@@ -99,3 +99,25 @@ def test_rolling_back_to_a_version_with_rejected_rows_keeps_them_visible(lake_ro
         key = dg.AssetCheckKey(dg.AssetKey("sales_daily"), "parse_rejects")
         check = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key].event.dagster_event.event_specific_data
     assert (check.passed, check.severity, check.metadata["rejected_rows"].value) == (False, dg.AssetCheckSeverity.WARN, 3)
+
+
+def test_a_snapshot_id_that_is_not_a_number_is_a_usage_error(two_builds, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["rollback", "sales_daily", "--to", "nope"])
+    assert exit_info.value.code == 2
+    assert "'nope' is not a snapshot id" in capsys.readouterr().err
+
+
+def test_the_default_rollback_target_follows_commit_order_not_the_clock(two_builds, lake_root, capsys) -> None:
+    """Rolled back, then built again: the new snapshot was committed on the restored one, so the
+    next default rollback returns there, not to the newer-stamped snapshot rolled away from."""
+    first, second = [s.snapshot_id for s in two_builds.snapshots("sales_daily")]
+    assert cli.main(["rollback", "sales_daily"]) == 0
+    with dg.DagsterInstance.get() as instance:
+        defs = build_definitions(REGISTRY, table_resources(lake_root, RecordingRunner(row_count=7)))
+        job = defs.resolve_implicit_global_asset_job_def()
+        assert job.execute_in_process(instance=instance, asset_selection=[dg.AssetKey("sales_daily")]).success
+    third = two_builds.current("sales_daily")
+    assert third.parent_id == first and _count(lake_root) == 7
+    assert cli.main(["rollback", "sales_daily"]) == 0
+    assert two_builds.current("sales_daily").snapshot_id == first != second

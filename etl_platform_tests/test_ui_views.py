@@ -21,15 +21,13 @@ from PIL import Image
 
 from etl_platform.datasets import REGISTRY
 from etl_platform.definitions import build_definitions
-from etl_platform.insight.correlation_sql import REPORT_LOCATION, REPORT_TABLE
+from etl_platform.insight.correlation_sql import REPORT_TABLE
 from etl_platform.insight.report import HEATMAP, WEEKLY, chart_key
 from etl_platform.instance import ensure_dagster_home
 from etl_platform.project import PROJECT_ROOT
-from etl_platform.resources import LocalLake
-from etl_platform.versions import TableVersions
 from etl_platform_tests.assets.fake_runner import RecordingRunner
-from etl_platform_tests.helpers import table_resources
-from etl_platform_tests.insight.synthetic import random_days, register_joined
+from etl_platform_tests.helpers import lake_catalog, table_resources
+from etl_platform_tests.insight.synthetic import publish_joined, random_days
 from etl_platform_tests.ui import graphql
 
 LOCATION = "etl_platform"
@@ -52,7 +50,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[WorkspaceRequ
         patch.delenv("ETL_PLATFORM_ENV", raising=False)
         home = ensure_dagster_home()
         with dg.DagsterInstance.from_config(str(home)) as instance:
-            register_joined(lake_root, random_days(120))
+            publish_joined(lake_root, random_days(120))
             build = build_definitions(REGISTRY, table_resources(lake_root, RecordingRunner()))
             result = build.resolve_implicit_global_asset_job_def().execute_in_process(
                 instance=instance, asset_selection=[dg.AssetKey(REPORT_TABLE)]
@@ -74,17 +72,16 @@ query ($path: [String!]!) {
 def test_the_report_overview_shows_the_published_charts(ui) -> None:
     context, lake_root = ui
     description = graphql(context, ASSET_DESCRIPTION, {"path": [REPORT_TABLE]})["assetOrError"]["definition"]["description"]
-    lake = LocalLake(root=str(lake_root))
-    current = TableVersions(lake, REPORT_LOCATION).require_current()
-    stored = {name: (lake_root / chart_key(current.key, name)).read_bytes() for name in (HEATMAP, WEEKLY)}
+    current = lake_catalog(lake_root).current(REPORT_TABLE)
+    stored = {name: (lake_root / chart_key(current.build_key, name)).read_bytes() for name in (HEATMAP, WEEKLY)}
 
     shown = [(title, base64.b64decode(data)) for title, data in DATA_URI_IMAGE.findall(description)]
-    # Exactly the PNGs kept with the published version, heatmap first, each under its title.
+    # Exactly the PNGs kept with the current snapshot, heatmap first, each under its title.
     assert [png for _, png in shown] == [stored[HEATMAP], stored[WEEKLY]]
     assert [title for title, _ in shown] == [
         "Correlation at the strongest lead", "Weekly website_visits vs. forecasted_lead_revenue"
     ]  # fmt: skip
-    assert current.version in description  # which build the pictures are of
+    assert f"snapshot `{current.version}`" in description  # which build the pictures are of
     assert all(Image.open(io.BytesIO(png)).width <= OVERVIEW_COLUMN_PX for _, png in shown)
 
 

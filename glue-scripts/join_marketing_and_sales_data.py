@@ -41,16 +41,22 @@ def column_lineage(tables: Mapping[str, DataFrame]) -> dict:
 
 
 def main(reporter: lake_job.Reporter, argv: Sequence[str]) -> None:
-    """Job arguments: ``--inputs`` (JSON: table name -> location), ``--output_path``, ``--checks``."""
+    """Job arguments: ``--inputs`` (JSON: table name -> the data files of the snapshot to read, or a
+    folder), ``--output_path``, ``--checks``."""
     args = lake_job.parse_job_args(argv, required=["inputs", "output_path"], optional={"checks": ""})
     try:
-        inputs: dict[str, str] = dict(json.loads(args["inputs"]))
+        inputs: dict[str, list[str]] = {
+            name: [paths] if isinstance(paths, str) else list(paths) for name, paths in dict(json.loads(args["inputs"])).items()
+        }
     except (ValueError, TypeError) as error:
-        raise lake_job.LakeJobError(f"--inputs must be a JSON object of table name -> path: {error}") from None
+        raise lake_job.LakeJobError(f"--inputs must be a JSON object of table name -> file list: {error}") from None
+    empty = [name for name, paths in inputs.items() if not paths]
+    if empty:
+        raise lake_job.LakeJobError(f"input table(s) {', '.join(empty)} have no data files")
     plan = lake_checks.CheckPlan.parse(args["checks"])
     spark = lake_job.spark_session("join_marketing_and_sales_data")
     reporter.info(f"joining {', '.join(inputs)} on date")
-    tables = {name: spark.read.parquet(path) for name, path in inputs.items()}
+    tables = {name: spark.read.parquet(*paths) for name, paths in inputs.items()}
     joined = join_daily(tables)
     output_path = args["output_path"]
     rows = lake_job.write_parquet(joined, output_path)

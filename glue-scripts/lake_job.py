@@ -37,7 +37,7 @@ from lake_checks import (
     row_check_outcomes,
     schema_outcome,
 )
-from pyspark.errors import AnalysisException
+from pyspark.errors import AnalysisException, PySparkException
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
@@ -66,6 +66,27 @@ class MissingColumnsError(LakeJobError):
     def __init__(self, message: str, missing: list[str], unexpected: list[str]):
         super().__init__(message)
         self.missing, self.unexpected = missing, unexpected
+
+
+class LakeStorageError(Exception):
+    """Storage or metadata trouble, not the input's fault: a path missing (a landing file removed
+    after it was picked, an output folder deleted under the build), throttling, a lost connection.
+    Worth a retry, never a quarantine. Raised on Glue in place of the original error, so the job
+    run's ErrorMessage names it (the Glue runner retries what it names)."""
+
+
+# Spark error conditions that mean storage trouble, whatever the input holds: a path or a file
+# listed for the read gone, a folder of ours with no Parquet file left in it.
+STORAGE_CONDITIONS = frozenset({"PATH_NOT_FOUND", "FAILED_READ_FILE.FILE_NOT_EXIST", "UNABLE_TO_INFER_SCHEMA"})
+# The same in the text of errors Spark does not classify: JVM exceptions wrapped by Py4J or
+# Spark Connect (their stack traces included), the S3 connectors' and boto3's messages.
+STORAGE_TEXT = re.compile(
+    r"\[PATH_NOT_FOUND\]|Path does not exist|FILE_NOT_EXIST|File does not exist|FileNotFoundException|\bIOException\b"
+    r"|No such file or directory"
+    r"|SlowDown|Slow Down|Status Code: 503|Service Unavailable|ServiceUnavailable|Throttling|RequestLimitExceeded"
+    r"|Connection reset|Connection refused|Connection closed|ConnectException|ConnectTimeoutException|SocketTimeoutException"
+    r"|UnknownHostException|Unable to execute HTTP request|EndpointConnectionError|AmazonS3Exception|SdkClientException|NoSuchKey"
+)
 
 
 def normalize_column_name(name: str) -> str:
@@ -203,13 +224,15 @@ def read_header(head: bytes, source: str) -> list[str]:
     return header
 
 
-def read_landing_csv(spark: SparkSession, path: str, multiline: bool = False) -> DataFrame:
-    """Every column as a string, named from the header (vetted by ``read_header``): no inference pass.
+def read_landing_csv(spark: SparkSession, path: str, multiline: bool = False, header: Sequence[str] | None = None) -> DataFrame:
+    """Every column as a string, named from the header (vetted by ``read_header``, or ``header``
+    if the caller read it already): no inference pass.
 
     Rows with more or fewer fields than the header keep their text in ``_corrupt_record``.
     ``multiline`` reads quoted values spanning lines, at the cost of parsing the file in one task.
     """
-    header = read_header(read_head(path), path)
+    if header is None:
+        header = read_header(read_head(path), path)
     schema = StructType([StructField(name, StringType()) for name in [*header, CORRUPT_RECORD]])
     return spark.read.schema(schema).csv(
         path, header=True, escape='"', multiLine=multiline, mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT_RECORD
@@ -455,11 +478,13 @@ def process_landing_file(
     source, output_path = args["input_path"], args["output_path"]
     multiline = args["multiline"].lower() == "true"
     plan = CheckPlan.parse(args["checks"])
+    # Vetted before Spark starts: an empty, mis-encoded or missing file fails without a JVM.
+    header = read_header(read_head(source), source)
     spark = spark_session(transform.__name__)
     reporter.info(f"reading {source} with Spark {spark.version}")
     try:
         typed = apply_types(
-            read_landing_csv(spark, source, multiline),
+            read_landing_csv(spark, source, multiline, header),
             parse_columns_arg(args["columns"]),
             date_format=args["date_format"],
             required=[args["date_column"]],
@@ -574,6 +599,48 @@ def _first_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [""])[0]
 
 
+def _condition(error: PySparkException) -> str | None:
+    """The Spark error condition (``PATH_NOT_FOUND``...): ``getCondition`` on Spark 4,
+    ``getErrorClass`` on Spark 3.5 (the Glue 5 runtime)."""
+    read = getattr(error, "getCondition", None) or getattr(error, "getErrorClass", None)
+    try:
+        return read() if read else None
+    except Exception:
+        return None
+
+
+def storage_trouble(error: BaseException) -> str | None:
+    """What storage or metadata trouble ``error`` is, in one line; None when it is something else
+    (bad input, a bug). Looks through the exceptions it was raised from, as Py4J and Spark Connect
+    wrap the JVM's."""
+    if isinstance(error, LakeJobError):
+        return None  # the script's own verdict on the input
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and len(seen) < 10 and not any(current is s for s in seen):
+        seen.append(current)
+        if isinstance(current, (LakeStorageError, OSError)):  # FileNotFoundError, ConnectionError, TimeoutError...
+            return f"{type(current).__name__}: {_first_line(current)}"
+        if type(current).__module__.startswith("botocore"):  # ClientError (NoSuchKey, SlowDown), EndpointConnectionError...
+            return f"{type(current).__name__}: {_first_line(current)}"
+        if isinstance(current, PySparkException):
+            condition = _condition(current)
+            if condition in STORAGE_CONDITIONS:
+                return f"{type(current).__name__}: {_first_line(current)}"
+            if isinstance(current, AnalysisException) and condition and not condition.startswith("_LEGACY_ERROR"):
+                return None  # classified by Spark as something else: a schema or a query the input breaks
+        text = str(current)
+        found = STORAGE_TEXT.search(text)
+        if found:
+            start = text.rfind("\n", 0, found.start()) + 1
+            end = text.find("\n", found.end())
+            line = text[start : end if end >= 0 else len(text)].strip()
+            first = _first_line(current)
+            return f"{type(current).__name__}: {first}" + (f" ({line[:300]})" if line != first else "")
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return None
+
+
 def on_glue() -> bool:
     """Dagster passes the Pipes bootstrap as job arguments to Glue, as environment variables locally."""
     return PipesCliArgsParamsLoader().is_dagster_pipes_process()
@@ -603,7 +670,9 @@ def run_job(body: Callable[[Reporter, Sequence[str]], None], argv: Sequence[str]
     """Entry point of every script: Pipes session, logging, and one-line errors.
 
     Locally a data error ends the process with status 1 and no stack (the runner shows the
-    message); on Glue it is raised, so the job run's ErrorMessage carries it.
+    message); on Glue it is raised, so the job run's ErrorMessage carries it. Storage trouble
+    (``storage_trouble``: a missing path, throttling, a lost connection) is never called a data
+    error: it is reported retryable and raised, on Glue as ``LakeStorageError``; so is anything else.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     args = list(sys.argv[1:] if argv is None else argv)
@@ -611,13 +680,20 @@ def run_job(body: Callable[[Reporter, Sequence[str]], None], argv: Sequence[str]
         reporter = Reporter(pipes, echo=on_glue() or not PipesEnvVarParamsLoader().is_dagster_pipes_process())
         try:
             body(reporter, args)
-        except (LakeJobError, AnalysisException) as error:
-            # Bad input or a refused read: retrying cannot help.
-            prefix = "" if isinstance(error, LakeJobError) else f"{type(error).__name__}: "
-            reporter.error(prefix + _first_line(error), retryable=False)
-            if on_glue():
-                raise
-            raise SystemExit(1) from None
         except Exception as error:
+            storage = storage_trouble(error)
+            if storage is not None:
+                # The store failed, not the input: retried, never quarantined.
+                reporter.error(storage, retryable=True)
+                if on_glue():
+                    raise LakeStorageError(storage) from error
+                raise
+            if isinstance(error, (LakeJobError, AnalysisException)):
+                # Bad input or a refused read: retrying cannot help.
+                prefix = "" if isinstance(error, LakeJobError) else f"{type(error).__name__}: "
+                reporter.error(prefix + _first_line(error), retryable=False)
+                if on_glue():
+                    raise
+                raise SystemExit(1) from None
             reporter.error(f"{type(error).__name__}: {_first_line(error)}", retryable=True)
             raise

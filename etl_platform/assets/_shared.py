@@ -1,23 +1,25 @@
-"""What every table asset shares: ownership, retries, and write-audit-publish of a build."""
+"""What every table asset shares: ownership, retries, and write-audit-publish of a build to Iceberg."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import dagster as dg
 
 from etl_platform.checks.history import row_count_change
 from etl_platform.checks.settings import QualitySettings
-from etl_platform.resources import Lake, SqlEngine
-from etl_platform.versions import TableVersions, catalog_follows, retention
+from etl_platform.checks.restate import restate_checks
+from etl_platform.resources import Lake, LakeObject, TableCatalog
+from etl_platform.resources.catalog import BuildSource, TableError, TableSnapshot
+from etl_platform.tables import DATA, Build, LakeTables, Published
 
 OWNERS = ["team:data-engineering"]
 # One group for the whole graph: Dagster's lineage view opens every group collapsed when there are
 # several, so a newcomer would first see boxes, not the pipeline.
 PIPELINE_GROUP = "etl_pipeline"
-TABLE_KINDS = {"spark", "parquet"}
+TABLE_KINDS = {"spark", "iceberg"}
 # Spark and Glue steps fail transiently (lost executors, throttling, capacity); bad data does not
 # retry (the runner raises Failure(allow_retries=False) for it).
 SPARK_RETRY_POLICY = dg.RetryPolicy(
@@ -28,6 +30,7 @@ SPARK_RETRY_POLICY = dg.RetryPolicy(
 )
 
 TableResult = dg.MaterializeResult | dg.AssetCheckResult
+STALE_TAG = "etl_platform/stale_build"  # on a run whose build was skipped as stale: the file it built
 
 
 def table_pool(table: str) -> str:
@@ -40,49 +43,96 @@ def blocking_failures(checks: Sequence[dg.AssetCheckResult]) -> list[dg.AssetChe
     return [c for c in checks if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR]
 
 
+def build_key_of(lake: Lake, location: str, staged_key: str, reported: str | None) -> str:
+    """The build folder to publish: the one the script says it wrote (``output_path``), which is
+    not the one staged for this attempt when the step reattached to an earlier attempt's Glue run;
+    it must be a build folder of this table."""
+    if not reported or reported.rstrip("/") == lake.uri(staged_key):
+        return staged_key
+    data = lake.uri(f"{location.rstrip('/')}/{DATA}") + "/"
+    folder = reported.rstrip("/")[len(data) :] if reported.startswith(data) else ""
+    if not folder or "/" in folder:
+        raise TableError(f"the script wrote {reported}, which is not a build folder of {lake.uri(location)}")
+    return f"{location.rstrip('/')}/{DATA}/{folder}"
+
+
 def publish_table(
     context: dg.AssetExecutionContext,
-    lake: Lake,
-    sql: SqlEngine,
+    tables: LakeTables,
     location: str,
-    staged_key: str,
-    rows: int,
-    columns: list[tuple[str, str]],
+    build_key: str,
+    build: Build,
     checks: Sequence[dg.AssetCheckResult],
-    rejected_rows: int = 0,
-) -> dict[str, dg.MetadataValue]:
-    """Publish the audited build at ``staged_key`` unless a blocking check failed.
-
-    Publishing moves the table's pointer, then the SQL catalog, then prunes versions beyond the
-    retention; a failed audit leaves the previous version current everywhere. ``rejected_rows``
-    (landing rows the build left out) is recorded with the version and in the catalog.
-    """
+    allow_older: bool = False,
+) -> tuple[dict[str, dg.MetadataValue], Published | None]:
+    """Commit the audited build at ``build_key`` as the table's next snapshot, unless a blocking
+    check failed (nothing is committed; the current snapshot stays) or a newer upload's snapshot
+    is current (stale: nothing is committed either). After a commit, old snapshots are expired and
+    orphaned build folders removed, per the retention settings."""
     table = context.asset_key.to_user_string()
-    versions = TableVersions(lake, location)
+    lake = tables.lake
     failed = [c.check_name for c in blocking_failures(checks)]
     if failed:
-        current = versions.current()
+        current = tables.catalog.current(table)
         context.log.error(
-            f"{table}: blocking checks failed ({', '.join(failed)}): {lake.uri(staged_key)} is not published; "
-            f"the current version stays {current.version if current else 'none (never published)'}"
+            f"{table}: blocking checks failed ({', '.join(failed)}): {lake.uri(build_key)} is not published; "
+            f"the current snapshot stays {current.version if current else 'none (never published)'}"
         )
-        return {"published": dg.MetadataValue.bool(False), "staged_path": dg.MetadataValue.path(lake.uri(staged_key))}
-    passed = tuple(sorted(c.check_name for c in checks if c.passed))
-    version = versions.publish(
-        staged_key, context.run.run_id, rows, passed, tuple(columns), rejected_rows=rejected_rows,
-        follow=catalog_follows(sql, lake, table),
-    )  # fmt: skip
-    removed = versions.prune(retention())
-    left_out = f", {rejected_rows:,} rejected" if rejected_rows else ""
-    context.log.info(
-        f"{table}: published version {version.version} ({rows:,} rows{left_out}) and registered it in the catalog"
-        + (f"; removed {len(removed)} old version(s)" if removed else "")
-    )
+        return {"published": dg.MetadataValue.bool(False), "staged_path": dg.MetadataValue.path(lake.uri(build_key))}, None
+    build = replace(build, checks_passed=tuple(sorted(c.check_name for c in checks if c.passed)))
+    outcome = tables.publish(table, location, build_key, build, allow_older=allow_older)
+    if outcome.snapshot is None:
+        return {"published": dg.MetadataValue.bool(False), "staged_path": dg.MetadataValue.path(lake.uri(build_key))}, outcome
+    snapshot = outcome.snapshot
+    left_out = f", {build.rejected_rows:,} rejected" if build.rejected_rows else ""
+    retried = f" after {outcome.attempts - 1} concurrent commit(s)" if outcome.attempts > 1 else ""
+    context.log.info(f"{table}: committed snapshot {snapshot.version} ({build.rows:,} rows{left_out}){retried}")
+    try:
+        expired, removed = tables.maintain(table, location)
+    except Exception as error:  # the snapshot is committed; clean-up is retried after the next build
+        context.log.warning(f"{table}: retention clean-up failed and will run again after the next build: {error}")
+    else:
+        if expired or removed:
+            context.log.info(f"{table}: expired {len(expired)} old snapshot(s), removed {len(removed)} unreferenced build folder(s)")
     return {
         "published": dg.MetadataValue.bool(True),
-        "table_version": dg.MetadataValue.text(version.version),
-        "table_version_path": dg.MetadataValue.path(lake.uri(version.key)),
-    }
+        "table_version": dg.MetadataValue.text(snapshot.version),
+        "table_version_path": dg.MetadataValue.path(lake.uri(build_key)),
+        "commit_attempts": dg.MetadataValue.int(outcome.attempts),
+    }, outcome
+
+
+def stale_build(
+    context: dg.AssetExecutionContext, catalog: TableCatalog, source: LakeObject, current: TableSnapshot
+) -> Iterator[dg.AssetObservation]:
+    """A build of an older upload than the current snapshot's: the run says why in its log, in a
+    run tag and in an observation on the asset (no materialisation, so nothing downstream runs),
+    and the table's checks are re-stated for the snapshot that stays current."""
+    table = context.asset_key.to_user_string()
+    theirs = current.source.describe() if current.source else "a newer input"
+    message = (
+        f"{table}: skipped as stale: {BuildSource.of(source).describe()} was uploaded before {theirs}, which the "
+        f"current snapshot {current.version} was built from; the newer data stays published and {source.key} is kept "
+        "(run it with allow_older: true in its config to publish it anyway)"
+    )
+    context.log.warning(message)
+    # Pipes put the step in Dagster's "typed event stream" mode, where every output must be yielded
+    # whatever output_required says; Dagster has no public way back, and this step must end without
+    # a materialisation (the attribute is what set_requires_typed_event_stream sets).
+    context.op_execution_context._step_execution_context._requires_typed_event_stream = False
+    context.instance.add_run_tags(context.run.run_id, {STALE_TAG: source.key})
+    checks = [key.name for key in context.selected_asset_check_keys]
+    restate_checks(context.instance, context.asset_key, current, checks, f"the build of {source.key} was stale; this snapshot stays current")
+    yield dg.AssetObservation(
+        asset_key=context.asset_key,
+        description=message,
+        metadata={
+            "stale_build": dg.MetadataValue.bool(True),
+            "skipped_object": dg.MetadataValue.text(source.key),
+            "current_source_object": dg.MetadataValue.text(current.source.key if current.source else ""),
+            "current_snapshot": dg.MetadataValue.text(current.version),
+        },
+    )
 
 
 @dataclass
@@ -91,36 +141,43 @@ class TableBuild:
     checks: list[dg.AssetCheckResult]
     failed: list[dg.AssetCheckResult]
     rejected_rows: int
+    stale_against: TableSnapshot | None = None
 
 
 def table_results(
     context: dg.AssetExecutionContext,
     invocation: dg.PipesClientCompletedInvocation,
     extra_metadata: Mapping[str, dg.MetadataValue],
-    lake: Lake,
-    sql: SqlEngine,
+    tables: LakeTables,
     location: str,
     staged_key: str,
     settings: QualitySettings,
+    build: Build,
+    allow_older: bool = False,
 ) -> TableBuild:
     """The script's materialisation (plus what only the orchestrator knows), its checks, and the
-    publish decision they lead to."""
+    publish decision they lead to. A stale build yields its checks but no materialisation, so
+    nothing downstream sees a change."""
     reported = list(invocation.get_results())
     (materialization,) = [r for r in reported if isinstance(r, dg.MaterializeResult)]
     rows = int(materialization.metadata["dagster/row_count"].value)  # type: ignore[arg-type]
     checks = [r for r in reported if isinstance(r, dg.AssetCheckResult)]
-    # Against the published version: a build that failed its audit is not a baseline.
-    current = TableVersions(lake, location).current()
+    # Against the current snapshot: a build that failed its audit is not a baseline.
+    current = tables.catalog.current(context.asset_key.to_user_string())
     checks.append(row_count_change(context.asset_key, current.rows if current else None, rows, settings.max_row_count_change))
-    schema = materialization.metadata["dagster/column_schema"].value
-    columns = [(column.name, column.type) for column in schema.columns]  # type: ignore[union-attr]
     reported_rejects = materialization.metadata.get("rejected_rows")
     rejected = int(reported_rejects.value) if reported_rejects is not None else 0  # type: ignore[arg-type]
-    published = publish_table(context, lake, sql, location, staged_key, rows, columns, checks, rejected)
+    output = materialization.metadata.get("output_path")
+    build_key = build_key_of(tables.lake, location, staged_key, str(output.value) if output is not None else None)
+    build = replace(build, rows=rows, rejected_rows=rejected)
+    published, outcome = publish_table(context, tables, location, build_key, build, checks, allow_older)
+    failed = blocking_failures(checks)
+    if outcome is not None and outcome.stale_against is not None:
+        return TableBuild(results=list(checks), checks=checks, failed=failed, rejected_rows=rejected, stale_against=outcome.stale_against)
     metadata = {**materialization.metadata, **extra_metadata, **published}
     return TableBuild(
         results=[dg.MaterializeResult(metadata=metadata), *checks],
         checks=checks,
-        failed=blocking_failures(checks),
+        failed=failed,
         rejected_rows=rejected,
     )

@@ -1,8 +1,8 @@
 """The business answer: does engagement move with revenue? A table the SQL engine computes, with charts.
 
 Unlike the Spark-built tables, this one is computed where the data is queried (DuckDB locally,
-Athena on AWS) from one SQL text, written as snappy Parquet into a new version, audited and
-published like the others.
+Athena on AWS) from one SQL text, written as snappy Parquet into a build folder, audited and
+committed to its Iceberg table like the others.
 """
 
 import hashlib
@@ -30,9 +30,10 @@ from etl_platform.insight.correlation_sql import (
     weekly_sql,
 )
 from etl_platform.insight.report import HEATMAP, WEEKLY, chart_key
-from etl_platform.resources import Lake, SqlEngine
+from etl_platform.resources import Lake, SqlEngine, TableCatalog
+from etl_platform.resources.catalog import TableSnapshot
 from etl_platform.resources.sql import SqlError
-from etl_platform.versions import TableVersion, TableVersions
+from etl_platform.tables import Build, LakeTables
 
 TOP = 10
 TITLES = {HEATMAP: "Correlation at the strongest lead", WEEKLY: f"Weekly {WEEKLY_ENGAGEMENT} vs. {WEEKLY_SALES}"}
@@ -66,7 +67,7 @@ def top_markdown(rows: Sequence[Mapping[str, Any]], limit: int = TOP) -> str:
 
 
 def store_charts(lake: Lake, version_key: str, images: Mapping[str, bytes]) -> dict[str, str]:
-    """Each PNG (by file name) into the version's chart folder; returns where each went."""
+    """Each PNG (by file name) into the build's chart folder; returns where each went."""
     uris = {}
     for name, png in images.items():
         key = chart_key(version_key, name)
@@ -75,16 +76,16 @@ def store_charts(lake: Lake, version_key: str, images: Mapping[str, bytes]) -> d
     return uris
 
 
-def published_charts(lake: Lake) -> tuple[TableVersion, dict[str, bytes]] | None:
-    """The published version and its charts by file name (those it has), or None before the first publish."""
-    current = TableVersions(lake, REPORT_LOCATION).current()
+def published_charts(lake: Lake, catalog: TableCatalog) -> tuple[TableSnapshot, dict[str, bytes]] | None:
+    """The current snapshot and its charts by file name (those it has), or None before the first publish."""
+    current = catalog.current(REPORT_TABLE)
     if current is None:
         return None
-    images = {name: lake.read_bytes(chart_key(current.key, name)) for name in TITLES}
+    images = {name: lake.read_bytes(chart_key(current.build_key, name)) for name in TITLES}
     return current, {name: png for name, png in images.items() if png is not None}
 
 
-def overview_description(summary: str, lake: Lake | None) -> str:
+def overview_description(summary: str, lake: Lake | None, catalog: TableCatalog | None) -> str:
     """The asset's description with the published version's charts inline.
 
     Dagster's UI renders an asset's description as markdown on its overview page (data-URI images
@@ -93,11 +94,11 @@ def overview_description(summary: str, lake: Lake | None) -> str:
     code location loads, so it says which version it shows; the build's own charts stay in its
     materialisation. A lake that cannot be read never stops the code location from loading.
     """
-    if lake is None:
+    if lake is None or catalog is None:
         return f"{summary} Each materialisation carries a heatmap and the weekly {WEEKLY_ENGAGEMENT} vs. {WEEKLY_SALES} chart."
     try:
-        with lake.process_config_and_initialize_cm() as ready:
-            published = published_charts(ready)
+        with lake.process_config_and_initialize_cm() as ready, catalog.process_config_and_initialize_cm() as tables:
+            published = published_charts(ready, tables)
     except Exception as error:  # any storage or configuration error: load without the charts
         log.warning("the charts of %s could not be read for its description: %s", REPORT_TABLE, error)
         return f"{summary}\n\nThe published charts could not be read when the code location loaded: {error}"
@@ -105,7 +106,7 @@ def overview_description(summary: str, lake: Lake | None) -> str:
         return (f"{summary}\n\nNo published version yet: the charts show here once a build is published "
                 "and the code location is reloaded.")  # fmt: skip
     version, images = published
-    when = f"version `{version.version}`, run `{version.run_id[:8]}`"
+    when = f"snapshot `{version.version}`, run `{version.run_id[:8]}`"
     if not images:
         return f"{summary}\n\nThe published version ({when}) has no charts."
     return (
@@ -115,8 +116,10 @@ def overview_description(summary: str, lake: Lake | None) -> str:
     )
 
 
-def correlation_report_asset(registry: Registry, cycle: Cycle, lake: Lake | None = None) -> dg.AssetsDefinition:
-    """The report asset; with ``lake``, its description shows the charts published there."""
+def correlation_report_asset(
+    registry: Registry, cycle: Cycle, lake: Lake | None = None, catalog: TableCatalog | None = None
+) -> dg.AssetsDefinition:
+    """The report asset; with ``lake`` and ``catalog``, its description shows the charts published there."""
     joined = registry.joined.name
     engagement = engagement_metrics(registry.dataset(MARKETING.name))
     report_sql = correlation_sql(joined, engagement, SALES_METRICS)
@@ -143,13 +146,14 @@ def correlation_report_asset(registry: Registry, cycle: Cycle, lake: Lake | None
             f"Pearson correlation of each engagement metric with each sales metric in `{joined}`, same day and "
             "with engagement leading sales by 0-14 days (the lead with the strongest |r| is kept). Computed by the SQL engine.",
             lake,
+            catalog,
         ),
         metadata={
             "table_location": dg.MetadataValue.text(REPORT_LOCATION),
             "sql": dg.MetadataValue.md(f"```sql\n{report_sql}\n```"),
         },
     )
-    def _report(context: dg.AssetExecutionContext, lake: Lake, sql: SqlEngine) -> dg.MaterializeResult:
+    def _report(context: dg.AssetExecutionContext, lake: Lake, catalog: TableCatalog, sql: SqlEngine) -> dg.MaterializeResult:
         try:
             result = sql.query(report_sql)
             weeks = sql.query(weekly)
@@ -157,7 +161,8 @@ def correlation_report_asset(registry: Registry, cycle: Cycle, lake: Lake | None
             raise dg.Failure(description=f"cannot compute {REPORT_TABLE} from {joined}: {error}", allow_retries=False) from None
         rows = [dict(zip(result.columns, row)) for row in result.rows]
         checks = [correlations_in_range(rows), enough_days(rows, pairs, min_days())]
-        staged = TableVersions(lake, REPORT_LOCATION).stage(context.run.run_id)
+        tables = LakeTables(lake, catalog)
+        staged = tables.stage(REPORT_LOCATION, context.run.run_id)
         sql.write_parquet(report_sql, lake.uri(staged))
         week_starts, visits, revenue = (list(c) for c in zip(*weeks.rows)) if weeks.rows else ([], [], [])
         images = {
@@ -165,7 +170,9 @@ def correlation_report_asset(registry: Registry, cycle: Cycle, lake: Lake | None
             WEEKLY: charts.weekly_png(week_starts, visits, revenue, WEEKLY_ENGAGEMENT, WEEKLY_SALES),
         }
         chart_uris = store_charts(lake, staged, images)
-        published = publish_table(context, lake, sql, REPORT_LOCATION, staged, len(rows), REPORT_COLUMNS, checks)
+        joined_snapshot = catalog.current(joined)
+        build = Build(run_id=context.run.run_id, rows=len(rows), inputs={joined: joined_snapshot.snapshot_id} if joined_snapshot else {})
+        published, _ = publish_table(context, tables, REPORT_LOCATION, staged, build, checks)
         context.log.info(f"{REPORT_TABLE}: {len(rows)} metric pairs; charts at {', '.join(chart_uris.values())}")
         return dg.MaterializeResult(
             metadata={

@@ -12,13 +12,13 @@ from etl_platform.checks.settings import QualitySettings
 from etl_platform.checks.specs import JOINED_CHECKS, check_plan, check_specs
 from etl_platform.datasets import Registry
 from etl_platform.project import script_code_version
-from etl_platform.resources import Lake, SparkJobRunner, SqlEngine
-from etl_platform.versions import TableVersions
+from etl_platform.resources import Lake, SparkJobRunner, TableCatalog
+from etl_platform.tables import Build, LakeTables
 
 
 def joined_asset(registry: Registry, cycle: Cycle) -> dg.AssetsDefinition:
     joined = registry.joined
-    inputs = {dataset.output_table: dataset.table_location for dataset in registry.inputs}
+    inputs = [dataset.output_table for dataset in registry.inputs]
 
     @dg.asset(
         name=joined.name,
@@ -35,26 +35,26 @@ def joined_asset(registry: Registry, cycle: Cycle) -> dg.AssetsDefinition:
         description=f"{joined.description}\n\nInputs: {', '.join(inputs)}. Built by `glue-scripts/{joined.script}`.",
         metadata={"table_location": dg.MetadataValue.text(joined.table_location)},
     )
-    def _joined(
-        context: dg.AssetExecutionContext, lake: Lake, spark: SparkJobRunner, sql: SqlEngine
-    ) -> Iterator[TableResult]:
-        # Each input is read at its current version, resolved once here: the join sees one
-        # consistent version of each even if an input is republished meanwhile.
-        current = {table: TableVersions(lake, location).current() for table, location in inputs.items()}
-        missing = [table for table, version in current.items() if version is None]
+    def _joined(context: dg.AssetExecutionContext, lake: Lake, catalog: TableCatalog, spark: SparkJobRunner) -> Iterator[TableResult]:
+        # Each input is read at its current snapshot, resolved once here and passed to the script
+        # as that snapshot's file list: the join sees one committed snapshot of each input even if
+        # an input is republished meanwhile, and the script stays plain PySpark.
+        current = {table: catalog.current(table) for table in inputs}
+        missing = [table for table, snapshot in current.items() if snapshot is None]
         if missing:
-            locations = ", ".join(lake.uri(inputs[table]) for table in missing)
             raise dg.Failure(
-                description=f"cannot join: {', '.join(missing)} not published yet (no version at {locations})",
+                description=f"cannot join: {', '.join(missing)} not published yet (no snapshot in the {catalog.describe()})",
                 allow_retries=False,
             )
+        snapshots = {table: snapshot for table, snapshot in current.items() if snapshot is not None}
+        tables = LakeTables(lake, catalog)
         settings = QualitySettings.from_env()
-        staged = TableVersions(lake, joined.table_location).stage(context.run.run_id)
+        staged = tables.stage(joined.table_location, context.run.run_id)
         invocation = spark.run_script(
             context,
             joined.script,
             {
-                "inputs": json.dumps({table: lake.uri(version.key) for table, version in current.items() if version}),
+                "inputs": json.dumps({table: catalog.data_files(table, s.snapshot_id) for table, s in snapshots.items()}),
                 "output_path": lake.uri(staged),
                 "checks": check_plan((), settings),
             },
@@ -62,8 +62,9 @@ def joined_asset(registry: Registry, cycle: Cycle) -> dg.AssetsDefinition:
         )
         metadata = {
             "input_tables": dg.MetadataValue.json(sorted(inputs)),
-            "input_versions": dg.MetadataValue.json({table: version.version for table, version in current.items() if version}),
+            "input_versions": dg.MetadataValue.json({table: s.version for table, s in snapshots.items()}),
         }
-        yield from table_results(context, invocation, metadata, lake, sql, joined.table_location, staged, settings).results
+        build = Build(run_id=context.run.run_id, rows=0, inputs={table: s.snapshot_id for table, s in snapshots.items()})
+        yield from table_results(context, invocation, metadata, tables, joined.table_location, staged, settings, build).results
 
     return _joined

@@ -6,7 +6,9 @@ from collections.abc import Iterator
 import dagster as dg
 from pydantic import Field
 
-from etl_platform.assets._shared import OWNERS, PIPELINE_GROUP, SPARK_RETRY_POLICY, TABLE_KINDS, TableResult, table_pool, table_results
+from etl_platform.assets._shared import (
+    OWNERS, PIPELINE_GROUP, SPARK_RETRY_POLICY, TABLE_KINDS, TableResult, stale_build, table_pool, table_results,
+)  # fmt: skip
 from etl_platform.assets.landing import landing_asset_key
 from etl_platform.assets.refusal import audit_failure, refused_input, restate_unrun_checks
 from etl_platform.assets.sources import choose_landing_object
@@ -16,9 +18,10 @@ from etl_platform.checks.specs import PARSE_REJECTS, check_plan, check_specs, pr
 from etl_platform.datasets import InputDataset
 from etl_platform.project import script_code_version
 from etl_platform.quarantine import quarantine, quarantined_report
-from etl_platform.resources import Lake, SparkJobRunner, SqlEngine
+from etl_platform.resources import Lake, SparkJobRunner, TableCatalog
+from etl_platform.resources.catalog import BuildSource
 from etl_platform.resources.lake import LakeError
-from etl_platform.versions import TableVersions
+from etl_platform.tables import Build, LakeTables
 
 
 class LandingObjectConfig(dg.Config):
@@ -28,6 +31,11 @@ class LandingObjectConfig(dg.Config):
         default=None,
         description="Lake key of the landing file, e.g. 'landing/sales/2026-11-23.csv'. "
         "Empty: the newest data file under the dataset's landing prefix that is not quarantined.",
+    )
+    allow_older: bool = Field(
+        default=False,
+        description="Publish even if the current snapshot was built from a file uploaded later "
+        "(an explicit rebuild of an older file); by default such a build is skipped as stale.",
     )
 
 
@@ -54,14 +62,19 @@ def processed_asset(dataset: InputDataset, cycle: Cycle) -> dg.AssetsDefinition:
         freshness_policy=cycle.freshness_policy(),
         retry_policy=SPARK_RETRY_POLICY,
         pool=table_pool(dataset.output_table),
+        output_required=False,  # a stale build (an older upload) publishes nothing
         check_specs=check_specs(dataset.output_table, processed_checks(dataset.max_reject_share), dataset.row_checks),
         description=f"{dataset.description}\n\nBuilt by `glue-scripts/{dataset.script}` from one file "
         f"under `{dataset.landing_key_prefix}` (the newest unless the run config names one).",
         metadata={"table_location": dg.MetadataValue.text(dataset.table_location)},
     )
     def _processed(
-        context: dg.AssetExecutionContext, config: LandingObjectConfig, lake: Lake, spark: SparkJobRunner, sql: SqlEngine
-    ) -> Iterator[TableResult]:
+        context: dg.AssetExecutionContext,
+        config: LandingObjectConfig,
+        lake: Lake,
+        catalog: TableCatalog,
+        spark: SparkJobRunner,
+    ) -> Iterator[TableResult | dg.AssetObservation]:
         try:
             choice = choose_landing_object(lake, dataset, config.object_key)
         except LakeError as error:
@@ -70,12 +83,13 @@ def processed_asset(dataset: InputDataset, cycle: Cycle) -> dg.AssetsDefinition:
         for skipped, reason in choice.skipped:
             context.log.warning(f"skipped {skipped.key}: {reason}")
         report = quarantined_report(lake, dataset, source)
+        tables = LakeTables(lake, catalog)
         if report:
-            restate_unrun_checks(context, lake, dataset, source)
+            restate_unrun_checks(context, catalog, source)
             raise refused_input(lake, source, f"{source.key} failed before and is quarantined; land a corrected file", report)
         context.log.info(f"processing {source.key} ({source.size:,} bytes) into {dataset.output_table}")
         settings = QualitySettings.from_env()
-        staged = TableVersions(lake, dataset.table_location).stage(context.run.run_id)
+        staged = tables.stage(dataset.table_location, context.run.run_id)
         try:
             invocation = spark.run_script(
                 context,
@@ -96,14 +110,21 @@ def processed_asset(dataset: InputDataset, cycle: Cycle) -> dg.AssetsDefinition:
                 raise
             reason = failure.description or "failed"
             report = quarantine(lake, dataset, source, context.run.run_id, reason)
-            restate_unrun_checks(context, lake, dataset, source)
+            restate_unrun_checks(context, catalog, source)
             raise refused_input(lake, source, reason, report) from None
         metadata = {
             **source.metadata(),
             **choice.metadata(),
             "dagster/column_lineage": dg.MetadataValue.column_lineage(lineage),
         }
-        build = table_results(context, invocation, metadata, lake, sql, dataset.table_location, staged, settings)
+        build = table_results(
+            context, invocation, metadata, tables, dataset.table_location, staged, settings,
+            Build(run_id=context.run.run_id, rows=0, source=BuildSource.of(source)), config.allow_older,
+        )  # fmt: skip
+        if build.stale_against is not None:
+            yield from build.results
+            yield from stale_build(context, catalog, source, build.stale_against)
+            return
         if build.failed:
             reason = audit_failure(source, build.failed)
             report = quarantine(lake, dataset, source, context.run.run_id, reason, build.failed)

@@ -21,9 +21,7 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 
 from etl_platform.checks.restate import restate_checks
 from etl_platform.checks.specs import PARSE_REJECTS
-from etl_platform.datasets import InputDataset
-from etl_platform.resources import Lake, LakeObject
-from etl_platform.versions import TableVersions
+from etl_platform.resources import Lake, LakeObject, TableCatalog
 
 # The scripts name the position of a problem as "line N" in their one-line errors.
 _LINE = re.compile(r"\bline (\d+)\b")
@@ -58,9 +56,9 @@ def audit_failure(source: LakeObject, failed: Sequence[dg.AssetCheckResult]) -> 
     return reason
 
 
-def restate_unrun_checks(context: dg.AssetExecutionContext, lake: Lake, dataset: InputDataset, source: LakeObject) -> None:
-    """Re-state, for each check of this run that never ran, the published version's outcome."""
-    current = TableVersions(lake, dataset.table_location).current()
+def restate_unrun_checks(context: dg.AssetExecutionContext, catalog: TableCatalog, source: LakeObject) -> None:
+    """Re-state, for each check of this run that never ran, the current snapshot's outcome."""
+    current = catalog.current(context.asset_key.to_user_string())
     if current is None:  # nothing published: there is no table to speak for
         return
     planned = list(context.selected_asset_check_keys)

@@ -1,4 +1,4 @@
-"""One arrival sensor per registered dataset: each new or changed landing file starts one run.
+"""One arrival sensor per registered dataset: a new or changed landing file starts a run (the newest, if several).
 
 Why not ``get_s3_keys(since_key=...)``: a "since key" cursor misses files whose keys sort before the
 last one seen and never notices a re-upload (dagster issue #22892). Instead the sensor walks the
@@ -6,6 +6,12 @@ prefix in key order, a bounded page per tick, in passes; a file is new in a pass
 modified after the previous pass began, and a small map of recently requested files (pruned as
 passes complete) keeps a file from being requested twice. Dagster's run keys (key + fingerprint)
 are the second guard: a re-delivered listing never starts a second run, a re-upload does.
+
+When one tick finds several new files of the dataset (files already waiting when the daemon
+starts, a batch of uploads), it requests a run for the newest only (by upload time, then key) and
+logs the others as superseded: each older file's build could only be replaced by the newer one's,
+or be skipped as stale, so it would cost a Spark run and publish nothing. Newest-wins across ticks
+and hand-started runs is guaranteed at publish time, by the stale-build rule (``tables.publish``).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from etl_platform.resources.lake import skip_reason
 
 # Clock skew and mtime granularity allowance when comparing modification times to pass starts.
 GRACE_SECONDS = 300.0
+SUPERSEDED = "superseded by "  # the skip reason of an older new file when a tick finds several
 
 
 @dataclass
@@ -54,7 +61,8 @@ def arrival_run_request(dataset: InputDataset, obj: LakeObject) -> dg.RunRequest
 def evaluate_arrivals(
     dataset: InputDataset, lake: Lake, cursor: ArrivalCursor, now: float, page_size: int
 ) -> tuple[list[LakeObject], list[tuple[LakeObject, str]], int]:
-    """One tick's work: (new data files, (skipped file, reason) pairs, objects listed); updates ``cursor``."""
+    """One tick's work: (the newest new data file, if any; (skipped file, reason) pairs, the older new
+    files among them as superseded; objects listed); updates ``cursor``, superseded files included."""
     if not cursor.start_after:
         cursor.pass_started = now
     page, more = lake.list_page(dataset.landing_key_prefix, cursor.start_after, page_size)
@@ -74,6 +82,10 @@ def evaluate_arrivals(
         elif cursor.recent.get(obj.key, [None])[0] != obj.fingerprint:
             arrived.append(obj)
             cursor.recent[obj.key] = [obj.fingerprint, obj.modified]
+    if len(arrived) > 1:  # only the newest would stay published: the older ones are not built
+        newest = max(arrived, key=lambda obj: (obj.modified, obj.key))
+        skipped += [(obj, f"{SUPERSEDED}{newest.key}") for obj in arrived if obj is not newest]
+        arrived = [newest]
     if more:
         cursor.start_after = page[-1].key
     else:
@@ -92,14 +104,18 @@ def arrival_sensor(dataset: InputDataset) -> dg.SensorDefinition:
         target=dg.AssetSelection.assets(dataset.output_table),
         minimum_interval_seconds=int(os.environ.get("ETL_SENSOR_INTERVAL_SECONDS", "30")),
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Starts {dataset.output_table} for each new or changed file under {dataset.landing_key_prefix}.",
+        description=f"Starts {dataset.output_table} for the newest new or changed file under {dataset.landing_key_prefix}.",
     )
     def _sensor(context: dg.SensorEvaluationContext, lake: Lake) -> dg.SensorResult | dg.SkipReason:
         cursor = ArrivalCursor.parse(context.cursor)
         arrived, skipped, listed = evaluate_arrivals(dataset, lake, cursor, time.time(), page_size)
         for obj, reason in skipped:
             context.log.info(f"skipped {obj.key}: {reason}")
-        context.log.info(f"listed {listed} objects under {dataset.landing_key_prefix}; {len(arrived)} new or changed")
+        superseded = sum(reason.startswith(SUPERSEDED) for _, reason in skipped)
+        context.log.info(
+            f"listed {listed} objects under {dataset.landing_key_prefix}; {len(arrived) + superseded} new or changed"
+            + (f", {superseded} of them superseded by the newest" if superseded else "")
+        )
         if not arrived:
             context.update_cursor(cursor.serialize())
             reasons = "; ".join(f"{obj.name}: {reason}" for obj, reason in skipped)

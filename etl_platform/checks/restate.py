@@ -15,11 +15,11 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (  # n
     AssetCheckEvaluationTargetMaterializationData,
 )
 
-from etl_platform.versions import TableVersion
+from etl_platform.resources.catalog import TableSnapshot
 
 
 def _materialization_of(
-    instance: dg.DagsterInstance, asset_key: dg.AssetKey, version: TableVersion
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, version: TableSnapshot
 ) -> AssetCheckEvaluationTargetMaterializationData | None:
     """The asset's latest materialisation, if it recorded ``version`` (the published one)."""
     records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=asset_key), limit=1).records
@@ -34,7 +34,7 @@ def _materialization_of(
 
 
 def restate_checks(
-    instance: dg.DagsterInstance, asset_key: dg.AssetKey, version: TableVersion, checks: Iterable[str], note: str
+    instance: dg.DagsterInstance, asset_key: dg.AssetKey, version: TableSnapshot, checks: Iterable[str], note: str
 ) -> bool:
     """Record, for each of ``checks``, what ``version``'s build found: passed, or (as only advisory
     checks can fail on a published version) a warning. False, recording nothing, when the latest
@@ -53,7 +53,7 @@ def restate_checks(
                 severity=dg.AssetCheckSeverity.ERROR if passed else dg.AssetCheckSeverity.WARN,
                 target_materialization_data=target,
                 metadata={
-                    "note": dg.MetadataValue.text(f"{outcome} when run {version.run_id} built {version.version}; {note}"),
+                    "note": dg.MetadataValue.text(f"{outcome} when run {version.run_id} built snapshot {version.version}; {note}"),
                     "table_version": dg.MetadataValue.text(version.version),
                     **({"rejected_rows": dg.MetadataValue.int(version.rejected_rows)} if version.rejected_rows else {}),
                 },

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from etl_platform.insight.correlation_sql import REPORT_LOCATION, REPORT_TABLE, quote
-from etl_platform.resources import Lake, QueryResult, SqlEngine
-from etl_platform.versions import TableVersions
+from etl_platform.insight.correlation_sql import REPORT_TABLE, quote
+from etl_platform.resources import Lake, QueryResult, SqlEngine, TableCatalog
 
 HEATMAP = "correlation_heatmap.png"
 WEEKLY = "weekly_visits_vs_lead_revenue.png"
@@ -14,14 +13,14 @@ class ReportNotBuiltError(Exception):
     """The report table is not in the catalog yet."""
 
 
-def chart_key(version_key: str, name: str) -> str:
-    """Inside the version, so a chart is published and pruned with the table it pictures; readers
-    of the table skip ``_`` folders."""
-    return f"{version_key}/_charts/{name}"
+def chart_key(build_key: str, name: str) -> str:
+    """Inside the build folder, so a chart is kept and removed with the snapshot it pictures; it is
+    never committed as a data file (``_`` folders are not)."""
+    return f"{build_key}/_charts/{name}"
 
 
-def top_correlations(sql: SqlEngine, limit: int) -> QueryResult:
-    if REPORT_TABLE not in {info.name for info in sql.tables()}:
+def top_correlations(sql: SqlEngine, catalog: TableCatalog, limit: int) -> QueryResult:
+    if catalog.current(REPORT_TABLE) is None:
         raise ReportNotBuiltError(f"no {REPORT_TABLE} table yet: run etl-platform demo first")
     return sql.query(
         "SELECT engagement_metric, sales_metric, round(best_correlation, 3) AS r, best_lag_days AS lead_days, "
@@ -30,10 +29,10 @@ def top_correlations(sql: SqlEngine, limit: int) -> QueryResult:
     )
 
 
-def chart_paths(lake: Lake) -> list[str]:
-    """The charts of the published version."""
-    current = TableVersions(lake, REPORT_LOCATION).current()
+def chart_paths(lake: Lake, catalog: TableCatalog) -> list[str]:
+    """The charts of the current snapshot."""
+    current = catalog.current(REPORT_TABLE)
     if current is None:
         return []
-    keys = [chart_key(current.key, name) for name in (HEATMAP, WEEKLY)]
+    keys = [chart_key(current.build_key, name) for name in (HEATMAP, WEEKLY)]
     return [lake.uri(key) for key in keys if lake.stat(key) is not None]

@@ -1,4 +1,4 @@
-"""Athena over Glue Data Catalog tables (the AWS profile's SQL engine and catalog).
+"""Athena over the Glue Data Catalog's Iceberg tables (the AWS profile's SQL engine).
 
 ``dagster-aws``'s ``AthenaClientResource`` cannot set the query's database or result location
 (it only takes a workgroup), so this talks to Athena and Glue with boto3 directly.
@@ -13,15 +13,8 @@ from typing import Any
 
 import boto3
 
-from etl_platform.resources.sql import QueryResult, SqlEngine, SqlError, TableInfo
+from etl_platform.resources.sql import QueryResult, SqlEngine, SqlError
 
-# Spark simple types -> Hive/Athena DDL types (identical for the types the tables use).
-HIVE_TYPES = {"integer": "int", "long": "bigint", "short": "smallint", "byte": "tinyint"}
-PARQUET = {
-    "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
-    "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
-    "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"},
-}
 CONVERT = {
     "bigint": int, "integer": int, "int": int, "smallint": int, "tinyint": int,
     "double": float, "float": float, "real": float, "decimal": Decimal,
@@ -39,9 +32,6 @@ class AthenaEngine(SqlEngine):
 
     def athena_client(self) -> Any:
         return boto3.client("athena", region_name=self.region_name)
-
-    def glue_client(self) -> Any:
-        return boto3.client("glue", region_name=self.region_name)
 
     def _wait(self, athena: Any, query_id: str) -> None:
         deadline = time.monotonic() + self.query_timeout_seconds
@@ -67,7 +57,11 @@ class AthenaEngine(SqlEngine):
         self._wait(athena, query_id)
         return query_id
 
-    def query(self, sql: str) -> QueryResult:
+    def query(self, sql: str, as_of: str | None = None) -> QueryResult:
+        if as_of:
+            # Athena reads Iceberg snapshots per table reference, in the SQL itself.
+            raise SqlError("on Athena, write the time travel into the SQL: FROM t FOR VERSION AS OF <snapshot id> "
+                           "or FOR TIMESTAMP AS OF TIMESTAMP '2026-11-30 09:00:00 UTC'")  # fmt: skip
         athena = self.athena_client()
         query_id = self._execute(athena, sql)
         columns: list[str] = []
@@ -92,50 +86,3 @@ class AthenaEngine(SqlEngine):
             f"UNLOAD (SELECT * FROM (\n{sql}\n)) TO '{location.rstrip('/')}/' "
             "WITH (format = 'PARQUET', compression = 'SNAPPY')",
         )
-
-    def register_table(
-        self, name: str, location: str, columns: list[tuple[str, str]], row_count: int, run_id: str, rejected_rows: int = 0
-    ) -> None:
-        glue = self.glue_client()
-        table = {
-            "Name": name,
-            "TableType": "EXTERNAL_TABLE",
-            "Parameters": {
-                "classification": "parquet",
-                "etl_platform.row_count": str(row_count),
-                "etl_platform.rejected_rows": str(rejected_rows),
-                "etl_platform.built_at": f"{time.time():.3f}",
-                "etl_platform.run_id": run_id,
-            },
-            "StorageDescriptor": {
-                "Columns": [{"Name": column, "Type": HIVE_TYPES.get(type_, type_)} for column, type_ in columns],
-                "Location": location.rstrip("/") + "/",
-                **PARQUET,
-            },
-        }
-        try:
-            glue.update_table(DatabaseName=self.database, TableInput=table)
-        except glue.exceptions.EntityNotFoundException:
-            try:
-                glue.create_table(DatabaseName=self.database, TableInput=table)
-            except glue.exceptions.EntityNotFoundException:
-                raise SqlError(f"Glue database {self.database} does not exist (deploy the stack first)") from None
-
-    def tables(self) -> list[TableInfo]:
-        infos = []
-        for page in self.glue_client().get_paginator("get_tables").paginate(DatabaseName=self.database):
-            for table in page["TableList"]:
-                parameters = table.get("Parameters", {})
-                storage = table.get("StorageDescriptor", {})
-                infos.append(
-                    TableInfo(
-                        name=table["Name"],
-                        location=storage.get("Location", "").rstrip("/"),
-                        row_count=int(parameters.get("etl_platform.row_count", 0)),
-                        built_at=float(parameters.get("etl_platform.built_at", 0)),
-                        run_id=parameters.get("etl_platform.run_id", ""),
-                        columns=[(c["Name"], c["Type"]) for c in storage.get("Columns", [])],
-                        rejected_rows=int(parameters.get("etl_platform.rejected_rows", 0)),
-                    )
-                )
-        return sorted(infos, key=lambda info: info.name)

@@ -24,10 +24,44 @@ TRANSIENT_GLUE_ERRORS = {
     "InternalServiceException",
     "OperationTimeoutException",
 }
-# Words in a failed run's ErrorMessage that mean the input is at fault: no retry.
+# A failed run's ErrorMessage names the script's exception. These mean the input is at fault: no
+# retry, and the landing file is quarantined.
 DATA_ERRORS = ("LakeJobError", "MissingColumnsError", "AnalysisException")
+# These mean the store failed (a missing path, throttling, a lost connection), not the input:
+# retried, never quarantined. lake_job raises LakeStorageError for them; the rest is what a script
+# shows that died before it could say so (the same words as lake_job.STORAGE_TEXT).
+STORAGE_ERRORS = (
+    "LakeStorageError", "[PATH_NOT_FOUND]", "Path does not exist", "FILE_NOT_EXIST", "File does not exist",
+    "[UNABLE_TO_INFER_SCHEMA]", "FileNotFoundException",
+    "IOException", "No such file or directory", "SlowDown", "Slow Down", "Status Code: 503", "Service Unavailable",
+    "ServiceUnavailable", "Throttling", "RequestLimitExceeded", "Connection reset", "Connection refused",
+    "Connection closed", "ConnectException", "ConnectTimeoutException", "SocketTimeoutException", "UnknownHostException",
+    "Unable to execute HTTP request", "EndpointConnectionError", "AmazonS3Exception", "SdkClientException", "NoSuchKey",
+    "ClientError",
+)  # fmt: skip
 ACTIVE_STATES = {"STARTING", "RUNNING", "WAITING"}
 ROOT_RUN_TAG = "dagster/root_run_id"
+
+
+def is_data_error(message: str) -> bool:
+    """Whether a failed Glue run's ErrorMessage blames the input (no retry; the file is
+    quarantined) rather than the store or the platform (retried)."""
+    if "LakeStorageError" in message:
+        return False
+    if any(word in message for word in ("LakeJobError", "MissingColumnsError")):
+        return True  # the script's own verdict, whatever paths its message names
+    if any(word in message for word in STORAGE_ERRORS):
+        return False
+    return any(word in message for word in DATA_ERRORS)
+
+
+def _work(arguments: Mapping[str, str]) -> dict[str, str]:
+    """A job run's arguments but its build folder and its Pipes bootstrap: what it computes."""
+    return {
+        name: value
+        for name, value in arguments.items()
+        if name != "--output_path" and not name.startswith("--dagster-pipes")
+    }
 
 
 class _GlueJobRuns:
@@ -95,23 +129,42 @@ class GlueSparkRunner(SparkJobRunner):
             "Timeout": capacity.timeout_minutes,
         }
 
-    def _active_earlier_run(self, context: dg.AssetExecutionContext, glue: Any, job_name: str, tag: str) -> dict[str, Any] | None:
-        """A Glue run this step started in an earlier attempt of the same run lineage, if still active.
+    def _active_earlier_run(
+        self, context: dg.AssetExecutionContext, glue: Any, params: Mapping[str, Any], tag: str
+    ) -> dict[str, Any] | None:
+        """A Glue run this step started in an earlier attempt, if still active and doing the same
+        work: same job, same arguments but the build folder (each attempt stages its own).
 
-        After an orchestrator crash the step is re-executed in a new Dagster run; starting a second
-        Glue run would double the work and race the first one's output.
+        After an orchestrator crash the step is re-executed in a new Dagster run of the same
+        lineage; after a failure while the Glue run went on (polling refused, say) it is retried
+        in the same run. Starting a second Glue run would double the work and race the first one's
+        output; the reattached step publishes the folder the earlier run writes (its own
+        ``output_path``, which its Pipes messages report). An earlier run over other arguments (an
+        input republished since, another asset sharing the job) is left alone.
         """
-        root = context.run.tags.get(ROOT_RUN_TAG)
-        if not root:
-            return None
-        lineage = [*context.instance.get_runs(filters=dg.RunsFilter(run_ids=[root])),
-                   *context.instance.get_runs(filters=dg.RunsFilter(tags={ROOT_RUN_TAG: root}))]  # fmt: skip
-        for run in lineage:
+        job_name = params["JobName"]
+        current = context.instance.get_run_by_id(context.run.run_id) or context.run  # with tags added since it started
+        runs = [current]
+        root = current.tags.get(ROOT_RUN_TAG)
+        if root:
+            runs += [*context.instance.get_runs(filters=dg.RunsFilter(tags={ROOT_RUN_TAG: root})),
+                     *context.instance.get_runs(filters=dg.RunsFilter(run_ids=[root]))]  # fmt: skip
+        checked = set()
+        for run in runs:
             glue_run_id = run.tags.get(tag)
-            if run.run_id != context.run.run_id and glue_run_id:
-                job_run = glue.get_job_run(JobName=job_name, RunId=glue_run_id)["JobRun"]
-                if job_run.get("JobRunState") in ACTIVE_STATES:
-                    return job_run
+            if not glue_run_id or glue_run_id in checked:
+                continue
+            checked.add(glue_run_id)
+            job_run = glue.get_job_run(JobName=job_name, RunId=glue_run_id)["JobRun"]
+            if job_run.get("JobRunState") not in ACTIVE_STATES:
+                continue
+            wanted = _work(params["Arguments"])
+            recorded = job_run.get("Arguments", {})  # may hold the job's default arguments too
+            if {name: recorded.get(name) for name in wanted} != wanted:
+                context.log.warning(f"Glue run {glue_run_id} of {job_name}, still running from an earlier attempt, has other "
+                                    "arguments: a new run is started and its output is not published")  # fmt: skip
+                continue
+            return job_run
         return None
 
     def run_script(
@@ -124,7 +177,7 @@ class GlueSparkRunner(SparkJobRunner):
         params = self.job_run_params(script, arguments, capacity)
         s3, glue = self.s3_client(), self.glue_client()
         tag = f"etl_platform/glue_run.{params['JobName']}"
-        earlier = self._active_earlier_run(context, glue, params["JobName"], tag)
+        earlier = self._active_earlier_run(context, glue, params, tag)
         resumed = None
         if earlier:
             context.log.warning(f"reattaching to Glue run {earlier['Id']} of {params['JobName']}, still running from an earlier attempt")
@@ -137,7 +190,10 @@ class GlueSparkRunner(SparkJobRunner):
             resumed_params=resumed,
         )
 
+        started: list[str] = [earlier["Id"]] if earlier else []
+
         def record(run_id: str) -> None:
+            started.append(run_id)
             context.instance.add_run_tags(context.run.run_id, {tag: run_id})
 
         client = PipesGlueClient(
@@ -152,6 +208,11 @@ class GlueSparkRunner(SparkJobRunner):
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
             message = error.response.get("Error", {}).get("Message", "")
+            if started:  # the run goes on; a retry reattaches to it
+                raise dg.Failure(
+                    description=f"Glue run {started[0]} of {params['JobName']} could not be followed: {code}: {message}",
+                    allow_retries=True,
+                ) from None
             raise dg.Failure(
                 description=f"Glue job {params['JobName']} could not start: {code}: {message}",
                 allow_retries=code in TRANSIENT_GLUE_ERRORS,
@@ -160,4 +221,4 @@ class GlueSparkRunner(SparkJobRunner):
             # PipesGlueClient raises RuntimeError for FAILED / TIMEOUT / STOPPED / ERROR runs,
             # with Glue's ErrorMessage (the script's exception) in the text.
             text = " ".join(str(error).split())
-            raise dg.Failure(description=text, allow_retries=not any(word in text for word in DATA_ERRORS)) from None
+            raise dg.Failure(description=text, allow_retries=not is_data_error(text)) from None

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import bisect
-import fcntl
 import os
 import shutil
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -132,15 +130,6 @@ class Lake(dg.ConfigurableResource, ABC):
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object under ``prefix`` (a folder-like key ending in ``/``); returns how many."""
 
-    @contextmanager
-    def lock(self, key: str) -> Iterator[None]:
-        """Serialise read-modify-write of ``key`` between processes where the store allows it.
-
-        The default does nothing: on S3 each object write is atomic, and runs that publish the same
-        table are serialised by that table's Dagster concurrency pool.
-        """
-        yield
-
 
 class LocalLake(Lake):
     """The lake as a folder on disk (``.lake/`` in the project by default)."""
@@ -238,14 +227,3 @@ class LocalLake(Lake):
         count = sum(len(files) for _, _, files in os.walk(base))
         shutil.rmtree(base)
         return count
-
-    @contextmanager
-    def lock(self, key: str) -> Iterator[None]:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)

@@ -45,6 +45,7 @@ class RecordingRunner(SparkJobRunner):
 
     def run_script(self, context, script, arguments, capacity=None):  # type: ignore[override]
         RecordingRunner.calls.append((script, dict(arguments)))
+        context.set_requires_typed_event_stream()  # as a Pipes session does
         if self.error:
             raise dg.Failure(description=f"{script} failed: {self.error}", allow_retries=self.retryable)
         # Like a script, leave a table at the output location (one row per reported row).

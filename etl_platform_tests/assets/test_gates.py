@@ -5,9 +5,8 @@ import pytest
 
 from etl_platform.datasets import REGISTRY
 from etl_platform.definitions import build_definitions
-from etl_platform.resources import DuckDBEngine
 from etl_platform_tests.assets.fake_runner import RecordingRunner
-from etl_platform_tests.helpers import table_resources
+from etl_platform_tests.helpers import lake_catalog, table_resources
 
 
 def _land_both(root) -> None:
@@ -32,7 +31,7 @@ def _run(root, failing: list[str]):
             (e.asset_key.to_user_string(), e.check_name): e.passed
             for e in (event.event_specific_data for event in result.all_events if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION)
         }  # fmt: skip
-    catalog = {t.name for t in DuckDBEngine(catalog_path=str(root / "catalog.duckdb")).tables()}
+    catalog = set(lake_catalog(root).names())
     return result, checks, catalog
 
 

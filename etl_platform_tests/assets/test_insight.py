@@ -10,13 +10,12 @@ import pyarrow.parquet as pq
 
 from etl_platform.datasets import REGISTRY
 from etl_platform.definitions import build_definitions
-from etl_platform.insight.correlation_sql import REPORT_LOCATION, REPORT_TABLE
+from etl_platform.insight.correlation_sql import REPORT_TABLE
 from etl_platform.insight.report import chart_paths
 from etl_platform.resources import DuckDBEngine, LocalLake
-from etl_platform.versions import TableVersions
 from etl_platform_tests.assets.fake_runner import RecordingRunner
-from etl_platform_tests.helpers import table_resources
-from etl_platform_tests.insight.synthetic import random_days, register_joined
+from etl_platform_tests.helpers import current_files, lake_catalog, table_resources
+from etl_platform_tests.insight.synthetic import publish_joined, random_days
 
 REPORT = dg.AssetKey(REPORT_TABLE)
 
@@ -34,7 +33,9 @@ def _checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluat
 
 
 def test_report_is_published_with_its_charts_in_the_metadata(tmp_path) -> None:
-    register_joined(tmp_path, random_days(120))
+    publish_joined(tmp_path, random_days(120))
+    catalog = lake_catalog(tmp_path)
+    joined = catalog.current(REGISTRY.joined.name)
     with dg.instance_for_test() as instance:
         result = _materialize(tmp_path, instance)
         assert result.success
@@ -49,29 +50,35 @@ def test_report_is_published_with_its_charts_in_the_metadata(tmp_path) -> None:
     assert {d.column_name for d in lineage["best_correlation"]} >= {"date", "website_visits", "opportunities"}
     assert {d.asset_key for d in lineage["sales_metric"]} == {dg.AssetKey(REGISTRY.joined.name)}
 
-    # The table is a published version, registered in the catalog; the charts are stored with it.
-    lake = LocalLake(root=str(tmp_path))
-    current = TableVersions(lake, REPORT_LOCATION).require_current()
-    assert pq.read_table(lake.uri(current.key)).num_rows == 68
-    engine = DuckDBEngine(catalog_path=str(tmp_path / "catalog.duckdb"))
+    # The table is the Iceberg table's current snapshot, recording the joined snapshot it was computed from.
+    current = catalog.current(REPORT_TABLE)
+    assert metadata["table_version"].value == current.version and current.rows == 68
+    assert current.inputs == {REGISTRY.joined.name: joined.snapshot_id} and current.run_id == result.run_id
+    assert set(current.checks_passed) == {"correlations_in_range", "enough_days"}
+    files = current_files(tmp_path, REPORT_TABLE)
+    assert sum(pq.read_metadata(f.removeprefix("file://")).num_rows for f in files) == 68
+    engine = DuckDBEngine(catalog=catalog)
     assert engine.query(f"select count(*), max(best_lag_days) <= 14 from {REPORT_TABLE}").rows == [(68, True)]
-    paths = chart_paths(lake)
+    # The charts are stored in the build's folder beside its data files, never committed as data.
+    lake = LocalLake(root=str(tmp_path))
+    paths = chart_paths(lake, catalog)
     assert paths == list(metadata["chart_paths"].value.values()) and len(paths) == 2
-    assert all(p.startswith(str(tmp_path / "reports")) for p in paths)
+    assert all(p.startswith(lake.uri(current.build_key) + "/_charts/") for p in paths)
+    assert not any(f.endswith(".png") for f in files)
 
 
 def test_too_few_days_fail_the_gate_and_keep_the_report_unpublished(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("ETL_REPORT_MIN_DAYS", raising=False)
-    register_joined(tmp_path, random_days(25))  # fewer than the 30 days the gate asks for
+    publish_joined(tmp_path, random_days(25))  # fewer than the 30 days the gate asks for
     with dg.instance_for_test() as instance:
         result = _materialize(tmp_path, instance)
     assert not result.success
     checks = _checks(result)
     assert checks["enough_days"].passed is False and checks["correlations_in_range"].passed is True
     assert checks["enough_days"].metadata["fewest_days"].value == 11  # 25 days, a 14-day lead
-    engine = DuckDBEngine(catalog_path=str(tmp_path / "catalog.duckdb"))
-    assert REPORT_TABLE not in {t.name for t in engine.tables()}
-    assert chart_paths(LocalLake(root=str(tmp_path))) == []
+    catalog = lake_catalog(tmp_path)
+    assert REPORT_TABLE not in catalog.names() and catalog.current(REPORT_TABLE) is None
+    assert chart_paths(LocalLake(root=str(tmp_path)), catalog) == []
 
 
 def test_missing_joined_table_is_a_clear_failure(tmp_path) -> None:

@@ -6,19 +6,25 @@ import dagster as dg
 
 from etl_platform.datasets import REGISTRY
 from etl_platform.definitions import build_definitions
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from etl_platform.resources import LocalLake
-from etl_platform.versions import TableVersions
+from etl_platform.tables import Build, LakeTables
 from etl_platform_tests.assets.fake_runner import RecordingRunner
-from etl_platform_tests.helpers import table_resources
+from etl_platform_tests.helpers import current_files, lake_catalog, table_resources
 
 
-def _build_table(root, location: str) -> str:
-    """A published version of ``location``; returns its path."""
+def _build_table(root, location: str) -> list[str]:
+    """A published snapshot of the table at ``location``; returns its data files."""
     lake = LocalLake(root=str(root))
-    versions = TableVersions(lake, location)
-    staged = versions.stage("run-1234")
-    lake.write_bytes(f"{staged}/part-0.snappy.parquet", b"PAR1")
-    return lake.uri(versions.publish(staged, "run-1234", 1).key)
+    tables = LakeTables(lake, lake_catalog(root))
+    staged = tables.stage(location, "run-1234")
+    (root / staged).mkdir(parents=True)
+    pq.write_table(pa.table({"n": [1]}), root / staged / "part-0.snappy.parquet")
+    name = location.rsplit("/", 1)[1]
+    tables.publish(name, location, staged, Build(run_id="run-1234", rows=1))
+    return current_files(root, name)
 
 
 def _materialize_join(root):
@@ -29,17 +35,21 @@ def _materialize_join(root):
     )
 
 
-def test_join_passes_every_input_table_location(tmp_path) -> None:
+def test_join_passes_the_data_files_of_each_input_s_current_snapshot(tmp_path) -> None:
     published = {dataset.output_table: _build_table(tmp_path, dataset.table_location) for dataset in REGISTRY.inputs}
     result = _materialize_join(tmp_path)
     assert result.success
     ((script, args),) = RecordingRunner.calls
     assert script == "join_marketing_and_sales_data.py"
-    assert json.loads(args["inputs"]) == published  # the current version of each input, by its path
-    assert published["sales_daily"].startswith(str(tmp_path / "processed" / "sales_daily" / "_versions"))
+    assert json.loads(args["inputs"]) == published  # the current snapshot of each input, by its files
+    assert published["sales_daily"][0].startswith(str(tmp_path / "processed" / "sales_daily" / "data"))
     output = args["output_path"]
-    assert output.startswith(str(tmp_path / "joined" / "sales_marketing_daily" / "_versions")) and "run-1234" not in output
-    assert TableVersions(LocalLake(root=str(tmp_path)), "joined/sales_marketing_daily").require_current().key in output
+    assert output.startswith(str(tmp_path / "joined" / "sales_marketing_daily" / "data")) and "run-1234" not in output
+    (joined_file,) = current_files(tmp_path, "sales_marketing_daily")
+    assert joined_file.startswith(output + "/")
+    snapshot = lake_catalog(tmp_path).current("sales_marketing_daily")
+    inputs = {name: lake_catalog(tmp_path).current(name).snapshot_id for name in published}
+    assert dict(snapshot.inputs) == inputs  # the snapshot records which input snapshots it joined
 
 
 def test_join_refuses_to_run_before_its_inputs_exist(tmp_path) -> None:

@@ -9,10 +9,8 @@ import pytest
 
 from etl_platform.datasets import REGISTRY, SALES
 from etl_platform.definitions import build_definitions
-from etl_platform.resources import LocalLake
-from etl_platform.versions import TableVersions
 from etl_platform_tests.assets.fake_runner import RecordingRunner
-from etl_platform_tests.helpers import table_resources
+from etl_platform_tests.helpers import current_files, lake_catalog, table_resources
 from etl_platform_tests.ui import RECORDING_DEFS, check_statuses, ui_context
 
 
@@ -46,10 +44,12 @@ def test_without_config_the_newest_data_file_is_processed(tmp_path) -> None:
     ((script, args),) = RecordingRunner.calls
     assert script == "process_sales_data.py"
     assert args["input_path"] == str(newest)
-    # Written to a new version, which the run then published.
-    current = TableVersions(LocalLake(root=str(tmp_path)), "processed/sales_daily").require_current()
-    assert args["output_path"] == str(tmp_path / current.key)
-    assert current.key.startswith("processed/sales_daily/_versions/") and current.run_id == result.run_id
+    # Written to a new build folder, which the run then committed as the table's snapshot.
+    current = lake_catalog(tmp_path).current("sales_daily")
+    assert args["output_path"] == str(tmp_path / current.build_key)
+    assert current.build_key.startswith("processed/sales_daily/data/") and current.run_id == result.run_id
+    assert all(f.startswith(args["output_path"] + "/") for f in current_files(tmp_path, "sales_daily"))
+    assert (current.source.key, current.source.uploaded_at) == ("landing/sales/week2.csv", 200)
     (materialization,) = result.asset_materializations_for_node("sales_daily")
     assert materialization.metadata["table_version"].value == current.version
     assert json.loads(args["columns"]) == [list(c) for c in SALES.columns]
@@ -130,7 +130,7 @@ def test_bad_data_quarantines_the_file_and_is_not_retried(tmp_path) -> None:
     assert report["run_id"] == result.run_id and "lacks expected columns" in report["error"]
     assert report["source_key"] == "landing/sales/week1.csv"
     assert landed.read_bytes() == before  # the landing file is never touched
-    assert TableVersions(LocalLake(root=str(tmp_path)), "processed/sales_daily").current() is None
+    assert lake_catalog(tmp_path).current("sales_daily") is None
 
     # The same upload named again: refused at once, naming the quarantine report; Spark is not started.
     again = _materialize(tmp_path, "sales_daily", {"ops": {"sales_daily": {"config": {"object_key": "landing/sales/week1.csv"}}}})
@@ -161,13 +161,12 @@ def test_failed_blocking_check_quarantines_with_the_check_report(tmp_path) -> No
     report = json.loads((tmp_path / "quarantine" / "sales" / report_name).read_text())
     assert [c["check"] for c in report["checks"]] == ["date_valid"] and report["build_failed"] is True
     assert report["checks"][0]["severity"] == "ERROR" and report["run_id"] == result.run_id
-    lake = LocalLake(root=str(tmp_path))
-    assert TableVersions(lake, "processed/sales_daily").current() is None  # never published
+    assert lake_catalog(tmp_path).current("sales_daily") is None  # never published
 
 
 def test_rejected_rows_of_a_published_build_are_kept_in_quarantine(tmp_path) -> None:
     """Rows rejected within a dataset's tolerance: parse_rejects warns, the build is published and
-    says how many rows it left out (version, catalog), and they are kept in the quarantine."""
+    says how many rows it left out (snapshot, catalog), and they are kept in the quarantine."""
     _land(tmp_path, "week1.csv", 100)
     result = _materialize(tmp_path, "sales_daily", runner=RecordingRunner(rejected_rows=3, warning_checks=["parse_rejects"]))
     assert result.success
@@ -175,9 +174,9 @@ def test_rejected_rows_of_a_published_build_are_kept_in_quarantine(tmp_path) -> 
     report = json.loads((tmp_path / "quarantine" / "sales" / report_name).read_text())
     assert report["build_failed"] is False and report["error"] == "3 rejected row(s) left out of the published table"
     assert [(c["check"], c["passed"], c["severity"]) for c in report["checks"]] == [("parse_rejects", False, "WARN")]
-    current = TableVersions(LocalLake(root=str(tmp_path)), "processed/sales_daily").current()
+    current = lake_catalog(tmp_path).current("sales_daily")
     assert (current.run_id, current.rows, current.rejected_rows) == (result.run_id, 42, 3)
-    (info,) = table_resources(tmp_path, RecordingRunner())["sql"].tables()
+    (info,) = lake_catalog(tmp_path).infos()
     assert (info.name, info.row_count, info.rejected_rows) == ("sales_daily", 42, 3)
     assert _materialize(tmp_path, "sales_daily").success  # not refused: the build itself was good
 
@@ -221,3 +220,34 @@ def test_a_refused_file_fails_with_its_cause_and_leaves_the_published_checks_sta
     # The published table (week1's build) is intact, and its checks say so; none shows as failed.
     assert set(statuses) == {spec.name for spec in build_definitions(REGISTRY, table_resources(lake_root, RecordingRunner())).resolve_assets_def("sales_daily").check_specs}
     assert set(statuses.values()) == {"SUCCEEDED"}, statuses
+
+
+def test_a_build_of_an_older_upload_is_skipped_as_stale_and_the_newer_data_stays(tmp_path) -> None:
+    _land(tmp_path, "week1.csv", 100)
+    _land(tmp_path, "week2.csv", 200)
+    with dg.instance_for_test() as instance:
+        assert _materialize(tmp_path, "sales_daily", _named("landing/sales/week2.csv"), instance=instance).success
+        newer = lake_catalog(tmp_path).current("sales_daily")
+        stale = _materialize(tmp_path, "sales_daily", _named("landing/sales/week1.csv"), RecordingRunner(row_count=7), instance)
+        run = instance.get_run_by_id(stale.run_id)
+        logs = [entry.user_message for entry in instance.all_logs(stale.run_id)]
+    assert stale.success  # not a failure: nothing is wrong with the file, it is only older
+    assert stale.asset_materializations_for_node("sales_daily") == []
+    assert lake_catalog(tmp_path).current("sales_daily") == newer and len(lake_catalog(tmp_path).snapshots("sales_daily")) == 1
+    assert run.tags["etl_platform/stale_build"] == "landing/sales/week1.csv"
+    (message,) = [line for line in logs if "skipped as stale" in line]
+    assert "landing/sales/week1.csv (uploaded 1970-01-01 00:01:40 UTC)" in message and "landing/sales/week2.csv" in message
+    observations = [e.event_specific_data.asset_observation for e in stale.all_events if e.event_type == dg.DagsterEventType.ASSET_OBSERVATION]
+    assert [o.metadata["skipped_object"].value for o in observations] == ["landing/sales/week1.csv"]
+    assert (tmp_path / "landing" / "sales" / "week1.csv").is_file() and _quarantine_files(tmp_path) == []
+
+
+def test_allow_older_rebuilds_an_older_upload_on_purpose(tmp_path) -> None:
+    _land(tmp_path, "week1.csv", 100)
+    _land(tmp_path, "week2.csv", 200)
+    assert _materialize(tmp_path, "sales_daily", _named("landing/sales/week2.csv")).success
+    config = {"ops": {"sales_daily": {"config": {"object_key": "landing/sales/week1.csv", "allow_older": True}}}}
+    result = _materialize(tmp_path, "sales_daily", config, RecordingRunner(row_count=7))
+    assert result.success and len(result.asset_materializations_for_node("sales_daily")) == 1
+    current = lake_catalog(tmp_path).current("sales_daily")
+    assert (current.source.key, current.rows) == ("landing/sales/week1.csv", 7)

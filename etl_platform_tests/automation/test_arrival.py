@@ -24,6 +24,10 @@ class CountingLake(LocalLake):
 PAGES: list[tuple[int, int]] = []
 
 
+def _keys(requests) -> list[str]:
+    return [r.run_config["ops"]["sales_daily"]["config"]["object_key"] for r in requests]
+
+
 def _land(root, dataset, name: str, body: str = "Date\n1/1/2016\n", mtime: float | None = None):
     path = root / "landing" / dataset.landing_prefix / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,13 +117,14 @@ def test_an_empty_csv_is_requested_so_that_it_fails_and_is_quarantined(tmp_path,
 def test_file_landing_behind_the_listing_position_is_caught_next_pass(tmp_path, instance, monkeypatch) -> None:
     """Out-of-order keys: a "since key" cursor would miss a.csv landing after z*.csv were listed."""
     monkeypatch.setenv("ETL_SENSOR_PAGE_SIZE", "2")
-    for name in ("m1.csv", "m2.csv", "z1.csv"):
-        _land(tmp_path, SALES, name)
+    now = time.time()
+    for age, name in ((30, "m1.csv"), (20, "m2.csv"), (10, "z1.csv")):
+        _land(tmp_path, SALES, name, mtime=now - age)
     ticker = Ticker(instance, LocalLake(root=str(tmp_path)))
-    assert len(ticker.requests()) == 2  # m1, m2; the pass goes on at z1
+    assert _keys(ticker.requests()) == ["landing/sales/m2.csv"]  # the page m1, m2: the newer; the pass goes on at z1
     _land(tmp_path, SALES, "a.csv")
-    assert [r.run_config["ops"]["sales_daily"]["config"]["object_key"] for r in ticker.requests()] == ["landing/sales/z1.csv"]
-    assert [r.run_config["ops"]["sales_daily"]["config"]["object_key"] for r in ticker.requests()] == ["landing/sales/a.csv"]
+    assert _keys(ticker.requests()) == ["landing/sales/z1.csv"]
+    assert _keys(ticker.requests()) == ["landing/sales/a.csv"]
     assert ticker.requests() == [] and ticker.requests() == []
 
 
@@ -143,12 +148,11 @@ def test_one_tick_is_bounded_with_thousands_of_objects(tmp_path, instance, monke
     ticker = Ticker(instance, CountingLake(root=str(tmp_path)))
     requested: list[str] = []
     for _ in range(5):
-        batch = ticker.requests()
-        assert len(batch) <= 1000
-        requested += [r.run_config["ops"]["sales_daily"]["config"]["object_key"] for r in batch]
+        requested += _keys(ticker.requests())  # one page a tick: its newest file, the rest superseded
     assert PAGES == [(1000, 1000)] * 5
-    assert len(requested) == len(set(requested)) == 5000
-    assert ticker.requests() == []  # the next pass finds nothing new
+    # Written in key order, so each page's newest is its last key (or, within one mtime tick, the greatest).
+    assert requested == [f"landing/sales/part-{i:05d}.csv" for i in range(999, 5000, 1000)]
+    assert ticker.requests() == []  # the next pass finds nothing new: superseded files are remembered too
     assert len(ArrivalCursor.parse(ticker.cursor).recent) <= 5000
 
 
@@ -162,3 +166,74 @@ def test_a_quarantined_upload_is_not_requested_again_until_re_uploaded(tmp_path,
     path.write_text("Date\n1/1/2016\n1/2/2016\n")  # corrected content: a new fingerprint
     (request,) = Ticker(instance, lake).requests()
     assert request.run_config["ops"]["sales_daily"]["config"]["object_key"] == "landing/sales/week47.csv"
+
+
+def test_several_new_files_in_one_tick_request_only_the_newest_upload(tmp_path, instance, capfd) -> None:
+    """Demo samples waiting in the landing zone, then the user's own file: the user's is built, not
+    whichever of them happens to finish last. Upload time decides, not key order."""
+    now = time.time()
+    _land(tmp_path, SALES, "zz_demo.csv", mtime=now - 3600)
+    _land(tmp_path, SALES, "mine.csv", mtime=now - 60)
+    _land(tmp_path, SALES, "aa_demo.csv", mtime=now - 7200)
+    result = Ticker(instance, LocalLake(root=str(tmp_path))).tick()
+    log = capfd.readouterr().err
+    (request,) = result.run_requests
+    assert _keys([request]) == ["landing/sales/mine.csv"]
+    mine = (tmp_path / "landing/sales/mine.csv").stat()
+    assert request.run_key == f"landing/sales/mine.csv@{mine.st_size}-{mine.st_mtime:.6f}"
+    (observation,) = result.asset_events  # the landing zone's latest state is the newest file
+    assert observation.metadata["source_object"].value == "landing/sales/mine.csv"
+    assert "skipped landing/sales/aa_demo.csv: superseded by landing/sales/mine.csv" in log
+    assert "skipped landing/sales/zz_demo.csv: superseded by landing/sales/mine.csv" in log
+    assert "3 new or changed, 2 of them superseded by the newest" in log
+
+
+def test_equal_upload_times_fall_back_to_the_greatest_key(tmp_path, instance) -> None:
+    same = time.time() - 60
+    for name in ("b.csv", "c.csv", "a.csv"):
+        _land(tmp_path, SALES, name, mtime=same)
+    assert _keys(Ticker(instance, LocalLake(root=str(tmp_path))).requests()) == ["landing/sales/c.csv"]
+
+
+def test_superseded_files_are_not_requested_later_but_a_reupload_of_one_is(tmp_path, instance) -> None:
+    now = time.time()
+    old = _land(tmp_path, SALES, "old.csv", mtime=now - 120)
+    _land(tmp_path, SALES, "new.csv", mtime=now - 60)
+    ticker = Ticker(instance, LocalLake(root=str(tmp_path)))
+    assert _keys(ticker.requests()) == ["landing/sales/new.csv"]
+    assert ticker.requests() == [] and ticker.requests() == []  # old.csv stays superseded, pass after pass
+    old.write_text("Date\n1/1/2016\n1/2/2016\n")  # re-uploaded: now the newest upload
+    assert _keys(ticker.requests()) == ["landing/sales/old.csv"]
+
+
+def test_a_newer_file_in_a_later_tick_is_requested_after_the_older_one(tmp_path, instance) -> None:
+    """Newest-only is per tick: across ticks each arrival is requested; publishing keeps the newest."""
+    now = time.time()
+    _land(tmp_path, SALES, "first.csv", mtime=now - 120)
+    ticker = Ticker(instance, LocalLake(root=str(tmp_path)))
+    assert _keys(ticker.requests()) == ["landing/sales/first.csv"]
+    _land(tmp_path, SALES, "second.csv", mtime=now - 60)
+    assert _keys(ticker.requests()) == ["landing/sales/second.csv"]
+
+
+def test_a_quarantined_or_junk_newer_file_does_not_supersede_a_usable_one(tmp_path, instance, capfd) -> None:
+    now = time.time()
+    _land(tmp_path, SALES, "usable.csv", mtime=now - 300)
+    _land(tmp_path, SALES, "broken.csv", mtime=now - 120)
+    _land(tmp_path, SALES, "_SUCCESS", "", mtime=now - 60)
+    lake = LocalLake(root=str(tmp_path))
+    quarantine(lake, SALES, lake.stat("landing/sales/broken.csv"), "run-1", "bad header")
+    assert _keys(Ticker(instance, lake).requests()) == ["landing/sales/usable.csv"]
+    log = capfd.readouterr().err
+    assert "skipped landing/sales/broken.csv: quarantined" in log and "superseded" not in log
+
+
+def test_each_dataset_keeps_its_own_newest(tmp_path, instance) -> None:
+    now = time.time()
+    _land(tmp_path, SALES, "sales_old.csv", mtime=now - 120)
+    _land(tmp_path, SALES, "sales_new.csv", mtime=now - 60)
+    _land(tmp_path, MARKETING, "marketing_newest.csv", mtime=now - 10)  # newer, but another dataset
+    lake = LocalLake(root=str(tmp_path))
+    assert _keys(Ticker(instance, lake).requests()) == ["landing/sales/sales_new.csv"]
+    (request,) = Ticker(instance, lake, dataset=MARKETING).requests()
+    assert request.run_config["ops"]["marketing_daily"]["config"]["object_key"] == "landing/marketing/marketing_newest.csv"

@@ -19,6 +19,23 @@ SCRIPTS = ("process_sales_data.py", "process_marketing_data.py", "join_marketing
 SHARED = ("lake_job.py", "lake_checks.py")
 
 
+def independent_catalog():
+    """The moto server's Glue Data Catalog as any Iceberg reader opens it (Athena, Spark, another
+    PyIceberg), not through the platform's own catalog resource."""
+    import os
+
+    from pyiceberg.catalog.glue import GlueCatalog
+
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    return GlueCatalog(
+        "reader",
+        **{
+            "glue.endpoint": endpoint, "glue.region": REGION,
+            "s3.endpoint": endpoint, "s3.region": REGION, "s3.access-key-id": "testing", "s3.secret-access-key": "testing",
+        },
+    )  # fmt: skip
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -30,6 +47,15 @@ def _short_pipes_grace(monkeypatch):
     """Pipes' blob-store readers wait 10 s after a run for messages that, in the tests of runs
     that never start, will never come; 1 s keeps those tests quick without changing behaviour."""
     monkeypatch.setattr("dagster._core.pipes.utils.WAIT_FOR_LOGS_AFTER_EXECUTION_INTERVAL", 1)
+
+
+@pytest.fixture(autouse=True)
+def _quick_glue_polls(monkeypatch):
+    """PipesGlueClient polls a running Glue run every 5 s; 0.2 s here, where runs take seconds."""
+    import time
+    from types import SimpleNamespace
+
+    monkeypatch.setattr("dagster_aws.pipes.clients.glue.time", SimpleNamespace(sleep=lambda seconds: time.sleep(min(seconds, 0.2))))
 
 
 @pytest.fixture

@@ -1,8 +1,18 @@
 """A Glue client for tests: moto records each job run, and the script runs here on local Spark.
 
-Local Spark here has no S3 connector, so the run's S3 inputs are staged to local paths before the
-script starts and its output is uploaded after it ends, the way Glue would read and write S3.
-Pipes context and messages go through (moto) S3 exactly as on Glue.
+The script gets the run's arguments unchanged, S3 URIs included, as on Glue, and reports them
+unchanged (a build's ``output_path`` is the S3 folder the orchestrator publishes). Local Spark has
+no S3 connector, so its ``s3://<bucket>/...`` paths go through Hadoop's
+ViewFileSystemOverloadScheme to a local mirror of the bucket: the objects the run reads
+(``--input_path``, ``--inputs``) are copied into the mirror before the script starts (one that is
+missing is not, so the script meets it missing, as on Glue), and the folder it writes is uploaded
+to S3 when it ends. boto3 in the script (the landing file's head, Pipes context and messages)
+talks to the moto server itself.
+
+Runs are kept per test process, so a later client (a re-executed step's) sees the runs an earlier
+one started. With ``asynchronous`` a run goes on in the background like Glue's: start_job_run
+returns at once and get_job_run says RUNNING until the script ends; otherwise start_job_run
+returns when it has ended.
 """
 
 from __future__ import annotations
@@ -12,6 +22,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -22,6 +34,7 @@ from etl_platform.resources.glue_runner import GlueSparkRunner
 from etl_platform.resources.spark_runner import SESSION_VARIABLES
 
 _EXCEPTION_LINE = re.compile(r"^[\w.]*(Error|Exception): ")
+TIMEOUT_SECONDS = 600
 
 
 def _split(uri: str) -> tuple[str, str]:
@@ -29,14 +42,36 @@ def _split(uri: str) -> tuple[str, str]:
     return parsed.netloc, parsed.path.lstrip("/")
 
 
+@dataclass
+class FakeJobRun:
+    """One job run: its arguments as Glue records them, the script's process, and its outcome."""
+
+    run_id: str
+    job_name: str
+    arguments: dict[str, str]
+    run_dir: Path
+    state: str = "RUNNING"
+    error: str | None = None
+    process: subprocess.Popen | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def as_job_run(self) -> dict[str, Any]:
+        job_run = {"Id": self.run_id, "JobName": self.job_name, "JobRunState": self.state, "Arguments": dict(self.arguments)}
+        return job_run | ({"ErrorMessage": self.error} if self.error else {})
+
+
+# Every run started in this test process, by run id.
+RUNS: dict[str, FakeJobRun] = {}
+
+
 class FakeGlue:
-    def __init__(self, workdir: Path, region_name: str):
+    def __init__(self, workdir: Path, region_name: str, asynchronous: bool = False):
         self._glue = boto3.client("glue", region_name=region_name)
         self._s3 = boto3.client("s3", region_name=region_name)
         self.meta = self._glue.meta
         self.workdir = workdir
+        self.asynchronous = asynchronous
         self.started: list[dict[str, Any]] = []
-        self._runs: dict[str, dict[str, Any]] = {}
 
     def _download(self, uri: str, target: Path) -> Path:
         bucket, key = _split(uri)
@@ -44,37 +79,40 @@ class FakeGlue:
         self._s3.download_file(bucket, key, str(target))
         return target
 
-    def _download_prefix(self, uri: str, target: Path) -> None:
-        bucket, prefix = _split(uri)
-        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix.rstrip("/") + "/"):
-            for item in page.get("Contents", []):
-                self._download(f"s3://{bucket}/{item['Key']}", target / Path(item["Key"]).name)
+    def _keys(self, uri: str) -> list[str]:
+        """The objects a run reads at ``uri``: the object itself, or every object under the folder."""
+        bucket, key = _split(uri)
+        found = []
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
+            found += [item["Key"] for item in page.get("Contents", []) if item["Key"] == key or item["Key"].startswith(key.rstrip("/") + "/")]
+        return found
+
+    def _mirror(self, run_dir: Path, arguments: dict[str, str]) -> dict[str, Path]:
+        """Each bucket the run reads or writes, mirrored in the run's folder, with what it reads copied in."""
+        reads = [arguments["--input_path"]] if "--input_path" in arguments else []
+        for paths in json.loads(arguments.get("--inputs", "{}")).values():
+            reads += [paths] if isinstance(paths, str) else list(paths)
+        uris = [*reads, *([arguments["--output_path"]] if "--output_path" in arguments else [])]
+        buckets = {_split(uri)[0]: run_dir / "s3" / _split(uri)[0] for uri in uris if uri.startswith("s3://")}
+        for folder in buckets.values():
+            folder.mkdir(parents=True, exist_ok=True)
+        for uri in reads:
+            bucket = _split(uri)[0]
+            for key in self._keys(uri):
+                self._download(f"s3://{bucket}/{key}", buckets[bucket] / key)
+        return buckets
 
     def _upload_output(self, local: Path, uri: str) -> None:
+        """What the run wrote into its output folder, to S3 (replacing what was there, as Spark's overwrite)."""
         bucket, prefix = _split(uri)
         prefix = prefix.rstrip("/") + "/"
         for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
                 self._s3.delete_object(Bucket=bucket, Key=item["Key"])
-        for file in sorted(local.iterdir()):
-            if not file.name.endswith(".crc"):
-                self._s3.upload_file(str(file), bucket, prefix + file.name)
-
-    def _stage(self, arguments: dict[str, str], run_dir: Path) -> tuple[dict[str, str], str | None]:
-        staged = dict(arguments)
-        if "--input_path" in arguments:
-            name = Path(_split(arguments["--input_path"])[1]).name
-            staged["--input_path"] = str(self._download(arguments["--input_path"], run_dir / "input" / name))
-        if "--inputs" in arguments:
-            local = {}
-            for table, uri in json.loads(arguments["--inputs"]).items():
-                self._download_prefix(uri, run_dir / "inputs" / table)
-                local[table] = str(run_dir / "inputs" / table)
-            staged["--inputs"] = json.dumps(local)
-        output = arguments.get("--output_path")
-        if output:
-            staged["--output_path"] = str(run_dir / "output")
-        return staged, output
+        if local.is_dir():
+            for file in sorted(local.iterdir()):
+                if file.is_file() and not file.name.endswith(".crc"):
+                    self._s3.upload_file(str(file), bucket, prefix + file.name)
 
     def start_job_run(self, **params: Any) -> dict[str, str]:
         run_id = self._glue.start_job_run(**params)["JobRunId"]  # moto checks the job exists
@@ -85,29 +123,67 @@ class FakeGlue:
         script = self._download(job["Command"]["ScriptLocation"], run_dir / Path(job["Command"]["ScriptLocation"]).name)
         for extra in filter(None, arguments.get("--extra-py-files", "").split(",")):
             self._download(extra, run_dir / Path(extra).name)
-        staged, output = self._stage(arguments, run_dir)
+        buckets = self._mirror(run_dir, arguments)
+        mounts = [f"--conf spark.hadoop.fs.viewfs.mounttable.{bucket}.linkFallback={folder.as_uri()}" for bucket, folder in buckets.items()]
+        submit = [
+            "--master local[2] --conf spark.ui.enabled=false --conf spark.log.level=WARN",
+            "--conf spark.hadoop.fs.s3.impl=org.apache.hadoop.fs.viewfs.ViewFileSystemOverloadScheme",
+            *mounts,
+            "pyspark-shell",
+        ]
         env = {
             **{key: value for key, value in os.environ.items() if key not in SESSION_VARIABLES},  # classic Spark, as on Glue
             "PYTHONPATH": str(run_dir),
-            "PYSPARK_SUBMIT_ARGS": "--master local[2] --conf spark.ui.enabled=false --conf spark.log.level=WARN pyspark-shell",
+            "PYSPARK_SUBMIT_ARGS": " ".join(submit),
             "SPARK_LOCAL_IP": "127.0.0.1",
         }
-        command = [sys.executable, str(script), *[part for item in staged.items() for part in item]]
-        process = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-        sys.stderr.write(process.stderr[-5000:])
-        if process.returncode == 0:
-            if output:
-                self._upload_output(run_dir / "output", output)
-            self._runs[run_id] = {"JobRunState": "SUCCEEDED"}
-        else:
-            errors = [line for line in process.stderr.splitlines() if _EXCEPTION_LINE.match(line)]
-            self._runs[run_id] = {"JobRunState": "FAILED", "ErrorMessage": errors[-1] if errors else "exit code " + str(process.returncode)}
+        command = [sys.executable, str(script), *[part for item in arguments.items() for part in item]]
+        run = FakeJobRun(run_id=run_id, job_name=params["JobName"], arguments=dict(params.get("Arguments", {})), run_dir=run_dir)
+        log = (run_dir / "output.log").open("w")
+        run.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+        RUNS[run_id] = run
+        threading.Thread(target=self._finish, args=(run, buckets, log), name=f"glue-run-{run_id[:12]}", daemon=True).start()
+        if not self.asynchronous:
+            run.done.wait()
         return {"JobRunId": run_id}
 
+    def _finish(self, run: FakeJobRun, buckets: dict[str, Path], log: Any) -> None:
+        """When the script ends: its output to S3 and SUCCEEDED, or FAILED with its last exception line."""
+        assert run.process is not None
+        try:
+            returncode = run.process.wait(timeout=TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            run.process.kill()
+            returncode = None
+        log.close()
+        output = (run.run_dir / "output.log").read_text(errors="replace")
+        sys.stderr.write(output[-5000:])
+        try:
+            if run.state == "STOPPED":
+                pass
+            elif returncode is None:
+                run.state, run.error = "TIMEOUT", f"timed out after {TIMEOUT_SECONDS} s"
+            elif returncode == 0:
+                if "--output_path" in run.arguments:
+                    uri = run.arguments["--output_path"]
+                    bucket, key = _split(uri)
+                    self._upload_output(buckets[bucket] / key, uri)
+                run.state = "SUCCEEDED"
+            else:
+                errors = [line for line in output.splitlines() if _EXCEPTION_LINE.match(line)]
+                run.state, run.error = "FAILED", errors[-1] if errors else f"exit code {returncode}"
+        finally:
+            run.done.set()
+
     def get_job_run(self, JobName: str, RunId: str, **_: Any) -> dict[str, Any]:  # noqa: N803 - boto3's names
-        return {"JobRun": {"Id": RunId, "JobName": JobName, **self._runs[RunId]}}
+        return {"JobRun": RUNS[RunId].as_job_run()}
 
     def batch_stop_job_run(self, JobName: str, JobRunIds: list[str]) -> dict[str, Any]:  # noqa: N803
+        for run_id in JobRunIds:
+            run = RUNS[run_id]
+            if run.process is not None and run.process.poll() is None:
+                run.state = "STOPPED"
+                run.process.terminate()
         return {"SuccessfulSubmissions": [{"JobName": JobName, "JobRunId": run} for run in JobRunIds], "Errors": []}
 
 
@@ -115,8 +191,9 @@ class FakeGlueRunner(GlueSparkRunner):
     """The real Glue runner (PipesGlueClient, S3 context and messages) over the fake Glue client."""
 
     workdir: str
+    asynchronous: bool = False
 
     def glue_client(self) -> FakeGlue:
-        client = FakeGlue(Path(self.workdir), self.region_name)
+        client = FakeGlue(Path(self.workdir), self.region_name, self.asynchronous)
         FakeGlueRunner.last_client = client  # type: ignore[attr-defined]
         return client

@@ -1,32 +1,24 @@
 """The whole asset graph in the AWS profile on the QuickSight files: S3, Glue (faked with local
-Spark), Athena's Glue catalog and SNS all in a moto server; the same figures as locally."""
-
-import io
-import json
+Spark), the Glue Data Catalog holding the Iceberg tables, Athena and SNS all in a moto server;
+the same figures as locally, read back by a PyIceberg client of its own."""
 
 import dagster as dg
-import pyarrow.parquet as pq
 import pytest
 
 from etl_platform import cli
 from etl_platform.datasets import REGISTRY
 from etl_platform.definitions import build_definitions
 from etl_platform.environment import initialized_resources, resources_for_environment
-from etl_platform_tests.aws.conftest import ARTIFACT_BUCKET, DATA_BUCKET, JOB_PREFIX, REGION
+from etl_platform_tests.aws.conftest import ARTIFACT_BUCKET, DATA_BUCKET, DATABASE, JOB_PREFIX, REGION, independent_catalog
 from etl_platform_tests.aws.fake_glue import FakeGlueRunner
 from etl_platform_tests.helpers import QUICKSIGHT_MARKETING, QUICKSIGHT_SALES
 
 pytestmark = pytest.mark.e2e
 
 
-def _read_table(s3, location: str):
-    """The rows of the table's current version, found through its pointer object as readers do."""
-    table = location.removeprefix(f"s3://{DATA_BUCKET}/").rstrip("/")
-    pointer = json.loads(s3.get_object(Bucket=DATA_BUCKET, Key=f"{table}/_current.json")["Body"].read())
-    prefix = pointer["current"]["key"] + "/"
-    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=DATA_BUCKET, Prefix=prefix)["Contents"] if o["Key"].endswith(".parquet"))
-    tables = [pq.read_table(io.BytesIO(s3.get_object(Bucket=DATA_BUCKET, Key=key)["Body"].read())) for key in keys]
-    return [row for table in tables for row in table.to_pylist()]
+def read_rows(table: str) -> list[dict]:
+    """The rows of the table's current snapshot."""
+    return independent_catalog().load_table((DATABASE, table)).scan().to_arrow().to_pylist()
 
 
 def test_aws_profile_materialises_the_graph_with_the_expected_figures(aws, quicksight_dir, monkeypatch, capsys) -> None:
@@ -48,18 +40,24 @@ def test_aws_profile_materialises_the_graph_with_the_expected_figures(aws, quick
         checks = [e.event_specific_data for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
     assert len(checks) == 18 and all(c.passed for c in checks)
 
-    sales = _read_table(aws["s3"], f"s3://{DATA_BUCKET}/processed/sales_daily")
+    sales = read_rows("sales_daily")
     assert len(sales) == 2036
     assert sum(r["forecasted_lead_revenue"] for r in sales) == 2_714_843_612
     assert sum(r["forecasted_monthly_revenue"] for r in sales) == 3_823_804_672
-    assert len(_read_table(aws["s3"], f"s3://{DATA_BUCKET}/processed/marketing_daily")) == 1461
-    joined = [r["date"].isoformat() for r in _read_table(aws["s3"], f"s3://{DATA_BUCKET}/joined/sales_marketing_daily")]
+    assert len(read_rows("marketing_daily")) == 1461
+    joined = [r["date"].isoformat() for r in read_rows("sales_marketing_daily")]
     assert (len(joined), joined[0], joined[-1]) == (1458, "2013-01-01", "2016-12-31") and joined == sorted(joined)
 
-    with initialized_resources() as ready:  # the Glue Data Catalog, as Athena sees it
-        catalog = {t.name: t for t in ready["sql"].tables()}
-    assert {name: t.row_count for name, t in catalog.items()} == {
+    # Registered as Iceberg tables in the Glue database, as Athena finds them.
+    glue_table = aws["glue"].get_table(DatabaseName=DATABASE, Name="sales_marketing_daily")["Table"]
+    assert glue_table["Parameters"]["table_type"].upper() == "ICEBERG"
+    assert glue_table["Parameters"]["metadata_location"].startswith(f"s3://{DATA_BUCKET}/joined/sales_marketing_daily/metadata/")
+    with initialized_resources() as ready:  # the platform's own view of the same catalog
+        infos = {t.name: t for t in ready["catalog"].infos()}
+        files = ready["catalog"].data_files("sales_marketing_daily")
+    assert {name: t.row_count for name, t in infos.items()} == {
         "sales_daily": 2036, "marketing_daily": 1461, "sales_marketing_daily": 1458,
     }  # fmt: skip
-    assert catalog["sales_marketing_daily"].location.startswith(f"s3://{DATA_BUCKET}/joined/sales_marketing_daily/_versions/")
-    assert ("date", "date") in catalog["sales_daily"].columns
+    assert infos["sales_marketing_daily"].location == f"s3://{DATA_BUCKET}/joined/sales_marketing_daily"
+    assert files and all(f.startswith(f"s3://{DATA_BUCKET}/joined/sales_marketing_daily/data/") for f in files)
+    assert ("date", "date") in infos["sales_daily"].columns

@@ -15,9 +15,8 @@ import pytest
 from etl_platform import cli
 from etl_platform.instance import ensure_dagster_home
 from etl_platform.project import PROJECT_ROOT, SAMPLES_DIR
-from etl_platform.resources import LocalLake
+from etl_platform_tests.helpers import lake_catalog
 from etl_platform.samples import MARKETING_SAMPLE, SALES_SAMPLE
-from etl_platform.versions import TableVersions
 
 pytestmark = pytest.mark.e2e
 DEADLINE_SECONDS = 300
@@ -69,8 +68,8 @@ def test_landing_two_files_into_a_running_dagster_dev(tmp_path, lake_root, monke
         assert cli.main(["land", "sales", str(SAMPLES_DIR / SALES_SAMPLE)]) == 0
         assert cli.main(["land", "marketing", str(SAMPLES_DIR / MARKETING_SAMPLE)]) == 0
 
-        joined = TableVersions(LocalLake(root=str(lake_root)), "joined/sales_marketing_daily")
-        _wait_for(lambda: joined.current() is not None, "the joined table was not published", log)
+        catalog = lake_catalog(lake_root)
+        _wait_for(lambda: "sales_marketing_daily" in catalog.names(), "the joined table was not published", log)
         query = '{ assetOrError(assetKey: {path: ["sales_marketing_daily"]}) { ... on Asset { assetMaterializations(limit: 1) { runId metadataEntries { label ... on IntMetadataEntry { intValue } } } } } }'
         (materialization,) = _wait_for(lambda: _graphql(port, query)["assetOrError"]["assetMaterializations"], "UI shows it", log)
         row_count = {e["label"]: e.get("intValue") for e in materialization["metadataEntries"]}["dagster/row_count"]

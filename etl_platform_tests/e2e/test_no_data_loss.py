@@ -1,5 +1,6 @@
 """Fault injection on the real platform (local Spark, the real filesystem, a Dagster instance):
-nothing makes the current version of a table disappear, become partial or mix versions."""
+nothing makes the current snapshot of a table disappear, become partial or mix builds; the Iceberg
+catalog, read by an independent PyIceberg client, is the judge."""
 
 import hashlib
 import multiprocessing
@@ -18,9 +19,9 @@ from etl_platform.environment import resources_for_environment
 from etl_platform.project import SAMPLES_DIR
 from etl_platform.resources import DuckDBEngine, LocalLake
 from etl_platform.samples import SALES_SAMPLE
-from etl_platform.versions import TableVersions
+from etl_platform.tables import LakeTables
 from etl_platform_tests.assets.fake_runner import RecordingRunner
-from etl_platform_tests.helpers import created_instance_home, table_resources
+from etl_platform_tests.helpers import created_instance_home, iceberg_table, lake_catalog, table_resources
 
 pytestmark = pytest.mark.e2e
 
@@ -41,31 +42,40 @@ CRASH_MID_WRITE = textwrap.dedent(
 )
 
 
-def _fingerprint(lake_root, key: str) -> dict[str, str]:
-    folder = lake_root / key
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+def _fingerprint(lake_root, table: str) -> dict[str, str]:
+    """Each data file of the table's current snapshot, by its content."""
+    return {path: hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in lake_catalog(lake_root).data_files(table)}
 
 
-def _materialize(resources, instance, object_key: str | None = None):
+def _iceberg_rows(lake_root, table: str = "sales_daily") -> int:
+    return iceberg_table(lake_root, table).scan().to_arrow().num_rows
+
+
+def _materialize(resources, instance, object_key: str | None = None, allow_older: bool = False):
     job = build_definitions(REGISTRY, resources).resolve_implicit_global_asset_job_def()
-    config = {"ops": {"sales_daily": {"config": {"object_key": object_key}}}} if object_key else None
+    config = {"ops": {"sales_daily": {"config": {"object_key": object_key, "allow_older": allow_older}}}} if object_key else None
     return job.execute_in_process(instance=instance, asset_selection=[SALES_DAILY], run_config=config, raise_on_error=False)
 
 
 def _catalog_rows(lake_root) -> int:
-    return DuckDBEngine(catalog_path=str(lake_root / "catalog.duckdb")).query("select count(*) from sales_daily").rows[0][0]
+    return DuckDBEngine(catalog=lake_catalog(lake_root)).query("select count(*) from sales_daily").rows[0][0]
 
 
-def test_crash_mid_write_and_bad_files_leave_the_current_version_intact(lake_root, tmp_path) -> None:
+def _build_folders(lake_root) -> set[str]:
+    return {p.name for p in (lake_root / "processed" / "sales_daily" / "data").iterdir()}
+
+
+def test_crash_mid_write_and_bad_files_leave_the_current_snapshot_intact(lake_root, tmp_path, monkeypatch) -> None:
     lines = (SAMPLES_DIR / SALES_SAMPLE).read_text().splitlines(keepends=True)[:200]
     (tmp_path / "good.csv").write_text("".join(lines))
     assert cli.main(["land", "sales", str(tmp_path / "good.csv")]) == 0
-    versions = TableVersions(LocalLake(root=str(lake_root)), "processed/sales_daily")
+    catalog = lake_catalog(lake_root)
     with dg.instance_for_test() as instance:
         assert _materialize(resources_for_environment(), instance).success
-        good = versions.require_current()
-        before = _fingerprint(lake_root, good.key)
+        good = catalog.current("sales_daily")
+        before = _fingerprint(lake_root, "sales_daily")
         rows = _catalog_rows(lake_root)
+        assert rows == _iceberg_rows(lake_root) == good.rows
 
         # 1. The script dies after writing part of its output (each retry dies the same way).
         crashing = tmp_path / "scripts"
@@ -76,10 +86,11 @@ def test_crash_mid_write_and_bad_files_leave_the_current_version_intact(lake_roo
         resources["spark"] = type(runner)(**{**runner.model_dump(), "scripts_dir": str(crashing)})
         crashed = _materialize(resources, instance)
         assert not crashed.success
-        assert versions.require_current() == good and _fingerprint(lake_root, good.key) == before
-        assert pq.read_table(lake_root / good.key).num_rows == rows == _catalog_rows(lake_root)
-        leftovers = [v for v in versions.staged_versions() if v != good.version]
-        assert leftovers  # the partial writes are there, but nothing points at them
+        assert catalog.current("sales_daily") == good and _fingerprint(lake_root, "sales_daily") == before
+        assert _iceberg_rows(lake_root) == rows == _catalog_rows(lake_root)
+        assert len(catalog.snapshots("sales_daily")) == 1  # no snapshot for a killed build
+        leftovers = _build_folders(lake_root) - {Path(good.build_key).name}
+        assert leftovers  # the partial writes are there, but no snapshot lists them
 
         # 2. A bad file: a clear failure, the file quarantined, the current version untouched.
         (tmp_path / "bad.csv").write_text("".join(lines).replace(",", ";"))
@@ -88,15 +99,22 @@ def test_crash_mid_write_and_bad_files_leave_the_current_version_intact(lake_roo
         (failure,) = bad.get_step_failure_events()
         message = failure.event_specific_data.error.message
         assert "bad.csv: line 1 is one column containing ';'" in message and "quarantined:" in message
-        assert versions.require_current() == good and _fingerprint(lake_root, good.key) == before
+        assert catalog.current("sales_daily") == good and _fingerprint(lake_root, "sales_daily") == before
+        assert _iceberg_rows(lake_root) == rows
         reports = sorted((lake_root / "quarantine" / "sales").glob("*_bad.csv.error.json"))
         assert len(reports) == 1 and (lake_root / "landing" / "sales" / "bad.csv").is_file()
 
-        # 3. The next good build publishes and clears the leftovers older than it.
-        assert _materialize(resources_for_environment(), instance, "landing/sales/good.csv").success
-        newest = versions.require_current()
-        assert newest != good and set(versions.staged_versions()) == {good.version, newest.version}
-        assert pq.read_table(lake_root / newest.key).num_rows == rows
+        # 3. The next good build commits a snapshot; orphan clean-up keeps the leftovers while they
+        # are younger than the safety age (a build may still be writing them) ...
+        assert _materialize(resources_for_environment(), instance, "landing/sales/good.csv", allow_older=True).success
+        newest = catalog.current("sales_daily")
+        assert newest != good and newest.parent_id == good.snapshot_id and _iceberg_rows(lake_root) == rows
+        assert leftovers <= _build_folders(lake_root)
+        # ... and removes them once older (the same clean-up each publish runs); kept snapshots' folders stay.
+        monkeypatch.setenv("ETL_ORPHAN_MIN_AGE_HOURS", "0")
+        LakeTables(LocalLake(root=str(lake_root)), catalog).maintain("sales_daily", "processed/sales_daily")
+        kept = {Path(s.build_key).name for s in catalog.snapshots("sales_daily")}
+        assert _build_folders(lake_root) == kept and len(kept) == 2 and _iceberg_rows(lake_root) == rows
 
 
 class Overlapping(RecordingRunner):
@@ -124,8 +142,9 @@ def _build_in_own_process(lake_root: str, home: str, rows: int, sync_dir: str) -
             raise SystemExit(1)
 
 
-def test_two_builds_at_once_the_later_publish_wins_cleanly(tmp_path) -> None:
-    """With no pool limit (an instance without concurrency settings) both builds go ahead at once."""
+def test_two_builds_at_once_both_commit_in_turn_and_the_table_is_never_mixed(tmp_path) -> None:
+    """With no pool limit (an instance without concurrency settings) both builds go ahead at once;
+    the catalog's commit lets one in first, the other commits on top of it."""
     landed = tmp_path / "landing" / "sales" / "week47.csv"
     landed.parent.mkdir(parents=True)
     landed.write_text("Date\n1/1/2016\n")
@@ -138,8 +157,10 @@ def test_two_builds_at_once_the_later_publish_wins_cleanly(tmp_path) -> None:
     for build in builds:
         build.join(timeout=300)
     assert [build.exitcode for build in builds] == [0, 0]
-    pointer = TableVersions(LocalLake(root=str(tmp_path)), "processed/sales_daily").pointer()
-    assert sorted(v.rows for v in pointer.history) == [7, 9]  # both published, in turn
-    assert pointer.current == pointer.history[-1]  # the later publish is current ...
-    assert pq.read_table(tmp_path / pointer.current.key).num_rows == pointer.current.rows  # ... and whole
-    assert _catalog_rows(tmp_path) == pointer.current.rows  # the catalog agrees with the pointer
+    snapshots = lake_catalog(tmp_path).snapshots("sales_daily")
+    assert sorted(s.rows for s in snapshots) == [7, 9]  # both committed, none lost
+    current = lake_catalog(tmp_path).current("sales_daily")
+    assert current == snapshots[-1] and current.parent_id == snapshots[0].snapshot_id  # the later commit, on the earlier
+    files = lake_catalog(tmp_path).data_files("sales_daily")
+    assert {Path(f).parent.name for f in files} == {Path(current.build_key).name}  # one build's files only
+    assert sum(pq.read_table(f).num_rows for f in files) == current.rows == _iceberg_rows(tmp_path) == _catalog_rows(tmp_path)

@@ -12,9 +12,9 @@ from etl_platform.datasets import MARKETING, REGISTRY, SALES, Registry
 from etl_platform.definitions import build_definitions
 from etl_platform.environment import resources_for_environment
 from etl_platform.project import SAMPLES_DIR
-from etl_platform.resources import DuckDBEngine, LocalLake
+from etl_platform.resources import DuckDBEngine
 from etl_platform.samples import MARKETING_SAMPLE, SALES_HEADER, SALES_SAMPLE
-from etl_platform.versions import TableVersions
+from etl_platform_tests.helpers import lake_catalog
 
 pytestmark = pytest.mark.e2e
 
@@ -103,19 +103,19 @@ def test_a_file_with_a_few_rejected_rows_is_refused_and_the_current_table_stays(
     _sales_file(tmp_path / "bad.csv", bad_lines, field, value)
     assert cli.main(["land", "sales", str(tmp_path / "good.csv")]) == 0
     assert cli.main(["land", "sales", str(tmp_path / "bad.csv")]) == 0
-    versions = TableVersions(LocalLake(root=str(lake_root)), "processed/sales_daily")
-    catalog = DuckDBEngine(catalog_path=str(lake_root / "catalog.duckdb"))
+    tables = lake_catalog(lake_root)
+    catalog = DuckDBEngine(catalog=tables)
     total = "select count(*), sum(forecasted_monthly_revenue) from sales_daily"
     with dg.instance_for_test() as instance:
         assert _build_sales(REGISTRY, instance, "landing/sales/good.csv").success
-        good, figures = versions.require_current(), catalog.query(total).rows
+        good, figures = tables.current("sales_daily"), catalog.query(total).rows
         refused = _build_sales(REGISTRY, instance, "landing/sales/bad.csv")
 
     assert not refused.success and [e.step_key for e in refused.get_step_failure_events()] == ["sales_daily"]
     check = _parse_rejects(refused)
     assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.ERROR)
     assert check.metadata["rejected_rows"].value == len(bad_lines) and check.metadata["input_rows"].value == 399
-    assert versions.require_current() == good and catalog.query(total).rows == figures
+    assert tables.current("sales_daily") == good and catalog.query(total).rows == figures
     (report,) = [json.loads(p.read_text()) for p in (lake_root / "quarantine" / "sales").glob("*_bad.csv.error.json")]
     assert report["build_failed"] is True and report["run_id"] == refused.run_id
     (rejects,) = [c for c in report["checks"] if c["check"] == "parse_rejects"]
@@ -135,7 +135,7 @@ def test_a_noisy_dataset_publishes_within_its_tolerance_and_says_what_it_left_ou
     check = _parse_rejects(result)
     assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.WARN)  # a warning, not a pass
     assert [example["_line"] for example in check.metadata["examples"].value] == [5, 120, 398]
-    current = TableVersions(LocalLake(root=str(lake_root)), "processed/sales_daily").require_current()
+    current = lake_catalog(lake_root).current("sales_daily")
     assert current.run_id == result.run_id and current.rejected_rows == 3
     capsys.readouterr()
     assert cli.main(["tables"]) == 0

@@ -1,4 +1,4 @@
-"""A joined table of made-up days, registered in a DuckDB catalog the way a build registers it."""
+"""A joined table of made-up days, published to the lake's Iceberg catalog the way a build publishes it."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from etl_platform.datasets import REGISTRY
 from etl_platform.insight.correlation_sql import SALES_METRICS, engagement_metrics
 from etl_platform.resources import DuckDBEngine
+from etl_platform_tests.helpers import lake_catalog, publish_parquet
 
 
 def random_days(days: int, seed: int = 7) -> dict[str, list]:
@@ -23,11 +23,8 @@ def random_days(days: int, seed: int = 7) -> dict[str, list]:
     return columns
 
 
-def register_joined(root: Path, columns: dict[str, list]) -> DuckDBEngine:
-    location = root / "joined" / REGISTRY.joined.name
-    location.mkdir(parents=True, exist_ok=True)
+def publish_joined(root: Path, columns: dict[str, list]) -> DuckDBEngine:
+    """``columns`` as the joined table's current snapshot in the lake at ``root``; the engine reads it."""
     table = pa.table({name: pa.array(values, pa.date32() if name == "date" else pa.int64()) for name, values in columns.items()})
-    pq.write_table(table, location / "part-00000.snappy.parquet")
-    engine = DuckDBEngine(catalog_path=str(root / "catalog.duckdb"))
-    engine.register_table(REGISTRY.joined.name, str(location), [], table.num_rows, "run-synthetic")
-    return engine
+    publish_parquet(root, REGISTRY.joined.name, REGISTRY.joined.table_location, table, run_id="run-synthetic")
+    return DuckDBEngine(catalog=lake_catalog(root))

@@ -21,9 +21,10 @@ from etl_platform.insight.correlation_sql import (
     engagement_metrics,
     weekly_sql,
 )
-from etl_platform.resources import DuckDBEngine
-from etl_platform_tests.helpers import QUICKSIGHT_MARKETING, QUICKSIGHT_SALES
-from etl_platform_tests.insight.synthetic import random_days, register_joined
+from etl_platform.resources import DuckDBEngine, LocalLake
+from etl_platform.tables import Build, LakeTables
+from etl_platform_tests.helpers import QUICKSIGHT_MARKETING, QUICKSIGHT_SALES, lake_catalog
+from etl_platform_tests.insight.synthetic import publish_joined, random_days
 
 
 def _rows(engine: DuckDBEngine, sql: str) -> dict[tuple[str, str], dict]:
@@ -63,11 +64,16 @@ def test_sql_equals_numpy_on_the_quicksight_joined_table(spark, quicksight_dir, 
         "sales_daily": _daily(spark, str(quicksight_dir / QUICKSIGHT_SALES), SALES, daily_sales, str(tmp_path / "s")),
         "marketing_daily": _daily(spark, str(quicksight_dir / QUICKSIGHT_MARKETING), MARKETING, daily_marketing, str(tmp_path / "m")),
     })  # fmt: skip
-    joined.write.parquet(str(tmp_path / "joined"))
-    columns = pq.read_table(tmp_path / "joined").sort_by("date").to_pydict()
+    # Spark's files in a build folder, committed to the Iceberg table as the pipeline commits them.
+    lake = LocalLake(root=str(tmp_path / "lake"))
+    catalog = lake_catalog(tmp_path / "lake")
+    tables = LakeTables(lake, catalog)
+    staged = tables.stage(REGISTRY.joined.table_location, "run-1")
+    joined.write.parquet(lake.uri(staged))
+    columns = pq.read_table(lake.uri(staged)).sort_by("date").to_pydict()
     assert len(columns["date"]) == 1458
-    engine = DuckDBEngine(catalog_path=str(tmp_path / "catalog.duckdb"))
-    engine.register_table(REGISTRY.joined.name, str(tmp_path / "joined"), [], 1458, "run-1")
+    tables.publish(REGISTRY.joined.name, REGISTRY.joined.table_location, staged, Build(run_id="run-1", rows=1458))
+    engine = DuckDBEngine(catalog=catalog)
 
     actual = _rows(engine, correlation_sql())
     expected = numpy_report(columns, engagement_metrics(), list(SALES_METRICS), MAX_LAG_DAYS)
@@ -90,7 +96,7 @@ def test_a_seven_day_lead_is_found_in_calendar_days_despite_gaps(tmp_path) -> No
     columns["opportunities"] = [3 * visits[i - 7] + int(rng.integers(0, 500)) if i >= 7 else 0 for i in range(400)]
     keep = [i for i in range(400) if i % 9 != 4]  # missing days: a row offset is not a day offset
     columns = {name: [values[i] for i in keep] for name, values in columns.items()}
-    rows = _rows(register_joined(tmp_path, columns), correlation_sql())
+    rows = _rows(publish_joined(tmp_path, columns), correlation_sql())
 
     lead = rows[("website_visits", "opportunities")]
     assert lead["best_lag_days"] == 7 and lead["best_correlation"] > 0.95
@@ -102,7 +108,7 @@ def test_a_seven_day_lead_is_found_in_calendar_days_despite_gaps(tmp_path) -> No
 def test_a_constant_series_has_no_correlation_rather_than_nan(tmp_path) -> None:
     columns = random_days(60)
     columns["paid_conversion"] = [5] * 60
-    rows = _rows(register_joined(tmp_path, columns), correlation_sql())
+    rows = _rows(publish_joined(tmp_path, columns), correlation_sql())
     constant = rows[("paid_conversion", "opportunities")]
     assert constant["correlation"] is None and constant["best_correlation"] is None and constant["days"] == 60
 
@@ -119,7 +125,7 @@ def test_engagement_metrics_are_the_marketing_datasets_numeric_columns() -> None
 
 def test_weekly_totals_keep_full_weeks_only(tmp_path) -> None:
     columns = random_days(24)  # Friday 2016-01-01 .. Sunday 2016-01-24: two full weeks in between
-    result = register_joined(tmp_path, columns).query(weekly_sql())
+    result = publish_joined(tmp_path, columns).query(weekly_sql())
     assert result.columns == ["week", "website_visits", "forecasted_lead_revenue"]
     assert [r[0] for r in result.rows] == [dt.date(2016, 1, 4), dt.date(2016, 1, 11), dt.date(2016, 1, 18)]
     assert result.rows[0][1:] == (sum(columns["website_visits"][3:10]), sum(columns["forecasted_lead_revenue"][3:10]))

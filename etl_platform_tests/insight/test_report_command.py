@@ -10,15 +10,15 @@ from etl_platform.datasets import REGISTRY
 from etl_platform.definitions import build_definitions
 from etl_platform.insight.correlation_sql import REPORT_TABLE
 from etl_platform_tests.assets.fake_runner import RecordingRunner
-from etl_platform_tests.helpers import table_resources
-from etl_platform_tests.insight.synthetic import random_days, register_joined
+from etl_platform_tests.helpers import lake_catalog, table_resources
+from etl_platform_tests.insight.synthetic import publish_joined, random_days
 
 
 def test_report_prints_the_strongest_pairs_and_the_chart_paths(lake_root, capsys) -> None:
     columns = random_days(200)
     noise = np.random.default_rng(3).integers(0, 300, 200)
     columns["leads_generated"] = [columns["mobile_uniques"][i - 5] + int(noise[i]) if i >= 5 else 0 for i in range(200)]
-    register_joined(lake_root, columns)
+    publish_joined(lake_root, columns)
     defs = build_definitions(REGISTRY, table_resources(lake_root, RecordingRunner()))
     with dg.instance_for_test() as instance:
         job = defs.resolve_implicit_global_asset_job_def()
@@ -31,8 +31,10 @@ def test_report_prints_the_strongest_pairs_and_the_chart_paths(lake_root, capsys
     top = [cell.strip() for cell in out[2].split("|")]
     assert top[:2] == ["mobile_uniques", "leads_generated"] and float(top[2]) > 0.9 and top[3] == "5"
     assert "(3 rows)" in out
+    # The charts of the current snapshot, kept in its build folder.
+    build_folder = str(lake_root / lake_catalog(lake_root).current(REPORT_TABLE).build_key)
     charts = out[out.index("charts:") + 1 :]
-    assert len(charts) == 2 and all(line.strip().startswith(str(lake_root / "reports")) and line.endswith(".png") for line in charts)
+    assert len(charts) == 2 and all(line.strip().startswith(f"{build_folder}/_charts/") and line.endswith(".png") for line in charts)
 
 
 def test_report_before_the_first_build_is_a_one_line_error(lake_root, capsys) -> None:

@@ -1,4 +1,5 @@
-"""Athena and the Glue Data Catalog against moto; failure and timeout paths with botocore's Stubber."""
+"""Athena against moto; failure and timeout paths with botocore's Stubber. (Tables are registered
+in the Glue Data Catalog by PyIceberg when they are published, not by the engine.)"""
 
 import datetime as dt
 
@@ -20,40 +21,12 @@ def moto_env(monkeypatch):
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
-        boto3.client("glue", region_name=REGION).create_database(DatabaseInput={"Name": "etl"})
         yield
 
 
 def _engine(**overrides) -> AthenaEngine:
     options = {"region_name": REGION, "database": "etl", "workgroup": "primary", "output_location": "s3://results/athena/"}
     return AthenaEngine(**{**options, **overrides})
-
-
-def test_register_and_list_tables(moto_env) -> None:
-    engine = _engine()
-    engine.register_table("sales_daily", "s3://data/processed/sales_daily", [("date", "date"), ("opportunities", "bigint")], 2036, "run-1")
-    engine.register_table("sales_daily", "s3://data/processed/v2/sales_daily", [("date", "date"), ("opportunities", "bigint")], 2040, "run-2")
-    (info,) = engine.tables()
-    assert (info.name, info.location, info.row_count, info.run_id) == ("sales_daily", "s3://data/processed/v2/sales_daily", 2040, "run-2")
-    assert info.columns == [("date", "date"), ("opportunities", "bigint")] and info.built_at > 0
-    table = boto3.client("glue", region_name=REGION).get_table(DatabaseName="etl", Name="sales_daily")["Table"]
-    assert table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
-    assert table["Parameters"]["classification"] == "parquet"
-
-
-def test_the_glue_table_carries_the_rejected_rows(moto_env) -> None:
-    engine = _engine()
-    engine.register_table("sales_daily", "s3://data/processed/v1/sales_daily", [("date", "date")], 2033, "run-1", rejected_rows=3)
-    engine.register_table("marketing_daily", "s3://data/processed/v1/marketing_daily", [("date", "date")], 1461, "run-1")
-    assert {info.name: (info.row_count, info.rejected_rows) for info in engine.tables()} == {
-        "marketing_daily": (1461, 0),
-        "sales_daily": (2033, 3),
-    }
-
-
-def test_missing_database_is_a_clear_error(moto_env) -> None:
-    with pytest.raises(SqlError, match="Glue database nope does not exist"):
-        _engine(database="nope").register_table("t", "s3://data/t", [("n", "bigint")], 1, "run-1")
 
 
 def test_query_runs_in_the_workgroup_and_types_the_results(moto_env) -> None:
@@ -76,17 +49,24 @@ def test_query_runs_in_the_workgroup_and_types_the_results(moto_env) -> None:
     assert execution["ResultConfiguration"]["OutputLocation"].startswith("s3://results/athena/")
 
 
+@pytest.mark.parametrize("as_of", ["4942452379865544723", "2026-11-30T09:00:00"])
+def test_time_travel_is_refused_with_how_to_write_it_in_the_sql(moto_env, as_of) -> None:
+    with pytest.raises(SqlError, match=r"on Athena, write the time travel into the SQL: FROM t FOR VERSION AS OF <snapshot id>"):
+        _engine(poll_interval_seconds=0).query("select count(*) from sales_daily", as_of=as_of)
+    assert boto3.client("athena", region_name=REGION).list_query_executions()["QueryExecutionIds"] == []  # nothing ran
+
 
 def test_write_parquet_unloads_the_query_as_snappy_parquet(moto_env) -> None:
-    _engine(poll_interval_seconds=0).write_parquet("WITH d AS (SELECT 1 AS n) SELECT n FROM d", "s3://data/reports/r/_versions/v1")
+    _engine(poll_interval_seconds=0).write_parquet("WITH d AS (SELECT 1 AS n) SELECT n FROM d", "s3://data/reports/r/data/b1")
     athena = boto3.client("athena", region_name=REGION)
     (execution_id,) = athena.list_query_executions()["QueryExecutionIds"]
     execution = athena.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]
     assert execution["Query"] == (
-        "UNLOAD (SELECT * FROM (\nWITH d AS (SELECT 1 AS n) SELECT n FROM d\n)) TO 's3://data/reports/r/_versions/v1/' "
+        "UNLOAD (SELECT * FROM (\nWITH d AS (SELECT 1 AS n) SELECT n FROM d\n)) TO 's3://data/reports/r/data/b1/' "
         "WITH (format = 'PARQUET', compression = 'SNAPPY')"
     )
     assert execution["QueryExecutionContext"]["Database"] == "etl"
+
 
 class _Stubbed(AthenaEngine):
     def athena_client(self):

@@ -1,6 +1,5 @@
 """What both lakes (local folder, S3 on moto) must do alike for versioned publish and quarantine."""
 
-import threading
 
 import boto3
 import pytest
@@ -25,11 +24,11 @@ def lake(request, tmp_path, monkeypatch):
 
 
 def test_small_objects_are_written_whole_and_read_back(lake) -> None:
-    assert lake.read_bytes("processed/t/_current.json") is None
-    lake.write_bytes("processed/t/_current.json", b'{"v": 1}')
-    lake.write_bytes("processed/t/_current.json", b'{"v": 2}')
-    assert lake.read_bytes("processed/t/_current.json") == b'{"v": 2}'
-    assert [o.key for o in lake.list_objects("processed/t/")] == ["processed/t/_current.json"]
+    assert lake.read_bytes("reports/t/summary.json") is None
+    lake.write_bytes("reports/t/summary.json", b'{"v": 1}')
+    lake.write_bytes("reports/t/summary.json", b'{"v": 2}')
+    assert lake.read_bytes("reports/t/summary.json") == b'{"v": 2}'
+    assert [o.key for o in lake.list_objects("reports/t/")] == ["reports/t/summary.json"]
 
 
 def test_copy_leaves_the_source_untouched(lake, tmp_path) -> None:
@@ -43,25 +42,8 @@ def test_copy_leaves_the_source_untouched(lake, tmp_path) -> None:
 
 
 def test_delete_prefix_removes_only_that_folder(lake) -> None:
-    for key in ("t/_versions/a/part-0.parquet", "t/_versions/a/_SUCCESS", "t/_versions/ab/part-0.parquet", "t/_current.json"):
+    for key in ("t/data/a/part-0.parquet", "t/data/a/_SUCCESS", "t/data/ab/part-0.parquet", "t/summary.json"):
         lake.write_bytes(key, b"x")
-    assert lake.delete_prefix("t/_versions/a/") == 2
-    assert sorted(o.key for o in lake.list_objects("t/")) == ["t/_current.json", "t/_versions/ab/part-0.parquet"]
-    assert lake.delete_prefix("t/_versions/missing/") == 0
-
-
-def test_local_lock_serialises_read_modify_write(tmp_path) -> None:
-    lake = LocalLake(root=str(tmp_path))
-    lake.write_bytes("counter", b"0")
-
-    def bump() -> None:
-        for _ in range(50):
-            with lake.lock("counter.lock"):
-                lake.write_bytes("counter", str(int(lake.read_bytes("counter")) + 1).encode())
-
-    threads = [threading.Thread(target=bump) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert lake.read_bytes("counter") == b"200"
+    assert lake.delete_prefix("t/data/a/") == 2
+    assert sorted(o.key for o in lake.list_objects("t/")) == ["t/data/ab/part-0.parquet", "t/summary.json"]
+    assert lake.delete_prefix("t/data/missing/") == 0

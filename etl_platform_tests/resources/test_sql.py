@@ -1,72 +1,137 @@
-"""DuckDB catalog: a database file with a view per table, kept in step with each build."""
+"""DuckDB over the Iceberg catalog: each query reads every table at one committed snapshot, the
+current one or the one ``as_of`` names, through views over that snapshot's data files."""
 
-import duckdb
+import time
+from datetime import datetime, timezone
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from etl_platform.resources import LocalLake
+from etl_platform.resources.catalog import TableError
 from etl_platform.resources.sql import DuckDBEngine, SqlError
+from etl_platform.tables import Build, LakeTables
+from etl_platform_tests.helpers import lake_catalog, publish_parquet
 
 
-def _parquet(folder, name: str, table: pa.Table) -> str:
-    folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, folder / name)
-    return str(folder)
+def _engine(root) -> DuckDBEngine:
+    return DuckDBEngine(catalog=lake_catalog(root))
 
 
-def test_registered_tables_are_views_in_the_catalog_file(tmp_path) -> None:
-    location = _parquet(tmp_path / "t", "part-0.parquet", pa.table({"n": [1, 2, 3]}))
-    _parquet(tmp_path / "t", "part-1.parquet", pa.table({"n": [4]}))
-    engine = DuckDBEngine(catalog_path=str(tmp_path / "catalog.duckdb"))
-    engine.register_table("my_table", location, [("n", "bigint")], 4, "run-1")
-    result = engine.query("select count(*) as rows, sum(n) as total from my_table")
+def _between(earlier: float, later: float) -> datetime:
+    """A moment strictly between two commit times (seconds, millisecond resolution)."""
+    assert later - earlier >= 0.002, "the commits need a gap for a time between them"
+    return datetime.fromtimestamp((earlier + later) / 2, timezone.utc)
+
+
+def test_a_query_reads_every_data_file_of_the_current_snapshot(tmp_path) -> None:
+    lake = LocalLake(root=str(tmp_path))
+    tables = LakeTables(lake, lake_catalog(tmp_path))
+    staged = tables.stage("processed/t", "run-1")
+    folder = tmp_path / staged
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table({"n": [1, 2, 3]}), folder / "part-0.parquet")
+    pq.write_table(pa.table({"n": [4]}), folder / "part-1.parquet")
+    tables.publish("my_table", "processed/t", staged, Build(run_id="run-1", rows=4))
+    result = _engine(tmp_path).query("select count(*) as rows, sum(n) as total from my_table")
     assert (result.columns, result.rows) == (["rows", "total"], [(4, 10)])
-    # The same view, opened the way an analyst would: `duckdb <lake>/catalog.duckdb`.
-    with duckdb.connect(str(tmp_path / "catalog.duckdb"), read_only=True) as connection:
-        assert connection.execute("select sum(n) from my_table").fetchall() == [(10,)]
 
 
-def test_re_registering_points_the_view_at_the_new_data(tmp_path) -> None:
-    engine = DuckDBEngine(catalog_path=str(tmp_path / "catalog.duckdb"))
-    engine.register_table("t", _parquet(tmp_path / "v1", "p.parquet", pa.table({"n": [1]})), [("n", "bigint")], 1, "run-1")
-    engine.register_table("t", _parquet(tmp_path / "v2", "p.parquet", pa.table({"n": [7, 8]})), [("n", "bigint")], 2, "run-2")
+def test_a_second_publish_is_seen_and_the_first_stays_readable_as_of_its_id_or_time(tmp_path) -> None:
+    engine = _engine(tmp_path)
+    first = publish_parquet(tmp_path, "t", "processed/t", pa.table({"n": [1]}))
+    assert engine.query("select sum(n) from t").rows == [(1,)]
+    time.sleep(0.05)
+    second = publish_parquet(tmp_path, "t", "processed/t", pa.table({"n": [7, 8]}), run_id="run-2")
+    assert second.parent_id == first.snapshot_id
     assert engine.query("select sum(n) from t").rows == [(15,)]
-    (info,) = engine.tables()
-    assert (info.name, info.row_count, info.run_id, info.columns) == ("t", 2, "run-2", [("n", "BIGINT")])
-    assert info.location.endswith("v2") and info.built_at > 0
+
+    assert engine.query("select sum(n) from t", as_of=str(first.snapshot_id)).rows == [(1,)]
+    assert engine.query("select sum(n) from t", as_of=str(second.snapshot_id)).rows == [(15,)]
+    moment = _between(first.committed_at, second.committed_at)
+    assert engine.query("select sum(n) from t", as_of=moment.isoformat()).rows == [(1,)]
+    # Without a zone an ISO time is UTC.
+    naive = moment.replace(tzinfo=None).isoformat()
+    assert engine.query("select sum(n) from t", as_of=naive).rows == [(1,)]
+    later = datetime.fromtimestamp(second.committed_at + 1, timezone.utc).isoformat()
+    assert engine.query("select sum(n) from t", as_of=later).rows == [(15,)]
+    # Time travel is per query: the next one reads the current snapshot again.
+    assert engine.query("select sum(n) from t").rows == [(15,)]
 
 
-def test_the_catalog_carries_the_rejected_rows_of_each_table(tmp_path) -> None:
-    engine = DuckDBEngine(catalog_path=str(tmp_path / "catalog.duckdb"))
-    location = _parquet(tmp_path / "v1", "p.parquet", pa.table({"n": [1]}))
-    engine.register_table("partial", location, [("n", "bigint")], 1, "run-1", rejected_rows=3)
-    engine.register_table("whole", location, [("n", "bigint")], 1, "run-1")
-    assert {info.name: info.rejected_rows for info in engine.tables()} == {"partial": 3, "whole": 0}
+def test_a_snapshot_id_pins_its_own_table_and_a_time_pins_every_table(tmp_path) -> None:
+    engine = _engine(tmp_path)
+    first = publish_parquet(tmp_path, "a", "processed/a", pa.table({"n": [1]}))
+    time.sleep(0.05)
+    second = publish_parquet(tmp_path, "a", "processed/a", pa.table({"n": [2]}), run_id="run-2")
+    time.sleep(0.05)
+    other = publish_parquet(tmp_path, "b", "processed/b", pa.table({"m": [10]}))
+    both = "select (select sum(n) from a) as a, (select sum(m) from b) as b"
+    assert engine.query(both, as_of=str(first.snapshot_id)).rows == [(1, 10)]  # b stays current
+    # At a time before b's first commit, a is as it was then and b does not exist yet.
+    before_b = _between(second.committed_at, other.committed_at).isoformat()
+    assert engine.query("select sum(n) from a", as_of=before_b).rows == [(2,)]
+    with pytest.raises(SqlError, match="Table with name b does not exist"):
+        engine.query("select * from b", as_of=before_b)
 
 
-def test_a_catalog_without_the_rejected_rows_column_still_lists_and_takes_it(tmp_path) -> None:
-    catalog = tmp_path / "catalog.duckdb"
-    location = _parquet(tmp_path / "v1", "p.parquet", pa.table({"n": [1]}))
-    with duckdb.connect(str(catalog)) as connection:  # a catalog file written without the column
-        connection.execute("CREATE TABLE etl_tables (name VARCHAR PRIMARY KEY, location VARCHAR, row_count BIGINT, built_at DOUBLE, run_id VARCHAR)")
-        connection.execute("INSERT INTO etl_tables VALUES ('old', ?, 1, 1.0, 'run-0')", [location])
-    engine = DuckDBEngine(catalog_path=str(catalog))
-    assert [(info.name, info.rejected_rows) for info in engine.tables()] == [("old", 0)]
-    engine.register_table("new", location, [("n", "bigint")], 1, "run-1", rejected_rows=2)
-    assert [(info.name, info.rejected_rows) for info in engine.tables()] == [("new", 2), ("old", 0)]
+def test_an_unknown_snapshot_or_a_bad_time_is_a_clear_one_line_error(tmp_path) -> None:
+    engine = _engine(tmp_path)
+    publish_parquet(tmp_path, "t", "processed/t", pa.table({"n": [1]}))
+    with pytest.raises(TableError, match=r"^no table has a snapshot 123; etl-platform versions TABLE lists") as unknown:
+        engine.query("select * from t", as_of="123")
+    with pytest.raises(TableError, match=r"^--as-of 'yesterday' is neither a snapshot id nor an ISO time") as bad:
+        engine.query("select * from t", as_of="yesterday")
+    assert all(len(str(e.value).splitlines()) == 1 for e in (unknown, bad))
+    # Before the table's first commit it is not there, in the engine's words.
+    with pytest.raises(SqlError, match=r"^Catalog Error: Table with name t does not exist"):
+        engine.query("select * from t", as_of="2000-01-01T00:00:00")
+
+
+def test_an_empty_table_is_queryable_with_its_columns(tmp_path) -> None:
+    empty = pa.table({"n": pa.array([], pa.int64()), "s": pa.array([], pa.string())})
+    snapshot = publish_parquet(tmp_path, "e", "processed/e", empty)
+    assert snapshot.rows == 0
+    engine = _engine(tmp_path)
+    assert engine.query("select count(*) from e").rows == [(0,)]
+    described = engine.query("describe e")
+    assert [row[:2] for row in described.rows] == [("n", "BIGINT"), ("s", "VARCHAR")]
+
+
+def test_a_build_in_progress_is_never_read(tmp_path) -> None:
+    publish_parquet(tmp_path, "t", "processed/t", pa.table({"n": [1]}))
+    tables = LakeTables(LocalLake(root=str(tmp_path)), lake_catalog(tmp_path))
+    staged = tmp_path / tables.stage("processed/t", "run-2")
+    staged.mkdir(parents=True)
+    pq.write_table(pa.table({"n": [100]}), staged / "part-0.parquet")  # written, not published
+    assert _engine(tmp_path).query("select sum(n) from t").rows == [(1,)]
+
+
+def test_the_catalog_lists_each_table_with_its_current_snapshot(tmp_path) -> None:
+    catalog = lake_catalog(tmp_path)
+    assert catalog.infos() == []
+    publish_parquet(tmp_path, "partial", "processed/partial", pa.table({"n": [1]}), rejected_rows=3)
+    whole = publish_parquet(tmp_path, "whole", "processed/whole", pa.table({"n": [1], "s": ["x"]}))
+    newest = publish_parquet(tmp_path, "whole", "processed/whole", pa.table({"n": [1, 2], "s": ["x", "y"]}), run_id="run-2")
+    partial, listed = catalog.infos()
+    assert (partial.name, partial.row_count, partial.rejected_rows) == ("partial", 1, 3)
+    assert (listed.name, listed.row_count, listed.rejected_rows, listed.run_id) == ("whole", 2, 0, "run-2")
+    assert listed.columns == [("n", "long"), ("s", "string")]
+    assert listed.snapshot_id == newest.snapshot_id != whole.snapshot_id
+    assert listed.location == str(tmp_path / "processed" / "whole") and listed.built_at == newest.committed_at
 
 
 def test_sql_errors_carry_the_engines_message(tmp_path) -> None:
-    engine = DuckDBEngine(catalog_path=str(tmp_path / "catalog.duckdb"))
+    engine = _engine(tmp_path)
     with pytest.raises(SqlError, match="nope"):
         engine.query("select * from nope")
-    assert engine.tables() == []
     assert engine.query("select 41 + 1").rows == [(42,)]
 
 
 def test_write_parquet_stores_a_query_result_as_snappy_parquet(tmp_path) -> None:
-    engine = DuckDBEngine(catalog_path=str(tmp_path / "catalog.duckdb"))
-    engine.register_table("t", _parquet(tmp_path / "t", "p.parquet", pa.table({"n": [1, 2, 3]})), [("n", "bigint")], 3, "run-1")
+    engine = _engine(tmp_path)
+    publish_parquet(tmp_path, "t", "processed/t", pa.table({"n": [1, 2, 3]}))
     target = tmp_path / "reports" / "doubled"
     engine.write_parquet("WITH d AS (SELECT n * 2 AS m FROM t) SELECT m FROM d ORDER BY m", str(target))
     (written,) = target.glob("*.parquet")
@@ -75,6 +140,5 @@ def test_write_parquet_stores_a_query_result_as_snappy_parquet(tmp_path) -> None
 
 
 def test_write_parquet_reports_sql_errors(tmp_path) -> None:
-    engine = DuckDBEngine(catalog_path=str(tmp_path / "catalog.duckdb"))
     with pytest.raises(SqlError, match="nope"):
-        engine.write_parquet("select * from nope", str(tmp_path / "out"))
+        _engine(tmp_path).write_parquet("select * from nope", str(tmp_path / "out"))

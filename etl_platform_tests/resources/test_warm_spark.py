@@ -41,11 +41,11 @@ def main(reporter, argv):
 
 lake_job.run_job(main)
 """
-MISSING_TABLE_SCRIPT = """
+BAD_COLUMN_SCRIPT = """
 import lake_job
 
 def main(reporter, argv):
-    lake_job.spark_session("t").read.parquet("/nonexistent/etl_platform/table").count()
+    lake_job.spark_session("t").range(1).select("no_such_column").count()
 
 lake_job.run_job(main)
 """
@@ -54,7 +54,7 @@ lake_job.run_job(main)
 @pytest.fixture
 def scripts_dir(tmp_path):
     (tmp_path / "spark.py").write_text(textwrap.dedent(SPARK_SCRIPT))
-    (tmp_path / "missing_table.py").write_text(textwrap.dedent(MISSING_TABLE_SCRIPT))
+    (tmp_path / "bad_column.py").write_text(textwrap.dedent(BAD_COLUMN_SCRIPT))
     for shared in SHARED_SCRIPTS:
         (tmp_path / shared).write_bytes((GLUE_SCRIPTS_DIR / shared).read_bytes())
     return tmp_path
@@ -133,12 +133,12 @@ def test_steps_and_processes_share_one_server_and_a_dead_one_is_replaced(scripts
 
 
 def test_a_failing_script_fails_the_step_with_its_own_message_and_is_not_retried(scripts_dir) -> None:
-    result, _ = _run(_runner(scripts_dir), _asset("missing_table.py"))
+    result, _ = _run(_runner(scripts_dir), _asset("bad_column.py"))
     assert not result.success
     (failure,) = result.get_step_failure_events()
     message = failure.event_specific_data.error.message
-    assert "missing_table.py failed: AnalysisException: [PATH_NOT_FOUND]" in message
-    assert "/nonexistent/etl_platform/table" in message
+    assert "bad_column.py failed: AnalysisException: [UNRESOLVED_COLUMN" in message
+    assert "no_such_column" in message
     assert not any(e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY for e in result.all_events)
 
 
