@@ -1,5 +1,7 @@
 # The two commands: `make demo` (set up, run the whole pipeline on local Spark) and `make test`.
 PYTHON ?= python3
+# Test processes (pytest-xdist): each runs whole test files, with a warm Spark server of its own.
+TEST_WORKERS ?= 2
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
@@ -21,7 +23,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 dev: $(STAMP)
 	@$(BIN)/python -m etl_platform.instance
