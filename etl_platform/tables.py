@@ -103,6 +103,12 @@ class Published:
     attempts: int = 1
 
 
+def is_data_file(name: str) -> bool:
+    """A file a build wrote directly into its folder that is data, not a marker, a checksum or a
+    file in a sub-folder (the report's ``_charts/``)."""
+    return "/" not in name and not name.startswith(("_", ".")) and not name.endswith(".crc")
+
+
 def new_build_id(run_id: str, now: float | None = None) -> str:
     """Sorts by build start time (microseconds, UTC) and names the run: ``20261125T093012123456Z-1a2b3c4d``."""
     stamp = datetime.fromtimestamp(time.time() if now is None else now, timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
@@ -123,7 +129,9 @@ class LakeTables:
         return f"{location.rstrip('/')}/{DATA}/{new_build_id(run_id)}"
 
     def staged_files(self, location: str, build_key: str) -> list[str]:
-        """The build's Parquet files as URIs, once the build is complete."""
+        """The build's data files as URIs, once the build is complete: every file directly in the
+        folder but markers and checksums (``_SUCCESS``, ``.part-0.crc``). Spark and DuckDB name
+        them ``*.parquet``; Athena's UNLOAD gives them no extension."""
         prefix = f"{location.rstrip('/')}/{DATA}/"
         folder = build_key[len(prefix) :].rstrip("/")
         if not build_key.startswith(prefix) or not folder or "/" in folder:  # one build's folder, not data/ itself
@@ -131,9 +139,9 @@ class LakeTables:
         objects = list(self.lake.list_objects(build_key.rstrip("/") + "/"))
         if any("/_temporary/" in obj.key for obj in objects):
             raise TableError(f"{self.lake.uri(build_key)} is still being written (a _temporary folder is there)")
-        files = sorted(self.lake.uri(obj.key) for obj in objects if obj.key.endswith(".parquet") and "/_" not in obj.key[len(build_key) :])
+        files = sorted(self.lake.uri(obj.key) for obj in objects if is_data_file(obj.key[len(build_key.rstrip("/")) + 1 :]))
         if not files:
-            raise TableError(f"{self.lake.uri(build_key)} holds no Parquet file; nothing to publish")
+            raise TableError(f"{self.lake.uri(build_key)} holds no data file; nothing to publish")
         return files
 
     # -- publishing ---------------------------------------------------------------------------

@@ -288,7 +288,7 @@ def test_with_the_patch_pyiceberg_sees_a_glue_commit_race_as_commit_failed(moto)
     catalog = GlueTableCatalog(region_name=REGION, endpoint_url=moto)
     identifier = catalog.identifier("t")
     catalog.load().create_table(identifier, schema=pa.schema([("n", pa.int64())]), location=f"s3://{BUCKET}/processed/t")
-    ours = catalog.load()
+    ours = catalog.connect()  # a connection of its own: the other commit goes through load()
     original = ours._update_glue_table
 
     def meanwhile_another_commit(**arguments: Any) -> None:

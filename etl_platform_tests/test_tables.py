@@ -327,11 +327,11 @@ def test_staged_files_refuses_incomplete_empty_or_foreign_folders(bench) -> None
     with pytest.raises(TableError, match="is still being written \\(a _temporary folder is there\\)"):
         bench.tables.staged_files(LOCATION, writing)
     empty = bench.tables.stage(LOCATION, "run-empty")
-    with pytest.raises(TableError, match="holds no Parquet file; nothing to publish"):
+    with pytest.raises(TableError, match="holds no data file; nothing to publish"):
         bench.tables.staged_files(LOCATION, empty)
     (bench.lake._path(empty)).mkdir(parents=True)
     (bench.lake._path(empty) / "_SUCCESS").write_bytes(b"")
-    with pytest.raises(TableError, match="holds no Parquet file"):
+    with pytest.raises(TableError, match="holds no data file"):
         bench.tables.staged_files(LOCATION, empty)
     other = bench.build("run-other", 3, location="processed/marketing_daily")
     for foreign in (other, f"{LOCATION}/elsewhere/x", f"{writing}/_temporary", f"{LOCATION}/data/", f"{LOCATION}/data"):
@@ -412,3 +412,18 @@ def test_an_independent_pyiceberg_client_reads_what_the_project_published(bench)
     assert outside.scan(snapshot_id=first.snapshot_id).to_arrow().sort_by("n") == bench.read(first.snapshot_id)
     with pytest.raises(NoSuchTableError):
         SqlCatalog("x", uri=uri, warehouse=warehouse).load_table(("etl_platform", TABLE))
+
+
+def test_data_files_without_an_extension_are_published_and_markers_are_not(bench) -> None:
+    """Athena's UNLOAD names its Parquet files with no extension; Spark leaves _SUCCESS and .crc files."""
+    build = bench.tables.stage(LOCATION, "run-unload")
+    folder = bench.lake._path(build)
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table({"n": [1, 2]}), folder / "20261130_093012_00001_abcde_1f2e3d4c")
+    for marker in ("_SUCCESS", ".20261130_093012_00001_abcde_1f2e3d4c.crc", "part-0.parquet.crc"):
+        (folder / marker).write_bytes(b"")
+    (folder / "_charts").mkdir()
+    (folder / "_charts" / "heatmap.png").write_bytes(b"\x89PNG")
+    assert bench.tables.staged_files(LOCATION, build) == [str(folder / "20261130_093012_00001_abcde_1f2e3d4c")]
+    snapshot = bench.tables.publish(TABLE, LOCATION, build, Build("run-unload", 2)).snapshot
+    assert bench.catalog.data_files(TABLE, snapshot.snapshot_id) == [str(folder / "20261130_093012_00001_abcde_1f2e3d4c")]

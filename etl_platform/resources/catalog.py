@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from pydantic import PrivateAttr
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import Table
@@ -123,10 +124,18 @@ class TableCatalog(dg.ConfigurableResource, ABC):
     """Where tables' current snapshots are recorded; ``namespace`` holds every table of the lake."""
 
     namespace: str = NAMESPACE
+    _connected: Catalog | None = PrivateAttr(default=None)
 
     @abstractmethod
+    def connect(self) -> Catalog:
+        """A new connection to the PyIceberg catalog."""
+
     def load(self) -> Catalog:
-        """A connected PyIceberg catalog (cheap: open one per operation)."""
+        """The PyIceberg catalog, connected once per resource instance (a SQL engine and its
+        connection pool, or a Glue client, are not rebuilt for every read)."""
+        if self._connected is None:
+            self._connected = self.connect()
+        return self._connected
 
     def identifier(self, table: str) -> tuple[str, str]:
         return (self.namespace, table)
@@ -234,7 +243,7 @@ class SqlTableCatalog(TableCatalog):
     uri: str
     warehouse: str
 
-    def load(self) -> Catalog:
+    def connect(self) -> Catalog:
         from pyiceberg.catalog.sql import SqlCatalog
 
         if self.uri.startswith("sqlite:///"):  # SQLite creates the file, not its folder
@@ -254,7 +263,7 @@ class GlueTableCatalog(TableCatalog):
     region_name: str
     endpoint_url: str | None = None  # a moto server or another S3/Glue endpoint; None: AWS's own
 
-    def load(self) -> Catalog:
+    def connect(self) -> Catalog:
         from pyiceberg.catalog.glue import GlueCatalog
 
         properties: dict[str, Any] = {"glue.region": self.region_name, "s3.region": self.region_name}
