@@ -22,8 +22,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+import pyarrow as pa
 import pyarrow.parquet as pq
-from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.exceptions import CommitFailedException, ValidationError
 from pyiceberg.io import load_file_io
 from pyiceberg.io.pyarrow import parquet_file_to_data_file
 from pyiceberg.table import Table, TableProperties
@@ -145,12 +146,14 @@ class LakeTables:
         return files
 
     # -- publishing ---------------------------------------------------------------------------
-    def _create(self, name: str, location: str, first_file: str) -> Table:
-        """The table, created with the schema of the first build's files if it is new."""
-        catalog = self.catalog.load()
-        with load_file_io(catalog.properties, first_file).new_input(first_file).open() as stream:
-            schema = pq.read_schema(stream)
-        return catalog.create_table_if_not_exists(
+    def _schema(self, path: str) -> pa.Schema:
+        """The Arrow schema of one data file of a build (all of a build's files share it)."""
+        with load_file_io(self.catalog.load().properties, path).new_input(path).open() as stream:
+            return pq.read_schema(stream)
+
+    def _create(self, name: str, location: str, schema: pa.Schema) -> Table:
+        """The table, created with the schema of its first build if it is new."""
+        return self.catalog.load().create_table_if_not_exists(
             self.catalog.identifier(name), schema=schema, location=self.lake.uri(location), properties=TABLE_PROPERTIES
         )
 
@@ -162,7 +165,8 @@ class LakeTables:
         decides again, so the later of two builds is judged against the earlier's snapshot.
         """
         files = self.staged_files(location, build_key)
-        table = self.catalog.table(name) or self._create(name, location, files[0])
+        schema = self._schema(files[0])
+        table = self.catalog.table(name) or self._create(name, location, schema)
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             table = table.refresh()
             current = TableSnapshot.of(table.current_snapshot()) if table.current_snapshot() else None
@@ -172,7 +176,7 @@ class LakeTables:
             ):  # fmt: skip
                 return Published(snapshot=None, stale_against=current, attempts=attempt)
             try:
-                snapshot = self._overwrite(table, files, build.summary(build_key))
+                snapshot = self._overwrite(table, files, schema, build.summary(build_key))
             except CommitFailedException:
                 time.sleep(min(0.05 * 2**attempt, 2.0))
                 continue
@@ -180,11 +184,21 @@ class LakeTables:
         raise TableError(f"{name}: {COMMIT_ATTEMPTS} commits in a row met a concurrent change; {self.lake.uri(build_key)} is not published")
 
     @staticmethod
-    def _overwrite(table: Table, files: list[str], summary: dict[str, str]) -> TableSnapshot:
+    def _overwrite(table: Table, files: list[str], schema: pa.Schema, summary: dict[str, str]) -> TableSnapshot:
         with table.transaction() as transaction:
-            if table.metadata.name_mapping() is None:
-                # Spark's Parquet files carry no Iceberg field ids: readers map columns by name.
-                mapping = transaction.table_metadata.schema().name_mapping.model_dump_json()
+            # The snapshot holds exactly this build, so the table's schema becomes the build's: new
+            # columns added (a landing file with extra ones), missing ones dropped; older snapshots
+            # keep their own schema for time travel.
+            try:
+                with transaction.update_schema() as update:
+                    update.union_by_name(schema)
+                    for column in set(table.schema().column_names) - set(schema.names):
+                        update.delete_column(column)
+            except (ValidationError, ValueError) as error:
+                raise TableError(f"{table.name()[-1]}: the build's columns do not fit the table: {error}") from None
+            # Spark's Parquet files carry no Iceberg field ids: readers map columns by name.
+            mapping = transaction.table_metadata.schema().name_mapping.model_dump_json()
+            if table.properties.get(TableProperties.DEFAULT_NAME_MAPPING) != mapping:
                 transaction.set_properties(**{TableProperties.DEFAULT_NAME_MAPPING: mapping})
             with transaction.update_snapshot(snapshot_properties=summary).overwrite() as overwrite:
                 for task in table.scan().plan_files():

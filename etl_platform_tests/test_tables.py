@@ -16,7 +16,7 @@ import pytest
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
 
-from etl_platform.resources import LocalLake, SqlTableCatalog
+from etl_platform.resources import DuckDBEngine, LocalLake, SqlTableCatalog
 from etl_platform.resources.catalog import BuildSource, TableError, TableSnapshot
 from etl_platform.tables import Build, LakeTables, Published, describe_snapshots, new_build_id, orphan_min_age_seconds, retention
 
@@ -427,3 +427,32 @@ def test_data_files_without_an_extension_are_published_and_markers_are_not(bench
     assert bench.tables.staged_files(LOCATION, build) == [str(folder / "20261130_093012_00001_abcde_1f2e3d4c")]
     snapshot = bench.tables.publish(TABLE, LOCATION, build, Build("run-unload", 2)).snapshot
     assert bench.catalog.data_files(TABLE, snapshot.snapshot_id) == [str(folder / "20261130_093012_00001_abcde_1f2e3d4c")]
+
+
+def _custom_build(bench, run_id: str, table: pa.Table) -> str:
+    key = bench.tables.stage(LOCATION, run_id)
+    bench.lake._path(key).mkdir(parents=True)
+    pq.write_table(table, bench.lake._path(key) / "part-00000.parquet")
+    return key
+
+
+def test_the_table_schema_follows_each_build_and_older_snapshots_keep_theirs(bench) -> None:
+    """A landing file with an extra column (kept by marketing_daily) and then one without it: each
+    snapshot holds exactly its build, columns included."""
+    first = committed(bench.tables.publish(TABLE, LOCATION, bench.build("run-1", 2), Build("run-1", 2)))
+    wider = _custom_build(bench, "run-2", pa.table({"run": ["run-2"], "n": [7], "extra": ["x"]}))
+    committed(bench.tables.publish(TABLE, LOCATION, wider, Build("run-2", 1)))
+    assert bench.catalog.require(TABLE).schema().column_names == ["run", "n", "extra"]
+    assert bench.catalog.require(TABLE).scan().to_arrow().to_pylist() == [{"run": "run-2", "n": 7, "extra": "x"}]
+    assert DuckDBEngine(catalog=bench.catalog).query(f"select extra from {TABLE}").rows == [("x",)]
+    committed(bench.tables.publish(TABLE, LOCATION, bench.build("run-3", 1), Build("run-3", 1)))
+    assert bench.catalog.require(TABLE).schema().column_names == ["run", "n"]
+    assert bench.catalog.require(TABLE).scan(snapshot_id=first.snapshot_id).to_arrow().num_rows == 2
+
+
+def test_a_build_whose_column_changed_type_is_refused_in_one_line(bench) -> None:
+    committed(bench.tables.publish(TABLE, LOCATION, bench.build("run-1", 2), Build("run-1", 2)))
+    retyped = _custom_build(bench, "run-2", pa.table({"run": ["run-2"], "n": ["seven"]}))
+    with pytest.raises(TableError, match=f"^{TABLE}: the build's columns do not fit the table: Cannot change column type: n: long -> string$"):
+        bench.tables.publish(TABLE, LOCATION, retyped, Build("run-2", 1))
+    assert [s.run_id for s in bench.catalog.snapshots(TABLE)] == ["run-1"]
