@@ -6,17 +6,26 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test dev materialize bench spark-stop clean
+.PHONY: setup lock demo test dev materialize bench spark-stop clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@command -v java >/dev/null || { echo "error: Java 17+ is needed for Spark (e.g. apt-get install openjdk-17-jre-headless)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@$(BIN)/python -m etl_platform.instance
 	@touch $(STAMP)
+
+# Re-resolve pyproject.toml's dependencies in a new virtual environment and pin what it got.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	{ echo "# The versions CI tested: make setup installs the project with these pins (pip's constraints)."; \
+	  echo "# Regenerate after changing pyproject.toml's dependencies: make lock"; \
+	  .lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^etl[-_]platform'; } > constraints.txt
+	rm -rf .lock-venv
 
 demo: $(STAMP)
 	$(BIN)/etl-platform demo

@@ -1,0 +1,36 @@
+"""The lock: `make setup` installs with `constraints.txt`, which pins every dependency the project
+declares, and the environment the tests run in has exactly those versions."""
+
+import tomllib
+from importlib.metadata import version
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from etl_platform.project import PROJECT_ROOT
+
+
+def _pins() -> dict[str, str]:
+    lines = (PROJECT_ROOT / "constraints.txt").read_text().splitlines()
+    pairs = (line.split("==", 1) for line in lines if line and not line.startswith("#"))
+    return {canonicalize_name(name): pinned for name, pinned in pairs}
+
+
+def _declared() -> set[str]:
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
+    requirements = [*project["dependencies"], *(r for extra in project["optional-dependencies"].values() for r in extra)]
+    return {canonicalize_name(Requirement(r).name) for r in requirements}
+
+
+def test_every_declared_dependency_is_pinned_and_installed_at_its_pin() -> None:
+    pins = _pins()
+    unpinned = sorted(_declared() - set(pins))
+    assert not unpinned, f"not in constraints.txt (run make lock): {unpinned}"
+    drifted = {name: (pinned, version(name)) for name, pinned in pins.items() if version(name) != pinned}
+    assert not drifted, f"installed versions differ from constraints.txt (run make setup, or make lock): {drifted}"
+
+
+def test_make_setup_installs_with_the_constraints() -> None:
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    assert "pip install --quiet -c constraints.txt -e '.[dev]'" in makefile
+    assert "$(STAMP): pyproject.toml constraints.txt" in makefile
