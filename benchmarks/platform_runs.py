@@ -154,7 +154,7 @@ def published_tables(platform: Platform) -> dict:
     wanted = {*(d.output_table for d in REGISTRY.inputs), REGISTRY.joined.name}
     return {
         info.name: {
-            **describe_table(platform.lake.uri(platform.catalog.current(info.name).build_key)),
+            **describe_table(platform.lake.uri(info.build_key)),
             "catalog_rows": info.row_count,
             "built_at": info.built_at,
         }

@@ -168,7 +168,8 @@ class LakeTables:
         schema = self._schema(files[0])
         table = self.catalog.table(name) or self._create(name, location, schema)
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
-            table = table.refresh()
+            if attempt > 1:  # the table moved on: decide again on what it is now
+                table = table.refresh()
             current = TableSnapshot.of(table.current_snapshot()) if table.current_snapshot() else None
             if (
                 not allow_older and build.source and current and current.source

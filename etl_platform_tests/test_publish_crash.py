@@ -23,7 +23,7 @@ LOCATION = "processed/sales_daily"
 # after it) until the test kills it.
 PUBLISHER = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys
     from pathlib import Path
     from pyiceberg.table import Table
     from etl_platform.resources import LocalLake
@@ -38,7 +38,7 @@ PUBLISHER = textwrap.dedent(
         if pause == "after_commit":
             commit(self, *args, **kwargs)  # the catalog has the new snapshot; the process dies before it returns
         Path(signal_file).touch()  # before_commit: manifests and metadata written, the catalog not yet told
-        time.sleep(120)
+        signal.pause()  # until the test's SIGKILL
 
     Table._do_commit = hold
     LakeTables(LocalLake(root=root), lake_catalog(root)).publish("sales_daily", "processed/sales_daily", key, Build(run_id="run-killed", rows=5))

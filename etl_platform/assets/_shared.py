@@ -46,14 +46,13 @@ def blocking_failures(checks: Sequence[dg.AssetCheckResult]) -> list[dg.AssetChe
 def build_key_of(lake: Lake, location: str, staged_key: str, reported: str | None) -> str:
     """The build folder to publish: the one the script says it wrote (``output_path``), which is
     not the one staged for this attempt when the step reattached to an earlier attempt's Glue run;
-    it must be a build folder of this table."""
+    ``LakeTables.staged_files`` checks that it is one build folder of this table."""
     if not reported or reported.rstrip("/") == lake.uri(staged_key):
         return staged_key
     data = lake.uri(f"{location.rstrip('/')}/{DATA}") + "/"
-    folder = reported.rstrip("/")[len(data) :] if reported.startswith(data) else ""
-    if not folder or "/" in folder:
+    if not reported.startswith(data):
         raise TableError(f"the script wrote {reported}, which is not a build folder of {lake.uri(location)}")
-    return f"{location.rstrip('/')}/{DATA}/{folder}"
+    return f"{location.rstrip('/')}/{DATA}/{reported.rstrip('/')[len(data) :]}"
 
 
 def publish_table(

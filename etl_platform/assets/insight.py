@@ -154,6 +154,7 @@ def correlation_report_asset(
         },
     )
     def _report(context: dg.AssetExecutionContext, lake: Lake, catalog: TableCatalog, sql: SqlEngine) -> dg.MaterializeResult:
+        joined_snapshot = catalog.current(joined)  # recorded with the build: resolved before the queries read it
         try:
             result = sql.query(report_sql)
             weeks = sql.query(weekly)
@@ -170,7 +171,6 @@ def correlation_report_asset(
             WEEKLY: charts.weekly_png(week_starts, visits, revenue, WEEKLY_ENGAGEMENT, WEEKLY_SALES),
         }
         chart_uris = store_charts(lake, staged, images)
-        joined_snapshot = catalog.current(joined)
         build = Build(run_id=context.run.run_id, rows=len(rows), inputs={joined: joined_snapshot.snapshot_id} if joined_snapshot else {})
         published, _ = publish_table(context, tables, REPORT_LOCATION, staged, build, checks)
         context.log.info(f"{REPORT_TABLE}: {len(rows)} metric pairs; charts at {', '.join(chart_uris.values())}")

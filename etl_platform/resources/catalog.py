@@ -60,7 +60,6 @@ class TableSnapshot:
     parent_id: int | None
     sequence_number: int
     committed_at: float
-    operation: str
     run_id: str
     rows: int
     rejected_rows: int
@@ -86,7 +85,6 @@ class TableSnapshot:
             parent_id=snapshot.parent_snapshot_id,
             sequence_number=snapshot.sequence_number or 0,
             committed_at=snapshot.timestamp_ms / 1000,
-            operation=str(snapshot.summary.operation.value) if snapshot.summary else "",
             run_id=etl.get("run-id", ""),
             rows=int(etl.get("rows") or summary.get("total-records", 0)),
             rejected_rows=int(etl.get("rejected-rows", 0)),
@@ -107,6 +105,7 @@ class TableInfo:
     columns: list[tuple[str, str]]
     rejected_rows: int = 0  # landing rows the current snapshot left out (InputDataset.max_reject_share)
     snapshot_id: int | None = None
+    build_key: str = ""  # the current snapshot's build folder
 
 
 
@@ -118,6 +117,21 @@ def parse_time(text: str) -> datetime:
     except ValueError:
         raise TableError(f"--as-of {text!r} is neither a snapshot id nor an ISO time such as 2026-11-30T09:00:00") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def pinned_snapshot(table: Table, as_of: str | None) -> IcebergSnapshot | None:
+    """The table's current snapshot, the one with id ``as_of``, or the one current at the ISO time ``as_of``."""
+    if as_of is None:
+        return table.current_snapshot()
+    if as_of.isdigit():
+        return table.snapshot_by_id(int(as_of))
+    return table.snapshot_as_of_timestamp(int(parse_time(as_of).timestamp() * 1000))
+
+
+def snapshot_files(table: Table, snapshot_id: int | None = None) -> list[str]:
+    """The data files a snapshot (the current one by default) lists."""
+    scan = table.scan(snapshot_id=snapshot_id) if snapshot_id is not None else table.scan()
+    return sorted(task.file.file_path for task in scan.plan_files())
 
 
 class TableCatalog(dg.ConfigurableResource, ABC):
@@ -171,45 +185,38 @@ class TableCatalog(dg.ConfigurableResource, ABC):
     def resolve(self, name: str, as_of: str | None = None) -> TableSnapshot:
         """The current snapshot, or the one ``as_of`` names: a snapshot id, or an ISO time (the
         snapshot that was current then)."""
-        table = self.require(name)
-        if as_of is None:
-            snapshot = table.current_snapshot()
-            if snapshot is None:
-                raise TableError(f"table {name} has no snapshot yet")
-            return TableSnapshot.of(snapshot)
-        if as_of.isdigit():
-            found = table.snapshot_by_id(int(as_of))
-            if found is None:
-                raise TableError(f"table {name} has no snapshot {as_of}; etl-platform versions {name} lists the kept ones")
+        found = pinned_snapshot(self.require(name), as_of)
+        if found is not None:
             return TableSnapshot.of(found)
-        moment = parse_time(as_of)
-        found = table.snapshot_as_of_timestamp(int(moment.timestamp() * 1000))
-        if found is None:
-            raise TableError(f"table {name} had no snapshot at {moment.isoformat()}")
-        return TableSnapshot.of(found)
+        if as_of is None:
+            raise TableError(f"table {name} has no snapshot yet")
+        if as_of.isdigit():
+            raise TableError(f"table {name} has no snapshot {as_of}; etl-platform versions {name} lists the kept ones")
+        raise TableError(f"table {name} had no snapshot at {parse_time(as_of).isoformat()}")
+
+    def tables(self) -> dict[str, Table]:
+        """Every table of the namespace, loaded once (readers then resolve snapshots on these)."""
+        return {name: self.require(name) for name in self.names()}
+
+    @staticmethod
+    def pinned(tables: Mapping[str, Table], as_of: str | None) -> dict[str, IcebergSnapshot | None]:
+        """The snapshot each table is read at for ``as_of``: current without it; a snapshot id pins
+        the table it belongs to (the others stay current); an ISO time pins every table to the
+        snapshot current then (None where the table did not exist yet)."""
+        if as_of is not None and as_of.isdigit():
+            if not any(table.snapshot_by_id(int(as_of)) for table in tables.values()):
+                raise TableError(f"no table has a snapshot {as_of}; etl-platform versions TABLE lists a table's snapshots")
+            return {name: table.snapshot_by_id(int(as_of)) or table.current_snapshot() for name, table in tables.items()}
+        return {name: pinned_snapshot(table, as_of) for name, table in tables.items()}
 
     def snapshot_for(self, names: list[str], as_of: str) -> dict[str, int | None]:
-        """The snapshot each table is read at for ``as_of``: a snapshot id pins the table it belongs
-        to (the others stay current); an ISO time pins every table to the snapshot current then
-        (None where the table did not exist yet)."""
-        if as_of.isdigit():
-            owners = [name for name in names if self.require(name).snapshot_by_id(int(as_of)) is not None]
-            if not owners:
-                raise TableError(f"no table has a snapshot {as_of}; etl-platform versions TABLE lists a table's snapshots")
-            current = {name: self.current(name) for name in names}
-            return {name: int(as_of) if name in owners else (c.snapshot_id if c else None) for name, c in current.items()}
-        moment = parse_time(as_of)
-        pinned: dict[str, int | None] = {}
-        for name in names:
-            found = self.require(name).snapshot_as_of_timestamp(int(moment.timestamp() * 1000))
-            pinned[name] = found.snapshot_id if found else None
-        return pinned
+        """``pinned`` by snapshot id, for the tables ``names``."""
+        pinned = self.pinned({name: self.require(name) for name in names}, as_of)
+        return {name: snapshot.snapshot_id if snapshot else None for name, snapshot in pinned.items()}
 
     def data_files(self, name: str, snapshot_id: int | None = None) -> list[str]:
         """The data files the snapshot lists: what a reader of that snapshot reads."""
-        table = self.require(name)
-        scan = table.scan(snapshot_id=snapshot_id) if snapshot_id is not None else table.scan()
-        return sorted(task.file.file_path for task in scan.plan_files())
+        return snapshot_files(self.require(name), snapshot_id)
 
     def names(self) -> list[str]:
         catalog = self.load()
@@ -232,6 +239,7 @@ class TableCatalog(dg.ConfigurableResource, ABC):
                     columns=[(f.name, str(f.field_type)) for f in table.schema().fields],
                     rejected_rows=current.rejected_rows if current else 0,
                     snapshot_id=current.snapshot_id if current else None,
+                    build_key=current.build_key if current else "",
                 )
             )
         return infos

@@ -12,7 +12,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from etl_platform.resources.catalog import TableCatalog
+from etl_platform.resources.catalog import TableCatalog, snapshot_files
 
 
 class SqlError(Exception):
@@ -53,19 +53,16 @@ class DuckDBEngine(SqlEngine):
     catalog: TableCatalog
 
     def _views(self, connection: duckdb.DuckDBPyConnection, as_of: str | None) -> None:
-        names = self.catalog.names()
-        pinned = self.catalog.snapshot_for(names, as_of) if as_of else {}
-        for name in names:
-            snapshot = pinned.get(name)
+        tables = self.catalog.tables()  # each loaded once for this query
+        for name, snapshot in self.catalog.pinned(tables, as_of).items():
             if as_of and snapshot is None:
                 continue  # the table did not exist yet at that time
-            files = self.catalog.data_files(name, snapshot)
+            files = snapshot_files(tables[name], snapshot.snapshot_id if snapshot else None)
             if files:
                 source = "read_parquet([" + ", ".join(_literal(f.removeprefix("file://")) for f in files) + "])"
                 connection.execute(f"CREATE VIEW {_identifier(name)} AS SELECT * FROM {source}")
             else:  # an empty snapshot: the columns, no rows
-                empty = self.catalog.require(name).schema().as_arrow().empty_table()
-                connection.register(f"__empty_{name}", empty)
+                connection.register(f"__empty_{name}", tables[name].schema().as_arrow().empty_table())
                 connection.execute(f"CREATE VIEW {_identifier(name)} AS SELECT * FROM {_identifier('__empty_' + name)}")
 
     @contextmanager
