@@ -15,7 +15,7 @@ import os
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 # A transient Spark failure must show as a failed measurement, not as a silent 15 s+ retry
@@ -37,8 +37,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cache-dir", type=Path, default=RESULTS_DIR / "inputs", help="generated inputs, reused")
     parser.add_argument("--work-dir", type=Path, help="temporary lakes and outputs (default: a new temp folder)")
     parser.add_argument("--contenders", default=",".join(ALL_CONTENDERS), help=f"subset of {','.join(ALL_CONTENDERS)}")
-    parser.add_argument("--tick-objects", type=int, default=10_000, help="landing objects for the sensor tick (0: skip)")
-    parser.add_argument("--report", type=Path, help="print the tables of an earlier results JSON (recomputed from its runs); measure nothing")
+    parser.add_argument(
+        "--tick-objects", type=int, default=10_000, help="landing objects for the sensor tick (0: skip)"
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        help="print the tables of an earlier results JSON (recomputed from its runs); measure nothing",
+    )
     args = parser.parse_args(argv)
     unknown = set(args.contenders.split(",")) - set(ALL_CONTENDERS)
     if unknown:
@@ -62,8 +68,12 @@ def summaries(raw: dict) -> dict:
     """Everything derived from the raw runs: per-scale summaries, the sensor tick, the targets."""
     scales = [report.summarize_scale(s) for s in raw["scales"]]
     tick = report.sensor_tick_summary(raw["sensor_tick_runs"])
-    return {"units": report.__doc__.split("Units: ", 1)[1].strip(), "scales": scales, "sensor_tick": tick,
-            "targets": report.targets(scales, tick)}  # fmt: skip
+    return {
+        "units": report.__doc__.split("Units: ", 1)[1].strip(),
+        "scales": scales,
+        "sensor_tick": tick,
+        "targets": report.targets(scales, tick),
+    }
 
 
 def build_results(raw: dict, settings: Settings, started: dict, ended: dict) -> dict:
@@ -71,8 +81,13 @@ def build_results(raw: dict, settings: Settings, started: dict, ended: dict) -> 
         "started": started,
         "ended": ended,
         "machine": machine_info(),
-        "settings": {"scales": settings.scales, "repeat": settings.repeat, "contenders": list(settings.contenders),
-                     "tick_objects": settings.tick_objects, "spark_retries": os.environ["ETL_SPARK_RETRIES"]},  # fmt: skip
+        "settings": {
+            "scales": settings.scales,
+            "repeat": settings.repeat,
+            "contenders": list(settings.contenders),
+            "tick_objects": settings.tick_objects,
+            "spark_retries": os.environ["ETL_SPARK_RETRIES"],
+        },
         **summaries(raw),
     }
 
@@ -93,13 +108,15 @@ def reprint(path: Path) -> int:
 
 
 def moment() -> dict:
-    return {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "load_average": load_average()}
+    return {"at": datetime.now(UTC).isoformat(timespec="seconds"), "load_average": load_average()}
 
 
 def print_report(results: dict) -> None:
     machine = results["machine"]
-    say(f"\n{machine['cpu_count']} CPUs ({machine['cpu_model']}), {machine['ram_bytes'] / 2**30:.1f} GiB RAM; "
-        f"load average {results['started']['load_average']} at start, {results['ended']['load_average']} at end\n")  # fmt: skip
+    say(
+        f"\n{machine['cpu_count']} CPUs ({machine['cpu_model']}), {machine['ram_bytes'] / 2**30:.1f} GiB RAM; "
+        f"load average {results['started']['load_average']} at start, {results['ended']['load_average']} at end\n"
+    )
     for line in report.table_lines(results["scales"]):
         say(line)
     say("\nplatform outputs:")

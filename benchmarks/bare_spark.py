@@ -22,8 +22,13 @@ sys.path.insert(0, str(GLUE_SCRIPTS_DIR))
 from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 from pyspark.sql import types as T  # noqa: E402
 
-SPARK_TYPES = {"string": T.StringType(), "bigint": T.LongType(), "double": T.DoubleType(),
-               "boolean": T.BooleanType(), "date": T.DateType()}  # fmt: skip
+SPARK_TYPES = {
+    "string": T.StringType(),
+    "bigint": T.LongType(),
+    "double": T.DoubleType(),
+    "boolean": T.BooleanType(),
+    "date": T.DateType(),
+}
 
 
 def session() -> SparkSession:

@@ -55,8 +55,17 @@ def python_job(module: str, inputs: Inputs, work_dir: Path, log: Path, layout: s
     """Run ``python -m <module> --sales --marketing --out`` into a temporary folder and describe what it wrote."""
     out = Path(tempfile.mkdtemp(prefix=module.rsplit(".", 1)[-1] + "-", dir=work_dir))
     try:
-        command = [sys.executable, "-m", module, "--sales", str(inputs.sales_path),
-                   "--marketing", str(inputs.marketing_path), "--out", str(out)]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            module,
+            "--sales",
+            str(inputs.sales_path),
+            "--marketing",
+            str(inputs.marketing_path),
+            "--out",
+            str(out),
+        ]
         seconds, peak = run_process(command, log)
         outputs = describe_tables({table: out / layout.format(table=table) for table in TABLES})
     finally:

@@ -29,10 +29,11 @@ def literal(text: str) -> str:
 
 def read_csv_sql(path: Path, dataset: InputDataset) -> str:
     """``read_csv`` with every column typed as the registry says (no sniffing of types)."""
-    columns = ", ".join(f"{literal(name)}: {literal(DUCKDB_TYPES[type_])}" for name, type_ in typed_header(path, dataset))
+    columns = ", ".join(
+        f"{literal(name)}: {literal(DUCKDB_TYPES[type_])}" for name, type_ in typed_header(path, dataset)
+    )
     return (
-        f"read_csv({literal(str(path))}, header = true, dateformat = {literal(DATE_FORMAT)}, "
-        f"columns = {{{columns}}})"
+        f"read_csv({literal(str(path))}, header = true, dateformat = {literal(DATE_FORMAT)}, columns = {{{columns}}})"
     )
 
 
@@ -65,10 +66,14 @@ def run(sales: Path, marketing: Path, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with duckdb.connect() as db:
         db.execute(f"CREATE TEMP TABLE {sales_table} AS {sales_sql(read_csv_sql(sales, by_name['sales']))}")
-        db.execute(f"CREATE TEMP TABLE {marketing_table} AS "
-                   f"{marketing_sql(read_csv_sql(marketing, by_name['marketing']), header(marketing))}")  # fmt: skip
-        db.execute(f"CREATE TEMP TABLE {REGISTRY.joined.name} AS "
-                   f"SELECT * FROM {sales_table} JOIN {marketing_table} USING (date) ORDER BY date")  # fmt: skip
+        db.execute(
+            f"CREATE TEMP TABLE {marketing_table} AS "
+            f"{marketing_sql(read_csv_sql(marketing, by_name['marketing']), header(marketing))}"
+        )
+        db.execute(
+            f"CREATE TEMP TABLE {REGISTRY.joined.name} AS "
+            f"SELECT * FROM {sales_table} JOIN {marketing_table} USING (date) ORDER BY date"
+        )
         for table in (sales_table, marketing_table, REGISTRY.joined.name):
             db.execute(copy_sql(table, out / f"{table}.parquet"))
 

@@ -64,8 +64,13 @@ class Inputs:
         return self.sales_bytes + self.marketing_bytes
 
     def to_json(self) -> dict:
-        return {**asdict(self), "rows": self.rows, "bytes": self.bytes,
-                "sales_path": str(self.sales_path), "marketing_path": str(self.marketing_path)}  # fmt: skip
+        return {
+            **asdict(self),
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "sales_path": str(self.sales_path),
+            "marketing_path": str(self.marketing_path),
+        }
 
 
 def scale_label(scale: float) -> str:
@@ -82,7 +87,9 @@ def _cached(folder: Path, scale: float, seed: int) -> Inputs | None:
     same = (found.scale, found.seed, found.generator_version) == (scale, seed, GENERATOR_VERSION)
     present = found.sales_path.is_file() and found.marketing_path.is_file()
     sizes_match = present and (found.sales_path.stat().st_size, found.marketing_path.stat().st_size) == (
-        found.sales_bytes, found.marketing_bytes)  # fmt: skip
+        found.sales_bytes,
+        found.marketing_bytes,
+    )
     return found if same and sizes_match else None
 
 

@@ -72,7 +72,11 @@ class Platform:
         try:
             state = json.loads((self.server_dir / "server.json").read_text())
             keeper = psutil.Process(int(state["keeper_pid"]))
-            return [keeper.pid, *(child.pid for child in keeper.children(recursive=True)), int(state.get("jvm_pid") or 0)]
+            return [
+                keeper.pid,
+                *(child.pid for child in keeper.children(recursive=True)),
+                int(state.get("jvm_pid") or 0),
+            ]
         except (OSError, ValueError, KeyError, TypeError, psutil.Error):
             return []
 
@@ -110,8 +114,11 @@ def fresh_platform(work_dir: Path) -> Iterator[Platform]:
     lake_root, home, server_dir = root / "lake", root / "dagster_home", root / "spark-connect"
     lake_root.mkdir()
     home.mkdir()
-    variables = {"ETL_LAKE_ROOT": str(lake_root), "ETL_ALERTS_FILE": str(root / "alerts.jsonl"),
-                 "ETL_SPARK_SERVER_DIR": str(server_dir)}  # fmt: skip
+    variables = {
+        "ETL_LAKE_ROOT": str(lake_root),
+        "ETL_ALERTS_FILE": str(root / "alerts.jsonl"),
+        "ETL_SPARK_SERVER_DIR": str(server_dir),
+    }
     try:
         with environment(**variables):
             defs = build_definitions(REGISTRY, local_resources())
@@ -174,7 +181,9 @@ def run_profile(platform: Platform, run_id: str) -> dict:
         for stat in platform.instance.get_run_step_stats(run_id)
         if stat.start_time and stat.end_time
     }
-    starts = [float(m.group(1)) for e in platform.instance.all_logs(run_id) if (m := SERVER_UP.search(e.user_message or ""))]
+    starts = [
+        float(m.group(1)) for e in platform.instance.all_logs(run_id) if (m := SERVER_UP.search(e.user_message or ""))
+    ]
     return {"steps": steps, "server_start_seconds": sum(starts) if starts else None}
 
 

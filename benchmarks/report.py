@@ -112,8 +112,12 @@ def sensor_tick_summary(runs: list[dict]) -> dict:
     good = ok_runs(runs)
     keys = ("seconds", "first_tick_seconds", "max_tick_seconds", "median_tick_seconds", "next_pass_tick_seconds")
     summary = {key: statistics.median(run[key] for run in good) if good else None for key in keys}
-    return {**summary, "objects": good[0]["objects"] if good else None,
-            "ticks_per_pass": good[0]["ticks_per_pass"] if good else None, "runs": runs}  # fmt: skip
+    return {
+        **summary,
+        "objects": good[0]["objects"] if good else None,
+        "ticks_per_pass": good[0]["ticks_per_pass"] if good else None,
+        "runs": runs,
+    }
 
 
 @dataclass(frozen=True)
@@ -131,9 +135,19 @@ class Target:
         else:
             passed = self.measured <= self.limit if self.at_most else self.measured >= self.limit
             status = "PASS" if passed else "MISS"
-            miss = (self.measured / self.limit if self.at_most else self.limit / self.measured) if self.measured else None
-        return {"target": self.name, "status": status, "measured": self.measured, "limit": self.limit,
-                "unit": self.unit, "comparison": "<=" if self.at_most else ">=", "factor_off": miss, "note": self.note}  # fmt: skip
+            miss = (
+                (self.measured / self.limit if self.at_most else self.limit / self.measured) if self.measured else None
+            )
+        return {
+            "target": self.name,
+            "status": status,
+            "measured": self.measured,
+            "limit": self.limit,
+            "unit": self.unit,
+            "comparison": "<=" if self.at_most else ">=",
+            "factor_off": miss,
+            "note": self.note,
+        }
 
 
 def _by_label(scales: list[dict]) -> dict[float, dict]:
@@ -155,7 +169,9 @@ def _platform_files(scales: list[dict]) -> float | None:
 
 
 def _peak_gb(scale: dict | None) -> float | None:
-    peaks = [(scale or {}).get("contenders", {}).get(n, {}).get("peak_rss_bytes") for n in ("platform", "platform_latency")]
+    peaks = [
+        (scale or {}).get("contenders", {}).get(n, {}).get("peak_rss_bytes") for n in ("platform", "platform_latency")
+    ]
     peaks = [p for p in peaks if p]
     return max(peaks) / GB if peaks else None
 
@@ -166,13 +182,36 @@ def targets(scales: list[dict], tick: dict) -> list[dict]:
     s1, s100, s500 = by.get(1), by.get(100), by.get(500)
     t100, t500 = _seconds(s100, "platform"), _seconds(s500, "platform")
     return [
-        Target("1x whole graph <= 1.5x bare PySpark", (s1 or {}).get("ratios", {}).get("platform_over_bare_spark"), 1.5, "x").to_json(),
-        Target("warm re-run of one processed asset < 3 s (1x)", _seconds(s1, "platform_warm_rerun"), 3.0, "s").to_json(),
-        Target("500x whole graph <= 1.3x bare PySpark", (s500 or {}).get("ratios", {}).get("platform_over_bare_spark"), 1.3, "x").to_json(),
-        Target("500x whole graph >= 34 MB/s", ((s500 or {}).get("contenders", {}).get("platform") or {}).get("mb_per_second"), 34.0, "MB/s", at_most=False).to_json(),
+        Target(
+            "1x whole graph <= 1.5x bare PySpark",
+            (s1 or {}).get("ratios", {}).get("platform_over_bare_spark"),
+            1.5,
+            "x",
+        ).to_json(),
+        Target(
+            "warm re-run of one processed asset < 3 s (1x)", _seconds(s1, "platform_warm_rerun"), 3.0, "s"
+        ).to_json(),
+        Target(
+            "500x whole graph <= 1.3x bare PySpark",
+            (s500 or {}).get("ratios", {}).get("platform_over_bare_spark"),
+            1.3,
+            "x",
+        ).to_json(),
+        Target(
+            "500x whole graph >= 34 MB/s",
+            ((s500 or {}).get("contenders", {}).get("platform") or {}).get("mb_per_second"),
+            34.0,
+            "MB/s",
+            at_most=False,
+        ).to_json(),
         Target("time(500x) <= 1.5x time(100x) (whole graph)", ratio(t500, t100), 1.5, "x").to_json(),
         Target("<= 2 Parquet files per output table", _platform_files(scales), 2, "files").to_json(),
-        Target(f"sensor tick < 1 s ({tick.get('objects') or 0:,} objects, slowest tick of a pass)", tick.get("seconds"), 1.0, "s").to_json(),
+        Target(
+            f"sensor tick < 1 s ({tick.get('objects') or 0:,} objects, slowest tick of a pass)",
+            tick.get("seconds"),
+            1.0,
+            "s",
+        ).to_json(),
         Target("peak memory at 500x < 2.5 GB (platform)", _peak_gb(s500), 2.5, "GB").to_json(),
     ]
 
@@ -199,10 +238,12 @@ def table_lines(scales: list[dict]) -> list[str]:
             if detail:
                 lines.append(f"{'':>6}    {LABELS[name].split(': ')[1]}: {detail}")
         r = scale["ratios"]
-        lines.append(f"{'':>6}  platform/bare-Spark {_fmt(r['platform_over_bare_spark'], '.2f', 'x')}, "
-                     f"platform/DuckDB {_fmt(r['platform_over_duckdb'], '.1f', 'x')}, "
-                     f"latency/bare-Spark {_fmt(r['platform_latency_over_bare_spark'], '.2f', 'x')}; "
-                     f"platform/bare-Spark by round {', '.join(_fmt(x, '.2f', 'x') for x in r['platform_over_bare_spark_by_round']) or '-'}")  # fmt: skip
+        lines.append(
+            f"{'':>6}  platform/bare-Spark {_fmt(r['platform_over_bare_spark'], '.2f', 'x')}, "
+            f"platform/DuckDB {_fmt(r['platform_over_duckdb'], '.1f', 'x')}, "
+            f"latency/bare-Spark {_fmt(r['platform_latency_over_bare_spark'], '.2f', 'x')}; "
+            f"platform/bare-Spark by round {', '.join(_fmt(x, '.2f', 'x') for x in r['platform_over_bare_spark_by_round']) or '-'}"
+        )
     return lines
 
 
@@ -235,8 +276,14 @@ def output_lines(scales: list[dict]) -> list[str]:
     lines = []
     for scale in scales:
         outputs = scale["contenders"].get("platform", {}).get("outputs") or {}
-        described = ", ".join(f"{t} {i['rows']:,} rows/{i['parquet_files']} file(s)/{'+'.join(i['codecs'])}" for t, i in outputs.items())
+        described = ", ".join(
+            f"{t} {i['rows']:,} rows/{i['parquet_files']} file(s)/{'+'.join(i['codecs'])}" for t, i in outputs.items()
+        )
         counts = list(scale["output_rows"].values())
-        agree = "all contenders agree on rows" if counts and all(c == counts[0] for c in counts) else f"ROW COUNTS DIFFER: {scale['output_rows']}"
+        agree = (
+            "all contenders agree on rows"
+            if counts and all(c == counts[0] for c in counts)
+            else f"ROW COUNTS DIFFER: {scale['output_rows']}"
+        )
         lines.append(f"{scale['label']:>6}  {described or 'no platform outputs'}; {agree}")
     return lines

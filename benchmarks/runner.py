@@ -94,8 +94,10 @@ def run_scale(scale: float, settings: Settings) -> dict:
             result = attempt(name, inputs, settings)
             runs[name].append(result)
             outcome = result.get("error") or f"{result['seconds']:.2f} s"
-            say(f"[{scale_label(scale)}] round {round_}/{settings.repeat} {name}: {outcome} "
-                f"({time.perf_counter() - started:.0f} s with setup)")  # fmt: skip
+            say(
+                f"[{scale_label(scale)}] round {round_}/{settings.repeat} {name}: {outcome} "
+                f"({time.perf_counter() - started:.0f} s with setup)"
+            )
     return {"scale": scale, "label": scale_label(scale), "inputs": inputs.to_json(), "runs": runs}
 
 
@@ -107,8 +109,10 @@ def run_sensor_tick(settings: Settings) -> list[dict]:
                 results.append(platform_runs.sensor_tick(settings.work_dir, settings.tick_objects))
         except Exception as error:  # noqa: BLE001
             results.append({"error": f"{type(error).__name__}: {error}"})
-    say(f"sensor tick over {settings.tick_objects:,} objects: "
-        + ", ".join(r.get("error") or f"{r['seconds']:.3f} s" for r in results))  # fmt: skip
+    say(
+        f"sensor tick over {settings.tick_objects:,} objects: "
+        + ", ".join(r.get("error") or f"{r['seconds']:.3f} s" for r in results)
+    )
     return results
 
 

@@ -10,7 +10,7 @@ import csv
 import re
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -51,14 +51,18 @@ def land(lake: Lake, registry: Registry, dataset_name: str, file: Path, name: st
     if reason:
         raise CliError(f"not landing {file} as {key}: {reason} (the arrival sensor would skip it)")
     if name and "/" in name:
-        raise CliError(f"--name {name!r} is a path: give a file name, it lands directly under {dataset.landing_key_prefix}")
+        raise CliError(
+            f"--name {name!r} is a path: give a file name, it lands directly under {dataset.landing_key_prefix}"
+        )
     if file.stat().st_size == 0:
         raise CliError(f"not landing {file}: the file is empty (0 bytes), its run would fail and quarantine it")
     stored = lake.put_file(file, key)
     return f"landed {file} as {stored.key} ({stored.size:,} bytes) at {lake.uri(stored.key)}"
 
 
-def run_query(sql_engine: SqlEngine, catalog: TableCatalog, sql: str, allow_writes: bool = False, as_of: str | None = None) -> QueryResult:
+def run_query(
+    sql_engine: SqlEngine, catalog: TableCatalog, sql: str, allow_writes: bool = False, as_of: str | None = None
+) -> QueryResult:
     """Run ``sql`` once the read-only guard has passed it, so a query cannot write files or change
     the catalog by accident."""
     try:
@@ -79,7 +83,7 @@ def describe_tables(catalog: TableCatalog) -> str:
         return "no tables yet (run etl-platform demo)"
     lines = []
     for info in infos:
-        built = datetime.fromtimestamp(info.built_at, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        built = datetime.fromtimestamp(info.built_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         # A table published without rejected landing rows says so beside its count: it is not the whole file.
         rejected = f" ({info.rejected_rows:,} rejected)" if info.rejected_rows else ""
         lines.append(
@@ -128,7 +132,9 @@ def rollback(lake: Lake, catalog: TableCatalog, table: str, to: int | None) -> i
 
     ensure_dagster_home()
     restored, replaced = rollback_table(defs, lake, catalog, dg.DagsterInstance.get(), table, to)
-    print(f"{table}: snapshot {restored.version} ({restored.rows:,} rows, run {restored.run_id}) is current again, was {replaced.version}")
+    print(
+        f"{table}: snapshot {restored.version} ({restored.rows:,} rows, run {restored.run_id}) is current again, was {replaced.version}"
+    )
     return 0
 
 
@@ -179,7 +185,7 @@ def demo(samples_dir: Path) -> int:
             print(f"  {info.name:<30} {info.row_count:>7,} rows  {info.location}")
     print(
         f"\nTables:  etl-platform tables"
-        f"\nQuery:   etl-platform query \"select * from {REGISTRY.joined.name} limit 5\""
+        f'\nQuery:   etl-platform query "select * from {REGISTRY.joined.name} limit 5"'
         f"\nReport:  etl-platform report   (engagement vs. revenue: strongest correlations and charts)"
         f"\nUI:      dagster dev   (from {PROJECT_ROOT}; then open http://127.0.0.1:3000; or make dev)"
     )
@@ -215,7 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo_cmd = commands.add_parser("demo", help="land the samples and materialise every asset")
     demo_cmd.add_argument("--samples-dir", type=Path, default=SAMPLES_DIR, help="folder with <dataset>/*.csv")
     query_cmd = commands.add_parser("query", help="run read-only SQL against the built tables")
-    query_cmd.add_argument("sql", help="SQL that only reads: SELECT, WITH, VALUES, FROM, DESCRIBE, SHOW, SUMMARIZE or EXPLAIN")
+    query_cmd.add_argument(
+        "sql", help="SQL that only reads: SELECT, WITH, VALUES, FROM, DESCRIBE, SHOW, SUMMARIZE or EXPLAIN"
+    )
     query_cmd.add_argument("--format", choices=["table", "csv"], default="table", help="aligned columns or CSV")
     query_cmd.add_argument(
         "--as-of",
@@ -237,9 +245,14 @@ def build_parser() -> argparse.ArgumentParser:
     rollback_cmd = commands.add_parser("rollback", help="make an earlier snapshot of a table current again")
     rollback_cmd.add_argument("table", help="a built table's name (etl-platform tables lists them)")
     rollback_cmd.add_argument(
-        "--to", metavar="SNAPSHOT", type=snapshot_id, help="snapshot id to restore (default: the one the current snapshot was committed on)"
+        "--to",
+        metavar="SNAPSHOT",
+        type=snapshot_id,
+        help="snapshot id to restore (default: the one the current snapshot was committed on)",
     )
-    versions_cmd = commands.add_parser("versions", help="list a table's kept snapshots (id, time, run, rows, source file)")
+    versions_cmd = commands.add_parser(
+        "versions", help="list a table's kept snapshots (id, time, run, rows, source file)"
+    )
     versions_cmd.add_argument("table", help="a built table's name (etl-platform tables lists them)")
     generate_cmd = commands.add_parser("generate-samples", help="write the deterministic sample CSVs")
     generate_cmd.add_argument("--out", type=Path, default=SAMPLES_DIR)
@@ -275,7 +288,9 @@ def run(argv: Sequence[str] | None = None) -> int:
             return rollback(resources["lake"], resources["catalog"], args.table, args.to)
         if args.command == "report":
             print(format_table(top_correlations(resources["sql"], resources["catalog"], args.top)))
-            print("\ncharts:\n" + "\n".join(f"  {path}" for path in chart_paths(resources["lake"], resources["catalog"])))
+            print(
+                "\ncharts:\n" + "\n".join(f"  {path}" for path in chart_paths(resources["lake"], resources["catalog"]))
+            )
             return 0
         result = run_query(resources["sql"], resources["catalog"], args.sql, args.allow_writes, args.as_of)
     if args.format == "csv":
@@ -289,7 +304,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with project_environment():
             return run(argv)
-    except (CliError, DeployError, LakeError, ReportNotBuiltError, UnknownDatasetError, UnknownEnvironmentError) as error:
+    except (
+        CliError,
+        DeployError,
+        LakeError,
+        ReportNotBuiltError,
+        UnknownDatasetError,
+        UnknownEnvironmentError,
+    ) as error:
         print(f"etl-platform: error: {error}", file=sys.stderr)
         return 1
     except DagsterInvalidConfigError as error:  # e.g. an ETL_* variable of the AWS profile is not set

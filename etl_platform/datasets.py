@@ -90,7 +90,9 @@ class InputDataset:
         if self.date_column not in {name for name, _ in self.columns}:
             raise ValueError(f"dataset {self.name}: date column {self.date_column!r} is not among its columns")
         if not 0 <= self.max_reject_share < 1:
-            raise ValueError(f"dataset {self.name}: max_reject_share must be at least 0 and below 1, got {self.max_reject_share!r}")
+            raise ValueError(
+                f"dataset {self.name}: max_reject_share must be at least 0 and below 1, got {self.max_reject_share!r}"
+            )
 
     @property
     def landing_key_prefix(self) -> str:
@@ -178,7 +180,13 @@ SALES = InputDataset(
         ),
         RowCheck(
             "non_negative_totals",
-            non_negative("opportunities", "forecasted_monthly_revenue", "weighted_revenue", "leads_generated", "forecasted_lead_revenue"),
+            non_negative(
+                "opportunities",
+                "forecasted_monthly_revenue",
+                "weighted_revenue",
+                "leads_generated",
+                "forecasted_lead_revenue",
+            ),
             "Daily counts and revenue sums are zero or more.",
         ),
         RowCheck(

@@ -24,7 +24,10 @@ def build_definitions(
     job = pipeline_job(registry)
     resources = dict(resources) if resources is not None else resources_for_environment()
     return dg.Definitions(
-        assets=[*build_assets(registry, cycle), correlation_report_asset(registry, cycle, resources.get("lake"), resources.get("catalog"))],
+        assets=[
+            *build_assets(registry, cycle),
+            correlation_report_asset(registry, cycle, resources.get("lake"), resources.get("catalog")),
+        ],
         jobs=[job],
         sensors=[
             *(arrival_sensor(dataset) for dataset in registry.inputs),

@@ -75,10 +75,14 @@ def _describe_script(path: Path) -> str:
 
 def _print_plan(stack_name: str, region: str | None, out: Callable[[str], None]) -> None:
     """The dry run: read only local files, so it works offline and without credentials."""
-    out(f"would deploy stack {stack_name} in {region or 'the default region'} from {TEMPLATE.relative_to(PROJECT_ROOT)}:")
+    out(
+        f"would deploy stack {stack_name} in {region or 'the default region'} from {TEMPLATE.relative_to(PROJECT_ROOT)}:"
+    )
     for logical_id, resource in load_template()["Resources"].items():
         out(f"  {resource['Type']:<28} {logical_id}")
-    out(f"then upload to s3://<ArtifactBucketName output>/{SCRIPTS_PREFIX} (the bucket's name is known once the stack exists):")
+    out(
+        f"then upload to s3://<ArtifactBucketName output>/{SCRIPTS_PREFIX} (the bucket's name is known once the stack exists):"
+    )
     for path in script_files():
         out(_describe_script(path))
 
@@ -133,9 +137,12 @@ def _apply_change_set(cloudformation: Any, stack_name: str, template: str, out: 
     # Unique even for two deploys within a second; the time says which deploy made it.
     name = f"etl-platform-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
     cloudformation.create_change_set(
-        StackName=stack_name, ChangeSetName=name, TemplateBody=template, ChangeSetType=kind,
+        StackName=stack_name,
+        ChangeSetName=name,
+        TemplateBody=template,
+        ChangeSetType=kind,
         Capabilities=["CAPABILITY_NAMED_IAM"],
-    )  # fmt: skip
+    )
     out(f"{kind.lower()} change set {name} for stack {stack_name}")
     try:
         cloudformation.get_waiter("change_set_create_complete").wait(StackName=stack_name, ChangeSetName=name)
@@ -151,7 +158,9 @@ def _apply_change_set(cloudformation: Any, stack_name: str, template: str, out: 
     try:
         cloudformation.get_waiter(waiter).wait(StackName=stack_name)
     except WaiterError:
-        raise DeployError(f"stack {stack_name} did not {kind.lower()}: {_failure_reason(cloudformation, stack_name)}") from None
+        raise DeployError(
+            f"stack {stack_name} did not {kind.lower()}: {_failure_reason(cloudformation, stack_name)}"
+        ) from None
     out(f"stack {stack_name}: {kind.lower()} complete")
 
 

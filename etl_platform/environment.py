@@ -14,7 +14,14 @@ from typing import Any
 import dagster as dg
 
 from etl_platform.project import DEFAULT_DAGSTER_HOME, DEFAULT_LAKE_ROOT
-from etl_platform.resources import DuckDBEngine, GlueTableCatalog, LocalLake, LocalNotifier, LocalSparkRunner, SqlTableCatalog
+from etl_platform.resources import (
+    DuckDBEngine,
+    GlueTableCatalog,
+    LocalLake,
+    LocalNotifier,
+    LocalSparkRunner,
+    SqlTableCatalog,
+)
 
 ENV_VAR = "ETL_PLATFORM_ENV"
 
@@ -68,7 +75,9 @@ def aws_resources() -> dict[str, Any]:
     region = dg.EnvVar("ETL_AWS_REGION")
     return {
         "catalog": GlueTableCatalog(
-            region_name=region, namespace=dg.EnvVar("ETL_GLUE_DATABASE"), endpoint_url=os.environ.get("AWS_ENDPOINT_URL")
+            region_name=region,
+            namespace=dg.EnvVar("ETL_GLUE_DATABASE"),
+            endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
         ),
         "lake": S3Lake(
             bucket=dg.EnvVar("ETL_DATA_BUCKET"),
@@ -76,7 +85,9 @@ def aws_resources() -> dict[str, Any]:
             s3=S3Resource(region_name=region),
         ),
         "spark": GlueSparkRunner(
-            region_name=region, job_prefix=dg.EnvVar("ETL_GLUE_JOB_PREFIX"), pipes_bucket=dg.EnvVar("ETL_ARTIFACT_BUCKET")
+            region_name=region,
+            job_prefix=dg.EnvVar("ETL_GLUE_JOB_PREFIX"),
+            pipes_bucket=dg.EnvVar("ETL_ARTIFACT_BUCKET"),
         ),
         "sql": AthenaEngine(
             region_name=region,

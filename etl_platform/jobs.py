@@ -6,7 +6,7 @@ from etl_platform.datasets import Registry
 from etl_platform.insight.correlation_sql import REPORT_TABLE
 
 
-def pipeline_job(registry: Registry) :
+def pipeline_job(registry: Registry):
     tables = [dataset.output_table for dataset in registry.inputs] + [registry.joined.name, REPORT_TABLE]
     return dg.define_asset_job(
         "etl_pipeline_job",

@@ -16,7 +16,15 @@ from typing import TextIO
 import dagster as dg
 
 E = dg.DagsterEventType
-FOLLOWED = {E.STEP_START, E.STEP_RESTARTED, E.STEP_SUCCESS, E.STEP_FAILURE, E.STEP_UP_FOR_RETRY, E.STEP_SKIPPED, E.ASSET_CHECK_EVALUATION}
+FOLLOWED = {
+    E.STEP_START,
+    E.STEP_RESTARTED,
+    E.STEP_SUCCESS,
+    E.STEP_FAILURE,
+    E.STEP_UP_FOR_RETRY,
+    E.STEP_SKIPPED,
+    E.ASSET_CHECK_EVALUATION,
+}
 ENDINGS = {E.STEP_SUCCESS: "ok", E.STEP_FAILURE: "failed", E.STEP_UP_FOR_RETRY: "retry", E.STEP_SKIPPED: "skipped"}
 
 
@@ -63,7 +71,11 @@ class StepLines:
 
 @contextmanager
 def step_progress(
-    instance: dg.DagsterInstance, run_id: str, steps: Sequence[str], out: TextIO | None = None, poll_seconds: float = 0.2
+    instance: dg.DagsterInstance,
+    run_id: str,
+    steps: Sequence[str],
+    out: TextIO | None = None,
+    poll_seconds: float = 0.2,
 ) -> Iterator[None]:
     """Print a line per step of run ``run_id`` while the body executes it, then one per step left.
 

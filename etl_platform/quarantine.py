@@ -13,7 +13,7 @@ import hashlib
 import json
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
@@ -82,7 +82,7 @@ def quarantine(
     ``failed=False`` keeps a file whose build was published without some rejected rows: its copy
     and report hold what was left out, and the file is not marked as refused.
     """
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     copy_key = f"{ZONE}{dataset.name}/{stamp}_{source.name}"
     report_key = copy_key + ".error.json"
     lake.copy(source.key, copy_key)

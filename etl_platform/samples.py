@@ -15,18 +15,50 @@ from datetime import date, timedelta
 from pathlib import Path
 
 SALES_HEADER = [
-    "Date", "Salesperson", "Lead Name", "Segment", "Region", "Target Close",
-    "Forecasted Monthly Revenue", "Opportunity Stage", "Weighted Revenue",
-    "Closed Opportunity", "Active Opportunity", "Latest Status Entry",
-]  # fmt: skip
+    "Date",
+    "Salesperson",
+    "Lead Name",
+    "Segment",
+    "Region",
+    "Target Close",
+    "Forecasted Monthly Revenue",
+    "Opportunity Stage",
+    "Weighted Revenue",
+    "Closed Opportunity",
+    "Active Opportunity",
+    "Latest Status Entry",
+]
 MARKETING_HEADER = [
-    "Date", "New visitors SEO", "New visitors CPC", "New visitors Social Media", "Return visitors",
-    "Twitter mentions", "Twitter follower adds", "Twitter followers cumulative", "Mailing list adds ",
-    "Mailing list cumulative", "Website Pageviews", "Website Visits", "Website Unique Visits",
-    "Mobile uniques", "Tablet uniques", "Desktop uniques", "Free sign up", "Paid conversion", "Events",
-]  # fmt: skip
+    "Date",
+    "New visitors SEO",
+    "New visitors CPC",
+    "New visitors Social Media",
+    "Return visitors",
+    "Twitter mentions",
+    "Twitter follower adds",
+    "Twitter followers cumulative",
+    "Mailing list adds ",
+    "Mailing list cumulative",
+    "Website Pageviews",
+    "Website Visits",
+    "Website Unique Visits",
+    "Mobile uniques",
+    "Tablet uniques",
+    "Desktop uniques",
+    "Free sign up",
+    "Paid conversion",
+    "Events",
+]
 
-SALESPEOPLE = ["Avery Quinn", "Blake Moreno", "Casey Lindqvist", "Devon Okafor", "Emery Castillo", "Finley Novak", "Harper Iwata"]
+SALESPEOPLE = [
+    "Avery Quinn",
+    "Blake Moreno",
+    "Casey Lindqvist",
+    "Devon Okafor",
+    "Emery Castillo",
+    "Finley Novak",
+    "Harper Iwata",
+]
 SEGMENTS = (["SMB", "Enterprise", "Startup"], [50, 34, 16])
 REGIONS = (["US", "EMEA", "APAC"], [61, 26, 13])
 # Stage -> (share of rows, probability used for the weighted revenue)
@@ -38,7 +70,13 @@ STAGES = {
     "Contracting": (3.3, 0.8),
     "Closed Won": (3.0, 1.0),
 }
-CAMPAIGNS = ["Spring CPC campaign", "SEO refresh", "New mobile site promo", "Targeted outreach campaign", "Webinar series"]
+CAMPAIGNS = [
+    "Spring CPC campaign",
+    "SEO refresh",
+    "New mobile site promo",
+    "Targeted outreach campaign",
+    "Webinar series",
+]
 
 SAMPLE_SEED = 20261125
 SAMPLE_START = date(2015, 1, 1)

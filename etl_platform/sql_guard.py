@@ -86,5 +86,7 @@ def check_read_only(sql: str, allow_writes: bool = False) -> None:
         return
     for statement in statements:
         kind = _kind(statement)
-        if kind not in READ_STATEMENTS or (kind == duckdb.StatementType.EXPLAIN and _is_explain_analyze(statement.query)):
+        if kind not in READ_STATEMENTS or (
+            kind == duckdb.StatementType.EXPLAIN and _is_explain_analyze(statement.query)
+        ):
             raise WriteRefusedError(_describe(statement, kind))

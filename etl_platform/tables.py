@@ -20,7 +20,7 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -112,7 +112,7 @@ def is_data_file(name: str) -> bool:
 
 def new_build_id(run_id: str, now: float | None = None) -> str:
     """Sorts by build start time (microseconds, UTC) and names the run: ``20261125T093012123456Z-1a2b3c4d``."""
-    stamp = datetime.fromtimestamp(time.time() if now is None else now, timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = datetime.fromtimestamp(time.time() if now is None else now, UTC).strftime("%Y%m%dT%H%M%S%fZ")
     return f"{stamp}-{run_id[:8]}"
 
 
@@ -140,7 +140,9 @@ class LakeTables:
         objects = list(self.lake.list_objects(build_key.rstrip("/") + "/"))
         if any("/_temporary/" in obj.key for obj in objects):
             raise TableError(f"{self.lake.uri(build_key)} is still being written (a _temporary folder is there)")
-        files = sorted(self.lake.uri(obj.key) for obj in objects if is_data_file(obj.key[len(build_key.rstrip("/")) + 1 :]))
+        files = sorted(
+            self.lake.uri(obj.key) for obj in objects if is_data_file(obj.key[len(build_key.rstrip("/")) + 1 :])
+        )
         if not files:
             raise TableError(f"{self.lake.uri(build_key)} holds no data file; nothing to publish")
         return files
@@ -172,9 +174,12 @@ class LakeTables:
                 table = table.refresh()
             current = TableSnapshot.of(table.current_snapshot()) if table.current_snapshot() else None
             if (
-                not allow_older and build.source and current and current.source
+                not allow_older
+                and build.source
+                and current
+                and current.source
                 and build.source.is_older_than(current.source)
-            ):  # fmt: skip
+            ):
                 return Published(snapshot=None, stale_against=current, attempts=attempt)
             try:
                 snapshot = self._overwrite(table, files, schema, build.summary(build_key))
@@ -182,7 +187,9 @@ class LakeTables:
                 time.sleep(min(0.05 * 2**attempt, 2.0))
                 continue
             return Published(snapshot=snapshot, attempts=attempt)
-        raise TableError(f"{name}: {COMMIT_ATTEMPTS} commits in a row met a concurrent change; {self.lake.uri(build_key)} is not published")
+        raise TableError(
+            f"{name}: {COMMIT_ATTEMPTS} commits in a row met a concurrent change; {self.lake.uri(build_key)} is not published"
+        )
 
     @staticmethod
     def _overwrite(table: Table, files: list[str], schema: pa.Schema, summary: dict[str, str]) -> TableSnapshot:
@@ -223,7 +230,9 @@ class LakeTables:
         if to is None:
             to = current.parent_snapshot_id
             if to is None or to not in kept:
-                raise TableError(f"table {name} has no earlier snapshot to roll back to (kept: {', '.join(map(str, sorted(kept)))})")
+                raise TableError(
+                    f"table {name} has no earlier snapshot to roll back to (kept: {', '.join(map(str, sorted(kept)))})"
+                )
         if to not in kept:
             raise TableError(f"table {name} has no snapshot {to}; kept: {', '.join(map(str, sorted(kept)))}")
         if to == current.snapshot_id:
@@ -280,9 +289,11 @@ def describe_snapshots(snapshots: Iterable[TableSnapshot], current: int | None) 
     """One line per snapshot, oldest first, the current one marked: what ``etl-platform versions`` prints."""
     lines = []
     for snapshot in snapshots:
-        when = datetime.fromtimestamp(snapshot.committed_at, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        when = datetime.fromtimestamp(snapshot.committed_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         source = f"  from {snapshot.source.key}" if snapshot.source else ""
         rejected = f" ({snapshot.rejected_rows:,} rejected)" if snapshot.rejected_rows else ""
         mark = "*" if snapshot.snapshot_id == current else " "
-        lines.append(f"{mark} {snapshot.snapshot_id}  {when}  run {snapshot.run_id[:8]}  {snapshot.rows:,} rows{rejected}{source}")
+        lines.append(
+            f"{mark} {snapshot.snapshot_id}  {when}  run {snapshot.run_id[:8]}  {snapshot.rows:,} rows{rejected}{source}"
+        )
     return lines

@@ -25,7 +25,12 @@ def lake_catalog(lake_root: Path | str) -> SqlTableCatalog:
 def table_resources(lake_root: Path | str, spark: SparkJobRunner) -> dict[str, object]:
     """What table assets need, over a lake folder of the test's own."""
     catalog = lake_catalog(lake_root)
-    return {"lake": LocalLake(root=str(lake_root)), "catalog": catalog, "spark": spark, "sql": DuckDBEngine(catalog=catalog)}
+    return {
+        "lake": LocalLake(root=str(lake_root)),
+        "catalog": catalog,
+        "spark": spark,
+        "sql": DuckDBEngine(catalog=catalog),
+    }
 
 
 def created_instance_home(home: Path) -> Path:
@@ -91,4 +96,18 @@ def marketing_row(day: str, value: int, events: str = "") -> list[str]:
     return [day, *[str(value + i) for i in range(len(MARKETING_HEADER) - 2)], events]
 
 
-__all__ = ["MARKETING_HEADER", "created_instance_home", "current_files", "iceberg_table", "lake_catalog", "publish_parquet", "QUICKSIGHT_MARKETING", "QUICKSIGHT_SALES", "SALES_HEADER", "marketing_row", "sales_row", "table_resources", "write_csv"]
+__all__ = [
+    "MARKETING_HEADER",
+    "created_instance_home",
+    "current_files",
+    "iceberg_table",
+    "lake_catalog",
+    "publish_parquet",
+    "QUICKSIGHT_MARKETING",
+    "QUICKSIGHT_SALES",
+    "SALES_HEADER",
+    "marketing_row",
+    "sales_row",
+    "table_resources",
+    "write_csv",
+]

@@ -40,7 +40,9 @@ def open_lake(spec: dict[str, Any]) -> Lake:
 
     from etl_platform.resources.s3_lake import S3Lake
 
-    return S3Lake(bucket=spec["bucket"], s3=S3Resource(region_name=spec["region_name"], endpoint_url=spec["endpoint_url"]))
+    return S3Lake(
+        bucket=spec["bucket"], s3=S3Resource(region_name=spec["region_name"], endpoint_url=spec["endpoint_url"])
+    )
 
 
 def open_catalog(spec: dict[str, Any]) -> TableCatalog:
@@ -63,7 +65,9 @@ def uploader(lake: Lake) -> Callable[[Path, str], object]:
     return lambda local, key: client.upload_file(str(local), lake.bucket, lake.prefix + key)  # type: ignore[attr-defined]
 
 
-def write_build(put: Callable[[Path, str], object], tables: LakeTables, location: str, label: str, rows: int, scratch: Path) -> str:
+def write_build(
+    put: Callable[[Path, str], object], tables: LakeTables, location: str, label: str, rows: int, scratch: Path
+) -> str:
     """Stage a build: ``rows`` rows in two Parquet files, as a Spark job would leave them."""
     build_key = tables.stage(location, label)
     cut = rows // 2
@@ -94,10 +98,21 @@ def run(spec: dict[str, Any]) -> None:
             source = BuildSource(**round_spec["source"])
             (barrier / f"ready-{number}-{name}").touch()
             wait_for(barrier / f"go-{number}")
-            result: dict[str, Any] = {"round": number, "name": name, "label": label, "build_key": build_key, "files": files}
+            result: dict[str, Any] = {
+                "round": number,
+                "name": name,
+                "label": label,
+                "build_key": build_key,
+                "files": files,
+            }
             started = time.monotonic()
             try:
-                published = tables.publish(spec["table"], spec["location"], build_key, Build(run_id=label, rows=round_spec["rows"], source=source))
+                published = tables.publish(
+                    spec["table"],
+                    spec["location"],
+                    build_key,
+                    Build(run_id=label, rows=round_spec["rows"], source=source),
+                )
             except Exception:
                 result["error"] = traceback.format_exc()
                 (barrier / f"result-{number}-{name}.json").write_text(json.dumps(result))

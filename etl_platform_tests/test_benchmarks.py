@@ -25,9 +25,25 @@ TABLES = {"sales_daily", "marketing_daily", "sales_marketing_daily"}
 
 def run_harness(tmp_path: Path, contenders: str, tick_objects: int) -> dict:
     out = tmp_path / "results.json"
-    command = [sys.executable, "-m", "benchmarks", "--scales", "0.05", "--repeat", "1", "--out", str(out),
-               "--cache-dir", str(tmp_path / "inputs"), "--work-dir", str(tmp_path), "--contenders", contenders,
-               "--tick-objects", str(tick_objects)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks",
+        "--scales",
+        "0.05",
+        "--repeat",
+        "1",
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(tmp_path / "inputs"),
+        "--work-dir",
+        str(tmp_path),
+        "--contenders",
+        contenders,
+        "--tick-objects",
+        str(tick_objects),
+    ]
     done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr + done.stdout
     assert "targets:" in done.stdout
@@ -72,8 +88,13 @@ def test_harness_measures_the_floors_and_writes_consistent_json(tmp_path) -> Non
     assert results["sensor_tick"]["objects"] == 300 and results["sensor_tick"]["seconds"] > 0
     statuses = {t["target"]: t["status"] for t in results["targets"]}
     assert len(statuses) == 8 and statuses["1x whole graph <= 1.5x bare PySpark"] == "n/a"
-    reprinted = subprocess.run([sys.executable, "-m", "benchmarks", "--report", str(tmp_path / "results.json")],
-                               cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    reprinted = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--report", str(tmp_path / "results.json")],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert reprinted.returncode == 0 and "bare PySpark" in reprinted.stdout and "targets:" in reprinted.stdout
 
 
@@ -85,7 +106,9 @@ def test_platform_tables_match_the_floors(tmp_path) -> None:
     assert_rates_follow_from_times(scale)
     assert_outputs_agree(scale, {"duckdb", "platform", "platform_latency"})
     platform = scale["contenders"]["platform"]
-    assert math.isclose(scale["ratios"]["platform_over_duckdb"], platform["seconds"] / scale["contenders"]["duckdb"]["seconds"])
+    assert math.isclose(
+        scale["ratios"]["platform_over_duckdb"], platform["seconds"] / scale["contenders"]["duckdb"]["seconds"]
+    )
     assert platform["peak_rss_bytes"] > 0 and any("java" in name for name in platform["peak_rss_by_process"])
     assert all(t["codecs"] == ["SNAPPY"] and t["parquet_files"] >= 1 for t in platform["outputs"].values())
     assert set(scale["contenders"]["platform_latency"]["phases_median"]) >= {"land", "processed_runs", "join_run"}
@@ -96,7 +119,12 @@ def scale_runs(scale: float, platform_seconds: list[float], bare_seconds: list[f
     return {
         "scale": scale,
         "label": f"{scale:g}x",
-        "inputs": {"rows": 1000 * scale, "bytes": 10**6 * scale, "sales_rows": 900 * scale, "sales_bytes": 9 * 10**5 * scale},
+        "inputs": {
+            "rows": 1000 * scale,
+            "bytes": 10**6 * scale,
+            "sales_rows": 900 * scale,
+            "sales_bytes": 9 * 10**5 * scale,
+        },
         "runs": {
             "bare_spark": [{"seconds": s, "peak_rss_bytes": 10**9, "outputs": outputs} for s in bare_seconds],
             "platform": [

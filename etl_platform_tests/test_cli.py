@@ -3,7 +3,7 @@
 import os
 import stat
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import pyarrow as pa
@@ -22,7 +22,7 @@ def _table(lake_root, location: str, table: pa.Table, rejected_rows: int = 0, **
 
 
 def _utc(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @pytest.fixture
@@ -72,7 +72,10 @@ def test_land_refuses_what_the_arrival_sensor_would_skip(lake_root, tmp_path, ca
     assert cli.main(["land", "sales", str(source)] + (["--name", name] if name else [])) == 1
     err = capsys.readouterr().err
     reason = skip_reason(LakeObject(key=key, size=source.stat().st_size, modified=source.stat().st_mtime))
-    assert reason and err == f"etl-platform: error: not landing {source} as {key}: {reason} (the arrival sensor would skip it)\n"
+    assert (
+        reason
+        and err == f"etl-platform: error: not landing {source} as {key}: {reason} (the arrival sensor would skip it)\n"
+    )
     assert not (lake_root / "landing").exists()
 
 
@@ -80,7 +83,11 @@ def test_land_refuses_what_the_arrival_sensor_would_skip(lake_root, tmp_path, ca
     ("content", "name", "message"),
     [
         ("", None, "the file is empty (0 bytes), its run would fail and quarantine it"),
-        ("Date\n1/1/2016\n", "2016/w01.csv", "--name '2016/w01.csv' is a path: give a file name, it lands directly under landing/sales/"),
+        (
+            "Date\n1/1/2016\n",
+            "2016/w01.csv",
+            "--name '2016/w01.csv' is a path: give a file name, it lands directly under landing/sales/",
+        ),
     ],
 )
 def test_land_refuses_empty_files_and_folders_in_the_name(lake_root, tmp_path, capsys, content, name, message) -> None:
@@ -110,7 +117,13 @@ def test_help_is_plain_text_and_names_every_positional(capsys) -> None:
     assert exited.value.code == 0
     out = capsys.readouterr().out
     assert "etl-platform: land files, run the whole pipeline, query the tables." in out and "``" not in out
-    for command, positional in [("land", "dataset"), ("land", "file"), ("query", "sql"), ("rollback", "table"), ("versions", "table")]:
+    for command, positional in [
+        ("land", "dataset"),
+        ("land", "file"),
+        ("query", "sql"),
+        ("rollback", "table"),
+        ("versions", "table"),
+    ]:
         with pytest.raises(SystemExit):
             cli.main([command, "--help"])
         lines = capsys.readouterr().out.splitlines()
@@ -132,7 +145,10 @@ def test_report_top_must_be_a_positive_whole_number(capsys, top) -> None:
         (["land", "crm", "x.csv"], "unknown dataset 'crm'; registered datasets: sales, marketing"),
         (["land", "sales", "does-not-exist.csv"], "no such file: does-not-exist.csv"),
         (["land", "sales", "x.csv", "--name", "../escape.csv"], "not a plain relative path"),
-        (["query", "select * from sales_daily"], "SQL error: Catalog Error: Table with name sales_daily does not exist"),
+        (
+            ["query", "select * from sales_daily"],
+            "SQL error: Catalog Error: Table with name sales_daily does not exist",
+        ),
         (["query", "selec 1"], "SQL error: Parser Error"),
         (["query", ""], "no SQL statement given"),
         (["query", " \n "], "no SQL statement given"),
@@ -174,7 +190,12 @@ def test_missing_aws_settings_are_named(monkeypatch, capsys) -> None:
 def test_query_sees_built_tables_by_name(lake_root, capsys) -> None:
     _table(lake_root, "processed/sales_daily", pa.table({"n": [1, 2]}))
     _table(lake_root, "joined/sales_marketing_daily", pa.table({"n": [5]}))
-    assert cli.main(["query", "select (select sum(n) from sales_daily) as s, (select count(*) from sales_marketing_daily) as j"]) == 0
+    assert (
+        cli.main(
+            ["query", "select (select sum(n) from sales_daily) as s, (select count(*) from sales_marketing_daily) as j"]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.splitlines() == ["s | j", "--+--", "3 | 1", "(1 row)"]
 
 
@@ -190,7 +211,10 @@ def test_tables_lists_columns_row_counts_and_builds(lake_root, capsys) -> None:
     snapshot = _table(lake_root, "processed/sales_daily", pa.table({"date": ["2016-01-01"], "opportunities": [3]}))
     assert cli.main(["tables"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == f"sales_daily  1 rows  built {_utc(snapshot.committed_at)}  run run-1  snapshot {snapshot.snapshot_id}"
+    assert (
+        lines[0]
+        == f"sales_daily  1 rows  built {_utc(snapshot.committed_at)}  run run-1  snapshot {snapshot.snapshot_id}"
+    )
     assert lines[1].strip() == str(lake_root / "processed" / "sales_daily")
     assert lines[2].split() == ["date", "string"] and lines[3].split() == ["opportunities", "long"]  # Iceberg's types
 
@@ -201,7 +225,9 @@ def test_tables_shows_the_rejected_rows_beside_the_row_count(lake_root, capsys) 
     assert cli.main(["tables"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("marketing_daily  2 rows  built ")  # nothing rejected: nothing said
-    assert next(line for line in lines if line.startswith("sales_daily")).startswith("sales_daily  2,033 rows (1,234 rejected)  built ")
+    assert next(line for line in lines if line.startswith("sales_daily")).startswith(
+        "sales_daily  2,033 rows (1,234 rejected)  built "
+    )
 
 
 def test_versions_lists_every_kept_snapshot_oldest_first_with_the_current_one_marked(three_builds, capsys) -> None:
@@ -227,7 +253,10 @@ def test_rollback_restores_the_parent_by_default_or_the_snapshot_named(three_bui
     first, second, third = three_builds
     assert cli.main(["rollback", "sales_daily"]) == 0
     out = capsys.readouterr().out
-    assert out == f"sales_daily: snapshot {second.snapshot_id} (2 rows, run {second.run_id}) is current again, was {third.snapshot_id}\n"
+    assert (
+        out
+        == f"sales_daily: snapshot {second.snapshot_id} (2 rows, run {second.run_id}) is current again, was {third.snapshot_id}\n"
+    )
     assert lake_catalog(lake_root).current("sales_daily").snapshot_id == second.snapshot_id
     assert _sum(capsys) == "2"
     assert cli.main(["versions", "sales_daily"]) == 0
@@ -241,14 +270,17 @@ def test_rollback_restores_the_parent_by_default_or_the_snapshot_named(three_bui
     with dg.DagsterInstance.get() as instance:  # the test's DAGSTER_HOME: Dagster saw the table change
         event = instance.get_latest_materialization_event(dg.AssetKey("sales_daily"))
         metadata = event.asset_materialization.metadata
-        assert (metadata["table_version"].value, metadata["rolled_back_from"].value) == (str(first.snapshot_id), str(third.snapshot_id))
+        assert (metadata["table_version"].value, metadata["rolled_back_from"].value) == (
+            str(first.snapshot_id),
+            str(third.snapshot_id),
+        )
 
 
 def test_query_as_of_reads_a_snapshot_or_the_table_as_it_was_at_a_time(three_builds, capsys) -> None:
     first, second, third = three_builds
     assert _sum(capsys) == "3"
     assert _sum(capsys, "--as-of", str(first.snapshot_id)) == "1"
-    between = datetime.fromtimestamp((second.committed_at + third.committed_at) / 2, timezone.utc)
+    between = datetime.fromtimestamp((second.committed_at + third.committed_at) / 2, UTC)
     assert _sum(capsys, "--as-of", between.isoformat()) == "2"
     assert _sum(capsys, "--as-of", between.replace(tzinfo=None).isoformat()) == "2"  # UTC unless given
 
@@ -257,8 +289,14 @@ def test_query_as_of_reads_a_snapshot_or_the_table_as_it_was_at_a_time(three_bui
     ("argv", "message"),
     [
         (["query", "select 1", "--as-of", "12345"], "no table has a snapshot 12345; etl-platform versions TABLE lists"),
-        (["query", "select 1", "--as-of", "last tuesday"], "--as-of 'last tuesday' is neither a snapshot id nor an ISO time"),
-        (["query", "select * from sales_daily", "--as-of", "2000-01-01"], "SQL error: Catalog Error: Table with name sales_daily does not exist"),
+        (
+            ["query", "select 1", "--as-of", "last tuesday"],
+            "--as-of 'last tuesday' is neither a snapshot id nor an ISO time",
+        ),
+        (
+            ["query", "select * from sales_daily", "--as-of", "2000-01-01"],
+            "SQL error: Catalog Error: Table with name sales_daily does not exist",
+        ),
     ],
 )
 def test_time_travel_errors_are_one_line(three_builds, capsys, argv, message) -> None:
@@ -272,10 +310,15 @@ def test_rollback_of_the_current_snapshot_or_past_the_first_is_refused(three_bui
     # (Unknown tables and snapshots, and --to values that are no snapshot id: test_rollback.py.)
     first, _, third = three_builds
     assert cli.main(["rollback", "sales_daily", "--to", str(third.snapshot_id)]) == 1
-    assert capsys.readouterr().err == f"etl-platform: error: snapshot {third.snapshot_id} is already the current snapshot of sales_daily\n"
+    assert (
+        capsys.readouterr().err
+        == f"etl-platform: error: snapshot {third.snapshot_id} is already the current snapshot of sales_daily\n"
+    )
     assert cli.main(["rollback", "sales_daily", "--to", str(first.snapshot_id)]) == 0
     assert cli.main(["rollback", "sales_daily"]) == 1
-    assert capsys.readouterr().err.startswith("etl-platform: error: table sales_daily has no earlier snapshot to roll back to")
+    assert capsys.readouterr().err.startswith(
+        "etl-platform: error: table sales_daily has no earlier snapshot to roll back to"
+    )
 
 
 def test_generate_samples_writes_both_files(tmp_path, capsys) -> None:
@@ -301,4 +344,7 @@ def test_a_failed_step_is_said_in_its_own_words() -> None:
 
     result = steps.execute_in_process(raise_on_error=False)
     texts = sorted(cli.step_failure_text(e.event_specific_data) for e in result.get_step_failure_events())
-    assert texts == ["RuntimeError: executor lost", "landing/sales/x.csv: the file is empty (0 bytes) (quarantined: q.json)"]
+    assert texts == [
+        "RuntimeError: executor lost",
+        "landing/sales/x.csv: the file is empty (0 bytes) (quarantined: q.json)",
+    ]

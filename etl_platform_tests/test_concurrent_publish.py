@@ -48,10 +48,18 @@ def plan_rounds(publishers: int, rounds: int, seed: int) -> list[list[dict[str, 
         chance.shuffle(order)
         for index in range(publishers):
             if number % 2 == 0:
-                source = {"key": f"landing/sales/r{number}.csv", "fingerprint": f"etag-r{number}", "uploaded_at": 1000.0 * (number + 1)}
+                source = {
+                    "key": f"landing/sales/r{number}.csv",
+                    "fingerprint": f"etag-r{number}",
+                    "uploaded_at": 1000.0 * (number + 1),
+                }
             else:
                 uploaded = 1000.0 * (number + 1) + order[index]
-                source = {"key": f"landing/sales/r{number}-{index}.csv", "fingerprint": f"etag-r{number}-{index}", "uploaded_at": uploaded}
+                source = {
+                    "key": f"landing/sales/r{number}-{index}.csv",
+                    "fingerprint": f"etag-r{number}-{index}",
+                    "uploaded_at": uploaded,
+                }
             plan[index].append({"rows": 10 + 100 * number + 7 * index, "source": source})
     return plan
 
@@ -83,15 +91,26 @@ def publish_concurrently(
     names = [f"p{index}" for index in range(len(plan))]
     processes = []
     for name, rounds in zip(names, plan):
-        spec = {"lake": lake, "catalog": catalog, "table": TABLE, "location": LOCATION, "name": name, "barrier": str(barrier), "rounds": rounds}
+        spec = {
+            "lake": lake,
+            "catalog": catalog,
+            "table": TABLE,
+            "location": LOCATION,
+            "name": name,
+            "barrier": str(barrier),
+            "rounds": rounds,
+        }
         (barrier / f"{name}.json").write_text(json.dumps(spec))
         with open(barrier / f"{name}.stdout", "wb") as out, open(barrier / f"{name}.stderr", "wb") as err:
             processes.append(
                 subprocess.Popen(
                     [sys.executable, "-m", "etl_platform_tests.publisher", str(barrier / f"{name}.json")],
-                    cwd=PROJECT_ROOT, env=dict(os.environ), stdout=out, stderr=err,
+                    cwd=PROJECT_ROOT,
+                    env=dict(os.environ),
+                    stdout=out,
+                    stderr=err,
                 )
-            )  # fmt: skip
+            )
 
     def results(number: int) -> list[dict[str, Any]]:
         return [json.loads((barrier / f"result-{number}-{name}.json").read_text()) for name in names]
@@ -99,7 +118,12 @@ def publish_concurrently(
     everything: list[dict[str, Any]] = []
     try:
         for number in range(len(plan[0])):
-            wait_until(lambda: all((barrier / f"ready-{number}-{n}").exists() for n in names), processes, barrier, f"round {number}")
+            wait_until(
+                lambda: all((barrier / f"ready-{number}-{n}").exists() for n in names),
+                processes,
+                barrier,
+                f"round {number}",
+            )
             if number:
                 everything += results(number - 1)
                 after_round(number - 1, results(number - 1))
@@ -153,7 +177,9 @@ class Reader(threading.Thread):
 
 
 # -- the checks -------------------------------------------------------------------------------
-def check_round(catalog: TableCatalog, plan: list[list[dict[str, Any]]], number: int, results: list[dict[str, Any]]) -> None:
+def check_round(
+    catalog: TableCatalog, plan: list[list[dict[str, Any]]], number: int, results: list[dict[str, Any]]
+) -> None:
     """After a round: every publish committed or was stale, and the newest upload's build is current."""
     for result in results:
         assert "error" not in result, result.get("error")
@@ -195,7 +221,9 @@ def check_history(catalog: TableCatalog, plan: list[list[dict[str, Any]]], resul
 
 
 def check_reads(seen: list[tuple[frozenset[str], int]], plan: list[list[dict[str, Any]]]) -> None:
-    rows = {f"p{index}-round{number}": r["rows"] for index, rounds in enumerate(plan) for number, r in enumerate(rounds)}
+    rows = {
+        f"p{index}-round{number}": r["rows"] for index, rounds in enumerate(plan) for number, r in enumerate(rounds)
+    }
     assert seen
     for labels, count in seen:
         assert len(labels) == 1, f"a read mixed builds {sorted(labels)}"
@@ -203,13 +231,21 @@ def check_reads(seen: list[tuple[frozenset[str], int]], plan: list[list[dict[str
 
 
 def run_and_check(
-    tmp_path: Path, lake: dict[str, Any], catalog_spec: dict[str, Any], catalog: TableCatalog, publishers: int, rounds: int, read_pause: float
+    tmp_path: Path,
+    lake: dict[str, Any],
+    catalog_spec: dict[str, Any],
+    catalog: TableCatalog,
+    publishers: int,
+    rounds: int,
+    read_pause: float,
 ) -> None:
     plan = plan_rounds(publishers, rounds, seed=publishers * 100 + rounds)
     reader = Reader(catalog, read_pause)
     reader.start()
     try:
-        results = publish_concurrently(tmp_path, lake, catalog_spec, plan, lambda n, r: check_round(catalog, plan, n, r))
+        results = publish_concurrently(
+            tmp_path, lake, catalog_spec, plan, lambda n, r: check_round(catalog, plan, n, r)
+        )
     finally:
         seen = reader.stop()
     check_history(catalog, plan, results)
@@ -220,7 +256,15 @@ def run_and_check(
 def test_concurrent_publishes_on_the_sqlite_catalog_lose_no_snapshot_and_never_mix_builds(tmp_path) -> None:
     lake_root = tmp_path / "lake"
     catalog_spec = {"uri": f"sqlite:///{lake_root}/catalog.db", "warehouse": str(lake_root)}
-    run_and_check(tmp_path, {"root": str(lake_root)}, catalog_spec, SqlTableCatalog(**catalog_spec), publishers=3, rounds=4, read_pause=0.02)
+    run_and_check(
+        tmp_path,
+        {"root": str(lake_root)},
+        catalog_spec,
+        SqlTableCatalog(**catalog_spec),
+        publishers=3,
+        rounds=4,
+        read_pause=0.02,
+    )
 
 
 # -- on the Glue catalog, in moto -------------------------------------------------------------
@@ -245,10 +289,16 @@ def moto(_moto_server, monkeypatch) -> str:
     credentials come from the environment: every client is pointed at moto by ``endpoint_url``."""
     urllib.request.urlopen(urllib.request.Request(f"{_moto_server}/moto-api/reset", method="POST")).close()
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
         monkeypatch.setenv(name, value)
     boto3.client("s3", region_name=REGION, endpoint_url=_moto_server).create_bucket(Bucket=BUCKET)
-    boto3.client("glue", region_name=REGION, endpoint_url=_moto_server).create_database(DatabaseInput={"Name": DATABASE})
+    boto3.client("glue", region_name=REGION, endpoint_url=_moto_server).create_database(
+        DatabaseInput={"Name": DATABASE}
+    )
     return _moto_server
 
 
@@ -263,7 +313,9 @@ def test_moto_alone_ignores_a_stale_glue_version_id(moto) -> None:
     read = _plain_glue_table(glue)
     glue.update_table(DatabaseName=DATABASE, TableInput={"Name": "t", "Parameters": {"n": "1"}}, VersionId=read)
     glue.update_table(DatabaseName=DATABASE, TableInput={"Name": "t", "Parameters": {"n": "2"}}, VersionId=read)
-    assert glue.get_table(DatabaseName=DATABASE, Name="t")["Table"]["Parameters"] == {"n": "2"}  # the first update is lost
+    assert glue.get_table(DatabaseName=DATABASE, Name="t")["Table"]["Parameters"] == {
+        "n": "2"
+    }  # the first update is lost
 
 
 def test_with_the_patch_a_stale_glue_version_id_is_refused_as_on_aws(moto) -> None:
@@ -275,8 +327,12 @@ def test_with_the_patch_a_stale_glue_version_id_is_refused_as_on_aws(moto) -> No
             glue.update_table(DatabaseName=DATABASE, TableInput={"Name": "t", "Parameters": {"n": "2"}}, VersionId=read)
         table = glue.get_table(DatabaseName=DATABASE, Name="t")["Table"]
         assert table["Parameters"] == {"n": "1"} and int(table["VersionId"]) == int(read) + 1
-        glue.update_table(DatabaseName=DATABASE, TableInput={"Name": "t", "Parameters": {"n": "3"}}, VersionId=table["VersionId"])
-        glue.update_table(DatabaseName=DATABASE, TableInput={"Name": "t", "Parameters": {"n": "4"}})  # no VersionId: no check
+        glue.update_table(
+            DatabaseName=DATABASE, TableInput={"Name": "t", "Parameters": {"n": "3"}}, VersionId=table["VersionId"]
+        )
+        glue.update_table(
+            DatabaseName=DATABASE, TableInput={"Name": "t", "Parameters": {"n": "4"}}
+        )  # no VersionId: no check
     assert glue.get_table(DatabaseName=DATABASE, Name="t")["Table"]["Parameters"] == {"n": "4"}
 
 
@@ -287,7 +343,9 @@ def test_with_the_patch_pyiceberg_sees_a_glue_commit_race_as_commit_failed(moto)
 
     catalog = GlueTableCatalog(region_name=REGION, endpoint_url=moto)
     identifier = catalog.identifier("t")
-    catalog.load().create_table(identifier, schema=pa.schema([("n", pa.int64())]), location=f"s3://{BUCKET}/processed/t")
+    catalog.load().create_table(
+        identifier, schema=pa.schema([("n", pa.int64())]), location=f"s3://{BUCKET}/processed/t"
+    )
     ours = catalog.connect()  # a connection of its own: the other commit goes through load()
     original = ours._update_glue_table
 
@@ -310,12 +368,16 @@ def test_glue_catalog_reads_and_writes_s3_through_the_endpoint_url_alone(moto) -
 
     catalog = GlueTableCatalog(region_name=REGION, endpoint_url=moto)
     assert "AWS_ENDPOINT_URL" not in os.environ
-    table = catalog.load().create_table(catalog.identifier("t"), schema=pa.schema([("n", pa.int64())]), location=f"s3://{BUCKET}/t")
+    table = catalog.load().create_table(
+        catalog.identifier("t"), schema=pa.schema([("n", pa.int64())]), location=f"s3://{BUCKET}/t"
+    )
     table.append(pa.table({"n": pa.array([1, 2, 3], pa.int64())}))
     assert catalog.require("t").scan().to_arrow()["n"].to_pylist() == [1, 2, 3]
     (written,) = catalog.data_files("t")
     assert written.startswith(f"s3://{BUCKET}/t/data/")
-    body = boto3.client("s3", region_name=REGION, endpoint_url=moto).get_object(Bucket=BUCKET, Key=written.removeprefix(f"s3://{BUCKET}/"))["Body"]
+    body = boto3.client("s3", region_name=REGION, endpoint_url=moto).get_object(
+        Bucket=BUCKET, Key=written.removeprefix(f"s3://{BUCKET}/")
+    )["Body"]
     assert pq.read_table(pa.BufferReader(body.read())).num_rows == 3
     assert isinstance(catalog.load(), GlueCatalog)
 
@@ -324,4 +386,6 @@ def test_concurrent_publishes_on_the_glue_catalog_lose_no_snapshot_and_never_mix
     lake = {"bucket": BUCKET, "endpoint_url": moto, "region_name": REGION}
     catalog_spec = {"region_name": REGION, "endpoint_url": moto}
     with glue_update_table_honours_version_id():
-        run_and_check(tmp_path, lake, catalog_spec, GlueTableCatalog(**catalog_spec), publishers=3, rounds=2, read_pause=0.2)
+        run_and_check(
+            tmp_path, lake, catalog_spec, GlueTableCatalog(**catalog_spec), publishers=3, rounds=2, read_pause=0.2
+        )

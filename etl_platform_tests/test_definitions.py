@@ -82,7 +82,13 @@ def test_aws_environment_picks_the_aws_resource_set(monkeypatch) -> None:
     monkeypatch.setenv("ETL_PLATFORM_ENV", "aws")
     aws_defs = build_definitions()
     kinds = {key: type(resource) for key, resource in aws_defs.resources.items()}
-    assert kinds == {"lake": S3Lake, "catalog": GlueTableCatalog, "spark": GlueSparkRunner, "sql": AthenaEngine, "notifier": SnsNotifier}
+    assert kinds == {
+        "lake": S3Lake,
+        "catalog": GlueTableCatalog,
+        "spark": GlueSparkRunner,
+        "sql": AthenaEngine,
+        "notifier": SnsNotifier,
+    }
     # Same asset graph, checks and automation: only the resources differ.
     assert aws_defs.resolve_asset_graph().get_all_asset_keys() == EXPECTED_ASSETS
     assert {s.name for s in aws_defs.sensors} == {s.name for s in defs.sensors}

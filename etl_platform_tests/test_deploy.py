@@ -25,23 +25,40 @@ SCRIPTS = sorted(GLUE_SCRIPTS_DIR.glob("*.py"))
 NOW = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/etl/1"
 OUTPUTS = {
-    "ArtifactBucketName": "etl-artifacts", "DataBucketName": "etl-data", "GlueJobPrefix": "etl-platform-",
-    "GlueDatabaseName": "etl_platform", "AthenaWorkGroupName": "etl-platform", "Region": "us-east-1",
-    "AthenaResultsLocation": "s3://etl-artifacts/athena-results/", "AlertTopicArn": "arn:aws:sns:us-east-1:123456789012:etl-platform-alerts",
+    "ArtifactBucketName": "etl-artifacts",
+    "DataBucketName": "etl-data",
+    "GlueJobPrefix": "etl-platform-",
+    "GlueDatabaseName": "etl_platform",
+    "AthenaWorkGroupName": "etl-platform",
+    "Region": "us-east-1",
+    "AthenaResultsLocation": "s3://etl-artifacts/athena-results/",
+    "AlertTopicArn": "arn:aws:sns:us-east-1:123456789012:etl-platform-alerts",
     "OrchestratorPolicyArn": "arn:aws:iam::123456789012:policy/etl-platform-orchestrator",
-}  # fmt: skip
+}
 
 
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials in one region, nothing from the real machine's AWS configuration."""
     for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-    }.items():  # fmt: skip
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": "/nonexistent",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+    }.items():
         monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_CLOUDFORMATION", "AWS_ENDPOINT_URL_S3", "AWS_ROLE_ARN",
-                 "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"):
+    for name in (
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_CLOUDFORMATION",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -59,22 +76,44 @@ class _RecordingS3:
 
 
 def test_dry_run_makes_no_aws_calls_and_needs_no_credentials(monkeypatch, capsys) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_REGION"):
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     monkeypatch.setattr(boto3, "client", _Untouchable().__getattr__)
     lines: list[str] = []
-    assert deploy.run_deploy(stack_name="etl", region="eu-west-1", dry_run=True, out=lines.append,
-                             cloudformation=_Untouchable(), s3=_Untouchable()) == 0  # fmt: skip
+    assert (
+        deploy.run_deploy(
+            stack_name="etl",
+            region="eu-west-1",
+            dry_run=True,
+            out=lines.append,
+            cloudformation=_Untouchable(),
+            s3=_Untouchable(),
+        )
+        == 0
+    )
     text = "\n".join(lines)
     assert "stack etl in eu-west-1" in text
-    for logical_id, kind in [("ProcessSalesJob", "AWS::Glue::Job"), ("AthenaWorkGroup", "AWS::Athena::WorkGroup"), ("DataBucket", "AWS::S3::Bucket")]:
+    for logical_id, kind in [
+        ("ProcessSalesJob", "AWS::Glue::Job"),
+        ("AthenaWorkGroup", "AWS::Athena::WorkGroup"),
+        ("DataBucket", "AWS::S3::Bucket"),
+    ]:
         assert any(kind in line and line.endswith(logical_id) for line in lines), logical_id
     assert "s3://<ArtifactBucketName output>/glue-scripts/" in text and "known once the stack exists" in text
     for script in SCRIPTS:
         digest = hashlib.sha256(script.read_bytes()).hexdigest()[:12]
-        assert any(script.name in line and f"{script.stat().st_size:,} bytes" in line and digest in line for line in lines), script.name
+        assert any(
+            script.name in line and f"{script.stat().st_size:,} bytes" in line and digest in line for line in lines
+        ), script.name
     assert cli.main(["deploy", "--dry-run"]) == 0
     assert "would deploy stack etl-platform in the default region" in capsys.readouterr().out
 
@@ -92,7 +131,11 @@ class _MotoCloudFormation:
             if "Outputs" not in stack:
                 resources = self._client.describe_stack_resources(StackName=stack["StackName"])["StackResources"]
                 ids = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources if "LogicalResourceId" in r}
-                outputs = {"ArtifactBucketName": ids["ArtifactBucket"], "DataBucketName": ids["DataBucket"], "Region": "us-east-1"}
+                outputs = {
+                    "ArtifactBucketName": ids["ArtifactBucket"],
+                    "DataBucketName": ids["DataBucket"],
+                    "Region": "us-east-1",
+                }
                 stack["Outputs"] = [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()]
         return response
 
@@ -105,7 +148,12 @@ def test_real_template_deploys_on_moto_then_redeploys_as_a_no_op(aws_env) -> Non
     with mock_aws():
         cloudformation = _MotoCloudFormation()
         lines: list[str] = []
-        assert deploy.run_deploy(stack_name="etl", region="us-east-1", dry_run=False, out=lines.append, cloudformation=cloudformation) == 0
+        assert (
+            deploy.run_deploy(
+                stack_name="etl", region="us-east-1", dry_run=False, out=lines.append, cloudformation=cloudformation
+            )
+            == 0
+        )
         assert any(line.startswith("create change set") for line in lines) and "stack etl: create complete" in lines
         bucket = next(line.split("=", 1)[1] for line in lines if line.startswith("ETL_ARTIFACT_BUCKET="))
         assert bucket == "etl-platform-artifacts-123456789012-us-east-1"
@@ -118,8 +166,16 @@ def test_real_template_deploys_on_moto_then_redeploys_as_a_no_op(aws_env) -> Non
         assert "ETL_PLATFORM_ENV=aws" in lines and "ETL_AWS_REGION=us-east-1" in lines
 
         again: list[str] = []
-        assert deploy.run_deploy(stack_name="etl", region="us-east-1", dry_run=False, out=again.append, cloudformation=cloudformation) == 0
-        assert any(line.startswith("update change set") for line in again) and "stack is up to date: nothing to change" in again
+        assert (
+            deploy.run_deploy(
+                stack_name="etl", region="us-east-1", dry_run=False, out=again.append, cloudformation=cloudformation
+            )
+            == 0
+        )
+        assert (
+            any(line.startswith("update change set") for line in again)
+            and "stack is up to date: nothing to change" in again
+        )
         # Only the executed create is left (moto keeps executed change sets; AWS drops them).
         summaries = cloudformation.list_change_sets(StackName="etl")["Summaries"]
         assert [s["ExecutionStatus"] for s in summaries] == ["EXECUTE_COMPLETE"]
@@ -138,8 +194,16 @@ def _with_outputs() -> dict[str, Any]:
 
 
 def _event(logical_id: str, status: str, reason: str = "", kind: str = "AWS::S3::Bucket") -> dict[str, Any]:
-    return {"StackId": STACK_ID, "EventId": f"{logical_id}-{status}", "StackName": "etl", "LogicalResourceId": logical_id,
-            "ResourceType": kind, "Timestamp": NOW, "ResourceStatus": status, "ResourceStatusReason": reason}  # fmt: skip
+    return {
+        "StackId": STACK_ID,
+        "EventId": f"{logical_id}-{status}",
+        "StackName": "etl",
+        "LogicalResourceId": logical_id,
+        "ResourceType": kind,
+        "Timestamp": NOW,
+        "ResourceStatus": status,
+        "ResourceStatusReason": reason,
+    }
 
 
 def _stack_event(status: str) -> dict[str, Any]:
@@ -156,16 +220,34 @@ class _Flow:
 
     def stack(self, response: dict[str, Any] | None) -> None:
         if response is None:
-            self.stub.add_client_error("describe_stacks", "ValidationError", "Stack with id etl does not exist", expected_params={"StackName": "etl"})
+            self.stub.add_client_error(
+                "describe_stacks",
+                "ValidationError",
+                "Stack with id etl does not exist",
+                expected_params={"StackName": "etl"},
+            )
         else:
             self.stub.add_response("describe_stacks", response, {"StackName": "etl"})
 
     def change_set(self, kind: str, status: str, reason: str = "", reads: int = 1) -> None:
-        params = {"StackName": "etl", "ChangeSetName": ANY, "TemplateBody": deploy.TEMPLATE.read_text(),
-                  "ChangeSetType": kind, "Capabilities": ["CAPABILITY_NAMED_IAM"]}  # fmt: skip
-        self.stub.add_response("create_change_set", {"Id": "arn:aws:cloudformation:us-east-1:123456789012:changeSet/cs/1", "StackId": STACK_ID}, params)
+        params = {
+            "StackName": "etl",
+            "ChangeSetName": ANY,
+            "TemplateBody": deploy.TEMPLATE.read_text(),
+            "ChangeSetType": kind,
+            "Capabilities": ["CAPABILITY_NAMED_IAM"],
+        }
+        self.stub.add_response(
+            "create_change_set",
+            {"Id": "arn:aws:cloudformation:us-east-1:123456789012:changeSet/cs/1", "StackId": STACK_ID},
+            params,
+        )
         for _ in range(reads):
-            self.stub.add_response("describe_change_set", {"Status": status, "StatusReason": reason}, {"StackName": "etl", "ChangeSetName": ANY})
+            self.stub.add_response(
+                "describe_change_set",
+                {"Status": status, "StatusReason": reason},
+                {"StackName": "etl", "ChangeSetName": ANY},
+            )
 
     def execute(self, final_stack: dict[str, Any]) -> None:
         self.stub.add_response("execute_change_set", {}, {"StackName": "etl", "ChangeSetName": ANY})
@@ -175,8 +257,14 @@ class _Flow:
         lines: list[str] = []
         with self.stub:
             try:
-                deploy.run_deploy(stack_name="etl", region="us-east-1", dry_run=False, out=lines.append,
-                                  cloudformation=self.client, s3=s3 or _RecordingS3())  # fmt: skip
+                deploy.run_deploy(
+                    stack_name="etl",
+                    region="us-east-1",
+                    dry_run=False,
+                    out=lines.append,
+                    cloudformation=self.client,
+                    s3=s3 or _RecordingS3(),
+                )
             finally:
                 self.lines = lines
             self.stub.assert_no_pending_responses()
@@ -194,12 +282,18 @@ def test_first_deploy_creates_the_stack_uploads_and_prints_the_environment(aws_e
     assert s3.uploads == [("etl-artifacts", f"glue-scripts/{script.name}") for script in SCRIPTS]
     assert "stack etl: create complete" in lines
     assert any("OrchestratorPolicyArn" in line and OUTPUTS["OrchestratorPolicyArn"] in line for line in lines)
-    environment = lines[lines.index("ETL_PLATFORM_ENV=aws"):]
+    environment = lines[lines.index("ETL_PLATFORM_ENV=aws") :]
     assert environment == [
-        "ETL_PLATFORM_ENV=aws", "ETL_AWS_REGION=us-east-1", "ETL_DATA_BUCKET=etl-data", "ETL_ARTIFACT_BUCKET=etl-artifacts",
-        "ETL_GLUE_JOB_PREFIX=etl-platform-", "ETL_GLUE_DATABASE=etl_platform", "ETL_ATHENA_WORKGROUP=etl-platform",
-        "ETL_ATHENA_RESULTS=s3://etl-artifacts/athena-results/", f"ETL_ALERT_TOPIC_ARN={OUTPUTS['AlertTopicArn']}",
-    ]  # fmt: skip
+        "ETL_PLATFORM_ENV=aws",
+        "ETL_AWS_REGION=us-east-1",
+        "ETL_DATA_BUCKET=etl-data",
+        "ETL_ARTIFACT_BUCKET=etl-artifacts",
+        "ETL_GLUE_JOB_PREFIX=etl-platform-",
+        "ETL_GLUE_DATABASE=etl_platform",
+        "ETL_ATHENA_WORKGROUP=etl-platform",
+        "ETL_ATHENA_RESULTS=s3://etl-artifacts/athena-results/",
+        f"ETL_ALERT_TOPIC_ARN={OUTPUTS['AlertTopicArn']}",
+    ]
 
 
 def test_existing_stack_is_updated(aws_env) -> None:
@@ -223,7 +317,12 @@ def test_stack_left_in_review_by_a_failed_first_change_set_is_created_again(aws_
 def test_no_changes_deletes_the_change_set_and_still_ships_the_scripts(aws_env) -> None:
     flow = _Flow()
     flow.stack(_with_outputs())
-    flow.change_set("UPDATE", "FAILED", "The submitted information didn't contain changes. Submit different information to create a change set.", reads=2)
+    flow.change_set(
+        "UPDATE",
+        "FAILED",
+        "The submitted information didn't contain changes. Submit different information to create a change set.",
+        reads=2,
+    )
     flow.stub.add_response("delete_change_set", {}, {"StackName": "etl", "ChangeSetName": ANY})
     flow.stack(_with_outputs())
     s3 = _RecordingS3()
@@ -236,7 +335,9 @@ def test_rollback_names_the_resource_that_caused_it(aws_env) -> None:
     flow.stack(None)
     flow.change_set("CREATE", "CREATE_COMPLETE")
     flow.execute(_stack("ROLLBACK_COMPLETE"))
-    flow.stack(_stack("ROLLBACK_COMPLETE", StackStatusReason="The following resource(s) failed to create: [DataBucket]."))
+    flow.stack(
+        _stack("ROLLBACK_COMPLETE", StackStatusReason="The following resource(s) failed to create: [DataBucket].")
+    )
     events = [  # newest first, as CloudFormation returns them
         _stack_event("ROLLBACK_COMPLETE"),
         _event("ArtifactBucket", "CREATE_FAILED", "Resource creation cancelled"),
@@ -247,7 +348,10 @@ def test_rollback_names_the_resource_that_caused_it(aws_env) -> None:
         _event("Earlier", "CREATE_FAILED", "from an earlier operation"),
     ]
     flow.stub.add_response("describe_stack_events", {"StackEvents": events}, {"StackName": "etl"})
-    with pytest.raises(deploy.DeployError, match=r"did not create: ROLLBACK_COMPLETE: DataBucket: etl-platform-data-\S+ already exists$"):
+    with pytest.raises(
+        deploy.DeployError,
+        match=r"did not create: ROLLBACK_COMPLETE: DataBucket: etl-platform-data-\S+ already exists$",
+    ):
         flow.run()
 
 
@@ -261,7 +365,9 @@ def test_stack_whose_first_create_failed_must_be_deleted_first(aws_env) -> None:
 def test_failed_change_set_is_one_clear_error(aws_env) -> None:
     flow = _Flow()
     flow.stack(_stack("UPDATE_COMPLETE"))
-    flow.change_set("UPDATE", "FAILED", "Template error: instance of Fn::GetAtt references undefined resource Nope", reads=2)
+    flow.change_set(
+        "UPDATE", "FAILED", "Template error: instance of Fn::GetAtt references undefined resource Nope", reads=2
+    )
     with pytest.raises(deploy.DeployError, match="failed: Template error: .*undefined resource Nope"):
         flow.run()
 
@@ -269,7 +375,9 @@ def test_failed_change_set_is_one_clear_error(aws_env) -> None:
 def test_aws_refusals_are_one_line_errors(aws_env, monkeypatch) -> None:
     flow = _Flow()
     flow.stack(None)
-    flow.stub.add_client_error("create_change_set", "AccessDenied", "User is not authorized to perform: cloudformation:CreateChangeSet")
+    flow.stub.add_client_error(
+        "create_change_set", "AccessDenied", "User is not authorized to perform: cloudformation:CreateChangeSet"
+    )
     with pytest.raises(deploy.DeployError, match=r"stack etl failed: .*AccessDenied.*not authorized"):
         flow.run()
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):

@@ -44,15 +44,20 @@ def _iam_statements() -> list[dict[str, Any]]:
 
 
 def test_cfn_lint_passes() -> None:
-    lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(TEMPLATE)], capture_output=True, text=True)
+    lint = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), str(TEMPLATE)], capture_output=True, text=True
+    )
     assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
 def test_parameters_have_the_documented_defaults() -> None:
     parameters = _template()["Parameters"]
     assert {name: parameters[name]["Default"] for name in parameters} == {
-        "ProjectName": "etl-platform", "GlueWorkerType": "G.1X", "GlueNumberOfWorkers": 2, "GlueTimeoutMinutes": 60,
-    }  # fmt: skip
+        "ProjectName": "etl-platform",
+        "GlueWorkerType": "G.1X",
+        "GlueNumberOfWorkers": 2,
+        "GlueTimeoutMinutes": 60,
+    }
 
 
 def test_buckets_are_encrypted_private_tls_only_and_data_is_versioned() -> None:
@@ -62,11 +67,19 @@ def test_buckets_are_encrypted_private_tls_only_and_data_is_versioned() -> None:
         (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
         assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}, name
         access = bucket["PublicAccessBlockConfiguration"]
-        assert [access.get(k) for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")] == [True] * 4, name
+        assert [
+            access.get(k) for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+        ] == [True] * 4, name
     assert buckets["DataBucket"]["VersioningConfiguration"]["Status"] == "Enabled"
-    policies = {p["Bucket"]["Ref"]: p["PolicyDocument"]["Statement"] for p in _of_type("AWS::S3::BucketPolicy").values()}
+    policies = {
+        p["Bucket"]["Ref"]: p["PolicyDocument"]["Statement"] for p in _of_type("AWS::S3::BucketPolicy").values()
+    }
     for bucket in buckets:
-        denials = [s for s in policies[bucket] if s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"]
+        denials = [
+            s
+            for s in policies[bucket]
+            if s["Effect"] == "Deny" and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+        ]
         assert denials, f"{bucket} accepts plain HTTP"
         assert _as_list(denials[0]["Action"]) == ["s3:*"] and denials[0]["Principal"] == "*"
 
@@ -86,8 +99,15 @@ def test_glue_role_is_assumed_by_glue_and_logs_only_to_glue_log_groups() -> None
     (role,) = _of_type("AWS::IAM::Role").values()
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "glue.amazonaws.com"}
-    logs = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"] if "logs:PutLogEvents" in _as_list(s["Action"])]
-    assert [s["Resource"] for s in logs] == [{"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws-glue/*"}]
+    logs = [
+        s
+        for policy in role["Policies"]
+        for s in policy["PolicyDocument"]["Statement"]
+        if "logs:PutLogEvents" in _as_list(s["Action"])
+    ]
+    assert [s["Resource"] for s in logs] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws-glue/*"}
+    ]
 
 
 def test_orchestrator_runs_exactly_the_three_jobs() -> None:
@@ -104,10 +124,16 @@ def test_glue_jobs_run_glue_5_with_dagster_pipes_and_continuous_logs() -> None:
     for job in jobs.values():
         stem = job["Name"]["Fn::Sub"].removeprefix("${ProjectName}-")
         assert job["GlueVersion"] == "5.0"
-        assert job["Command"] == {"Name": "glueetl", "PythonVersion": "3", "ScriptLocation": {"Fn::Sub": f"s3://${{ArtifactBucket}}/glue-scripts/{stem}.py"}}
+        assert job["Command"] == {
+            "Name": "glueetl",
+            "PythonVersion": "3",
+            "ScriptLocation": {"Fn::Sub": f"s3://${{ArtifactBucket}}/glue-scripts/{stem}.py"},
+        }
         assert (job["WorkerType"], job["NumberOfWorkers"], job["Timeout"]) == (
-            {"Ref": "GlueWorkerType"}, {"Ref": "GlueNumberOfWorkers"}, {"Ref": "GlueTimeoutMinutes"},
-        )  # fmt: skip
+            {"Ref": "GlueWorkerType"},
+            {"Ref": "GlueNumberOfWorkers"},
+            {"Ref": "GlueTimeoutMinutes"},
+        )
         arguments = job["DefaultArguments"]
         assert "dagster-pipes" in arguments["--additional-python-modules"]
         assert arguments["--enable-continuous-cloudwatch-log"] == "true"
@@ -125,7 +151,9 @@ def test_athena_results_are_encrypted_and_alerts_topic_exists() -> None:
     (workgroup,) = _of_type("AWS::Athena::WorkGroup").values()
     configuration = workgroup["WorkGroupConfiguration"]
     assert configuration["EnforceWorkGroupConfiguration"] is True
-    assert configuration["ResultConfiguration"]["OutputLocation"] == {"Fn::Sub": "s3://${ArtifactBucket}/athena-results/"}
+    assert configuration["ResultConfiguration"]["OutputLocation"] == {
+        "Fn::Sub": "s3://${ArtifactBucket}/athena-results/"
+    }
     assert configuration["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"] == "SSE_S3"
     (topic,) = _of_type("AWS::SNS::Topic").values()
     assert topic["KmsMasterKeyId"] == "alias/aws/sns"
@@ -133,7 +161,15 @@ def test_athena_results_are_encrypted_and_alerts_topic_exists() -> None:
 
 def test_outputs_cover_what_deploy_prints() -> None:
     assert {
-        "DataBucketName", "ArtifactBucketName", "GlueDatabaseName", "GlueJobPrefix", "AthenaWorkGroupName",
-        "AthenaResultsLocation", "AlertTopicArn", "GlueJobRoleArn", "OrchestratorPolicyArn", "Region",
-    } <= set(_template()["Outputs"])  # fmt: skip
+        "DataBucketName",
+        "ArtifactBucketName",
+        "GlueDatabaseName",
+        "GlueJobPrefix",
+        "AthenaWorkGroupName",
+        "AthenaResultsLocation",
+        "AlertTopicArn",
+        "GlueJobRoleArn",
+        "OrchestratorPolicyArn",
+        "Region",
+    } <= set(_template()["Outputs"])
     assert _template()["Outputs"]["GlueJobPrefix"]["Value"] == {"Fn::Sub": "${ProjectName}-"}

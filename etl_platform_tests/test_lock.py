@@ -18,7 +18,10 @@ def _pins() -> dict[str, str]:
 
 def _declared() -> set[str]:
     project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
-    requirements = [*project["dependencies"], *(r for extra in project["optional-dependencies"].values() for r in extra)]
+    requirements = [
+        *project["dependencies"],
+        *(r for extra in project["optional-dependencies"].values() for r in extra),
+    ]
     return {canonicalize_name(Requirement(r).name) for r in requirements}
 
 

@@ -18,7 +18,9 @@ def _job(out: io.StringIO, seen_live: threading.Event) -> dg.JobDefinition:
 
     @dg.asset(check_specs=[dg.AssetCheckSpec("has_rows", asset="raw")])
     def raw() -> dg.MaterializeResult:
-        return dg.MaterializeResult(check_results=[dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN)])
+        return dg.MaterializeResult(
+            check_results=[dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN)]
+        )
 
     @dg.asset(retry_policy=dg.RetryPolicy(max_retries=1))
     def flaky() -> None:

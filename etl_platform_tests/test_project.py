@@ -10,7 +10,9 @@ def _copy_scripts(tmp_path):
 
 def test_editing_a_script_changes_only_its_code_version(tmp_path) -> None:
     _copy_scripts(tmp_path)
-    sales, marketing = (script_code_version(s, tmp_path) for s in ("process_sales_data.py", "process_marketing_data.py"))
+    sales, marketing = (
+        script_code_version(s, tmp_path) for s in ("process_sales_data.py", "process_marketing_data.py")
+    )
     assert sales == script_code_version("process_sales_data.py", GLUE_SCRIPTS_DIR)
     with open(tmp_path / "process_sales_data.py", "a") as script:
         script.write("\n# tweak\n")

@@ -55,7 +55,9 @@ def _stage(tables: LakeTables, root, rows: int, run_id: str) -> str:
 
 def _killed_while_publishing(root, key: str, pause: str) -> None:
     signal_file = root / "paused"
-    process = subprocess.Popen([sys.executable, "-c", PUBLISHER, str(root), key, pause, str(signal_file)], start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", PUBLISHER, str(root), key, pause, str(signal_file)], start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 120
         while not signal_file.exists():
@@ -71,7 +73,9 @@ def _killed_while_publishing(root, key: str, pause: str) -> None:
 def test_a_publisher_killed_around_its_commit_leaves_every_reader_agreeing(tmp_path, pause, current_rows) -> None:
     lake, catalog = LocalLake(root=str(tmp_path)), lake_catalog(tmp_path)
     tables = LakeTables(lake, catalog)
-    first = tables.publish("sales_daily", LOCATION, _stage(tables, tmp_path, 3, "run-first"), Build(run_id="run-first", rows=3)).snapshot
+    first = tables.publish(
+        "sales_daily", LOCATION, _stage(tables, tmp_path, 3, "run-first"), Build(run_id="run-first", rows=3)
+    ).snapshot
 
     _killed_while_publishing(tmp_path, _stage(tables, tmp_path, 5, "run-killed"), pause)
 
@@ -84,5 +88,7 @@ def test_a_publisher_killed_around_its_commit_leaves_every_reader_agreeing(tmp_p
     assert DuckDBEngine(catalog=catalog).query("select count(*) from sales_daily").rows == [(current_rows,)]
     assert iceberg_table(tmp_path, "sales_daily").scan().to_arrow().num_rows == current_rows
     # And the next publish goes on from there.
-    after = tables.publish("sales_daily", LOCATION, _stage(tables, tmp_path, 7, "run-next"), Build(run_id="run-next", rows=7)).snapshot
+    after = tables.publish(
+        "sales_daily", LOCATION, _stage(tables, tmp_path, 7, "run-next"), Build(run_id="run-next", rows=7)
+    ).snapshot
     assert after.parent_id == current.snapshot_id and catalog.current("sales_daily") == after

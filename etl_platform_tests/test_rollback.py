@@ -83,7 +83,9 @@ def test_rollback_errors_are_one_line(two_builds, capsys, argv, message) -> None
         assert all(table in err for table in REGISTRY.table_locations())
 
 
-def test_rolling_back_to_a_version_with_rejected_rows_keeps_them_visible(lake_root, tmp_path, monkeypatch, capsys) -> None:
+def test_rolling_back_to_a_version_with_rejected_rows_keeps_them_visible(
+    lake_root, tmp_path, monkeypatch, capsys
+) -> None:
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     noisy = RecordingRunner(row_count=100, rejected_rows=3, warning_checks=["parse_rejects"])
     _build(lake_root, tmp_path / "home", [noisy, RecordingRunner(row_count=10)])
@@ -97,8 +99,14 @@ def test_rolling_back_to_a_version_with_rejected_rows_keeps_them_visible(lake_ro
         metadata = instance.get_latest_materialization_event(dg.AssetKey("sales_daily")).asset_materialization.metadata
         assert metadata["rejected_rows"].value == 3
         key = dg.AssetCheckKey(dg.AssetKey("sales_daily"), "parse_rejects")
-        check = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key].event.dagster_event.event_specific_data
-    assert (check.passed, check.severity, check.metadata["rejected_rows"].value) == (False, dg.AssetCheckSeverity.WARN, 3)
+        check = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[
+            key
+        ].event.dagster_event.event_specific_data
+    assert (check.passed, check.severity, check.metadata["rejected_rows"].value) == (
+        False,
+        dg.AssetCheckSeverity.WARN,
+        3,
+    )
 
 
 def test_a_snapshot_id_that_is_not_a_number_is_a_usage_error(two_builds, capsys) -> None:

@@ -65,7 +65,9 @@ def test_the_refused_statement_is_quoted_shortened_on_one_line() -> None:
     with pytest.raises(WriteRefusedError) as refused:
         check_read_only("select 1;\ncopy (select 'a rather long literal to shorten' as text)\n  to 'out.csv'")
     message = str(refused.value)
-    assert message.startswith("""the COPY statement "copy (select 'a rather long literal""") and message.endswith('..."')
+    assert message.startswith("""the COPY statement "copy (select 'a rather long literal""") and message.endswith(
+        '..."'
+    )
     assert "\n" not in message and len(message) < 100
 
 
@@ -81,6 +83,8 @@ def test_parser_errors_are_duckdbs_on_one_line() -> None:
         check_read_only("selec 1")
 
 
-@pytest.mark.parametrize("sql", ["copy (select 1) to 'out.csv'", "explain analyze select 1", "update extensions", "selec 1"])
+@pytest.mark.parametrize(
+    "sql", ["copy (select 1) to 'out.csv'", "explain analyze select 1", "update extensions", "selec 1"]
+)
 def test_allow_writes_leaves_statements_to_the_engine(sql) -> None:
     check_read_only(sql, allow_writes=True)

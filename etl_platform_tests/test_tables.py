@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,7 +18,15 @@ from pyiceberg.exceptions import NoSuchTableError
 
 from etl_platform.resources import DuckDBEngine, LocalLake, SqlTableCatalog
 from etl_platform.resources.catalog import BuildSource, TableError, TableSnapshot
-from etl_platform.tables import Build, LakeTables, Published, describe_snapshots, new_build_id, orphan_min_age_seconds, retention
+from etl_platform.tables import (
+    Build,
+    LakeTables,
+    Published,
+    describe_snapshots,
+    new_build_id,
+    orphan_min_age_seconds,
+    retention,
+)
 
 TABLE, LOCATION = "sales_daily", "processed/sales_daily"
 
@@ -41,16 +49,31 @@ class Bench:
         bounds = [rows * part // files for part in range(files + 1)]
         for part in range(files):
             numbers = list(range(bounds[part], bounds[part + 1]))
-            pq.write_table(pa.table({"run": [run_id] * len(numbers), "n": numbers}), folder / f"part-{part:05d}.snappy.parquet")
+            pq.write_table(
+                pa.table({"run": [run_id] * len(numbers), "n": numbers}), folder / f"part-{part:05d}.snappy.parquet"
+            )
         (folder / "_SUCCESS").write_bytes(b"")
         self.run_ids[key] = run_id
         return key
 
     def publish(
-        self, key: str, rows: int, source: BuildSource | None = None, table: str = TABLE, location: str = LOCATION, allow_older: bool = False, **build
+        self,
+        key: str,
+        rows: int,
+        source: BuildSource | None = None,
+        table: str = TABLE,
+        location: str = LOCATION,
+        allow_older: bool = False,
+        **build,
     ) -> Published:
         """Publish the build staged at ``key`` as its run would, from the landing object ``source``."""
-        return self.tables.publish(table, location, key, Build(run_id=self.run_ids[key], rows=rows, source=source, **build), allow_older=allow_older)
+        return self.tables.publish(
+            table,
+            location,
+            key,
+            Build(run_id=self.run_ids[key], rows=rows, source=source, **build),
+            allow_older=allow_older,
+        )
 
     def files(self, key: str) -> list[str]:
         """The build's own Parquet files as the catalog lists them."""
@@ -78,7 +101,7 @@ def committed(published: Published) -> TableSnapshot:
 
 
 def iso(moment: float) -> str:
-    return datetime.fromtimestamp(moment, timezone.utc).isoformat()
+    return datetime.fromtimestamp(moment, UTC).isoformat()
 
 
 # -- builds and publishing --------------------------------------------------------------------
@@ -118,14 +141,28 @@ def test_a_snapshot_records_its_build(bench) -> None:
     snapshot = committed(bench.publish(key, 3, source=source, **build))
     assert bench.catalog.resolve(TABLE) == snapshot
     assert (snapshot.run_id, snapshot.rows, snapshot.rejected_rows) == ("run-a", 3, 2)
-    assert (snapshot.checks_passed, snapshot.inputs, snapshot.source) == (("date_valid", "no_nulls"), {"marketing_daily": 42}, source)
+    assert (snapshot.checks_passed, snapshot.inputs, snapshot.source) == (
+        ("date_valid", "no_nulls"),
+        {"marketing_daily": 42},
+        source,
+    )
     assert (snapshot.build_key, snapshot.version) == (key, str(snapshot.snapshot_id))
     (info,) = bench.catalog.infos()
-    assert (info.name, info.row_count, info.rejected_rows, info.snapshot_id, info.run_id) == (TABLE, 3, 2, snapshot.snapshot_id, "run-a")
+    assert (info.name, info.row_count, info.rejected_rows, info.snapshot_id, info.run_id) == (
+        TABLE,
+        3,
+        2,
+        snapshot.snapshot_id,
+        "run-a",
+    )
     assert info.columns == [("run", "string"), ("n", "long")] and info.location == bench.lake.uri(LOCATION)
     second = committed(bench.publish(bench.build("run-b", 1), 1))
     lines = describe_snapshots(bench.catalog.snapshots(TABLE), second.snapshot_id)
-    assert [line[0] for line in lines] == [" ", "*"] and "from landing/sales/week47.csv" in lines[0] and "(2 rejected)" in lines[0]
+    assert (
+        [line[0] for line in lines] == [" ", "*"]
+        and "from landing/sales/week47.csv" in lines[0]
+        and "(2 rejected)" in lines[0]
+    )
 
 
 # -- which build wins -------------------------------------------------------------------------
@@ -242,13 +279,17 @@ def test_rollback_errors_are_one_clear_line(bench) -> None:
         bench.tables.rollback(TABLE)
     messages = [str(error.value)]
     only = committed(bench.publish(bench.build("run-a", 1), 1))
-    with pytest.raises(TableError, match=f"has no earlier snapshot to roll back to \\(kept: {only.snapshot_id}\\)") as error:
+    with pytest.raises(
+        TableError, match=f"has no earlier snapshot to roll back to \\(kept: {only.snapshot_id}\\)"
+    ) as error:
         bench.tables.rollback(TABLE)
     messages.append(str(error.value))
     with pytest.raises(TableError, match=f"has no snapshot 123; kept: {only.snapshot_id}$") as error:
         bench.tables.rollback(TABLE, to=123)
     messages.append(str(error.value))
-    with pytest.raises(TableError, match=f"snapshot {only.snapshot_id} is already the current snapshot of {TABLE}") as error:
+    with pytest.raises(
+        TableError, match=f"snapshot {only.snapshot_id} is already the current snapshot of {TABLE}"
+    ) as error:
         bench.tables.rollback(TABLE, to=only.snapshot_id)
     messages.append(str(error.value))
     assert all("\n" not in message and TABLE in message for message in messages)
@@ -374,11 +415,13 @@ def test_time_travel_by_snapshot_id_and_by_time(bench) -> None:
     assert bench.catalog.resolve(TABLE, iso(after_a)) == a
     assert bench.catalog.resolve(TABLE, iso(after_b)) == b  # what was current then, before the rollback
     assert bench.catalog.resolve(TABLE, iso(after_rollback)) == a
-    naive = datetime.fromtimestamp(after_b, timezone.utc).replace(tzinfo=None).isoformat()
+    naive = datetime.fromtimestamp(after_b, UTC).replace(tzinfo=None).isoformat()
     assert bench.catalog.resolve(TABLE, naive) == b  # a time without a zone is UTC
     with pytest.raises(TableError, match=f"table {TABLE} had no snapshot at"):
         bench.catalog.resolve(TABLE, iso(before))
-    with pytest.raises(TableError, match=f"table {TABLE} has no snapshot 123; etl-platform versions {TABLE} lists the kept ones"):
+    with pytest.raises(
+        TableError, match=f"table {TABLE} has no snapshot 123; etl-platform versions {TABLE} lists the kept ones"
+    ):
         bench.catalog.resolve(TABLE, "123")
     with pytest.raises(TableError, match="'yesterday' is neither a snapshot id nor an ISO time"):
         bench.catalog.resolve(TABLE, "yesterday")
@@ -386,11 +429,17 @@ def test_time_travel_by_snapshot_id_and_by_time(bench) -> None:
 
 
 def test_snapshot_for_pins_the_owner_of_an_id_or_every_table_at_a_time(bench) -> None:
-    a1 = committed(bench.publish(bench.build("run-a1", 1, location="processed/a"), 1, table="a", location="processed/a"))
+    a1 = committed(
+        bench.publish(bench.build("run-a1", 1, location="processed/a"), 1, table="a", location="processed/a")
+    )
     after_a1 = time.time()
     time.sleep(0.01)
-    b1 = committed(bench.publish(bench.build("run-b1", 2, location="processed/b"), 2, table="b", location="processed/b"))
-    a2 = committed(bench.publish(bench.build("run-a2", 3, location="processed/a"), 3, table="a", location="processed/a"))
+    b1 = committed(
+        bench.publish(bench.build("run-b1", 2, location="processed/b"), 2, table="b", location="processed/b")
+    )
+    a2 = committed(
+        bench.publish(bench.build("run-a2", 3, location="processed/a"), 3, table="a", location="processed/a")
+    )
     assert bench.catalog.names() == ["a", "b"]
     assert bench.catalog.snapshot_for(["a", "b"], str(a1.snapshot_id)) == {"a": a1.snapshot_id, "b": b1.snapshot_id}
     assert bench.catalog.snapshot_for(["a", "b"], iso(after_a1)) == {"a": a1.snapshot_id, "b": None}
@@ -426,7 +475,9 @@ def test_data_files_without_an_extension_are_published_and_markers_are_not(bench
     (folder / "_charts" / "heatmap.png").write_bytes(b"\x89PNG")
     assert bench.tables.staged_files(LOCATION, build) == [str(folder / "20261130_093012_00001_abcde_1f2e3d4c")]
     snapshot = bench.tables.publish(TABLE, LOCATION, build, Build("run-unload", 2)).snapshot
-    assert bench.catalog.data_files(TABLE, snapshot.snapshot_id) == [str(folder / "20261130_093012_00001_abcde_1f2e3d4c")]
+    assert bench.catalog.data_files(TABLE, snapshot.snapshot_id) == [
+        str(folder / "20261130_093012_00001_abcde_1f2e3d4c")
+    ]
 
 
 def _custom_build(bench, run_id: str, table: pa.Table) -> str:
@@ -453,6 +504,9 @@ def test_the_table_schema_follows_each_build_and_older_snapshots_keep_theirs(ben
 def test_a_build_whose_column_changed_type_is_refused_in_one_line(bench) -> None:
     committed(bench.tables.publish(TABLE, LOCATION, bench.build("run-1", 2), Build("run-1", 2)))
     retyped = _custom_build(bench, "run-2", pa.table({"run": ["run-2"], "n": ["seven"]}))
-    with pytest.raises(TableError, match=f"^{TABLE}: the build's columns do not fit the table: Cannot change column type: n: long -> string$"):
+    with pytest.raises(
+        TableError,
+        match=f"^{TABLE}: the build's columns do not fit the table: Cannot change column type: n: long -> string$",
+    ):
         bench.tables.publish(TABLE, LOCATION, retyped, Build("run-2", 1))
     assert [s.run_id for s in bench.catalog.snapshots(TABLE)] == ["run-1"]

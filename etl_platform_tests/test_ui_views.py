@@ -71,7 +71,9 @@ query ($path: [String!]!) {
 
 def test_the_report_overview_shows_the_published_charts(ui) -> None:
     context, lake_root = ui
-    description = graphql(context, ASSET_DESCRIPTION, {"path": [REPORT_TABLE]})["assetOrError"]["definition"]["description"]
+    description = graphql(context, ASSET_DESCRIPTION, {"path": [REPORT_TABLE]})["assetOrError"]["definition"][
+        "description"
+    ]
     current = lake_catalog(lake_root).current(REPORT_TABLE)
     stored = {name: (lake_root / chart_key(current.build_key, name)).read_bytes() for name in (HEATMAP, WEEKLY)}
 
@@ -79,8 +81,9 @@ def test_the_report_overview_shows_the_published_charts(ui) -> None:
     # Exactly the PNGs kept with the current snapshot, heatmap first, each under its title.
     assert [png for _, png in shown] == [stored[HEATMAP], stored[WEEKLY]]
     assert [title for title, _ in shown] == [
-        "Correlation at the strongest lead", "Weekly website_visits vs. forecasted_lead_revenue"
-    ]  # fmt: skip
+        "Correlation at the strongest lead",
+        "Weekly website_visits vs. forecasted_lead_revenue",
+    ]
     assert f"snapshot `{current.version}`" in description  # which build the pictures are of
     assert all(Image.open(io.BytesIO(png)).width <= OVERVIEW_COLUMN_PX for _, png in shown)
 
@@ -112,10 +115,14 @@ query ($job: PipelineSelector!, $sensor: SensorSelector!) {
 def test_the_job_page_says_automation_is_on_while_the_barrier_sensor_runs(ui) -> None:
     context, _ = ui
     selector = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
-    data = graphql(context, JOB_AUTOMATION, {
-        "job": {**selector, "pipelineName": "etl_pipeline_job"},
-        "sensor": {**selector, "sensorName": "join_barrier_automation_sensor"},
-    })  # fmt: skip
+    data = graphql(
+        context,
+        JOB_AUTOMATION,
+        {
+            "job": {**selector, "pipelineName": "etl_pipeline_job"},
+            "sensor": {**selector, "sensorName": "join_barrier_automation_sensor"},
+        },
+    )
     automated = {"/".join(n["assetKey"]["path"]) for n in data["assetNodes"] if n["automationCondition"]}
     assert automated == {REGISTRY.joined.name, REPORT_TABLE}  # so the job page shows the tag
     assert data["sensorOrError"] == {"sensorType": "AUTO_MATERIALIZE", "sensorState": {"status": "RUNNING"}}

@@ -16,7 +16,6 @@ from dagster._core.workspace.context import WorkspaceProcessContext, WorkspaceRe
 from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
 from dagster_graphql.test.utils import execute_dagster_graphql
 
-
 # The project's definitions with the Spark runner mocked, over the lake at ETL_LAKE_ROOT.
 RECORDING_DEFS = """
 import os
@@ -35,7 +34,8 @@ def ui_context(instance: dg.DagsterInstance, source: str, folder: Path) -> Itera
     path = folder / f"ui_defs_{uuid.uuid4().hex}.py"
     path.write_text(source)
     origin = InProcessCodeLocationOrigin(
-        loadable_target_origin=LoadableTargetOrigin(python_file=str(path), attribute="defs"), location_name="etl_platform"
+        loadable_target_origin=LoadableTargetOrigin(python_file=str(path), attribute="defs"),
+        location_name="etl_platform",
     )
     with WorkspaceProcessContext(instance, InProcessWorkspaceLoadTarget(origin)) as process:
         yield process.create_request_context()

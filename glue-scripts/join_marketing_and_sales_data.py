@@ -8,10 +8,9 @@ import json
 from collections.abc import Mapping, Sequence
 from functools import reduce
 
-from pyspark.sql import DataFrame
-
 import lake_checks
 import lake_job
+from pyspark.sql import DataFrame
 
 
 def join_daily(tables: Mapping[str, DataFrame]) -> DataFrame:
@@ -46,7 +45,8 @@ def main(reporter: lake_job.Reporter, argv: Sequence[str]) -> None:
     args = lake_job.parse_job_args(argv, required=["inputs", "output_path"], optional={"checks": ""})
     try:
         inputs: dict[str, list[str]] = {
-            name: [paths] if isinstance(paths, str) else list(paths) for name, paths in dict(json.loads(args["inputs"])).items()
+            name: [paths] if isinstance(paths, str) else list(paths)
+            for name, paths in dict(json.loads(args["inputs"])).items()
         }
     except (ValueError, TypeError) as error:
         raise lake_job.LakeJobError(f"--inputs must be a JSON object of table name -> file list: {error}") from None
@@ -65,7 +65,9 @@ def main(reporter: lake_job.Reporter, argv: Sequence[str]) -> None:
         *lake_checks.daily_table_outcomes(written, plan),
         lake_checks.join_coverage_outcome(written, tables, rows),
     ]
-    reporter.table_written(joined, output_path, rows, inputs=inputs, **{"dagster/column_lineage": column_lineage(tables)})
+    reporter.table_written(
+        joined, output_path, rows, inputs=inputs, **{"dagster/column_lineage": column_lineage(tables)}
+    )
     for outcome in outcomes:
         reporter.check(outcome)
 

@@ -66,7 +66,10 @@ class Outcome:
 
 def examples(frame: DataFrame, limit: int = EXAMPLE_ROWS) -> list[dict[str, Any]]:
     """A few rows as JSON-able dicts (dates and numbers as text where JSON would not keep them)."""
-    return [{k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v) for k, v in row.asDict().items()} for row in frame.limit(limit).collect()]
+    return [
+        {k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v) for k, v in row.asDict().items()}
+        for row in frame.limit(limit).collect()
+    ]
 
 
 def row_check_outcomes(frame: DataFrame, checks: Sequence[RowCheck], failing_counts: dict[str, int]) -> list[Outcome]:
@@ -105,7 +108,9 @@ def daily_table_outcomes(table: DataFrame, plan: CheckPlan) -> list[Outcome]:
     }
     if any(problems.values()):
         duplicated = table.groupBy("date").count().where("count > 1").select("date")
-        bad = table.where(date.isNull() | out_of_range).unionByName(table.join(duplicated, "date").select(table.columns))
+        bad = table.where(date.isNull() | out_of_range).unionByName(
+            table.join(duplicated, "date").select(table.columns)
+        )
         date_metadata["failing_rows"] = sum(problems.values())
         date_metadata["examples"] = examples(bad)
     outcomes = [Outcome("date_valid", not any(problems.values()), True, date_metadata)]
@@ -122,7 +127,11 @@ def date_gap_outcome(table: DataFrame, max_gap_days: int) -> Outcome:
     and warns about. A daily table has a row per day, so the array stays small.
     """
     dates = F.col("dates")
-    neighbours = F.zip_with(dates, F.slice(dates, 2, F.size(dates)), lambda after, before: F.struct(after.alias("after"), before.alias("before")))
+    neighbours = F.zip_with(
+        dates,
+        F.slice(dates, 2, F.size(dates)),
+        lambda after, before: F.struct(after.alias("after"), before.alias("before")),
+    )
     gaps = (
         table.agg(F.sort_array(F.collect_list("date")).alias("dates"))
         .select(F.inline(neighbours))
@@ -140,20 +149,31 @@ def date_gap_outcome(table: DataFrame, max_gap_days: int) -> Outcome:
     )
 
 
-def parse_outcomes(input_rows: int, rejected_rows: int, rejected_examples: list[dict[str, Any]], max_share: float) -> Outcome:
+def parse_outcomes(
+    input_rows: int, rejected_rows: int, rejected_examples: list[dict[str, Any]], max_share: float
+) -> Outcome:
     """Rejected landing rows (a value that does not parse, a wrong field count, bytes that are not
     UTF-8) are missing from the table, so any of them fails the check: a partial table must not
     look like a pass. Within ``max_share`` (the dataset's declared tolerance, 0 unless its source is
     known to be noisy) the failure only warns and the table is published without them; beyond it,
     it blocks. ``rejected_examples`` are the first rejected rows, each with its line and reason."""
     share = rejected_rows / input_rows if input_rows else 0.0
-    metadata: dict[str, Any] = {"input_rows": input_rows, "rejected_rows": rejected_rows, "rejected_share": round(share, 6), "max_share": max_share}
+    metadata: dict[str, Any] = {
+        "input_rows": input_rows,
+        "rejected_rows": rejected_rows,
+        "rejected_share": round(share, 6),
+        "max_share": max_share,
+    }
     if rejected_rows:
         metadata["examples"] = rejected_examples
-    return Outcome("parse_rejects", passed=rejected_rows == 0, blocking=rejected_rows == 0 or share > max_share, metadata=metadata)
+    return Outcome(
+        "parse_rejects", passed=rejected_rows == 0, blocking=rejected_rows == 0 or share > max_share, metadata=metadata
+    )
 
 
-def schema_outcome(missing: Sequence[str], unexpected: Sequence[str], unparsed: dict[str, int], non_empty: dict[str, int]) -> Outcome:
+def schema_outcome(
+    missing: Sequence[str], unexpected: Sequence[str], unparsed: dict[str, int], non_empty: dict[str, int]
+) -> Outcome:
     """Blocking: every expected column present, and no typed column whose values never parse."""
     wrong_type = sorted(name for name, bad in unparsed.items() if bad and bad == non_empty.get(name))
     return Outcome(
@@ -175,13 +195,21 @@ def join_coverage_outcome(joined: DataFrame, inputs: dict[str, DataFrame], path_
         dates = frame.select("date").where(F.col("date").isNotNull()).distinct()
         common = dates if common is None else common.intersect(dates)
     expected = common.count() if common is not None else 0
-    ordering = (
-        joined.select(F.input_file_name().alias("file"), F.monotonically_increasing_id().alias("position"), "date")
-        .withColumn("previous", F.lag("date").over(Window.partitionBy("file").orderBy("position")))
-    )
+    ordering = joined.select(
+        F.input_file_name().alias("file"), F.monotonically_increasing_id().alias("position"), "date"
+    ).withColumn("previous", F.lag("date").over(Window.partitionBy("file").orderBy("position")))
     unsorted_within_files = ordering.where(F.col("previous") > F.col("date")).count()
-    spans = ordering.groupBy("file").agg(F.min("date").alias("first"), F.max("date").alias("last")).orderBy("file").collect()
-    overlapping_files = sum(1 for a, b in zip(spans, spans[1:]) if a["last"] is not None and b["first"] is not None and a["last"] > b["first"])
+    spans = (
+        ordering.groupBy("file")
+        .agg(F.min("date").alias("first"), F.max("date").alias("last"))
+        .orderBy("file")
+        .collect()
+    )
+    overlapping_files = sum(
+        1
+        for a, b in zip(spans, spans[1:])
+        if a["last"] is not None and b["first"] is not None and a["last"] > b["first"]
+    )
     return Outcome(
         "join_coverage",
         passed=path_rows == expected and unsorted_within_files == 0 and overlapping_files == 0,

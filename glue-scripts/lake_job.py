@@ -51,7 +51,12 @@ POSITION = "__position"
 # Enough of the file to vet its encoding and header without Spark, and without reading it all.
 HEAD_BYTES = 64 * 1024
 # What a file with one of these at the start is encoded in; Spark would read it as garbage.
-WIDE_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
+WIDE_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
 UTF8_BOM = b"\xef\xbb\xbf"
 
 # Types a registry may declare for a raw CSV column, and the Spark SQL type each parses into.
@@ -112,7 +117,9 @@ def parse_columns_arg(text: str) -> list[ExpectedColumn]:
     return columns
 
 
-def parse_job_args(argv: Sequence[str], required: Sequence[str], optional: Mapping[str, str] | None = None) -> dict[str, str]:
+def parse_job_args(
+    argv: Sequence[str], required: Sequence[str], optional: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """Read ``--name value`` pairs the way Glue passes job arguments.
 
     Glue adds arguments of its own (``--JOB_ID``, ``--TempDir``, the Pipes bootstrap...), so unknown
@@ -220,11 +227,15 @@ def read_header(head: bytes, source: str) -> list[str]:
     if len(header) == 1:
         for delimiter in (";", "\t", "|"):
             if delimiter in header[0]:
-                raise LakeJobError(f"{source}: line 1 is one column containing {delimiter!r}: the file seems delimited by {delimiter!r}; expected ','")
+                raise LakeJobError(
+                    f"{source}: line 1 is one column containing {delimiter!r}: the file seems delimited by {delimiter!r}; expected ','"
+                )
     return header
 
 
-def read_landing_csv(spark: SparkSession, path: str, multiline: bool = False, header: Sequence[str] | None = None) -> DataFrame:
+def read_landing_csv(
+    spark: SparkSession, path: str, multiline: bool = False, header: Sequence[str] | None = None
+) -> DataFrame:
     """Every column as a string, named from the header (vetted by ``read_header``, or ``header``
     if the caller read it already): no inference pass.
 
@@ -401,11 +412,21 @@ def apply_types(
     unparsed = {c.name: ~empty(c.name) & typed[c.name].isNull() for c in expected if c.type != "string"}
     kinds = {c.name: c.type for c in expected}
     problems: list[tuple[Column, Column]] = [
-        (bad, F.concat(F.lit(f"{names[name].strip()}: '"), F.col(_quoted(names[name])), F.lit(f"' is not a {kinds[name]}")))
+        (
+            bad,
+            F.concat(
+                F.lit(f"{names[name].strip()}: '"), F.col(_quoted(names[name])), F.lit(f"' is not a {kinds[name]}")
+            ),
+        )
         for name, bad in unparsed.items()
     ]
     problems += [(empty(name), F.lit(f"{names[name].strip()} is empty")) for name in required]
-    problems.append((F.concat_ws("", *[F.col(_quoted(name)) for name in data_columns]).contains("\ufffd"), F.lit("bytes that are not UTF-8")))
+    problems.append(
+        (
+            F.concat_ws("", *[F.col(_quoted(name)) for name in data_columns]).contains("\ufffd"),
+            F.lit("bytes that are not UTF-8"),
+        )
+    )
     broken = F.lit(False)
     if CORRUPT_RECORD in raw.columns:
         problems.append((F.col(CORRUPT_RECORD).isNotNull(), F.lit(f"not {len(data_columns)} fields like the header")))
@@ -429,7 +450,10 @@ def apply_types(
         F.sum("_broken").alias("broken_records"),
         *[F.sum(f"_unparsed_{i}").alias(f"unparsed_{i}") for i in range(len(unparsed))],
         *[F.sum(f"_nonempty_{i}").alias(f"nonempty_{i}") for i in range(len(unparsed))],
-        *[F.count(F.when((F.col("_rejected") == 0) & rule.failing(), 1)).alias(f"rule_{i}") for i, rule in enumerate(rules)],
+        *[
+            F.count(F.when((F.col("_rejected") == 0) & rule.failing(), 1)).alias(f"rule_{i}")
+            for i, rule in enumerate(rules)
+        ],
     ]
     stats = Observation("parse")
     observed = flagged.observe(stats, *metrics)
@@ -461,9 +485,7 @@ def first_rejected(typed: TypedInput, source: str, multiline: bool = False) -> l
     return [{"_line": line, **row} for row, line in zip(rows, lines)]
 
 
-def process_landing_file(
-    reporter: Reporter, argv: Sequence[str], transform: Callable[[DataFrame], DataFrame]
-) -> None:
+def process_landing_file(reporter: Reporter, argv: Sequence[str], transform: Callable[[DataFrame], DataFrame]) -> None:
     """The whole life of a processing job: read the landing CSV, type it, transform, write, check, report.
 
     Job arguments: ``--input_path`` (the landing object), ``--output_path`` (the table location),
@@ -500,7 +522,9 @@ def process_landing_file(
     if counts["input_rows"] == 0:
         raise LakeJobError(f"{source}: the file has a header but no data rows")
     if counts["broken_records"] and not multiline:
-        (example,) = typed.rejected.where(F.col("_reason").contains("fields like the header")).select(CORRUPT_RECORD).limit(1).first() or ("",)
+        (example,) = typed.rejected.where(F.col("_reason").contains("fields like the header")).select(
+            CORRUPT_RECORD
+        ).limit(1).first() or ("",)
         raise LakeJobError(
             f"{source}: {counts['broken_records']} record(s) continue on a new line inside a quoted value (e.g. {example!r}); "
             "read such files with multiline=True on the dataset"
@@ -519,7 +543,9 @@ def process_landing_file(
         where = ", ".join(f"line {example['_line'] or '?'} ({example['_reason']})" for example in rejected)
         more = ", ..." if counts["rejected_rows"] > len(rejected) else ""
         reporter.warning(f"{source}: rejected {counts['rejected_rows']} of {counts['input_rows']} rows: {where}{more}")
-    reporter.table_written(output, output_path, rows, input_rows=counts["input_rows"], rejected_rows=counts["rejected_rows"])
+    reporter.table_written(
+        output, output_path, rows, input_rows=counts["input_rows"], rejected_rows=counts["rejected_rows"]
+    )
     for outcome in outcomes:
         reporter.check(outcome)
 
@@ -579,7 +605,9 @@ class Reporter:
 
     def check(self, outcome: Outcome) -> None:
         level = self.info if outcome.passed else self.warning
-        level(f"check {outcome.name}: {'passed' if outcome.passed else 'FAILED'} {json.dumps(outcome.metadata, default=str)[:500]}")
+        level(
+            f"check {outcome.name}: {'passed' if outcome.passed else 'FAILED'} {json.dumps(outcome.metadata, default=str)[:500]}"
+        )
         self._pipes.report_asset_check(
             check_name=outcome.name,
             passed=outcome.passed,
@@ -621,7 +649,9 @@ def storage_trouble(error: BaseException) -> str | None:
         seen.append(current)
         if isinstance(current, (LakeStorageError, OSError)):  # FileNotFoundError, ConnectionError, TimeoutError...
             return f"{type(current).__name__}: {_first_line(current)}"
-        if type(current).__module__.startswith("botocore"):  # ClientError (NoSuchKey, SlowDown), EndpointConnectionError...
+        if type(current).__module__.startswith(
+            "botocore"
+        ):  # ClientError (NoSuchKey, SlowDown), EndpointConnectionError...
             return f"{type(current).__name__}: {_first_line(current)}"
         if isinstance(current, PySparkException):
             condition = _condition(current)

@@ -1,9 +1,8 @@
 """Marketing engagement export (one row per day) -> ``marketing_daily`` with normalised column names."""
 
+import lake_job
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-
-import lake_job
 
 
 def daily_marketing(metrics: DataFrame) -> DataFrame:

@@ -1,9 +1,8 @@
 """Sales pipeline export (one row per opportunity) -> ``sales_daily`` (one row per calendar date)."""
 
+import lake_job
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-
-import lake_job
 
 LEAD_STAGE = "Lead"
 

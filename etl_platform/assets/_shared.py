@@ -9,8 +9,8 @@ from dataclasses import dataclass, replace
 import dagster as dg
 
 from etl_platform.checks.history import row_count_change
-from etl_platform.checks.settings import QualitySettings
 from etl_platform.checks.restate import restate_checks
+from etl_platform.checks.settings import QualitySettings
 from etl_platform.resources import Lake, LakeObject, TableCatalog
 from etl_platform.resources.catalog import BuildSource, TableError, TableSnapshot
 from etl_platform.tables import DATA, Build, LakeTables, Published
@@ -77,11 +77,17 @@ def publish_table(
             f"{table}: blocking checks failed ({', '.join(failed)}): {lake.uri(build_key)} is not published; "
             f"the current snapshot stays {current.version if current else 'none (never published)'}"
         )
-        return {"published": dg.MetadataValue.bool(False), "staged_path": dg.MetadataValue.path(lake.uri(build_key))}, None
+        return {
+            "published": dg.MetadataValue.bool(False),
+            "staged_path": dg.MetadataValue.path(lake.uri(build_key)),
+        }, None
     build = replace(build, checks_passed=tuple(sorted(c.check_name for c in checks if c.passed)))
     outcome = tables.publish(table, location, build_key, build, allow_older=allow_older)
     if outcome.snapshot is None:
-        return {"published": dg.MetadataValue.bool(False), "staged_path": dg.MetadataValue.path(lake.uri(build_key))}, outcome
+        return {
+            "published": dg.MetadataValue.bool(False),
+            "staged_path": dg.MetadataValue.path(lake.uri(build_key)),
+        }, outcome
     snapshot = outcome.snapshot
     left_out = f", {build.rejected_rows:,} rejected" if build.rejected_rows else ""
     retried = f" after {outcome.attempts - 1} concurrent commit(s)" if outcome.attempts > 1 else ""
@@ -92,7 +98,9 @@ def publish_table(
         context.log.warning(f"{table}: retention clean-up failed and will run again after the next build: {error}")
     else:
         if expired or removed:
-            context.log.info(f"{table}: expired {len(expired)} old snapshot(s), removed {len(removed)} unreferenced build folder(s)")
+            context.log.info(
+                f"{table}: expired {len(expired)} old snapshot(s), removed {len(removed)} unreferenced build folder(s)"
+            )
     return {
         "published": dg.MetadataValue.bool(True),
         "table_version": dg.MetadataValue.text(snapshot.version),
@@ -121,7 +129,13 @@ def stale_build(
     context.op_execution_context._step_execution_context._requires_typed_event_stream = False
     context.instance.add_run_tags(context.run.run_id, {STALE_TAG: source.key})
     checks = [key.name for key in context.selected_asset_check_keys]
-    restate_checks(context.instance, context.asset_key, current, checks, f"the build of {source.key} was stale; this snapshot stays current")
+    restate_checks(
+        context.instance,
+        context.asset_key,
+        current,
+        checks,
+        f"the build of {source.key} was stale; this snapshot stays current",
+    )
     yield dg.AssetObservation(
         asset_key=context.asset_key,
         description=message,
@@ -163,7 +177,9 @@ def table_results(
     checks = [r for r in reported if isinstance(r, dg.AssetCheckResult)]
     # Against the current snapshot: a build that failed its audit is not a baseline.
     current = tables.catalog.current(context.asset_key.to_user_string())
-    checks.append(row_count_change(context.asset_key, current.rows if current else None, rows, settings.max_row_count_change))
+    checks.append(
+        row_count_change(context.asset_key, current.rows if current else None, rows, settings.max_row_count_change)
+    )
     reported_rejects = materialization.metadata.get("rejected_rows")
     rejected = int(reported_rejects.value) if reported_rejects is not None else 0  # type: ignore[arg-type]
     output = materialization.metadata.get("output_path")
@@ -172,7 +188,13 @@ def table_results(
     published, outcome = publish_table(context, tables, location, build_key, build, checks, allow_older)
     failed = blocking_failures(checks)
     if outcome is not None and outcome.stale_against is not None:
-        return TableBuild(results=list(checks), checks=checks, failed=failed, rejected_rows=rejected, stale_against=outcome.stale_against)
+        return TableBuild(
+            results=list(checks),
+            checks=checks,
+            failed=failed,
+            rejected_rows=rejected,
+            stale_against=outcome.stale_against,
+        )
     metadata = {**materialization.metadata, **extra_metadata, **published}
     return TableBuild(
         results=[dg.MaterializeResult(metadata=metadata), *checks],

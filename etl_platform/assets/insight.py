@@ -56,8 +56,13 @@ def column_lineage(joined: str, engagement: Sequence[str], sales: Sequence[str])
 
 
 def top_markdown(rows: Sequence[Mapping[str, Any]], limit: int = TOP) -> str:
-    strongest = sorted((r for r in rows if r["best_correlation"] is not None), key=lambda r: -abs(r["best_correlation"]))
-    lines = ["| engagement | sales | r (best lead) | lead (days) | same-day r | days |", "|---|---|---:|---:|---:|---:|"]
+    strongest = sorted(
+        (r for r in rows if r["best_correlation"] is not None), key=lambda r: -abs(r["best_correlation"])
+    )
+    lines = [
+        "| engagement | sales | r (best lead) | lead (days) | same-day r | days |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     lines += [
         f"| {r['engagement_metric']} | {r['sales_metric']} | {r['best_correlation']:+.3f} | {r['best_lag_days']} | "
         f"{'n/a' if r['correlation'] is None else format(r['correlation'], '+.3f')} | {r['days']} |"
@@ -103,8 +108,10 @@ def overview_description(summary: str, lake: Lake | None, catalog: TableCatalog 
         log.warning("the charts of %s could not be read for its description: %s", REPORT_TABLE, error)
         return f"{summary}\n\nThe published charts could not be read when the code location loaded: {error}"
     if published is None:
-        return (f"{summary}\n\nNo published version yet: the charts show here once a build is published "
-                "and the code location is reloaded.")  # fmt: skip
+        return (
+            f"{summary}\n\nNo published version yet: the charts show here once a build is published "
+            "and the code location is reloaded."
+        )
     version, images = published
     when = f"snapshot `{version.version}`, run `{version.run_id[:8]}`"
     if not images:
@@ -137,8 +144,9 @@ def correlation_report_asset(
         kinds={"sql", "parquet", "matplotlib"},
         owners=OWNERS,
         code_version=code_version,
-        automation_condition=(dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed())
-        .with_label("after each good build of the joined table"),
+        automation_condition=(
+            dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+        ).with_label("after each good build of the joined table"),
         freshness_policy=cycle.freshness_policy(),
         pool=table_pool(REPORT_TABLE),
         check_specs=report_check_specs(REPORT_TABLE),
@@ -153,13 +161,17 @@ def correlation_report_asset(
             "sql": dg.MetadataValue.md(f"```sql\n{report_sql}\n```"),
         },
     )
-    def _report(context: dg.AssetExecutionContext, lake: Lake, catalog: TableCatalog, sql: SqlEngine) -> dg.MaterializeResult:
+    def _report(
+        context: dg.AssetExecutionContext, lake: Lake, catalog: TableCatalog, sql: SqlEngine
+    ) -> dg.MaterializeResult:
         joined_snapshot = catalog.current(joined)  # recorded with the build: resolved before the queries read it
         try:
             result = sql.query(report_sql)
             weeks = sql.query(weekly)
         except SqlError as error:
-            raise dg.Failure(description=f"cannot compute {REPORT_TABLE} from {joined}: {error}", allow_retries=False) from None
+            raise dg.Failure(
+                description=f"cannot compute {REPORT_TABLE} from {joined}: {error}", allow_retries=False
+            ) from None
         rows = [dict(zip(result.columns, row)) for row in result.rows]
         checks = [correlations_in_range(rows), enough_days(rows, pairs, min_days())]
         tables = LakeTables(lake, catalog)
@@ -171,7 +183,11 @@ def correlation_report_asset(
             WEEKLY: charts.weekly_png(week_starts, visits, revenue, WEEKLY_ENGAGEMENT, WEEKLY_SALES),
         }
         chart_uris = store_charts(lake, staged, images)
-        build = Build(run_id=context.run.run_id, rows=len(rows), inputs={joined: joined_snapshot.snapshot_id} if joined_snapshot else {})
+        build = Build(
+            run_id=context.run.run_id,
+            rows=len(rows),
+            inputs={joined: joined_snapshot.snapshot_id} if joined_snapshot else {},
+        )
         published, _ = publish_table(context, tables, REPORT_LOCATION, staged, build, checks)
         context.log.info(f"{REPORT_TABLE}: {len(rows)} metric pairs; charts at {', '.join(chart_uris.values())}")
         return dg.MaterializeResult(

@@ -5,7 +5,15 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from etl_platform.assets._shared import OWNERS, PIPELINE_GROUP, SPARK_RETRY_POLICY, TABLE_KINDS, TableResult, table_pool, table_results
+from etl_platform.assets._shared import (
+    OWNERS,
+    PIPELINE_GROUP,
+    SPARK_RETRY_POLICY,
+    TABLE_KINDS,
+    TableResult,
+    table_pool,
+    table_results,
+)
 from etl_platform.automation.barrier import join_barrier
 from etl_platform.automation.cadence import Cycle
 from etl_platform.checks.settings import QualitySettings
@@ -35,7 +43,9 @@ def joined_asset(registry: Registry, cycle: Cycle) -> dg.AssetsDefinition:
         description=f"{joined.description}\n\nInputs: {', '.join(inputs)}. Built by `glue-scripts/{joined.script}`.",
         metadata={"table_location": dg.MetadataValue.text(joined.table_location)},
     )
-    def _joined(context: dg.AssetExecutionContext, lake: Lake, catalog: TableCatalog, spark: SparkJobRunner) -> Iterator[TableResult]:
+    def _joined(
+        context: dg.AssetExecutionContext, lake: Lake, catalog: TableCatalog, spark: SparkJobRunner
+    ) -> Iterator[TableResult]:
         # Each input is read at its current snapshot, resolved once here and passed to the script
         # as that snapshot's file list: the join sees one committed snapshot of each input even if
         # an input is republished meanwhile, and the script stays plain PySpark.
@@ -54,7 +64,9 @@ def joined_asset(registry: Registry, cycle: Cycle) -> dg.AssetsDefinition:
             context,
             joined.script,
             {
-                "inputs": json.dumps({table: catalog.data_files(table, s.snapshot_id) for table, s in snapshots.items()}),
+                "inputs": json.dumps(
+                    {table: catalog.data_files(table, s.snapshot_id) for table, s in snapshots.items()}
+                ),
                 "output_path": lake.uri(staged),
                 "checks": check_plan((), settings),
             },
@@ -64,7 +76,11 @@ def joined_asset(registry: Registry, cycle: Cycle) -> dg.AssetsDefinition:
             "input_tables": dg.MetadataValue.json(sorted(inputs)),
             "input_versions": dg.MetadataValue.json({table: s.version for table, s in snapshots.items()}),
         }
-        build = Build(run_id=context.run.run_id, rows=0, inputs={table: s.snapshot_id for table, s in snapshots.items()})
-        yield from table_results(context, invocation, metadata, tables, joined.table_location, staged, settings, build).results
+        build = Build(
+            run_id=context.run.run_id, rows=0, inputs={table: s.snapshot_id for table, s in snapshots.items()}
+        )
+        yield from table_results(
+            context, invocation, metadata, tables, joined.table_location, staged, settings, build
+        ).results
 
     return _joined

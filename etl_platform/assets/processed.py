@@ -7,8 +7,15 @@ import dagster as dg
 from pydantic import Field
 
 from etl_platform.assets._shared import (
-    OWNERS, PIPELINE_GROUP, SPARK_RETRY_POLICY, TABLE_KINDS, TableResult, stale_build, table_pool, table_results,
-)  # fmt: skip
+    OWNERS,
+    PIPELINE_GROUP,
+    SPARK_RETRY_POLICY,
+    TABLE_KINDS,
+    TableResult,
+    stale_build,
+    table_pool,
+    table_results,
+)
 from etl_platform.assets.landing import landing_asset_key
 from etl_platform.assets.refusal import audit_failure, refused_input, restate_unrun_checks
 from etl_platform.assets.sources import choose_landing_object
@@ -86,7 +93,9 @@ def processed_asset(dataset: InputDataset, cycle: Cycle) -> dg.AssetsDefinition:
         tables = LakeTables(lake, catalog)
         if report:
             restate_unrun_checks(context, catalog, source)
-            raise refused_input(lake, source, f"{source.key} failed before and is quarantined; land a corrected file", report)
+            raise refused_input(
+                lake, source, f"{source.key} failed before and is quarantined; land a corrected file", report
+            )
         context.log.info(f"processing {source.key} ({source.size:,} bytes) into {dataset.output_table}")
         settings = QualitySettings.from_env()
         staged = tables.stage(dataset.table_location, context.run.run_id)
@@ -118,9 +127,16 @@ def processed_asset(dataset: InputDataset, cycle: Cycle) -> dg.AssetsDefinition:
             "dagster/column_lineage": dg.MetadataValue.column_lineage(lineage),
         }
         build = table_results(
-            context, invocation, metadata, tables, dataset.table_location, staged, settings,
-            Build(run_id=context.run.run_id, rows=0, source=BuildSource.of(source)), config.allow_older,
-        )  # fmt: skip
+            context,
+            invocation,
+            metadata,
+            tables,
+            dataset.table_location,
+            staged,
+            settings,
+            Build(run_id=context.run.run_id, rows=0, source=BuildSource.of(source)),
+            config.allow_older,
+        )
         if build.stale_against is not None:
             yield from build.results
             yield from stale_build(context, catalog, source, build.stale_against)

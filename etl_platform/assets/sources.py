@@ -21,12 +21,18 @@ class SourceChoice:
     def metadata(self) -> dict[str, dg.MetadataValue]:
         if not self.skipped:
             return {}
-        return {"source_skipped": dg.MetadataValue.json([{"object": obj.key, "reason": reason} for obj, reason in self.skipped])}
+        return {
+            "source_skipped": dg.MetadataValue.json(
+                [{"object": obj.key, "reason": reason} for obj, reason in self.skipped]
+            )
+        }
 
 
 def named_landing_object(lake: Lake, dataset: InputDataset, object_key: str) -> LakeObject:
     if not object_key.startswith(dataset.landing_key_prefix):
-        raise LakeError(f"object {object_key!r} is not under {dataset.name}'s landing prefix {dataset.landing_key_prefix}")
+        raise LakeError(
+            f"object {object_key!r} is not under {dataset.name}'s landing prefix {dataset.landing_key_prefix}"
+        )
     found = lake.stat(object_key)
     if found is None:
         raise LakeError(f"landing object {lake.uri(object_key)} does not exist")

@@ -119,7 +119,9 @@ def arrival_sensor(dataset: InputDataset) -> dg.SensorDefinition:
         if not arrived:
             context.update_cursor(cursor.serialize())
             reasons = "; ".join(f"{obj.name}: {reason}" for obj, reason in skipped)
-            return dg.SkipReason(f"no new data files under {dataset.landing_key_prefix}" + (f" (skipped {reasons})" if reasons else ""))
+            return dg.SkipReason(
+                f"no new data files under {dataset.landing_key_prefix}" + (f" (skipped {reasons})" if reasons else "")
+            )
         return dg.SensorResult(
             run_requests=[arrival_run_request(dataset, obj) for obj in arrived],
             asset_events=[

@@ -6,6 +6,7 @@ an earlier cycle, in progress, or failing a blocking check.
 """
 
 import dagster as dg
+
 # Not exported: the UI's job page reads this older switch, and no public API sets it.
 from dagster._daemon.asset_daemon import _PRE_SENSOR_ASSET_DAEMON_PAUSED_KEY, set_auto_materialize_paused
 

@@ -9,6 +9,7 @@ from etl_platform.automation.cadence import Cycle
 
 def weekly_schedule(cycle: Cycle, job: Any) -> dg.ScheduleDefinition:
     """``job`` is the pipeline job (Dagster exports no public type for unresolved asset jobs)."""
+
     @dg.schedule(
         name="weekly_pipeline_schedule",
         cron_schedule=cycle.cron,

@@ -53,7 +53,9 @@ def restate_checks(
                 severity=dg.AssetCheckSeverity.ERROR if passed else dg.AssetCheckSeverity.WARN,
                 target_materialization_data=target,
                 metadata={
-                    "note": dg.MetadataValue.text(f"{outcome} when run {version.run_id} built snapshot {version.version}; {note}"),
+                    "note": dg.MetadataValue.text(
+                        f"{outcome} when run {version.run_id} built snapshot {version.version}; {note}"
+                    ),
                     "table_version": dg.MetadataValue.text(version.version),
                     **({"rejected_rows": dg.MetadataValue.int(version.rejected_rows)} if version.rejected_rows else {}),
                 },

@@ -23,12 +23,26 @@ class BuiltinCheck:
     description: str
 
 
-RAW_SCHEMA = BuiltinCheck("raw_schema", True, "Every expected column is present (after trim and case fold) and its values parse as the declared type.")
-PARSE_REJECTS = BuiltinCheck("parse_rejects", True, "No landing row was rejected (a value that does not parse, a wrong field count, bytes that are not UTF-8); rejected rows are listed with their line and reason. A dataset that tolerates some (`max_reject_share` in the registry) warns within that share and is published without them.")
-DATE_VALID = BuiltinCheck("date_valid", True, "`date` is never NULL, is unique, and lies between 1990-01-01 and a year from today.")
+RAW_SCHEMA = BuiltinCheck(
+    "raw_schema",
+    True,
+    "Every expected column is present (after trim and case fold) and its values parse as the declared type.",
+)
+PARSE_REJECTS = BuiltinCheck(
+    "parse_rejects",
+    True,
+    "No landing row was rejected (a value that does not parse, a wrong field count, bytes that are not UTF-8); rejected rows are listed with their line and reason. A dataset that tolerates some (`max_reject_share` in the registry) warns within that share and is published without them.",
+)
+DATE_VALID = BuiltinCheck(
+    "date_valid", True, "`date` is never NULL, is unique, and lies between 1990-01-01 and a year from today."
+)
 DATE_GAPS = BuiltinCheck("date_gaps", False, "No stretch of days without a row is longer than the threshold.")
-ROW_COUNT_CHANGE = BuiltinCheck("row_count_change", False, "The row count did not change by more than the threshold versus the previous build.")
-JOIN_COVERAGE = BuiltinCheck("join_coverage", True, "One row per date present in every input, stored ascending by date.")
+ROW_COUNT_CHANGE = BuiltinCheck(
+    "row_count_change", False, "The row count did not change by more than the threshold versus the previous build."
+)
+JOIN_COVERAGE = BuiltinCheck(
+    "join_coverage", True, "One row per date present in every input, stored ascending by date."
+)
 
 PROCESSED_CHECKS = (RAW_SCHEMA, PARSE_REJECTS, DATE_VALID, DATE_GAPS, ROW_COUNT_CHANGE)
 JOINED_CHECKS = (DATE_VALID, JOIN_COVERAGE, DATE_GAPS, ROW_COUNT_CHANGE)
@@ -49,7 +63,10 @@ def check_specs(asset: str, builtin: Sequence[BuiltinCheck], row_checks: Sequenc
     specs = [dg.AssetCheckSpec(c.name, asset=asset, blocking=c.blocking, description=c.description) for c in builtin]
     specs += [
         dg.AssetCheckSpec(
-            c.name, asset=asset, blocking=c.blocking, description=f"{c.description} (`{c.condition}`, on the {c.on} rows)"
+            c.name,
+            asset=asset,
+            blocking=c.blocking,
+            description=f"{c.description} (`{c.condition}`, on the {c.on} rows)",
         )
         for c in row_checks
     ]

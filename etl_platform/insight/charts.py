@@ -52,8 +52,9 @@ def heatmap_png(rows: Sequence[Mapping[str, Any]], engagement: Sequence[str], sa
     grid = [[(cells.get((e, s)) or {}).get("best_correlation") for s in sales] for e in order]
     figure = Figure(figsize=(1.5 + 1.3 * len(sales), 1.2 + 0.42 * len(order)))
     axes = figure.add_subplot()
-    image = axes.imshow([[float("nan") if v is None else v for v in row] for row in grid],
-                        cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")  # fmt: skip
+    image = axes.imshow(
+        [[float("nan") if v is None else v for v in row] for row in grid], cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto"
+    )
     for i, metric in enumerate(order):
         for j, sale in enumerate(sales):
             cell = cells.get((metric, sale))
@@ -61,16 +62,32 @@ def heatmap_png(rows: Sequence[Mapping[str, Any]], engagement: Sequence[str], sa
                 axes.text(j, i, "n/a", ha="center", va="center", fontsize=8, color="grey")
                 continue
             r = cell["best_correlation"]
-            axes.text(j, i, f"{r:+.2f}  ({cell['best_lag_days']}d)", ha="center", va="center", fontsize=8,
-                      color="white" if abs(r) > 0.6 else "black")  # fmt: skip
+            axes.text(
+                j,
+                i,
+                f"{r:+.2f}  ({cell['best_lag_days']}d)",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if abs(r) > 0.6 else "black",
+            )
     axes.set_xticks(range(len(sales)), [_label(s) for s in sales], rotation=20, ha="right")
     axes.set_yticks(range(len(order)), [_label(e) for e in order])
-    axes.set_title("Engagement vs. sales: Pearson r at the strongest lead\n(engagement leading sales by 0-14 days, in brackets)", fontsize=10)
+    axes.set_title(
+        "Engagement vs. sales: Pearson r at the strongest lead\n(engagement leading sales by 0-14 days, in brackets)",
+        fontsize=10,
+    )
     figure.colorbar(image, ax=axes, label="Pearson r", shrink=0.8)
     return _png(figure)
 
 
-def weekly_png(weeks: Sequence[date], engagement: Sequence[float], sales: Sequence[float], engagement_metric: str, sales_metric: str) -> bytes:
+def weekly_png(
+    weeks: Sequence[date],
+    engagement: Sequence[float],
+    sales: Sequence[float],
+    engagement_metric: str,
+    sales_metric: str,
+) -> bytes:
     """Two weekly series on their own y-axes, so their shapes can be compared whatever the units."""
     figure = Figure(figsize=(7.8, 4.2))
     left = figure.add_subplot()
@@ -81,7 +98,9 @@ def weekly_png(weeks: Sequence[date], engagement: Sequence[float], sales: Sequen
     right.set_ylabel(_label(sales_metric), color="tab:orange")
     for axes in (left, right):
         axes.yaxis.set_major_formatter(EngFormatter())
-    left.set_title(f"Weekly {_label(engagement_metric)} vs. weekly {_label(sales_metric)} (full weeks, Monday start)", fontsize=10)
+    left.set_title(
+        f"Weekly {_label(engagement_metric)} vs. weekly {_label(sales_metric)} (full weeks, Monday start)", fontsize=10
+    )
     left.grid(alpha=0.3)
     handles = [*left.get_legend_handles_labels()[0], *right.get_legend_handles_labels()[0]]
     left.legend(handles=handles, loc="upper left", fontsize=8)

@@ -26,12 +26,20 @@ def min_days() -> int:
 
 def report_check_specs(asset: str) -> list[dg.AssetCheckSpec]:
     return [
-        dg.AssetCheckSpec(CORRELATIONS_IN_RANGE, asset=asset, blocking=True,
-                          description="Every correlation is a number within [-1, 1] (NULL where a series is constant)."),
-        dg.AssetCheckSpec(ENOUGH_DAYS, asset=asset, blocking=True,
-                          description=f"Every metric pair has a row, computed from at least `{MIN_DAYS_ENV}` days "
-                          f"(default {DEFAULT_MIN_DAYS}), same day and at its best lead."),
-    ]  # fmt: skip
+        dg.AssetCheckSpec(
+            CORRELATIONS_IN_RANGE,
+            asset=asset,
+            blocking=True,
+            description="Every correlation is a number within [-1, 1] (NULL where a series is constant).",
+        ),
+        dg.AssetCheckSpec(
+            ENOUGH_DAYS,
+            asset=asset,
+            blocking=True,
+            description=f"Every metric pair has a row, computed from at least `{MIN_DAYS_ENV}` days "
+            f"(default {DEFAULT_MIN_DAYS}), same day and at its best lead.",
+        ),
+    ]
 
 
 def _pair(row: Mapping[str, Any]) -> str:
@@ -52,16 +60,28 @@ def correlations_in_range(rows: Sequence[Mapping[str, Any]]) -> dg.AssetCheckRes
             "failing_pairs": len(failing),
             # As text: NaN is not JSON.
             "examples": dg.MetadataValue.json(
-                [{"pair": _pair(r), "correlation": str(r["correlation"]), "best_correlation": str(r["best_correlation"])} for r in failing[:EXAMPLES]]
+                [
+                    {
+                        "pair": _pair(r),
+                        "correlation": str(r["correlation"]),
+                        "best_correlation": str(r["best_correlation"]),
+                    }
+                    for r in failing[:EXAMPLES]
+                ]
             ),
             "undefined_pairs": dg.MetadataValue.json(undefined),
         },
     )
 
 
-def enough_days(rows: Sequence[Mapping[str, Any]], expected_pairs: Sequence[tuple[str, str]], required: int) -> dg.AssetCheckResult:
+def enough_days(
+    rows: Sequence[Mapping[str, Any]], expected_pairs: Sequence[tuple[str, str]], required: int
+) -> dg.AssetCheckResult:
     by_pair = {(r["engagement_metric"], r["sales_metric"]): r for r in rows}
-    days = {pair: min(by_pair[pair]["days"] or 0, by_pair[pair]["best_days"] or 0) if pair in by_pair else 0 for pair in expected_pairs}
+    days = {
+        pair: min(by_pair[pair]["days"] or 0, by_pair[pair]["best_days"] or 0) if pair in by_pair else 0
+        for pair in expected_pairs
+    }
     failing = sorted((n, f"{e} x {s}") for (e, s), n in days.items() if n < required)
     return dg.AssetCheckResult(
         check_name=ENOUGH_DAYS,

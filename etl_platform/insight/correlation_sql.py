@@ -106,7 +106,9 @@ WHERE b.strength_rank = 1
 ORDER BY abs(b.correlation) DESC NULLS LAST, b.engagement_metric, b.sales_metric"""
 
 
-def weekly_sql(table: str = REGISTRY.joined.name, engagement: str = WEEKLY_ENGAGEMENT, sales: str = WEEKLY_SALES) -> str:
+def weekly_sql(
+    table: str = REGISTRY.joined.name, engagement: str = WEEKLY_ENGAGEMENT, sales: str = WEEKLY_SALES
+) -> str:
     """Weekly totals (weeks start Monday in both engines) of full weeks only: a partial first or
     last week would show as a false dip."""
     return f"""SELECT CAST(date_trunc('week', "date") AS DATE) AS week,

@@ -16,10 +16,18 @@ import boto3
 from etl_platform.resources.sql import QueryResult, SqlEngine, SqlError
 
 CONVERT = {
-    "bigint": int, "integer": int, "int": int, "smallint": int, "tinyint": int,
-    "double": float, "float": float, "real": float, "decimal": Decimal,
-    "boolean": lambda v: v.lower() == "true", "date": dt.date.fromisoformat,
-}  # fmt: skip
+    "bigint": int,
+    "integer": int,
+    "int": int,
+    "smallint": int,
+    "tinyint": int,
+    "double": float,
+    "float": float,
+    "real": float,
+    "decimal": Decimal,
+    "boolean": lambda v: v.lower() == "true",
+    "date": dt.date.fromisoformat,
+}
 
 
 class AthenaEngine(SqlEngine):
@@ -44,7 +52,9 @@ class AthenaEngine(SqlEngine):
                 raise SqlError(f"Athena query {query_id} {status['State'].lower()}: {reason}")
             if time.monotonic() > deadline:
                 athena.stop_query_execution(QueryExecutionId=query_id)
-                raise SqlError(f"Athena query {query_id} did not finish within {self.query_timeout_seconds:g} s (stopped)")
+                raise SqlError(
+                    f"Athena query {query_id} did not finish within {self.query_timeout_seconds:g} s (stopped)"
+                )
             time.sleep(self.poll_interval_seconds)
 
     def _execute(self, athena: Any, sql: str) -> str:
@@ -60,8 +70,10 @@ class AthenaEngine(SqlEngine):
     def query(self, sql: str, as_of: str | None = None) -> QueryResult:
         if as_of:
             # Athena reads Iceberg snapshots per table reference, in the SQL itself.
-            raise SqlError("on Athena, write the time travel into the SQL: FROM t FOR VERSION AS OF <snapshot id> "
-                           "or FOR TIMESTAMP AS OF TIMESTAMP '2026-11-30 09:00:00 UTC'")  # fmt: skip
+            raise SqlError(
+                "on Athena, write the time travel into the SQL: FROM t FOR VERSION AS OF <snapshot id> "
+                "or FOR TIMESTAMP AS OF TIMESTAMP '2026-11-30 09:00:00 UTC'"
+            )
         athena = self.athena_client()
         query_id = self._execute(athena, sql)
         columns: list[str] = []

@@ -11,7 +11,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ class BuildSource:
         return self.uploaded_at < other.uploaded_at and (self.key, self.fingerprint) != (other.key, other.fingerprint)
 
     def describe(self) -> str:
-        when = datetime.fromtimestamp(self.uploaded_at, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        when = datetime.fromtimestamp(self.uploaded_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         return f"{self.key} (uploaded {when})"
 
 
@@ -79,7 +79,9 @@ class TableSnapshot:
         etl = {key[len(PREFIX) :]: value for key, value in summary.items() if key.startswith(PREFIX)}
         source = None
         if "source-key" in etl:
-            source = BuildSource(etl["source-key"], etl.get("source-fingerprint", ""), float(etl.get("source-uploaded-at", "0")))
+            source = BuildSource(
+                etl["source-key"], etl.get("source-fingerprint", ""), float(etl.get("source-uploaded-at", "0"))
+            )
         return cls(
             snapshot_id=snapshot.snapshot_id,
             parent_id=snapshot.parent_snapshot_id,
@@ -108,15 +110,15 @@ class TableInfo:
     build_key: str = ""  # the current snapshot's build folder
 
 
-
-
 def parse_time(text: str) -> datetime:
     """An ISO time for time travel; without a zone it is UTC."""
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise TableError(f"--as-of {text!r} is neither a snapshot id nor an ISO time such as 2026-11-30T09:00:00") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        raise TableError(
+            f"--as-of {text!r} is neither a snapshot id nor an ISO time such as 2026-11-30T09:00:00"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def pinned_snapshot(table: Table, as_of: str | None) -> IcebergSnapshot | None:
@@ -205,8 +207,12 @@ class TableCatalog(dg.ConfigurableResource, ABC):
         snapshot current then (None where the table did not exist yet)."""
         if as_of is not None and as_of.isdigit():
             if not any(table.snapshot_by_id(int(as_of)) for table in tables.values()):
-                raise TableError(f"no table has a snapshot {as_of}; etl-platform versions TABLE lists a table's snapshots")
-            return {name: table.snapshot_by_id(int(as_of)) or table.current_snapshot() for name, table in tables.items()}
+                raise TableError(
+                    f"no table has a snapshot {as_of}; etl-platform versions TABLE lists a table's snapshots"
+                )
+            return {
+                name: table.snapshot_by_id(int(as_of)) or table.current_snapshot() for name, table in tables.items()
+            }
         return {name: pinned_snapshot(table, as_of) for name, table in tables.items()}
 
     def snapshot_for(self, names: list[str], as_of: str) -> dict[str, int | None]:

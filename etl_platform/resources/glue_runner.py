@@ -31,14 +31,36 @@ DATA_ERRORS = ("LakeJobError", "MissingColumnsError", "AnalysisException")
 # retried, never quarantined. lake_job raises LakeStorageError for them; the rest is what a script
 # shows that died before it could say so (the same words as lake_job.STORAGE_TEXT).
 STORAGE_ERRORS = (
-    "LakeStorageError", "[PATH_NOT_FOUND]", "Path does not exist", "FILE_NOT_EXIST", "File does not exist",
-    "[UNABLE_TO_INFER_SCHEMA]", "FileNotFoundException",
-    "IOException", "No such file or directory", "SlowDown", "Slow Down", "Status Code: 503", "Service Unavailable",
-    "ServiceUnavailable", "Throttling", "RequestLimitExceeded", "Connection reset", "Connection refused",
-    "Connection closed", "ConnectException", "ConnectTimeoutException", "SocketTimeoutException", "UnknownHostException",
-    "Unable to execute HTTP request", "EndpointConnectionError", "AmazonS3Exception", "SdkClientException", "NoSuchKey",
+    "LakeStorageError",
+    "[PATH_NOT_FOUND]",
+    "Path does not exist",
+    "FILE_NOT_EXIST",
+    "File does not exist",
+    "[UNABLE_TO_INFER_SCHEMA]",
+    "FileNotFoundException",
+    "IOException",
+    "No such file or directory",
+    "SlowDown",
+    "Slow Down",
+    "Status Code: 503",
+    "Service Unavailable",
+    "ServiceUnavailable",
+    "Throttling",
+    "RequestLimitExceeded",
+    "Connection reset",
+    "Connection refused",
+    "Connection closed",
+    "ConnectException",
+    "ConnectTimeoutException",
+    "SocketTimeoutException",
+    "UnknownHostException",
+    "Unable to execute HTTP request",
+    "EndpointConnectionError",
+    "AmazonS3Exception",
+    "SdkClientException",
+    "NoSuchKey",
     "ClientError",
-)  # fmt: skip
+)
 ACTIVE_STATES = {"STARTING", "RUNNING", "WAITING"}
 ROOT_RUN_TAG = "dagster/root_run_id"
 
@@ -147,8 +169,10 @@ class GlueSparkRunner(SparkJobRunner):
         runs = [current]
         root = current.tags.get(ROOT_RUN_TAG)
         if root:
-            runs += [*context.instance.get_runs(filters=dg.RunsFilter(tags={ROOT_RUN_TAG: root})),
-                     *context.instance.get_runs(filters=dg.RunsFilter(run_ids=[root]))]  # fmt: skip
+            runs += [
+                *context.instance.get_runs(filters=dg.RunsFilter(tags={ROOT_RUN_TAG: root})),
+                *context.instance.get_runs(filters=dg.RunsFilter(run_ids=[root])),
+            ]
         checked = set()
         for run in runs:
             glue_run_id = run.tags.get(tag)
@@ -161,8 +185,10 @@ class GlueSparkRunner(SparkJobRunner):
             wanted = _work(params["Arguments"])
             recorded = job_run.get("Arguments", {})  # may hold the job's default arguments too
             if {name: recorded.get(name) for name in wanted} != wanted:
-                context.log.warning(f"Glue run {glue_run_id} of {job_name}, still running from an earlier attempt, has other "
-                                    "arguments: a new run is started and its output is not published")  # fmt: skip
+                context.log.warning(
+                    f"Glue run {glue_run_id} of {job_name}, still running from an earlier attempt, has other "
+                    "arguments: a new run is started and its output is not published"
+                )
                 continue
             return job_run
         return None
@@ -180,7 +206,9 @@ class GlueSparkRunner(SparkJobRunner):
         earlier = self._active_earlier_run(context, glue, params, tag)
         resumed = None
         if earlier:
-            context.log.warning(f"reattaching to Glue run {earlier['Id']} of {params['JobName']}, still running from an earlier attempt")
+            context.log.warning(
+                f"reattaching to Glue run {earlier['Id']} of {params['JobName']}, still running from an earlier attempt"
+            )
             resumed = decode_param(earlier["Arguments"][DAGSTER_PIPES_MESSAGES_CLI_ARGUMENT])
         reader = _S3MessageReader(
             bucket=self.pipes_bucket,

@@ -86,7 +86,9 @@ def check_key(key: str) -> str:
         raise LakeError(f"object key {key!r} is not a plain relative path inside the lake")
     odd = sorted({c for c in key if c in SPARK_PATTERN_CHARACTERS or ord(c) < 32 or ord(c) == 127})
     if odd:
-        raise LakeError(f"object key {key!r} contains {''.join(odd)!r}: rename the file (Spark reads these as patterns)")
+        raise LakeError(
+            f"object key {key!r} contains {''.join(odd)!r}: rename the file (Spark reads these as patterns)"
+        )
     return key
 
 

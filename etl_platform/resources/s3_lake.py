@@ -77,7 +77,9 @@ class S3Lake(Lake):
 
     def copy(self, source_key: str, target_key: str) -> LakeObject:
         # copy() is boto3's managed copy: multipart above 8 MB, so objects over 5 GB copy too.
-        self.s3.get_client().copy({"Bucket": self.bucket, "Key": self._key(source_key)}, self.bucket, self._key(target_key))
+        self.s3.get_client().copy(
+            {"Bucket": self.bucket, "Key": self._key(source_key)}, self.bucket, self._key(target_key)
+        )
         copied = self.stat(target_key)
         assert copied is not None, f"{self.uri(target_key)} vanished right after the copy"
         return copied

@@ -24,4 +24,6 @@ class SnsNotifier(Notifier):
         about = alert.get("asset") or alert.get("job") or "run"
         subject = f"etl_platform alert: {about} failed".encode("ascii", "replace").decode()[:SUBJECT_LIMIT]
         log.error("ALERT %s", message)
-        boto3.client("sns", region_name=self.region_name).publish(TopicArn=self.topic_arn, Subject=subject, Message=message)
+        boto3.client("sns", region_name=self.region_name).publish(
+            TopicArn=self.topic_arn, Subject=subject, Message=message
+        )

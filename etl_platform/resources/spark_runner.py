@@ -50,7 +50,9 @@ def script_error(script: str, invocation_messages: list, fallback: str) -> dg.Fa
     errors = [m for m in invocation_messages if isinstance(m, dict) and m.get("error")]
     if not errors:
         return dg.Failure(description=f"{script} failed: {fallback}", allow_retries=True)
-    return dg.Failure(description=f"{script} failed: {errors[0]['error']}", allow_retries=errors[0].get("retryable", True))
+    return dg.Failure(
+        description=f"{script} failed: {errors[0]['error']}", allow_retries=errors[0].get("retryable", True)
+    )
 
 
 class ScriptOutput:
@@ -63,7 +65,9 @@ class ScriptOutput:
 
     def __init__(self, stream: IO[str], log: dg.DagsterLogManager, script: str):
         self.last_line = ""
-        self._thread = threading.Thread(target=self._forward, args=(stream, log, script), name=f"output-{script}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._forward, args=(stream, log, script), name=f"output-{script}", daemon=True
+        )
         self._thread.start()
 
     def _forward(self, stream: IO[str], log: dg.DagsterLogManager, script: str) -> None:
@@ -79,7 +83,12 @@ class ScriptOutput:
 
 
 # Variables that pick how a script's SparkSession is made; each mode sets its own.
-SESSION_VARIABLES = ("PYSPARK_SUBMIT_ARGS", "SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED", "SPARK_CONNECT_AUTHENTICATE_TOKEN")
+SESSION_VARIABLES = (
+    "PYSPARK_SUBMIT_ARGS",
+    "SPARK_REMOTE",
+    "SPARK_CONNECT_MODE_ENABLED",
+    "SPARK_CONNECT_AUTHENTICATE_TOKEN",
+)
 
 
 class LocalSparkRunner(SparkJobRunner):
@@ -153,7 +162,11 @@ class LocalSparkRunner(SparkJobRunner):
         path = Path(self.scripts_dir) / script
         if not path.is_file():
             raise dg.Failure(description=f"Spark script {path} does not exist")
-        return [sys.executable, str(path), *[part for name, value in arguments.items() for part in (f"--{name}", value)]]
+        return [
+            sys.executable,
+            str(path),
+            *[part for name, value in arguments.items() for part in (f"--{name}", value)],
+        ]
 
     def run_script(
         self,

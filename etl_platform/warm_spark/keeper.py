@@ -57,12 +57,16 @@ def jvm_command(settings: ServerSettings, port: int) -> list[str]:
     }
     return [
         str(spark_home() / "bin" / "spark-submit"),
-        "--class", SERVER_CLASS,
-        "--name", "etl_platform warm Spark",
-        "--master", settings.master,
-        "--driver-memory", settings.driver_memory,
+        "--class",
+        SERVER_CLASS,
+        "--name",
+        "etl_platform warm Spark",
+        "--master",
+        settings.master,
+        "--driver-memory",
+        settings.driver_memory,
         *[part for key, value in conf.items() for part in ("--conf", f"{key}={value}")],
-    ]  # fmt: skip
+    ]
 
 
 def _die_with_parent() -> None:
@@ -82,9 +86,13 @@ def start_jvm(settings: ServerSettings, port: int, token: str, log) -> subproces
     for name in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED", "PYSPARK_SUBMIT_ARGS"):
         environment.pop(name, None)
     return subprocess.Popen(
-        jvm_command(settings, port), env=environment, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+        jvm_command(settings, port),
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
         preexec_fn=_die_with_parent,
-    )  # fmt: skip
+    )
 
 
 def stop_jvm(jvm: subprocess.Popen) -> None:

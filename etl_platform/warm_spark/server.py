@@ -62,19 +62,26 @@ def _start(folder: ServerFolder, settings: ServerSettings, say: Callable[[str], 
     with open(folder.log_file, "w") as log:
         keeper = subprocess.Popen(
             [sys.executable, "-m", "etl_platform.warm_spark.keeper", str(folder.path), settings.to_json()],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-        )  # fmt: skip
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
     while time.monotonic() - started < settings.start_timeout_seconds:
         state = folder.read_state()
         if state is not None and state.keeper_pid == keeper.pid and state.ready:
-            say(f"Spark Connect server (pid {state.jvm_pid}, port {state.port}) up in {time.monotonic() - started:.1f} s")
+            say(
+                f"Spark Connect server (pid {state.jvm_pid}, port {state.port}) up in {time.monotonic() - started:.1f} s"
+            )
             return state
         if keeper.poll() is not None:
             raise ServerStartError(f"the Spark Connect server did not start: {_log_tail(folder)}")
         time.sleep(0.1)
     keeper.terminate()
     keeper.wait()
-    raise ServerStartError(f"the Spark Connect server did not start within {settings.start_timeout_seconds:g} s: {_log_tail(folder)}")
+    raise ServerStartError(
+        f"the Spark Connect server did not start within {settings.start_timeout_seconds:g} s: {_log_tail(folder)}"
+    )
 
 
 def _log_tail(folder: ServerFolder, lines: int = 15) -> str:

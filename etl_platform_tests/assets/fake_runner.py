@@ -17,7 +17,9 @@ from etl_platform.resources import SparkJobRunner
 class _Invocation:
     """What a script that built the table and passed every check it evaluates would report."""
 
-    def __init__(self, metadata: Mapping[str, Any], checks: list[dg.AssetCheckSpec], failing: list[str], warning: list[str] = ()):
+    def __init__(
+        self, metadata: Mapping[str, Any], checks: list[dg.AssetCheckSpec], failing: list[str], warning: list[str] = ()
+    ):
         self._metadata, self._checks, self._failing, self._warning = metadata, checks, failing, warning
 
     def get_results(self) -> list[dg.MaterializeResult | dg.AssetCheckResult]:
@@ -27,7 +29,9 @@ class _Invocation:
                 dg.AssetCheckResult(
                     check_name=spec.name,
                     passed=spec.name not in self._failing and spec.name not in self._warning,
-                    severity=dg.AssetCheckSeverity.ERROR if spec.blocking and spec.name not in self._warning else dg.AssetCheckSeverity.WARN,
+                    severity=dg.AssetCheckSeverity.ERROR
+                    if spec.blocking and spec.name not in self._warning
+                    else dg.AssetCheckSeverity.WARN,
                 )
                 for spec in self._checks
             ],
@@ -58,6 +62,8 @@ class RecordingRunner(SparkJobRunner):
         metadata = {
             "dagster/row_count": dg.MetadataValue.int(self.row_count),
             "rejected_rows": dg.MetadataValue.int(self.rejected_rows),
-            "dagster/column_schema": dg.MetadataValue.table_schema(dg.TableSchema(columns=[dg.TableColumn("date", "date")])),
+            "dagster/column_schema": dg.MetadataValue.table_schema(
+                dg.TableSchema(columns=[dg.TableColumn("date", "date")])
+            ),
         }
         return _Invocation(metadata, checks, self.failing_checks, self.warning_checks)

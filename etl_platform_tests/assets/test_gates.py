@@ -29,8 +29,12 @@ def _run(root, failing: list[str]):
         )
         checks = {
             (e.asset_key.to_user_string(), e.check_name): e.passed
-            for e in (event.event_specific_data for event in result.all_events if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION)
-        }  # fmt: skip
+            for e in (
+                event.event_specific_data
+                for event in result.all_events
+                if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            )
+        }
     catalog = set(lake_catalog(root).names())
     return result, checks, catalog
 

@@ -28,7 +28,9 @@ def _materialize(root, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResul
 
 
 def _checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
-    evaluations = [e.event_specific_data for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
+    evaluations = [
+        e.event_specific_data for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ]
     return {e.check_name: e for e in evaluations}
 
 
@@ -40,7 +42,10 @@ def test_report_is_published_with_its_charts_in_the_metadata(tmp_path) -> None:
         result = _materialize(tmp_path, instance)
         assert result.success
         metadata = instance.get_latest_materialization_event(REPORT).asset_materialization.metadata
-    assert all(c.passed for c in _checks(result).values()) and set(_checks(result)) == {"correlations_in_range", "enough_days"}
+    assert all(c.passed for c in _checks(result).values()) and set(_checks(result)) == {
+        "correlations_in_range",
+        "enough_days",
+    }
 
     images = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)\)", metadata["charts"].value)
     assert len(images) == 2 and all(base64.b64decode(i).startswith(b"\x89PNG\r\n\x1a\n") for i in images)

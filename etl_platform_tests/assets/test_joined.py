@@ -3,12 +3,11 @@
 import json
 
 import dagster as dg
-
-from etl_platform.datasets import REGISTRY
-from etl_platform.definitions import build_definitions
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from etl_platform.datasets import REGISTRY
+from etl_platform.definitions import build_definitions
 from etl_platform.resources import LocalLake
 from etl_platform.tables import Build, LakeTables
 from etl_platform_tests.assets.fake_runner import RecordingRunner

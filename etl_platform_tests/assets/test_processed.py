@@ -105,8 +105,14 @@ def test_column_lineage_points_at_the_raw_landing_columns(tmp_path) -> None:
         (dg.AssetKey(["landing", "sales"]), "Forecasted Monthly Revenue"),
         (dg.AssetKey(["landing", "sales"]), "Opportunity Stage"),
     }
-    assert set(lineage) == {"date", "opportunities", "forecasted_monthly_revenue", "weighted_revenue",
-                            "leads_generated", "forecasted_lead_revenue"}  # fmt: skip
+    assert set(lineage) == {
+        "date",
+        "opportunities",
+        "forecasted_monthly_revenue",
+        "weighted_revenue",
+        "leads_generated",
+        "forecasted_lead_revenue",
+    }
 
 
 def _quarantine_files(root) -> list[str]:
@@ -133,13 +139,21 @@ def test_bad_data_quarantines_the_file_and_is_not_retried(tmp_path) -> None:
     assert lake_catalog(tmp_path).current("sales_daily") is None
 
     # The same upload named again: refused at once, naming the quarantine report; Spark is not started.
-    again = _materialize(tmp_path, "sales_daily", {"ops": {"sales_daily": {"config": {"object_key": "landing/sales/week1.csv"}}}})
+    again = _materialize(
+        tmp_path, "sales_daily", {"ops": {"sales_daily": {"config": {"object_key": "landing/sales/week1.csv"}}}}
+    )
     (failure,) = again.get_step_failure_events()
-    assert "is quarantined" in failure.event_specific_data.error.message and report_name in failure.event_specific_data.error.message
+    assert (
+        "is quarantined" in failure.event_specific_data.error.message
+        and report_name in failure.event_specific_data.error.message
+    )
     # Started without a file named, it says every file is quarantined rather than retrying one.
     unnamed = _materialize(tmp_path, "sales_daily")
     (failure,) = unnamed.get_step_failure_events()
-    assert "every data file under" in failure.event_specific_data.error.message and "week1.csv" in failure.event_specific_data.error.message
+    assert (
+        "every data file under" in failure.event_specific_data.error.message
+        and "week1.csv" in failure.event_specific_data.error.message
+    )
     assert len(RecordingRunner.calls) == 1
     # A corrected re-upload has new content, so it is processed.
     _land(tmp_path, "week1.csv", 200, body="Date\n1/1/2016\n1/2/2016\n")
@@ -168,7 +182,9 @@ def test_rejected_rows_of_a_published_build_are_kept_in_quarantine(tmp_path) -> 
     """Rows rejected within a dataset's tolerance: parse_rejects warns, the build is published and
     says how many rows it left out (snapshot, catalog), and they are kept in the quarantine."""
     _land(tmp_path, "week1.csv", 100)
-    result = _materialize(tmp_path, "sales_daily", runner=RecordingRunner(rejected_rows=3, warning_checks=["parse_rejects"]))
+    result = _materialize(
+        tmp_path, "sales_daily", runner=RecordingRunner(rejected_rows=3, warning_checks=["parse_rejects"])
+    )
     assert result.success
     (report_name,) = [n for n in _quarantine_files(tmp_path) if n.endswith(".error.json")]
     report = json.loads((tmp_path / "quarantine" / "sales" / report_name).read_text())
@@ -205,10 +221,14 @@ def test_a_build_without_a_file_named_skips_a_quarantined_upload_and_says_so(tmp
 def test_a_refused_file_fails_with_its_cause_and_leaves_the_published_checks_standing(lake_root) -> None:
     _land(lake_root, "week1.csv", 100)
     _land(lake_root, "week2.csv", 200)
-    reason = "landing/sales/week2.csv: line 1 is one column containing ';': the file seems delimited by ';'; expected ','"
+    reason = (
+        "landing/sales/week2.csv: line 1 is one column containing ';': the file seems delimited by ';'; expected ','"
+    )
     with dg.instance_for_test() as instance:
         assert _materialize(lake_root, "sales_daily", _named("landing/sales/week1.csv"), instance=instance).success
-        refused = _materialize(lake_root, "sales_daily", _named("landing/sales/week2.csv"), RecordingRunner(error=reason), instance)
+        refused = _materialize(
+            lake_root, "sales_daily", _named("landing/sales/week2.csv"), RecordingRunner(error=reason), instance
+        )
         with ui_context(instance, RECORDING_DEFS, lake_root.parent) as context:
             statuses = check_statuses(context, "sales_daily")
     (failure,) = refused.get_step_failure_events()
@@ -218,7 +238,12 @@ def test_a_refused_file_fails_with_its_cause_and_leaves_the_published_checks_sta
     assert data.metadata["quarantine_report"].value.endswith("_week2.csv.error.json")
     assert (lake_root / "landing" / "sales" / "week2.csv").is_file()
     # The published table (week1's build) is intact, and its checks say so; none shows as failed.
-    assert set(statuses) == {spec.name for spec in build_definitions(REGISTRY, table_resources(lake_root, RecordingRunner())).resolve_assets_def("sales_daily").check_specs}
+    assert set(statuses) == {
+        spec.name
+        for spec in build_definitions(REGISTRY, table_resources(lake_root, RecordingRunner()))
+        .resolve_assets_def("sales_daily")
+        .check_specs
+    }
     assert set(statuses.values()) == {"SUCCEEDED"}, statuses
 
 
@@ -228,16 +253,27 @@ def test_a_build_of_an_older_upload_is_skipped_as_stale_and_the_newer_data_stays
     with dg.instance_for_test() as instance:
         assert _materialize(tmp_path, "sales_daily", _named("landing/sales/week2.csv"), instance=instance).success
         newer = lake_catalog(tmp_path).current("sales_daily")
-        stale = _materialize(tmp_path, "sales_daily", _named("landing/sales/week1.csv"), RecordingRunner(row_count=7), instance)
+        stale = _materialize(
+            tmp_path, "sales_daily", _named("landing/sales/week1.csv"), RecordingRunner(row_count=7), instance
+        )
         run = instance.get_run_by_id(stale.run_id)
         logs = [entry.user_message for entry in instance.all_logs(stale.run_id)]
     assert stale.success  # not a failure: nothing is wrong with the file, it is only older
     assert stale.asset_materializations_for_node("sales_daily") == []
-    assert lake_catalog(tmp_path).current("sales_daily") == newer and len(lake_catalog(tmp_path).snapshots("sales_daily")) == 1
+    assert (
+        lake_catalog(tmp_path).current("sales_daily") == newer
+        and len(lake_catalog(tmp_path).snapshots("sales_daily")) == 1
+    )
     assert run.tags["etl_platform/stale_build"] == "landing/sales/week1.csv"
     (message,) = [line for line in logs if "skipped as stale" in line]
-    assert "landing/sales/week1.csv (uploaded 1970-01-01 00:01:40 UTC)" in message and "landing/sales/week2.csv" in message
-    observations = [e.event_specific_data.asset_observation for e in stale.all_events if e.event_type == dg.DagsterEventType.ASSET_OBSERVATION]
+    assert (
+        "landing/sales/week1.csv (uploaded 1970-01-01 00:01:40 UTC)" in message and "landing/sales/week2.csv" in message
+    )
+    observations = [
+        e.event_specific_data.asset_observation
+        for e in stale.all_events
+        if e.event_type == dg.DagsterEventType.ASSET_OBSERVATION
+    ]
     assert [o.metadata["skipped_object"].value for o in observations] == ["landing/sales/week1.csv"]
     assert (tmp_path / "landing" / "sales" / "week1.csv").is_file() and _quarantine_files(tmp_path) == []
 

@@ -40,7 +40,10 @@ def test_a_quarantined_newer_upload_is_skipped_and_named(tmp_path) -> None:
     assert choice.source.key == "landing/sales/week1.csv"
     assert [obj.key for obj, _ in choice.skipped] == ["landing/sales/week3.csv", "landing/sales/week2.csv"]
     assert all("quarantined after a failed run" in reason for _, reason in choice.skipped)
-    assert [entry["object"] for entry in choice.metadata()["source_skipped"].value] == ["landing/sales/week3.csv", "landing/sales/week2.csv"]
+    assert [entry["object"] for entry in choice.metadata()["source_skipped"].value] == [
+        "landing/sales/week3.csv",
+        "landing/sales/week2.csv",
+    ]
 
 
 def test_every_file_quarantined_is_said_as_such(tmp_path) -> None:

@@ -43,7 +43,9 @@ def test_failed_spark_script_raises_one_alert(tmp_path) -> None:
 
 
 def test_webhook_failure_does_not_lose_the_alert(tmp_path, caplog) -> None:
-    notifier = LocalNotifier(alerts_file=str(tmp_path / "a.jsonl"), webhook_url="http://127.0.0.1:9/hook", webhook_timeout_seconds=1)
+    notifier = LocalNotifier(
+        alerts_file=str(tmp_path / "a.jsonl"), webhook_url="http://127.0.0.1:9/hook", webhook_timeout_seconds=1
+    )
     notifier.send({"run_id": "r1", "error": "boom"})
     assert json.loads((tmp_path / "a.jsonl").read_text()) == {"run_id": "r1", "error": "boom"}
     assert "alert webhook http://127.0.0.1:9/hook failed" in caplog.text

@@ -103,8 +103,13 @@ def test_junk_files_are_skipped_with_reasons(tmp_path, instance) -> None:
         _land(tmp_path, SALES, name, body)
     result = Ticker(instance, LocalLake(root=str(tmp_path))).tick()
     assert isinstance(result, dg.SkipReason)
-    for expected in ("_SUCCESS: hidden or marker file", ".week47.csv.tmp: hidden or marker file",
-                     "notes.txt: unsupported extension", "week[47].csv: object key", "Spark reads these as patterns"):  # fmt: skip
+    for expected in (
+        "_SUCCESS: hidden or marker file",
+        ".week47.csv.tmp: hidden or marker file",
+        "notes.txt: unsupported extension",
+        "week[47].csv: object key",
+        "Spark reads these as patterns",
+    ):
         assert expected in result.skip_message
 
 
@@ -236,4 +241,6 @@ def test_each_dataset_keeps_its_own_newest(tmp_path, instance) -> None:
     lake = LocalLake(root=str(tmp_path))
     assert _keys(Ticker(instance, lake).requests()) == ["landing/sales/sales_new.csv"]
     (request,) = Ticker(instance, lake, dataset=MARKETING).requests()
-    assert request.run_config["ops"]["marketing_daily"]["config"]["object_key"] == "landing/marketing/marketing_newest.csv"
+    assert (
+        request.run_config["ops"]["marketing_daily"]["config"]["object_key"] == "landing/marketing/marketing_newest.csv"
+    )

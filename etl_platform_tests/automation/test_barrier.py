@@ -1,6 +1,6 @@
 """The join barrier through Dagster's own automation evaluation, with controlled clocks."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -12,7 +12,7 @@ from etl_platform.definitions import build_definitions
 from etl_platform_tests.assets.fake_runner import RecordingRunner
 from etl_platform_tests.helpers import table_resources
 
-MONDAY = datetime(2026, 11, 23, tzinfo=timezone.utc)  # a cycle start for the default weekly cycle
+MONDAY = datetime(2026, 11, 23, tzinfo=UTC)  # a cycle start for the default weekly cycle
 JOIN = dg.AssetKey(REGISTRY.joined.name)
 
 
@@ -33,8 +33,9 @@ class Barrier:
     def check(self, table: str, check: str, passed: bool, at: datetime) -> None:
         with freeze_time(at):
             self.instance.report_runless_asset_event(
-                dg.AssetCheckEvaluation(asset_key=dg.AssetKey(table), check_name=check, passed=passed,
-                                        severity=dg.AssetCheckSeverity.ERROR)  # fmt: skip
+                dg.AssetCheckEvaluation(
+                    asset_key=dg.AssetKey(table), check_name=check, passed=passed, severity=dg.AssetCheckSeverity.ERROR
+                )
             )
 
     def join_requests(self, at: datetime) -> int:
@@ -87,8 +88,14 @@ def test_failed_blocking_check_on_an_input_holds_the_join(instance) -> None:
 
 
 def test_three_dataset_registry_waits_for_all_three(instance) -> None:
-    web = InputDataset(name="web", landing_prefix="web/", script="process_sales_data.py", output_table="web_daily",
-                       description="Web analytics per day.", columns=(("Date", "date"),))  # fmt: skip
+    web = InputDataset(
+        name="web",
+        landing_prefix="web/",
+        script="process_sales_data.py",
+        output_table="web_daily",
+        description="Web analytics per day.",
+        columns=(("Date", "date"),),
+    )
     barrier = Barrier(instance, Registry(inputs=(SALES, MARKETING, web), joined=REGISTRY.joined))
     t = MONDAY + timedelta(hours=1)
     assert barrier.join_requests(t) == 0

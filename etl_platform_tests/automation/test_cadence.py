@@ -1,12 +1,12 @@
 """The cycle: cron and time zone from the environment, cycle starts, length, freshness."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from etl_platform.automation.cadence import Cycle
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_default_cycle_is_weekly_monday_midnight_utc(monkeypatch) -> None:
@@ -24,7 +24,11 @@ def test_cycle_from_environment(monkeypatch) -> None:
     cycle = Cycle.from_env()
     assert cycle.length() == timedelta(days=1)
     policy = cycle.freshness_policy()
-    assert (policy.deadline_cron, policy.timezone, policy.lower_bound_delta) == ("0 6 * * *", "Europe/Paris", timedelta(days=1))
+    assert (policy.deadline_cron, policy.timezone, policy.lower_bound_delta) == (
+        "0 6 * * *",
+        "Europe/Paris",
+        timedelta(days=1),
+    )
 
 
 def test_invalid_cron_is_named() -> None:

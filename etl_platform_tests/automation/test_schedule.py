@@ -1,7 +1,7 @@
 """The weekly schedule: the whole pipeline, once per cycle."""
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -18,7 +18,7 @@ from etl_platform_tests.helpers import table_resources, write_csv
 
 def test_one_run_per_cycle_keyed_by_the_cycle_start() -> None:
     schedule = weekly_schedule(Cycle(), pipeline_job(REGISTRY))
-    monday = datetime(2026, 11, 23, tzinfo=timezone.utc)
+    monday = datetime(2026, 11, 23, tzinfo=UTC)
     with dg.instance_for_test() as instance:
         request = schedule(dg.build_schedule_context(instance=instance, scheduled_execution_time=monday))
     assert request.run_key == "cycle-2026-11-23T00:00:00+00:00"
@@ -44,12 +44,19 @@ def test_the_weekly_run_builds_from_the_newest_file_that_is_not_quarantined(tmp_
     defs = build_definitions(REGISTRY, table_resources(tmp_path, RecordingRunner()))
     schedule = defs.resolve_schedule_def("weekly_pipeline_schedule")
     with dg.instance_for_test() as instance:
-        request = schedule(dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime(2026, 11, 23, tzinfo=timezone.utc)))
+        request = schedule(
+            dg.build_schedule_context(instance=instance, scheduled_execution_time=datetime(2026, 11, 23, tzinfo=UTC))
+        )
         job = defs.resolve_job_def(schedule.job_name)
         result = job.execute_in_process(
-            run_config=request.run_config, tags=request.tags, instance=instance, asset_selection=[dg.AssetKey("sales_daily")]
+            run_config=request.run_config,
+            tags=request.tags,
+            instance=instance,
+            asset_selection=[dg.AssetKey("sales_daily")],
         )
     assert result.success
     assert RecordingRunner.calls[-1][1]["input_path"] == str(good)
     (materialization,) = result.asset_materializations_for_node("sales_daily")
-    assert [skipped["object"] for skipped in materialization.metadata["source_skipped"].value] == ["landing/sales/week2.csv"]
+    assert [skipped["object"] for skipped in materialization.metadata["source_skipped"].value] == [
+        "landing/sales/week2.csv"
+    ]

@@ -30,10 +30,14 @@ def independent_catalog():
     return GlueCatalog(
         "reader",
         **{
-            "glue.endpoint": endpoint, "glue.region": REGION,
-            "s3.endpoint": endpoint, "s3.region": REGION, "s3.access-key-id": "testing", "s3.secret-access-key": "testing",
+            "glue.endpoint": endpoint,
+            "glue.region": REGION,
+            "s3.endpoint": endpoint,
+            "s3.region": REGION,
+            "s3.access-key-id": "testing",
+            "s3.secret-access-key": "testing",
         },
-    )  # fmt: skip
+    )
 
 
 def _free_port() -> int:
@@ -55,7 +59,9 @@ def _quick_glue_polls(monkeypatch):
     import time
     from types import SimpleNamespace
 
-    monkeypatch.setattr("dagster_aws.pipes.clients.glue.time", SimpleNamespace(sleep=lambda seconds: time.sleep(min(seconds, 0.2))))
+    monkeypatch.setattr(
+        "dagster_aws.pipes.clients.glue.time", SimpleNamespace(sleep=lambda seconds: time.sleep(min(seconds, 0.2)))
+    )
 
 
 @pytest.fixture
@@ -92,7 +98,11 @@ def aws(monkeypatch, tmp_path):
         glue.create_job(
             Name=JOB_PREFIX + Path(script).stem,
             Role="arn:aws:iam::123456789012:role/etl-platform-glue",
-            Command={"Name": "glueetl", "ScriptLocation": f"s3://{ARTIFACT_BUCKET}/glue-scripts/{script}", "PythonVersion": "3"},
+            Command={
+                "Name": "glueetl",
+                "ScriptLocation": f"s3://{ARTIFACT_BUCKET}/glue-scripts/{script}",
+                "PythonVersion": "3",
+            },
             DefaultArguments={"--extra-py-files": extra, "--additional-python-modules": "dagster-pipes"},
             GlueVersion="5.0",
         )

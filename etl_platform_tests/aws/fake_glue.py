@@ -56,7 +56,12 @@ class FakeJobRun:
     done: threading.Event = field(default_factory=threading.Event)
 
     def as_job_run(self) -> dict[str, Any]:
-        job_run = {"Id": self.run_id, "JobName": self.job_name, "JobRunState": self.state, "Arguments": dict(self.arguments)}
+        job_run = {
+            "Id": self.run_id,
+            "JobName": self.job_name,
+            "JobRunState": self.state,
+            "Arguments": dict(self.arguments),
+        }
         return job_run | ({"ErrorMessage": self.error} if self.error else {})
 
 
@@ -84,7 +89,11 @@ class FakeGlue:
         bucket, key = _split(uri)
         found = []
         for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
-            found += [item["Key"] for item in page.get("Contents", []) if item["Key"] == key or item["Key"].startswith(key.rstrip("/") + "/")]
+            found += [
+                item["Key"]
+                for item in page.get("Contents", [])
+                if item["Key"] == key or item["Key"].startswith(key.rstrip("/") + "/")
+            ]
         return found
 
     def _mirror(self, run_dir: Path, arguments: dict[str, str]) -> dict[str, Path]:
@@ -124,7 +133,10 @@ class FakeGlue:
         for extra in filter(None, arguments.get("--extra-py-files", "").split(",")):
             self._download(extra, run_dir / Path(extra).name)
         buckets = self._mirror(run_dir, arguments)
-        mounts = [f"--conf spark.hadoop.fs.viewfs.mounttable.{bucket}.linkFallback={folder.as_uri()}" for bucket, folder in buckets.items()]
+        mounts = [
+            f"--conf spark.hadoop.fs.viewfs.mounttable.{bucket}.linkFallback={folder.as_uri()}"
+            for bucket, folder in buckets.items()
+        ]
         submit = [
             "--master local[2] --conf spark.ui.enabled=false --conf spark.log.level=WARN",
             "--conf spark.hadoop.fs.s3.impl=org.apache.hadoop.fs.viewfs.ViewFileSystemOverloadScheme",
@@ -132,17 +144,23 @@ class FakeGlue:
             "pyspark-shell",
         ]
         env = {
-            **{key: value for key, value in os.environ.items() if key not in SESSION_VARIABLES},  # classic Spark, as on Glue
+            **{
+                key: value for key, value in os.environ.items() if key not in SESSION_VARIABLES
+            },  # classic Spark, as on Glue
             "PYTHONPATH": str(run_dir),
             "PYSPARK_SUBMIT_ARGS": " ".join(submit),
             "SPARK_LOCAL_IP": "127.0.0.1",
         }
         command = [sys.executable, str(script), *[part for item in arguments.items() for part in item]]
-        run = FakeJobRun(run_id=run_id, job_name=params["JobName"], arguments=dict(params.get("Arguments", {})), run_dir=run_dir)
+        run = FakeJobRun(
+            run_id=run_id, job_name=params["JobName"], arguments=dict(params.get("Arguments", {})), run_dir=run_dir
+        )
         log = (run_dir / "output.log").open("w")
         run.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
         RUNS[run_id] = run
-        threading.Thread(target=self._finish, args=(run, buckets, log), name=f"glue-run-{run_id[:12]}", daemon=True).start()
+        threading.Thread(
+            target=self._finish, args=(run, buckets, log), name=f"glue-run-{run_id[:12]}", daemon=True
+        ).start()
         if not self.asynchronous:
             run.done.wait()
         return {"JobRunId": run_id}

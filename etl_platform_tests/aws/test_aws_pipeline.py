@@ -9,7 +9,14 @@ from etl_platform import cli
 from etl_platform.datasets import REGISTRY
 from etl_platform.definitions import build_definitions
 from etl_platform.environment import initialized_resources, resources_for_environment
-from etl_platform_tests.aws.conftest import ARTIFACT_BUCKET, DATA_BUCKET, DATABASE, JOB_PREFIX, REGION, independent_catalog
+from etl_platform_tests.aws.conftest import (
+    ARTIFACT_BUCKET,
+    DATA_BUCKET,
+    DATABASE,
+    JOB_PREFIX,
+    REGION,
+    independent_catalog,
+)
 from etl_platform_tests.aws.fake_glue import FakeGlueRunner
 from etl_platform_tests.helpers import QUICKSIGHT_MARKETING, QUICKSIGHT_SALES
 
@@ -28,8 +35,13 @@ def test_aws_profile_materialises_the_graph_with_the_expected_figures(aws, quick
     assert f"s3://{DATA_BUCKET}/landing/sales/{QUICKSIGHT_SALES}" in capsys.readouterr().out
 
     resources = resources_for_environment()
-    resources["spark"] = FakeGlueRunner(region_name=REGION, job_prefix=JOB_PREFIX, pipes_bucket=ARTIFACT_BUCKET,
-                                        message_interval_seconds=0.5, workdir=str(aws["workdir"]))  # fmt: skip
+    resources["spark"] = FakeGlueRunner(
+        region_name=REGION,
+        job_prefix=JOB_PREFIX,
+        pipes_bucket=ARTIFACT_BUCKET,
+        message_interval_seconds=0.5,
+        workdir=str(aws["workdir"]),
+    )
     with dg.instance_for_test() as instance:
         # The Spark-built tables: moto's Athena runs no SQL, so the engagement report (its SQL
         # tested on DuckDB, its UNLOAD in test_athena.py) would have nothing to correlate.
@@ -37,7 +49,11 @@ def test_aws_profile_materialises_the_graph_with_the_expected_figures(aws, quick
         job = build_definitions(REGISTRY, resources).resolve_job_def("etl_pipeline_job")
         result = job.execute_in_process(instance=instance, asset_selection=tables)
         assert result.success
-        checks = [e.event_specific_data for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
+        checks = [
+            e.event_specific_data
+            for e in result.all_events
+            if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        ]
     assert len(checks) == 18 and all(c.passed for c in checks)
 
     sales = read_rows("sales_daily")
@@ -51,13 +67,17 @@ def test_aws_profile_materialises_the_graph_with_the_expected_figures(aws, quick
     # Registered as Iceberg tables in the Glue database, as Athena finds them.
     glue_table = aws["glue"].get_table(DatabaseName=DATABASE, Name="sales_marketing_daily")["Table"]
     assert glue_table["Parameters"]["table_type"].upper() == "ICEBERG"
-    assert glue_table["Parameters"]["metadata_location"].startswith(f"s3://{DATA_BUCKET}/joined/sales_marketing_daily/metadata/")
+    assert glue_table["Parameters"]["metadata_location"].startswith(
+        f"s3://{DATA_BUCKET}/joined/sales_marketing_daily/metadata/"
+    )
     with initialized_resources() as ready:  # the platform's own view of the same catalog
         infos = {t.name: t for t in ready["catalog"].infos()}
         files = ready["catalog"].data_files("sales_marketing_daily")
     assert {name: t.row_count for name, t in infos.items()} == {
-        "sales_daily": 2036, "marketing_daily": 1461, "sales_marketing_daily": 1458,
-    }  # fmt: skip
+        "sales_daily": 2036,
+        "marketing_daily": 1461,
+        "sales_marketing_daily": 1458,
+    }
     assert infos["sales_marketing_daily"].location == f"s3://{DATA_BUCKET}/joined/sales_marketing_daily"
     assert files and all(f.startswith(f"s3://{DATA_BUCKET}/joined/sales_marketing_daily/data/") for f in files)
     assert ("date", "date") in infos["sales_daily"].columns

@@ -12,7 +12,14 @@ from etl_platform.datasets import REGISTRY
 from etl_platform.definitions import build_definitions
 from etl_platform.environment import resources_for_environment
 from etl_platform_tests.aws import fake_glue
-from etl_platform_tests.aws.conftest import ARTIFACT_BUCKET, DATA_BUCKET, DATABASE, JOB_PREFIX, REGION, independent_catalog
+from etl_platform_tests.aws.conftest import (
+    ARTIFACT_BUCKET,
+    DATA_BUCKET,
+    DATABASE,
+    JOB_PREFIX,
+    REGION,
+    independent_catalog,
+)
 from etl_platform_tests.aws.fake_glue import FakeGlue, FakeGlueRunner
 from etl_platform_tests.helpers import SALES_HEADER, sales_row, write_csv
 
@@ -38,16 +45,25 @@ class CrashingRunner(FakeGlueRunner):
 
 def _materialize(resources, instance, tags=None):
     job = build_definitions(REGISTRY, resources).resolve_job_def("etl_pipeline_job")
-    config = {"ops": {"sales_daily": {"config": {"object_key": "landing/sales/week.csv"}}}}  # as the arrival sensor names it
-    return job.execute_in_process(instance=instance, asset_selection=[dg.AssetKey("sales_daily")], run_config=config, tags=tags or {})
+    config = {
+        "ops": {"sales_daily": {"config": {"object_key": "landing/sales/week.csv"}}}
+    }  # as the arrival sensor names it
+    return job.execute_in_process(
+        instance=instance, asset_selection=[dg.AssetKey("sales_daily")], run_config=config, tags=tags or {}
+    )
 
 
 def test_re_executed_step_publishes_the_earlier_glue_runs_files(aws, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("ETL_PLATFORM_ENV", "aws")
     rows = [sales_row(f"1/{day}/2016", stage, "100", "10") for day in (4, 5, 6) for stage in ("Lead", "Prospect")]
     assert cli.main(["land", "sales", str(write_csv(tmp_path / "week.csv", SALES_HEADER, rows))]) == 0
-    settings = dict(region_name=REGION, job_prefix=JOB_PREFIX, pipes_bucket=ARTIFACT_BUCKET, message_interval_seconds=0.2,
-                    workdir=str(aws["workdir"]))  # fmt: skip
+    settings = dict(
+        region_name=REGION,
+        job_prefix=JOB_PREFIX,
+        pipes_bucket=ARTIFACT_BUCKET,
+        message_interval_seconds=0.2,
+        workdir=str(aws["workdir"]),
+    )
 
     with dg.instance_for_test() as instance:
         # Attempt 1 starts the Glue run, then the orchestrator dies: the run stays recorded on it.
@@ -61,7 +77,9 @@ def test_re_executed_step_publishes_the_earlier_glue_runs_files(aws, tmp_path, m
 
         # Attempt 2: the step re-executed in a new run of the same lineage, while the Glue run goes on.
         lineage = {"dagster/root_run_id": crashed.run_id, "dagster/parent_run_id": crashed.run_id}
-        result = _materialize({**resources_for_environment(), "spark": FakeGlueRunner(**settings, asynchronous=True)}, instance, lineage)
+        result = _materialize(
+            {**resources_for_environment(), "spark": FakeGlueRunner(**settings, asynchronous=True)}, instance, lineage
+        )
         logs = [entry.user_message for entry in instance.all_logs(result.run_id)]
     assert result.success
     assert any(f"reattaching to Glue run {glue_run_id}" in message for message in logs)
@@ -84,6 +102,13 @@ def test_re_executed_step_publishes_the_earlier_glue_runs_files(aws, tmp_path, m
     assert snapshot.summary["etl.build"] == earlier_output.removeprefix(f"s3://{DATA_BUCKET}/")
     # Attempt 2's own build folder was staged but never written, nor is it in any snapshot.
     fresh = f"-{result.run_id[:8]}"
-    assert not any(fresh in f.file_path for s in table.snapshots() for f in (t.file for t in table.scan(snapshot_id=s.snapshot_id).plan_files()))
-    written = [o["Key"] for o in aws["s3"].list_objects_v2(Bucket=DATA_BUCKET, Prefix="processed/sales_daily/data/").get("Contents", [])]
+    assert not any(
+        fresh in f.file_path
+        for s in table.snapshots()
+        for f in (t.file for t in table.scan(snapshot_id=s.snapshot_id).plan_files())
+    )
+    written = [
+        o["Key"]
+        for o in aws["s3"].list_objects_v2(Bucket=DATA_BUCKET, Prefix="processed/sales_daily/data/").get("Contents", [])
+    ]
     assert written and not any(fresh in key for key in written)

@@ -10,7 +10,15 @@ KEY = dg.AssetKey("sales_daily")
 
 @pytest.mark.parametrize(
     ("previous", "rows", "passed"),
-    [(None, 100, True), (100, 140, True), (100, 150, True), (100, 151, False), (100, 40, False), (0, 0, True), (0, 5, False)],
+    [
+        (None, 100, True),
+        (100, 140, True),
+        (100, 150, True),
+        (100, 151, False),
+        (100, 40, False),
+        (0, 0, True),
+        (0, 5, False),
+    ],
 )
 def test_row_count_change(previous, rows, passed) -> None:
     result = row_count_change(KEY, previous, rows, 0.5)

@@ -9,15 +9,32 @@ from etl_platform.datasets import SALES
 
 def test_specs_and_plan_come_from_the_registry() -> None:
     specs = {spec.name: spec for spec in check_specs("sales_daily", PROCESSED_CHECKS, SALES.row_checks)}
-    assert set(specs) == {"raw_schema", "parse_rejects", "date_valid", "date_gaps", "row_count_change",
-                          "non_negative_amounts", "non_negative_totals", "leads_within_opportunities"}  # fmt: skip
+    assert set(specs) == {
+        "raw_schema",
+        "parse_rejects",
+        "date_valid",
+        "date_gaps",
+        "row_count_change",
+        "non_negative_amounts",
+        "non_negative_totals",
+        "leads_within_opportunities",
+    }
     assert {name for name, spec in specs.items() if spec.blocking} == {
-        "raw_schema", "parse_rejects", "date_valid", "non_negative_amounts", "non_negative_totals", "leads_within_opportunities",
-    }  # fmt: skip
+        "raw_schema",
+        "parse_rejects",
+        "date_valid",
+        "non_negative_amounts",
+        "non_negative_totals",
+        "leads_within_opportunities",
+    }
     plan = json.loads(check_plan(SALES.row_checks, QualitySettings(max_date_gap_days=3)))
     assert [c["name"] for c in plan["row_checks"]] == [c.name for c in SALES.row_checks]
-    assert plan["row_checks"][0] == {"name": "non_negative_amounts", "on": "input", "blocking": True,
-                                     "condition": "`Forecasted Monthly Revenue` >= 0 AND `Weighted Revenue` >= 0"}  # fmt: skip
+    assert plan["row_checks"][0] == {
+        "name": "non_negative_amounts",
+        "on": "input",
+        "blocking": True,
+        "condition": "`Forecasted Monthly Revenue` >= 0 AND `Weighted Revenue` >= 0",
+    }
     assert plan["max_date_gap_days"] == 3 and plan["earliest_date"] == "1990-01-01"
 
 

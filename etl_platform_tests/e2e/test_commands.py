@@ -41,9 +41,13 @@ def test_demo_then_materialize_from_the_project_root(tmp_path) -> None:
     # On the terminal: a line per step of the job with its time, then the summary. Dagster's
     # events, the scripts' own output and Spark's warnings stay in the run's log (checked below).
     progress = re.findall(r"^  (\w+) +ok +\d+\.\d s$", demo.stdout, re.MULTILINE)
-    assert sorted(progress) == sorted(node.name for node in defs.resolve_job_def("etl_pipeline_job").nodes_in_topological_order)
+    assert sorted(progress) == sorted(
+        node.name for node in defs.resolve_job_def("etl_pipeline_job").nodes_in_topological_order
+    )
     assert demo.stdout.index(f"  {progress[-1]} ") < demo.stdout.index("succeeded")
-    assert not re.search(r" - (DEBUG|INFO) - | INFO lake_job: |No Partition Defined for Window", demo.stderr), demo.stderr[-3000:]
+    assert not re.search(r" - (DEBUG|INFO) - | INFO lake_job: |No Partition Defined for Window", demo.stderr), (
+        demo.stderr[-3000:]
+    )
 
     report = _run([str(BIN / "etl-platform"), "report", "--top", "3"], env)
     assert report.returncode == 0, report.stderr[-3000:]
@@ -51,7 +55,9 @@ def test_demo_then_materialize_from_the_project_root(tmp_path) -> None:
     assert strongest[:2] == ["website_pageviews", "opportunities"] and "(3 rows)" in report.stdout
     assert report.stdout.count("/_charts/") == 2 and ".png" in report.stdout
 
-    materialize = _run([str(BIN / "dagster"), "asset", "materialize", "-m", "etl_platform.definitions", "--select", "*"], env, root)
+    materialize = _run(
+        [str(BIN / "dagster"), "asset", "materialize", "-m", "etl_platform.definitions", "--select", "*"], env, root
+    )
     assert materialize.returncode == 0, materialize.stderr[-3000:]
     assert "temporary directory" not in materialize.stderr and "usage statistics" not in materialize.stderr
 

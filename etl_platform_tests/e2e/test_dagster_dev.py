@@ -15,8 +15,8 @@ import pytest
 from etl_platform import cli
 from etl_platform.instance import ensure_dagster_home
 from etl_platform.project import PROJECT_ROOT, SAMPLES_DIR
-from etl_platform_tests.helpers import lake_catalog
 from etl_platform.samples import MARKETING_SAMPLE, SALES_SAMPLE
+from etl_platform_tests.helpers import lake_catalog
 
 pytestmark = pytest.mark.e2e
 DEADLINE_SECONDS = 300
@@ -30,9 +30,10 @@ def _free_port() -> int:
 
 def _graphql(port: int, query: str) -> dict:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql", data=json.dumps({"query": query}).encode(),
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
         headers={"Content-Type": "application/json"},
-    )  # fmt: skip
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)["data"]
 
@@ -53,17 +54,29 @@ def _wait_for(condition, what: str, log: Path):
 def test_landing_two_files_into_a_running_dagster_dev(tmp_path, lake_root, monkeypatch, capsys) -> None:
     port = _free_port()
     log = tmp_path / "dagster_dev.log"
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "ETL_SENSOR_INTERVAL_SECONDS": "5",
-           "ETL_ALERTS_FILE": str(tmp_path / "alerts.jsonl")}  # fmt: skip
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path / "home"),
+        "ETL_SENSOR_INTERVAL_SECONDS": "5",
+        "ETL_ALERTS_FILE": str(tmp_path / "alerts.jsonl"),
+    }
     monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])
     ensure_dagster_home()  # the project's instance settings, pool limits included, as `make dev` has
     with open(log, "w") as out:
         server = subprocess.Popen(
             [str(Path(sys.executable).parent / "dagster"), "dev", "-p", str(port)],
-            cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
-        _wait_for(lambda: "sales_arrival_sensor" in log.read_text() and _graphql(port, "{ version }"), "UI and sensors up", log)
+        _wait_for(
+            lambda: "sales_arrival_sensor" in log.read_text() and _graphql(port, "{ version }"),
+            "UI and sensors up",
+            log,
+        )
 
         assert cli.main(["land", "sales", str(SAMPLES_DIR / SALES_SAMPLE)]) == 0
         assert cli.main(["land", "marketing", str(SAMPLES_DIR / MARKETING_SAMPLE)]) == 0
@@ -71,7 +84,9 @@ def test_landing_two_files_into_a_running_dagster_dev(tmp_path, lake_root, monke
         catalog = lake_catalog(lake_root)
         _wait_for(lambda: "sales_marketing_daily" in catalog.names(), "the joined table was not published", log)
         query = '{ assetOrError(assetKey: {path: ["sales_marketing_daily"]}) { ... on Asset { assetMaterializations(limit: 1) { runId metadataEntries { label ... on IntMetadataEntry { intValue } } } } } }'
-        (materialization,) = _wait_for(lambda: _graphql(port, query)["assetOrError"]["assetMaterializations"], "UI shows it", log)
+        (materialization,) = _wait_for(
+            lambda: _graphql(port, query)["assetOrError"]["assetMaterializations"], "UI shows it", log
+        )
         row_count = {e["label"]: e.get("intValue") for e in materialization["metadataEntries"]}["dagster/row_count"]
     finally:
         os.killpg(server.pid, signal.SIGTERM)

@@ -25,9 +25,11 @@ class Daemon:
 
     def launch(self, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
         result = self.job.execute_in_process(
-            run_config=request.run_config, asset_selection=request.asset_selection, instance=self.instance,
+            run_config=request.run_config,
+            asset_selection=request.asset_selection,
+            instance=self.instance,
             tags=request.tags,
-        )  # fmt: skip
+        )
         assert result.success
         return result
 
@@ -46,7 +48,9 @@ class Daemon:
 
     def automation_tick(self) -> list[dg.RunRequest]:
         """What the automation sensor would launch: one run for the requested assets."""
-        result = dg.evaluate_automation_conditions(defs=self.defs, instance=self.instance, cursor=self.automation_cursor)
+        result = dg.evaluate_automation_conditions(
+            defs=self.defs, instance=self.instance, cursor=self.automation_cursor
+        )
         self.automation_cursor = result.cursor
         keys = [key for key in self.defs.resolve_asset_graph().get_all_asset_keys() if result.get_num_requested(key)]
         return [dg.RunRequest(asset_selection=sorted(keys))] if keys else []
@@ -74,7 +78,10 @@ def test_landed_files_become_the_joined_table_with_no_manual_step(quicksight_dir
         assert marketing_request.tags["etl_platform/dataset"] == "marketing"
         daemon.launch(marketing_request)
         (join_request,) = daemon.automation_tick()  # the join, and in the same run the report that follows it
-        assert join_request.asset_selection == [dg.AssetKey("engagement_revenue_correlation"), dg.AssetKey(REGISTRY.joined.name)]
+        assert join_request.asset_selection == [
+            dg.AssetKey("engagement_revenue_correlation"),
+            dg.AssetKey(REGISTRY.joined.name),
+        ]
         daemon.launch(join_request)
         assert daemon.automation_tick() == [] and daemon.arrival_ticks() == []
 

@@ -44,7 +44,9 @@ CRASH_MID_WRITE = textwrap.dedent(
 
 def _fingerprint(lake_root, table: str) -> dict[str, str]:
     """Each data file of the table's current snapshot, by its content."""
-    return {path: hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in lake_catalog(lake_root).data_files(table)}
+    return {
+        path: hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in lake_catalog(lake_root).data_files(table)
+    }
 
 
 def _iceberg_rows(lake_root, table: str = "sales_daily") -> int:
@@ -53,8 +55,14 @@ def _iceberg_rows(lake_root, table: str = "sales_daily") -> int:
 
 def _materialize(resources, instance, object_key: str | None = None, allow_older: bool = False):
     job = build_definitions(REGISTRY, resources).resolve_implicit_global_asset_job_def()
-    config = {"ops": {"sales_daily": {"config": {"object_key": object_key, "allow_older": allow_older}}}} if object_key else None
-    return job.execute_in_process(instance=instance, asset_selection=[SALES_DAILY], run_config=config, raise_on_error=False)
+    config = (
+        {"ops": {"sales_daily": {"config": {"object_key": object_key, "allow_older": allow_older}}}}
+        if object_key
+        else None
+    )
+    return job.execute_in_process(
+        instance=instance, asset_selection=[SALES_DAILY], run_config=config, raise_on_error=False
+    )
 
 
 def _catalog_rows(lake_root) -> int:
@@ -151,7 +159,9 @@ def test_two_builds_at_once_both_commit_in_turn_and_the_table_is_never_mixed(tmp
     home, sync = created_instance_home(tmp_path / "home"), tmp_path / "sync"
     sync.mkdir()
     spawn = multiprocessing.get_context("spawn")
-    builds = [spawn.Process(target=_build_in_own_process, args=(str(tmp_path), str(home), rows, str(sync))) for rows in (7, 9)]
+    builds = [
+        spawn.Process(target=_build_in_own_process, args=(str(tmp_path), str(home), rows, str(sync))) for rows in (7, 9)
+    ]
     for build in builds:
         build.start()
     for build in builds:
@@ -160,7 +170,14 @@ def test_two_builds_at_once_both_commit_in_turn_and_the_table_is_never_mixed(tmp
     snapshots = lake_catalog(tmp_path).snapshots("sales_daily")
     assert sorted(s.rows for s in snapshots) == [7, 9]  # both committed, none lost
     current = lake_catalog(tmp_path).current("sales_daily")
-    assert current == snapshots[-1] and current.parent_id == snapshots[0].snapshot_id  # the later commit, on the earlier
+    assert (
+        current == snapshots[-1] and current.parent_id == snapshots[0].snapshot_id
+    )  # the later commit, on the earlier
     files = lake_catalog(tmp_path).data_files("sales_daily")
     assert {Path(f).parent.name for f in files} == {Path(current.build_key).name}  # one build's files only
-    assert sum(pq.read_table(f).num_rows for f in files) == current.rows == _iceberg_rows(tmp_path) == _catalog_rows(tmp_path)
+    assert (
+        sum(pq.read_table(f).num_rows for f in files)
+        == current.rows
+        == _iceberg_rows(tmp_path)
+        == _catalog_rows(tmp_path)
+    )

@@ -30,7 +30,9 @@ def test_negative_revenue_and_missing_column_stop_at_the_gates(tmp_path, lake_ro
     fields[6] = "-" + fields[6]  # Forecasted Monthly Revenue
     sales[5] = ",".join(fields)
     (tmp_path / "sales.csv").write_text("".join(sales))
-    marketing = [",".join(line.rstrip("\n").split(",")[:-1]) + "\n" for line in _first_lines(SAMPLES_DIR / MARKETING_SAMPLE, 60)]
+    marketing = [
+        ",".join(line.rstrip("\n").split(",")[:-1]) + "\n" for line in _first_lines(SAMPLES_DIR / MARKETING_SAMPLE, 60)
+    ]
     (tmp_path / "marketing.csv").write_text("".join(marketing))  # no Events column
     assert cli.main(["land", "sales", str(tmp_path / "sales.csv")]) == 0
     assert cli.main(["land", "marketing", str(tmp_path / "marketing.csv")]) == 0
@@ -79,14 +81,17 @@ def _sales_file(path, bad_lines: list[int], field: int, value: str) -> None:
 def _build_sales(registry, instance, key: str):
     job = build_definitions(registry, resources_for_environment()).resolve_implicit_global_asset_job_def()
     config = {"ops": {"sales_daily": {"config": {"object_key": key}}}}
-    return job.execute_in_process(instance=instance, asset_selection=[SALES_DAILY], run_config=config, raise_on_error=False)
+    return job.execute_in_process(
+        instance=instance, asset_selection=[SALES_DAILY], run_config=config, raise_on_error=False
+    )
 
 
 def _parse_rejects(result):
     (evaluation,) = [
         e.event_specific_data
         for e in result.all_events
-        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION and e.event_specific_data.check_name == "parse_rejects"
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        and e.event_specific_data.check_name == "parse_rejects"
     ]
     return evaluation
 
@@ -98,7 +103,9 @@ def _parse_rejects(result):
         (0, "2/30/2016", [17, 230], "Date: '2/30/2016' is not a date"),
     ],
 )
-def test_a_file_with_a_few_rejected_rows_is_refused_and_the_current_table_stays(tmp_path, lake_root, field, value, bad_lines, reason) -> None:
+def test_a_file_with_a_few_rejected_rows_is_refused_and_the_current_table_stays(
+    tmp_path, lake_root, field, value, bad_lines, reason
+) -> None:
     _sales_file(tmp_path / "good.csv", [], field, value)
     _sales_file(tmp_path / "bad.csv", bad_lines, field, value)
     assert cli.main(["land", "sales", str(tmp_path / "good.csv")]) == 0
@@ -120,7 +127,9 @@ def test_a_file_with_a_few_rejected_rows_is_refused_and_the_current_table_stays(
     assert report["build_failed"] is True and report["run_id"] == refused.run_id
     (rejects,) = [c for c in report["checks"] if c["check"] == "parse_rejects"]
     assert (rejects["passed"], rejects["severity"], rejects["rejected_rows"]) == (False, "ERROR", len(bad_lines))
-    assert [(example["_line"], example["_reason"]) for example in rejects["examples"]] == [(line, reason) for line in bad_lines]
+    assert [(example["_line"], example["_reason"]) for example in rejects["examples"]] == [
+        (line, reason) for line in bad_lines
+    ]
     assert all(example[SALES_HEADER[field]] == value for example in rejects["examples"])
 
 

@@ -33,7 +33,9 @@ def test_quicksight_files_produce_the_expected_tables(quicksight_dir, lake_root,
             for table in REGISTRY.table_locations()
         }
         evaluations = [
-            e.event_specific_data for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            e.event_specific_data
+            for e in result.all_events
+            if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
         ]
 
     assert _query(
@@ -52,8 +54,10 @@ def test_quicksight_files_produce_the_expected_tables(quicksight_dir, lake_root,
     # Any PyIceberg client reads the same figures from the documented catalog.
     independent = {table: iceberg_table(lake_root, table).scan().to_arrow() for table in REGISTRY.table_locations()}
     assert {table: data.num_rows for table, data in independent.items()} == {
-        "sales_daily": 2036, "marketing_daily": 1461, "sales_marketing_daily": 1458,
-    }  # fmt: skip
+        "sales_daily": 2036,
+        "marketing_daily": 1461,
+        "sales_marketing_daily": 1458,
+    }
     assert sum(independent["sales_daily"].column("forecasted_monthly_revenue").to_pylist()) == 3_823_804_672
 
     assert metadata["sales_daily"]["dagster/row_count"].value == 2036
@@ -67,7 +71,9 @@ def test_quicksight_files_produce_the_expected_tables(quicksight_dir, lake_root,
     assert joined_columns.count("date") == 1 and joined_columns[0] == "date"
 
     # Every check ran and passed on the real data; lineage reaches both inputs.
-    assert len(evaluations) == 20 and all(e.passed for e in evaluations), [e.check_name for e in evaluations if not e.passed]
+    assert len(evaluations) == 20 and all(e.passed for e in evaluations), [
+        e.check_name for e in evaluations if not e.passed
+    ]
     lineage = metadata["sales_marketing_daily"]["dagster/column_lineage"].value.deps_by_column
     assert {dep.asset_key for dep in lineage["date"]} == {dg.AssetKey("sales_daily"), dg.AssetKey("marketing_daily")}
     assert [dep.asset_key for dep in lineage["forecasted_lead_revenue"]] == [dg.AssetKey("sales_daily")]
@@ -76,7 +82,8 @@ def test_quicksight_files_produce_the_expected_tables(quicksight_dir, lake_root,
     # The engagement report: 17 metrics x 4 sales figures, the strongest relationship first.
     assert _query(
         "select engagement_metric, sales_metric, round(best_correlation, 3), best_lag_days from engagement_revenue_correlation"
-        " order by abs(best_correlation) desc limit 1", capsys
+        " order by abs(best_correlation) desc limit 1",
+        capsys,
     ) == ["website_pageviews,opportunities,0.904,0"]
     assert _query(
         "select count(*), min(days), round(max(best_correlation), 3) from engagement_revenue_correlation", capsys

@@ -68,7 +68,7 @@ def test_an_older_upload_never_replaces_the_newer_ones_table(quicksight_dir, lak
     def run(selection, config=None, tags=None) -> dg.ExecuteInProcessResult:
         result = job.execute_in_process(
             instance=instance, asset_selection=selection, run_config=config or {}, tags=tags or {}
-        )  # fmt: skip
+        )
         assert result.success
         return result
 
@@ -83,7 +83,9 @@ def test_an_older_upload_never_replaces_the_newer_ones_table(quicksight_dir, lak
             nonlocal automation_cursor
             result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=automation_cursor)
             automation_cursor = result.cursor
-            return sorted(key for key in defs.resolve_asset_graph().get_all_asset_keys() if result.get_num_requested(key))
+            return sorted(
+                key for key in defs.resolve_asset_graph().get_all_asset_keys() if result.get_num_requested(key)
+            )
 
         assert automation_tick() == []  # the daemon's first evaluation, before any run
         # `dagster dev` starts: one tick of each arrival sensor, and the runs they request.
@@ -92,7 +94,9 @@ def test_an_older_upload_never_replaces_the_newer_ones_table(quicksight_dir, lak
             result = sensor(dg.build_sensor_context(instance=instance, resources={"lake": lake}))
             (request,) = result.run_requests  # the newest file only; the demo's is superseded
             assert request.run_config == {"ops": {dataset.output_table: {"config": {"object_key": mine[dataset]}}}}
-            assert _materializations(run(request.asset_selection, request.run_config, request.tags), dataset.output_table)
+            assert _materializations(
+                run(request.asset_selection, request.run_config, request.tags), dataset.output_table
+            )
         assert lake.stat(demo[SALES]) is not None  # superseded, not deleted
         join = run(automation_tick())  # the barrier: both inputs processed, the join (and its report) runs
         (joined,) = _materializations(join, JOINED)
@@ -101,7 +105,9 @@ def test_an_older_upload_never_replaces_the_newer_ones_table(quicksight_dir, lak
         # The demo file's run, as the old sensor started it, finishing after the user's: skipped as stale.
         current = catalog.current(SALES.output_table)
         assert current.source.key == mine[SALES]
-        stale = run([dg.AssetKey(SALES.output_table)], {"ops": {SALES.output_table: {"config": {"object_key": demo[SALES]}}}})
+        stale = run(
+            [dg.AssetKey(SALES.output_table)], {"ops": {SALES.output_table: {"config": {"object_key": demo[SALES]}}}}
+        )
         assert _materializations(stale, SALES.output_table) == []
         assert stale.get_asset_check_evaluations()  # its checks ran and are reported
         assert instance.get_run_by_id(stale.run_id).tags[STALE_TAG] == demo[SALES]

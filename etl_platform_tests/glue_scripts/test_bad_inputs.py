@@ -25,9 +25,17 @@ def _run(tmp_path, content: bytes, *extra: str, max_reject_share: float = 0.0):
     source = tmp_path / "in.csv"
     source.write_bytes(content)
     out = tmp_path / "out"
-    argv = ["--input_path", str(source), "--output_path", str(out),
-            "--columns", json.dumps([list(c) for c in SALES.columns]),
-            "--checks", check_plan(SALES.row_checks, QualitySettings(), max_reject_share), *extra]  # fmt: skip
+    argv = [
+        "--input_path",
+        str(source),
+        "--output_path",
+        str(out),
+        "--columns",
+        json.dumps([list(c) for c in SALES.columns]),
+        "--checks",
+        check_plan(SALES.row_checks, QualitySettings(), max_reject_share),
+        *extra,
+    ]
     pipes = MagicMock()
     try:
         lake_job.process_landing_file(lake_job.Reporter(pipes), argv, daily_sales)
@@ -50,12 +58,21 @@ def _checks(pipes) -> dict:
         (_csv().replace(b",", b";"), "in.csv: line 1 is one column containing ';': the file seems delimited by ';'"),
         (_csv().replace(b",", b"\t"), "in.csv: line 1 is one column containing '\\t'"),
         (_csv().decode().encode("utf-16"), "in.csv: the file is UTF-16 encoded; save it as UTF-8"),
-        (_csv().replace(b"Avery Quinn", "Zoë Quinn".encode("latin-1"), 1), "in.csv: line 2, byte 12: byte 0xEB is not UTF-8"),
-        (_csv(header=[h if h != "Weighted Revenue" else "Weighted Rev" for h in SALES_HEADER]),
-         "in.csv: the header lacks expected columns ['Weighted Revenue']; it has [" ),
+        (
+            _csv().replace(b"Avery Quinn", "Zoë Quinn".encode("latin-1"), 1),
+            "in.csv: line 2, byte 12: byte 0xEB is not UTF-8",
+        ),
+        (
+            _csv(header=[h if h != "Weighted Revenue" else "Weighted Rev" for h in SALES_HEADER]),
+            "in.csv: the header lacks expected columns ['Weighted Revenue']; it has [",
+        ),
         (_csv(header=[*SALES_HEADER[:-1], "date"]), "in.csv: line 1: columns 1 and 12 are both named 'date'"),
-        (_csv(rows=[sales_row("1/2/2016", "Lead", "100")[:7] + ['"Lead', 'x"'] + ["1", "FALSE", "TRUE"]]).replace(b'"Lead,x"', b'"Lead\nx"'),
-         "record(s) continue on a new line inside a quoted value"),
+        (
+            _csv(rows=[sales_row("1/2/2016", "Lead", "100")[:7] + ['"Lead', 'x"'] + ["1", "FALSE", "TRUE"]]).replace(
+                b'"Lead,x"', b'"Lead\nx"'
+            ),
+            "record(s) continue on a new line inside a quoted value",
+        ),
     ],
 )
 def test_bad_files_fail_with_one_clear_line(spark, tmp_path, content, message) -> None:
@@ -71,7 +88,10 @@ def test_bom_and_crlf_read_like_a_plain_file(spark, tmp_path) -> None:
         folder.mkdir()
         error, pipes, rows = _run(folder, variant)
         assert error is None and rows == plain
-        assert _checks(pipes)["raw_schema"]["passed"] and _checks(pipes)["parse_rejects"]["metadata"]["rejected_rows"]["raw_value"] == 0
+        assert (
+            _checks(pipes)["raw_schema"]["passed"]
+            and _checks(pipes)["parse_rejects"]["metadata"]["rejected_rows"]["raw_value"] == 0
+        )
 
 
 def test_quoted_commas_are_values_and_multiline_reads_quoted_line_breaks(spark, tmp_path) -> None:
@@ -100,15 +120,26 @@ def _rejects(pipes) -> tuple[dict, dict]:
 
 
 def test_bad_values_are_rejected_with_lines_and_reasons_and_block_unless_tolerated(spark, tmp_path) -> None:
-    rows = [*GOOD_ROWS, sales_row("2/30/2016", "Lead", "5"), sales_row("1/4/2016", "Lead", "12abc"),
-            [*sales_row("1/5/2016", "Lead", "5"), "stray"]]  # fmt: skip
+    rows = [
+        *GOOD_ROWS,
+        sales_row("2/30/2016", "Lead", "5"),
+        sales_row("1/4/2016", "Lead", "12abc"),
+        [*sales_row("1/5/2016", "Lead", "5"), "stray"],
+    ]
     latin = sales_row("1/6/2016", "Lead", "5")
     latin[1] = "Zoë"
     # Each repeated chunk is a blank line (an empty header) and a good row: 4,000 lines, 2,000 rows.
-    content = _csv(rows=rows) + b"".join([_csv(header=[], rows=[GOOD_ROWS[1]])] * 2000) + ",".join(latin).encode("latin-1") + b"\n"
+    content = (
+        _csv(rows=rows)
+        + b"".join([_csv(header=[], rows=[GOOD_ROWS[1]])] * 2000)
+        + ",".join(latin).encode("latin-1")
+        + b"\n"
+    )
     for tolerance, severity in ((0.0, "ERROR"), (0.01, "WARN")):  # 4 of 2,006 rows: within 1%
         (tmp_path / str(tolerance)).mkdir()
-        error, pipes, out = _run(tmp_path / str(tolerance), content, max_reject_share=tolerance)  # the Latin-1 row lies beyond the vetted head
+        error, pipes, out = _run(
+            tmp_path / str(tolerance), content, max_reject_share=tolerance
+        )  # the Latin-1 row lies beyond the vetted head
         assert error is None
         parse, metadata = _rejects(pipes)
         assert (parse["passed"], parse["severity"], metadata["rejected_rows"]) == (False, severity, 4)
@@ -123,7 +154,9 @@ def test_bad_values_are_rejected_with_lines_and_reasons_and_block_unless_tolerat
     assert warned and warned[0].endswith("line 6 (not 12 fields like the header), line 4007 (bytes that are not UTF-8)")
 
     (tmp_path / "few").mkdir()
-    error, pipes, _ = _run(tmp_path / "few", _csv(rows=rows), max_reject_share=0.01)  # 3 of 5 rows rejected: far over 1%
+    error, pipes, _ = _run(
+        tmp_path / "few", _csv(rows=rows), max_reject_share=0.01
+    )  # 3 of 5 rows rejected: far over 1%
     parse, _ = _rejects(pipes)
     assert error is None and parse["passed"] is False and parse["severity"] == "ERROR"
 
@@ -132,7 +165,11 @@ def test_bad_values_are_rejected_with_lines_and_reasons_and_block_unless_tolerat
     ("bad", "lines", "reason"),
     [
         (lambda day: sales_row(day, "Lead", "12k"), [3, 5, 7], "Forecasted Monthly Revenue: '12k' is not a bigint"),
-        (lambda day: sales_row("2/30/2016", "Lead", "5"), [4, 6], "Date: '2/30/2016' is not a date; Target Close: '2/30/2016' is not a date"),
+        (
+            lambda day: sales_row("2/30/2016", "Lead", "5"),
+            [4, 6],
+            "Date: '2/30/2016' is not a date; Target Close: '2/30/2016' is not a date",
+        ),
     ],
 )
 def test_a_few_bad_rows_among_good_ones_refuse_the_file_by_default(spark, tmp_path, bad, lines, reason) -> None:
@@ -144,7 +181,9 @@ def test_a_few_bad_rows_among_good_ones_refuse_the_file_by_default(spark, tmp_pa
     parse, metadata = _rejects(pipes)
     assert (parse["passed"], parse["severity"]) == (False, "ERROR")
     assert (metadata["input_rows"], metadata["rejected_rows"], metadata["max_share"]) == (29, len(lines), 0.0)
-    assert [(example["_line"], example["_reason"]) for example in metadata["examples"]] == [(line, reason) for line in lines]
+    assert [(example["_line"], example["_reason"]) for example in metadata["examples"]] == [
+        (line, reason) for line in lines
+    ]
 
 
 def test_rejected_rows_after_a_value_spanning_lines_get_their_own_line(spark, tmp_path) -> None:

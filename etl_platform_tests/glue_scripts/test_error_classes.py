@@ -52,8 +52,16 @@ def _error(pipes) -> dict:
 
 
 def _argv(source, out, columns=SALES.columns) -> list[str]:
-    return ["--input_path", str(source), "--output_path", str(out), "--columns", json.dumps([list(c) for c in columns]),
-            "--checks", check_plan(SALES.row_checks, QualitySettings(), 0.0)]  # fmt: skip
+    return [
+        "--input_path",
+        str(source),
+        "--output_path",
+        str(out),
+        "--columns",
+        json.dumps([list(c) for c in columns]),
+        "--checks",
+        check_plan(SALES.row_checks, QualitySettings(), 0.0),
+    ]
 
 
 def _process(argv, transform=daily_sales) -> None:
@@ -127,10 +135,18 @@ def _closed_port() -> int:
 @pytest.mark.parametrize("where", ["local", "s3_without_the_key", "s3_unreachable"])
 def test_a_landing_file_that_cannot_be_read_is_retryable(spark, tmp_path, pipes, monkeypatch, where) -> None:
     """Real errors of the head read (before Spark starts): no such file, S3's NoSuchKey, no S3 server."""
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    expected = {"local": "FileNotFoundError", "s3_without_the_key": "NoSuchKey", "s3_unreachable": "EndpointConnectionError"}[where]
+    expected = {
+        "local": "FileNotFoundError",
+        "s3_without_the_key": "NoSuchKey",
+        "s3_unreachable": "EndpointConnectionError",
+    }[where]
     with mock_aws() if where == "s3_without_the_key" else nullcontext():
         if where == "local":
             source = str(tmp_path / "gone.csv")
@@ -150,11 +166,18 @@ def test_a_landing_file_that_cannot_be_read_is_retryable(spark, tmp_path, pipes,
 @pytest.mark.parametrize(
     "error",
     [
-        ClientError({"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."},
-                     "ResponseMetadata": {"HTTPStatusCode": 503}}, "GetObject"),  # fmt: skip
+        ClientError(
+            {
+                "Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."},
+                "ResponseMetadata": {"HTTPStatusCode": 503},
+            },
+            "GetObject",
+        ),
         ConnectionResetError(104, "Connection reset by peer"),
-        RuntimeError("An error occurred while calling o81.parquet.\n: java.io.IOException: com.amazonaws.services.s3.model."
-                     "AmazonS3Exception: Slow Down (Service: Amazon S3; Status Code: 503; Error Code: SlowDown)"),  # fmt: skip
+        RuntimeError(
+            "An error occurred while calling o81.parquet.\n: java.io.IOException: com.amazonaws.services.s3.model."
+            "AmazonS3Exception: Slow Down (Service: Amazon S3; Status Code: 503; Error Code: SlowDown)"
+        ),
     ],
     ids=["s3_slow_down", "connection_reset", "jvm_io_exception_text"],
 )
@@ -196,7 +219,9 @@ def test_a_data_error_naming_a_storage_word_stays_bad_input(tmp_path, pipes) -> 
 
 
 # -- on Glue: the job run's ErrorMessage names the class ------------------------------------
-def test_on_glue_storage_trouble_is_raised_as_lake_storage_error_and_bad_input_as_itself(spark, tmp_path, pipes, monkeypatch) -> None:
+def test_on_glue_storage_trouble_is_raised_as_lake_storage_error_and_bad_input_as_itself(
+    spark, tmp_path, pipes, monkeypatch
+) -> None:
     monkeypatch.setattr(lake_job, "on_glue", lambda: True)
 
     def missing(reporter, argv):
@@ -214,7 +239,9 @@ def test_on_glue_storage_trouble_is_raised_as_lake_storage_error_and_bad_input_a
 
 
 # -- the processed asset: a landing file removed after the sensor saw it ---------------------
-def test_processed_asset_whose_landing_file_vanishes_fails_retryably_and_quarantines_nothing(spark, lake_root, monkeypatch) -> None:
+def test_processed_asset_whose_landing_file_vanishes_fails_retryably_and_quarantines_nothing(
+    spark, lake_root, monkeypatch
+) -> None:
     monkeypatch.setattr("etl_platform.assets.processed.SPARK_RETRY_POLICY", dg.RetryPolicy(max_retries=1, delay=0))
     lake = LocalLake(root=str(lake_root))
     landed = write_csv(lake_root / "landing" / "sales" / "week.csv", SALES_HEADER, ROWS)
@@ -227,13 +254,21 @@ def test_processed_asset_whose_landing_file_vanishes_fails_retryably_and_quarant
             landed.unlink(missing_ok=True)
             return super().run_script(context, script, arguments, capacity)
 
-    runner = VanishingLanding(mode=warm.mode, master=warm.master, server_dir=warm.server_dir, idle_seconds=warm.idle_seconds)
+    runner = VanishingLanding(
+        mode=warm.mode, master=warm.master, server_dir=warm.server_dir, idle_seconds=warm.idle_seconds
+    )
     job = build_definitions(REGISTRY, table_resources(lake_root, runner)).resolve_implicit_global_asset_job_def()
-    config = {"ops": {"sales_daily": {"config": {"object_key": "landing/sales/week.csv"}}}}  # as the arrival sensor names it
-    result = job.execute_in_process(run_config=config, asset_selection=[dg.AssetKey("sales_daily")], raise_on_error=False)
+    config = {
+        "ops": {"sales_daily": {"config": {"object_key": "landing/sales/week.csv"}}}
+    }  # as the arrival sensor names it
+    result = job.execute_in_process(
+        run_config=config, asset_selection=[dg.AssetKey("sales_daily")], raise_on_error=False
+    )
     assert not result.success
     # The script met the file gone: a retryable failure, so the step was retried.
-    (retry,) = [e.event_specific_data.error for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
+    (retry,) = [
+        e.event_specific_data.error for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY
+    ]
     assert "process_sales_data.py failed: FileNotFoundError" in retry.cause.message
     # The retry finds the file gone and stops; nothing blames the file.
     (failure,) = result.get_step_failure_events()

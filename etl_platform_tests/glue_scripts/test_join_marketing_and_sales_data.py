@@ -11,8 +11,12 @@ D = dt.date
 
 
 def test_inner_join_keeps_common_dates_once_in_date_order(spark) -> None:
-    sales = spark.createDataFrame([(D(2016, 1, 10), 1), (D(2016, 1, 2), 2), (D(2015, 12, 31), 3)], "date date, opportunities bigint")
-    marketing = spark.createDataFrame([(D(2016, 1, 2), 20), (D(2016, 1, 10), 10), (D(2016, 2, 1), 5)], "date date, visits bigint")
+    sales = spark.createDataFrame(
+        [(D(2016, 1, 10), 1), (D(2016, 1, 2), 2), (D(2015, 12, 31), 3)], "date date, opportunities bigint"
+    )
+    marketing = spark.createDataFrame(
+        [(D(2016, 1, 2), 20), (D(2016, 1, 10), 10), (D(2016, 2, 1), 5)], "date date, visits bigint"
+    )
     joined = join_daily({"sales_daily": sales, "marketing_daily": marketing})
     assert joined.columns == ["date", "opportunities", "visits"]
     assert [tuple(r) for r in joined.collect()] == [(D(2016, 1, 2), 2, 20), (D(2016, 1, 10), 1, 10)]
@@ -53,5 +57,8 @@ def test_column_lineage_names_every_input(spark) -> None:
     lineage = column_lineage({"sales_daily": sales, "marketing_daily": marketing})
     assert lineage["type"] == "table_column_lineage"
     deps = lineage["raw_value"]["deps_by_column"]
-    assert deps["date"] == [{"asset_key": "sales_daily", "column_name": "date"}, {"asset_key": "marketing_daily", "column_name": "date"}]
+    assert deps["date"] == [
+        {"asset_key": "sales_daily", "column_name": "date"},
+        {"asset_key": "marketing_daily", "column_name": "date"},
+    ]
     assert deps["website_visits"] == [{"asset_key": "marketing_daily", "column_name": "website_visits"}]

@@ -63,8 +63,18 @@ def test_date_gaps_warn_only_past_the_limit(spark) -> None:
 def test_date_gaps_count_every_gap_and_keep_the_five_longest(spark) -> None:
     """Unsorted rows across partitions, a repeated day and a NULL: gaps are between neighbouring
     distinct days, the longest first (ties by their start)."""
-    days = ["2016-01-01", "2016-01-01", "2016-01-09", "2016-01-21", "2016-01-22", "2016-01-30", "2016-03-01",
-            "2016-03-10", "2016-03-22", "2016-03-23"]  # fmt: skip
+    days = [
+        "2016-01-01",
+        "2016-01-01",
+        "2016-01-09",
+        "2016-01-21",
+        "2016-01-22",
+        "2016-01-30",
+        "2016-03-01",
+        "2016-03-10",
+        "2016-03-22",
+        "2016-03-23",
+    ]
     dates = [D.fromisoformat(day) for day in days] + [None]
     frame = _daily(spark, dates[::-1]).repartition(3)
     outcome = _outcomes(frame)["date_gaps"]
@@ -114,7 +124,9 @@ def test_schema_outcome_lists_missing_unexpected_and_unparsable_columns() -> Non
         (10, 1, 0.01, (False, "ERROR")),  # beyond it: blocks
     ],
 )
-def test_parse_rejects_fails_on_any_reject_and_warns_only_within_the_tolerance(input_rows, rejected_rows, max_share, result) -> None:
+def test_parse_rejects_fails_on_any_reject_and_warns_only_within_the_tolerance(
+    input_rows, rejected_rows, max_share, result
+) -> None:
     example = {"_line": 7, "_reason": "Amount: 'abc' is not a bigint", "Amount": "abc"}
     outcome = lake_checks.parse_outcomes(input_rows, rejected_rows, [example] * rejected_rows, max_share)
     assert (outcome.passed, outcome.severity) == result
@@ -140,9 +152,16 @@ def _process(tmp_path, rows, header=SALES_HEADER):
     """Run the sales job in-process, capturing what it reports through Pipes."""
     pipes = MagicMock()
     source = write_csv(tmp_path / "in.csv", header, rows)
-    argv = ["--input_path", str(source), "--output_path", str(tmp_path / "out"),
-            "--columns", json.dumps([list(c) for c in SALES.columns]),
-            "--checks", check_plan(SALES.row_checks, QualitySettings())]  # fmt: skip
+    argv = [
+        "--input_path",
+        str(source),
+        "--output_path",
+        str(tmp_path / "out"),
+        "--columns",
+        json.dumps([list(c) for c in SALES.columns]),
+        "--checks",
+        check_plan(SALES.row_checks, QualitySettings()),
+    ]
     try:
         lake_job.process_landing_file(lake_job.Reporter(pipes), argv, daily_sales)
     except lake_job.LakeJobError:
@@ -151,7 +170,9 @@ def _process(tmp_path, rows, header=SALES_HEADER):
 
 
 def test_sales_job_reports_every_check_and_catches_negative_revenue(spark, tmp_path) -> None:
-    checks, pipes = _process(tmp_path, [sales_row("1/2/2016", "Lead", "100", "10"), sales_row("1/2/2016", "Lead", "-5", "0")])
+    checks, pipes = _process(
+        tmp_path, [sales_row("1/2/2016", "Lead", "100", "10"), sales_row("1/2/2016", "Lead", "-5", "0")]
+    )
     expected = {"raw_schema", "parse_rejects", "date_valid", "date_gaps", *(c.name for c in SALES.row_checks)}
     assert set(checks) == expected
     pipes.report_asset_materialization.assert_called_once()
@@ -175,9 +196,24 @@ def test_sales_job_with_a_missing_column_reports_raw_schema_and_stops(spark, tmp
 @pytest.mark.parametrize(
     ("dataset", "check", "good", "bad"),
     [
-        ("sales", "non_negative_totals", {"opportunities": 2, "weighted_revenue": 5}, {"opportunities": 2, "weighted_revenue": -5}),
-        ("sales", "leads_within_opportunities", {"opportunities": 2, "leads_generated": 2}, {"opportunities": 1, "leads_generated": 2}),
-        ("marketing", "non_negative_metrics", {"website_visits": 0, "twitter_follower_adds": -3}, {"website_visits": -1}),
+        (
+            "sales",
+            "non_negative_totals",
+            {"opportunities": 2, "weighted_revenue": 5},
+            {"opportunities": 2, "weighted_revenue": -5},
+        ),
+        (
+            "sales",
+            "leads_within_opportunities",
+            {"opportunities": 2, "leads_generated": 2},
+            {"opportunities": 1, "leads_generated": 2},
+        ),
+        (
+            "marketing",
+            "non_negative_metrics",
+            {"website_visits": 0, "twitter_follower_adds": -3},
+            {"website_visits": -1},
+        ),
     ],
 )
 def test_registry_output_rules_fail_on_bad_rows_and_pass_on_good(spark, dataset, check, good, bad) -> None:

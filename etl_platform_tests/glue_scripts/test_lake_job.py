@@ -21,7 +21,16 @@ def test_normalize_column_name(raw: str, normal: str) -> None:
 
 
 def test_job_args_read_glue_style_and_ignore_glue_extras() -> None:
-    argv = ["--JOB_ID", "j_1", "--input_path", "s3://b/landing/sales/a.csv", "--TempDir", "s3://t", "--output_path", "/x"]
+    argv = [
+        "--JOB_ID",
+        "j_1",
+        "--input_path",
+        "s3://b/landing/sales/a.csv",
+        "--TempDir",
+        "s3://t",
+        "--output_path",
+        "/x",
+    ]
     args = lake_job.parse_job_args(argv, required=["input_path", "output_path"], optional={"date_format": "M/d/yyyy"})
     assert args == {"input_path": "s3://b/landing/sales/a.csv", "output_path": "/x", "date_format": "M/d/yyyy"}
 
@@ -81,7 +90,13 @@ def test_apply_types_parses_and_rejects_unparseable_rows(spark) -> None:
         (dt.date(2016, 1, 2), 10, True, "note", "x"),
     ]
     assert typed.frame.columns == ["date", "amount", "flag", "note", "Extra"]
-    assert dict(typed.frame.dtypes) == {"date": "date", "amount": "bigint", "flag": "boolean", "note": "string", "Extra": "string"}
+    assert dict(typed.frame.dtypes) == {
+        "date": "date",
+        "amount": "bigint",
+        "flag": "boolean",
+        "note": "string",
+        "Extra": "string",
+    }
     assert typed.counts() == {"input_rows": 6, "rejected_rows": 4, "broken_records": 0}
     assert sorted((r["Date"], r["_reason"]) for r in typed.rejected.collect()) == [
         ("", "Date is empty"),
@@ -141,7 +156,11 @@ def test_record_lines_streams_an_s3_object(monkeypatch) -> None:
     import boto3
     from moto import mock_aws
 
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():

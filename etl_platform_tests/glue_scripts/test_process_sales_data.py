@@ -32,11 +32,23 @@ def test_aggregates_one_row_per_day_with_lead_revenue(spark) -> None:
     )
     result = [r.asDict() for r in daily_sales(frame).collect()]
     assert result == [
-        {"date": dt.date(2016, 1, 2), "opportunities": 3, "forecasted_monthly_revenue": 350, "weighted_revenue": 55,
-         "leads_generated": 2, "forecasted_lead_revenue": 150},
-        {"date": dt.date(2016, 1, 10), "opportunities": 2, "forecasted_monthly_revenue": 300, "weighted_revenue": 150,
-         "leads_generated": 0, "forecasted_lead_revenue": 0},
-    ]  # fmt: skip
+        {
+            "date": dt.date(2016, 1, 2),
+            "opportunities": 3,
+            "forecasted_monthly_revenue": 350,
+            "weighted_revenue": 55,
+            "leads_generated": 2,
+            "forecasted_lead_revenue": 150,
+        },
+        {
+            "date": dt.date(2016, 1, 10),
+            "opportunities": 2,
+            "forecasted_monthly_revenue": 300,
+            "weighted_revenue": 150,
+            "leads_generated": 0,
+            "forecasted_lead_revenue": 0,
+        },
+    ]
 
 
 def test_sorted_by_real_date_not_text(spark) -> None:
@@ -44,16 +56,24 @@ def test_sorted_by_real_date_not_text(spark) -> None:
     days = ["1/10/2016", "1/2/2016", "12/31/2015", "1/1/2016", "2/1/2016"]
     frame = typed_sales(spark, [sales_row(d, "Lead", "1") for d in days])
     assert [r.date.isoformat() for r in daily_sales(frame).collect()] == [
-        "2015-12-31", "2016-01-01", "2016-01-02", "2016-01-10", "2016-02-01",
-    ]  # fmt: skip
+        "2015-12-31",
+        "2016-01-01",
+        "2016-01-02",
+        "2016-01-10",
+        "2016-02-01",
+    ]
 
 
 def test_output_types_are_date_and_bigint(spark) -> None:
     frame = typed_sales(spark, [sales_row("1/2/2016", "Lead", "100", "10")])
     assert daily_sales(frame).dtypes == [
-        ("date", "date"), ("opportunities", "bigint"), ("forecasted_monthly_revenue", "bigint"),
-        ("weighted_revenue", "bigint"), ("leads_generated", "bigint"), ("forecasted_lead_revenue", "bigint"),
-    ]  # fmt: skip
+        ("date", "date"),
+        ("opportunities", "bigint"),
+        ("forecasted_monthly_revenue", "bigint"),
+        ("weighted_revenue", "bigint"),
+        ("leads_generated", "bigint"),
+        ("forecasted_lead_revenue", "bigint"),
+    ]
 
 
 def test_lead_stage_is_matched_exactly_after_trimming(spark) -> None:
@@ -66,7 +86,11 @@ def test_script_main_reads_csv_writes_parquet_and_counts_rejects(spark, tmp_path
     source = write_csv(
         tmp_path / "sales.csv",
         SALES_HEADER,
-        [sales_row("1/2/2016", "Lead", "100"), sales_row("1/3/2016", "Lead", "oops"), sales_row("1/3/2016", "Prospect", "4")],
+        [
+            sales_row("1/2/2016", "Lead", "100"),
+            sales_row("1/3/2016", "Lead", "oops"),
+            sales_row("1/3/2016", "Prospect", "4"),
+        ],
     )
     out = tmp_path / "sales_daily"
     argv = ["--input_path", str(source), "--output_path", str(out), "--columns", COLUMNS, "--JOB_ID", "ignored"]

@@ -25,6 +25,8 @@ def random_days(days: int, seed: int = 7) -> dict[str, list]:
 
 def publish_joined(root: Path, columns: dict[str, list]) -> DuckDBEngine:
     """``columns`` as the joined table's current snapshot in the lake at ``root``; the engine reads it."""
-    table = pa.table({name: pa.array(values, pa.date32() if name == "date" else pa.int64()) for name, values in columns.items()})
+    table = pa.table(
+        {name: pa.array(values, pa.date32() if name == "date" else pa.int64()) for name, values in columns.items()}
+    )
     publish_parquet(root, REGISTRY.joined.name, REGISTRY.joined.table_location, table, run_id="run-synthetic")
     return DuckDBEngine(catalog=lake_catalog(root))

@@ -24,10 +24,15 @@ def _image(png: bytes) -> Image.Image:
 
 def _rows() -> list[dict]:
     return [
-        {"engagement_metric": e, "sales_metric": s, "best_correlation": (i * 4 + j) / 68 * 2 - 1 if e != "paid_conversion" else None,
-         "best_lag_days": (i + j) % 15}
-        for i, e in enumerate(engagement_metrics()) for j, s in enumerate(SALES_METRICS)
-    ]  # fmt: skip
+        {
+            "engagement_metric": e,
+            "sales_metric": s,
+            "best_correlation": (i * 4 + j) / 68 * 2 - 1 if e != "paid_conversion" else None,
+            "best_lag_days": (i + j) % 15,
+        }
+        for i, e in enumerate(engagement_metrics())
+        for j, s in enumerate(SALES_METRICS)
+    ]
 
 
 def test_heatmap_is_a_png_with_a_cell_per_metric_pair() -> None:
@@ -41,7 +46,15 @@ def test_heatmap_is_a_png_with_a_cell_per_metric_pair() -> None:
 
 def test_weekly_chart_is_a_wide_png() -> None:
     weeks = [dt.date(2016, 1, 4) + dt.timedelta(weeks=i) for i in range(52)]
-    image = _image(weekly_png(weeks, [60_000 + 500 * i for i in range(52)], [2e6 - 1e4 * i for i in range(52)], "website_visits", "forecasted_lead_revenue"))
+    image = _image(
+        weekly_png(
+            weeks,
+            [60_000 + 500 * i for i in range(52)],
+            [2e6 - 1e4 * i for i in range(52)],
+            "website_visits",
+            "forecasted_lead_revenue",
+        )
+    )
     width, height = image.size
     assert 600 <= width <= 768 and 300 <= height <= 700  # fits the overview column of the UI
 

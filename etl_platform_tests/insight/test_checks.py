@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import dagster as dg
 
-from etl_platform.insight.checks import DEFAULT_MIN_DAYS, correlations_in_range, enough_days, min_days, report_check_specs
+from etl_platform.insight.checks import (
+    DEFAULT_MIN_DAYS,
+    correlations_in_range,
+    enough_days,
+    min_days,
+    report_check_specs,
+)
 
 PAIRS = [("website_visits", "opportunities"), ("mobile_uniques", "opportunities")]
 
 
 def _row(engagement: str, r: float | None, days: int = 100, best: float | None = None, best_days: int = 90) -> dict:
-    return {"engagement_metric": engagement, "sales_metric": "opportunities", "correlation": r, "days": days,
-            "best_lag_days": 3, "best_correlation": r if best is None else best, "best_days": best_days}  # fmt: skip
+    return {
+        "engagement_metric": engagement,
+        "sales_metric": "opportunities",
+        "correlation": r,
+        "days": days,
+        "best_lag_days": 3,
+        "best_correlation": r if best is None else best,
+        "best_days": best_days,
+    }
 
 
 def test_correlations_within_range_pass_with_constant_series_listed() -> None:
@@ -21,7 +34,9 @@ def test_correlations_within_range_pass_with_constant_series_listed() -> None:
 
 
 def test_correlations_out_of_range_or_nan_fail_with_examples() -> None:
-    result = correlations_in_range([_row("website_visits", 0.8, best=1.2), _row("mobile_uniques", float("nan")), _row("ok", 0.1)])
+    result = correlations_in_range(
+        [_row("website_visits", 0.8, best=1.2), _row("mobile_uniques", float("nan")), _row("ok", 0.1)]
+    )
     assert not result.passed
     assert result.metadata["failing_pairs"].value == 2
     assert result.metadata["examples"].value == [
@@ -44,7 +59,9 @@ def test_too_few_days_at_the_best_lead_fail() -> None:
 
 def test_a_missing_pair_counts_as_no_days() -> None:
     result = enough_days([_row("website_visits", 0.5)], PAIRS, 30)
-    assert not result.passed and result.metadata["examples"].value == [{"pair": "mobile_uniques x opportunities", "days": 0}]
+    assert not result.passed and result.metadata["examples"].value == [
+        {"pair": "mobile_uniques x opportunities", "days": 0}
+    ]
 
 
 def test_threshold_from_the_environment(monkeypatch) -> None:

@@ -32,7 +32,9 @@ def _rows(engine: DuckDBEngine, sql: str) -> dict[tuple[str, str], dict]:
     return {(r[0], r[1]): dict(zip(result.columns, r)) for r in result.rows}
 
 
-def numpy_report(columns: dict[str, list], engagement: list[str], sales: list[str], max_lag: int) -> dict[tuple[str, str], dict]:
+def numpy_report(
+    columns: dict[str, list], engagement: list[str], sales: list[str], max_lag: int
+) -> dict[tuple[str, str], dict]:
     """The definition, computed independently: pair day d's engagement with day d + lag's sales."""
     position = {day: i for i, day in enumerate(columns["date"])}
     report = {}
@@ -40,30 +42,47 @@ def numpy_report(columns: dict[str, list], engagement: list[str], sales: list[st
         for s in sales:
             by_lag = {}
             for lag in range(max_lag + 1):
-                pairs = [(i, position[d + dt.timedelta(days=lag)]) for i, d in enumerate(columns["date"]) if d + dt.timedelta(days=lag) in position]
+                pairs = [
+                    (i, position[d + dt.timedelta(days=lag)])
+                    for i, d in enumerate(columns["date"])
+                    if d + dt.timedelta(days=lag) in position
+                ]
                 x = np.array([columns[e][i] for i, _ in pairs], dtype=float)
                 y = np.array([columns[s][j] for _, j in pairs], dtype=float)
                 r = float(np.corrcoef(x, y)[0, 1]) if x.std() > 0 and y.std() > 0 else None
                 by_lag[lag] = (r, len(pairs))
             best = min(by_lag, key=lambda lag: (-abs(by_lag[lag][0] or 0), lag))
-            report[(e, s)] = {"correlation": by_lag[0][0], "days": by_lag[0][1], "best_lag_days": best,
-                              "best_correlation": by_lag[best][0], "best_days": by_lag[best][1]}  # fmt: skip
+            report[(e, s)] = {
+                "correlation": by_lag[0][0],
+                "days": by_lag[0][1],
+                "best_lag_days": best,
+                "best_correlation": by_lag[best][0],
+                "best_days": by_lag[best][1],
+            }
     return report
 
 
 def _daily(spark, path: str, dataset: InputDataset, transform, out: str):
     """One processed table, written as the pipeline writes it (each pass observes its own metrics)."""
     expected = lake_job.parse_columns_arg(json.dumps([list(c) for c in dataset.columns]))
-    typed = lake_job.apply_types(lake_job.read_landing_csv(spark, path), expected, dataset.date_format, [dataset.date_column], path)
+    typed = lake_job.apply_types(
+        lake_job.read_landing_csv(spark, path), expected, dataset.date_format, [dataset.date_column], path
+    )
     transform(typed.frame).write.parquet(out)
     return spark.read.parquet(out)
 
 
 def test_sql_equals_numpy_on_the_quicksight_joined_table(spark, quicksight_dir, tmp_path) -> None:
-    joined = join_daily({
-        "sales_daily": _daily(spark, str(quicksight_dir / QUICKSIGHT_SALES), SALES, daily_sales, str(tmp_path / "s")),
-        "marketing_daily": _daily(spark, str(quicksight_dir / QUICKSIGHT_MARKETING), MARKETING, daily_marketing, str(tmp_path / "m")),
-    })  # fmt: skip
+    joined = join_daily(
+        {
+            "sales_daily": _daily(
+                spark, str(quicksight_dir / QUICKSIGHT_SALES), SALES, daily_sales, str(tmp_path / "s")
+            ),
+            "marketing_daily": _daily(
+                spark, str(quicksight_dir / QUICKSIGHT_MARKETING), MARKETING, daily_marketing, str(tmp_path / "m")
+            ),
+        }
+    )
     # Spark's files in a build folder, committed to the Iceberg table as the pipeline commits them.
     lake = LocalLake(root=str(tmp_path / "lake"))
     catalog = lake_catalog(tmp_path / "lake")
@@ -80,7 +99,11 @@ def test_sql_equals_numpy_on_the_quicksight_joined_table(spark, quicksight_dir, 
     assert set(actual) == set(expected) and len(actual) == 17 * 4
     for pair, want in expected.items():
         got = actual[pair]
-        assert (got["days"], got["best_lag_days"], got["best_days"]) == (want["days"], want["best_lag_days"], want["best_days"]), pair
+        assert (got["days"], got["best_lag_days"], got["best_days"]) == (
+            want["days"],
+            want["best_lag_days"],
+            want["best_days"],
+        ), pair
         assert got["correlation"] == pytest.approx(want["correlation"], abs=1e-9), pair
         assert got["best_correlation"] == pytest.approx(want["best_correlation"], abs=1e-9), pair
     # Not a vacuous comparison: the data has strong relationships, and some at a lead.
@@ -102,7 +125,9 @@ def test_a_seven_day_lead_is_found_in_calendar_days_despite_gaps(tmp_path) -> No
     assert lead["best_lag_days"] == 7 and lead["best_correlation"] > 0.95
     assert abs(lead["correlation"]) < 0.2  # same day: nothing
     assert lead["days"] == len(keep) and lead["best_days"] < lead["days"]
-    assert all(abs(r["best_correlation"]) < 0.3 for pair, r in rows.items() if pair != ("website_visits", "opportunities"))
+    assert all(
+        abs(r["best_correlation"]) < 0.3 for pair, r in rows.items() if pair != ("website_visits", "opportunities")
+    )
 
 
 def test_a_constant_series_has_no_correlation_rather_than_nan(tmp_path) -> None:
@@ -115,7 +140,9 @@ def test_a_constant_series_has_no_correlation_rather_than_nan(tmp_path) -> None:
 
 def test_engagement_metrics_are_the_marketing_datasets_numeric_columns() -> None:
     metrics = engagement_metrics()
-    assert len(metrics) == 17 and {"website_visits", "mobile_uniques", "new_visitors_cpc", "free_sign_up"} <= set(metrics)
+    assert len(metrics) == 17 and {"website_visits", "mobile_uniques", "new_visitors_cpc", "free_sign_up"} <= set(
+        metrics
+    )
     assert "date" not in metrics and "events" not in metrics
     wider = InputDataset(**{**MARKETING.__dict__, "columns": (*MARKETING.columns, ("Podcast Listens", "bigint"))})
     assert "podcast_listens" in engagement_metrics(wider)

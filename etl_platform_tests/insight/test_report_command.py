@@ -27,14 +27,23 @@ def test_report_prints_the_strongest_pairs_and_the_chart_paths(lake_root, capsys
     capsys.readouterr()
     assert cli.main(["report", "--top", "3"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert [cell.strip() for cell in out[0].split("|")] == ["engagement_metric", "sales_metric", "r", "lead_days", "days", "same_day_r"]
+    assert [cell.strip() for cell in out[0].split("|")] == [
+        "engagement_metric",
+        "sales_metric",
+        "r",
+        "lead_days",
+        "days",
+        "same_day_r",
+    ]
     top = [cell.strip() for cell in out[2].split("|")]
     assert top[:2] == ["mobile_uniques", "leads_generated"] and float(top[2]) > 0.9 and top[3] == "5"
     assert "(3 rows)" in out
     # The charts of the current snapshot, kept in its build folder.
     build_folder = str(lake_root / lake_catalog(lake_root).current(REPORT_TABLE).build_key)
     charts = out[out.index("charts:") + 1 :]
-    assert len(charts) == 2 and all(line.strip().startswith(f"{build_folder}/_charts/") and line.endswith(".png") for line in charts)
+    assert len(charts) == 2 and all(
+        line.strip().startswith(f"{build_folder}/_charts/") and line.endswith(".png") for line in charts
+    )
 
 
 def test_report_before_the_first_build_is_a_one_line_error(lake_root, capsys) -> None:

@@ -17,7 +17,11 @@ REGION = "us-east-1"
 
 @pytest.fixture
 def moto_env(monkeypatch):
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
@@ -25,7 +29,12 @@ def moto_env(monkeypatch):
 
 
 def _engine(**overrides) -> AthenaEngine:
-    options = {"region_name": REGION, "database": "etl", "workgroup": "primary", "output_location": "s3://results/athena/"}
+    options = {
+        "region_name": REGION,
+        "database": "etl",
+        "workgroup": "primary",
+        "output_location": "s3://results/athena/",
+    }
     return AthenaEngine(**{**options, **overrides})
 
 
@@ -44,20 +53,26 @@ def test_query_runs_in_the_workgroup_and_types_the_results(moto_env) -> None:
     assert result.columns == ["date", "n", "x"]
     assert result.rows == [(dt.date(2016, 1, 2), 1458, None)]
     (execution_id,) = boto3.client("athena", region_name=REGION).list_query_executions()["QueryExecutionIds"]
-    execution = boto3.client("athena", region_name=REGION).get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]
+    execution = boto3.client("athena", region_name=REGION).get_query_execution(QueryExecutionId=execution_id)[
+        "QueryExecution"
+    ]
     assert execution["QueryExecutionContext"]["Database"] == "etl"
     assert execution["ResultConfiguration"]["OutputLocation"].startswith("s3://results/athena/")
 
 
 @pytest.mark.parametrize("as_of", ["4942452379865544723", "2026-11-30T09:00:00"])
 def test_time_travel_is_refused_with_how_to_write_it_in_the_sql(moto_env, as_of) -> None:
-    with pytest.raises(SqlError, match=r"on Athena, write the time travel into the SQL: FROM t FOR VERSION AS OF <snapshot id>"):
+    with pytest.raises(
+        SqlError, match=r"on Athena, write the time travel into the SQL: FROM t FOR VERSION AS OF <snapshot id>"
+    ):
         _engine(poll_interval_seconds=0).query("select count(*) from sales_daily", as_of=as_of)
     assert boto3.client("athena", region_name=REGION).list_query_executions()["QueryExecutionIds"] == []  # nothing ran
 
 
 def test_write_parquet_unloads_the_query_as_snappy_parquet(moto_env) -> None:
-    _engine(poll_interval_seconds=0).write_parquet("WITH d AS (SELECT 1 AS n) SELECT n FROM d", "s3://data/reports/r/data/b1")
+    _engine(poll_interval_seconds=0).write_parquet(
+        "WITH d AS (SELECT 1 AS n) SELECT n FROM d", "s3://data/reports/r/data/b1"
+    )
     athena = boto3.client("athena", region_name=REGION)
     (execution_id,) = athena.list_query_executions()["QueryExecutionIds"]
     execution = athena.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]
@@ -78,21 +93,44 @@ STUB_CLIENT = boto3.client("athena", region_name=REGION, aws_access_key_id="x", 
 
 @pytest.mark.parametrize(
     "run",
-    [lambda engine: engine.query("select * from nope"), lambda engine: engine.write_parquet("select * from nope", "s3://data/out")],
+    [
+        lambda engine: engine.query("select * from nope"),
+        lambda engine: engine.write_parquet("select * from nope", "s3://data/out"),
+    ],
     ids=["query", "unload"],
 )
 def test_failed_query_raises_the_state_change_reason(run) -> None:
-    engine = _Stubbed(region_name=REGION, database="etl", workgroup="primary", output_location="s3://r/", poll_interval_seconds=0)
+    engine = _Stubbed(
+        region_name=REGION, database="etl", workgroup="primary", output_location="s3://r/", poll_interval_seconds=0
+    )
     with Stubber(STUB_CLIENT) as stub:
         stub.add_response("start_query_execution", {"QueryExecutionId": "q1"})
-        stub.add_response("get_query_execution", {"QueryExecution": {"Status": {"State": "FAILED", "StateChangeReason": "TABLE_NOT_FOUND: line 1:15:\n Table 'nope' does not exist"}}})
-        with pytest.raises(SqlError, match="Athena query q1 failed: TABLE_NOT_FOUND: line 1:15: Table 'nope' does not exist"):
+        stub.add_response(
+            "get_query_execution",
+            {
+                "QueryExecution": {
+                    "Status": {
+                        "State": "FAILED",
+                        "StateChangeReason": "TABLE_NOT_FOUND: line 1:15:\n Table 'nope' does not exist",
+                    }
+                }
+            },
+        )
+        with pytest.raises(
+            SqlError, match="Athena query q1 failed: TABLE_NOT_FOUND: line 1:15: Table 'nope' does not exist"
+        ):
             run(engine)
 
 
 def test_slow_query_is_stopped_at_the_timeout() -> None:
-    engine = _Stubbed(region_name=REGION, database="etl", workgroup="primary", output_location="s3://r/",
-                      query_timeout_seconds=0, poll_interval_seconds=0)  # fmt: skip
+    engine = _Stubbed(
+        region_name=REGION,
+        database="etl",
+        workgroup="primary",
+        output_location="s3://r/",
+        query_timeout_seconds=0,
+        poll_interval_seconds=0,
+    )
     with Stubber(STUB_CLIENT) as stub:
         stub.add_response("start_query_execution", {"QueryExecutionId": "q2"})
         stub.add_response("get_query_execution", {"QueryExecution": {"Status": {"State": "RUNNING"}}})

@@ -30,7 +30,10 @@ def test_stored_files_get_the_permissions_of_an_ordinary_copy(tmp_path, umask) -
         lake.write_bytes("processed/sales_daily/_pointer.json", b"{}")
     finally:
         os.umask(previous)
-    for path in (tmp_path / "lake" / "landing" / "sales" / "in.csv", tmp_path / "lake" / "processed" / "sales_daily" / "_pointer.json"):
+    for path in (
+        tmp_path / "lake" / "landing" / "sales" / "in.csv",
+        tmp_path / "lake" / "processed" / "sales_daily" / "_pointer.json",
+    ):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~umask
 
 

@@ -1,6 +1,5 @@
 """What both lakes (local folder, S3 on moto) must do alike for versioned publish and quarantine."""
 
-
 import boto3
 import pytest
 from dagster_aws.s3 import S3Resource
@@ -15,7 +14,11 @@ def lake(request, tmp_path, monkeypatch):
     if request.param == "local":
         yield LocalLake(root=str(tmp_path / "lake"))
         return
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
@@ -37,7 +40,9 @@ def test_copy_leaves_the_source_untouched(lake, tmp_path) -> None:
     original = lake.put_file(source, "landing/sales/in.csv")
     copied = lake.copy("landing/sales/in.csv", "quarantine/sales/x_in.csv")
     assert copied.key == "quarantine/sales/x_in.csv" and copied.size == original.size
-    assert lake.read_bytes("quarantine/sales/x_in.csv") == lake.read_bytes("landing/sales/in.csv") == source.read_bytes()
+    assert (
+        lake.read_bytes("quarantine/sales/x_in.csv") == lake.read_bytes("landing/sales/in.csv") == source.read_bytes()
+    )
     assert lake.stat("landing/sales/in.csv").size == original.size
 
 

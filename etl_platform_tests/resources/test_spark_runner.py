@@ -7,8 +7,8 @@ import textwrap
 import dagster as dg
 import pytest
 
-from etl_platform.resources import LocalSparkRunner
 from etl_platform.project import GLUE_SCRIPTS_DIR, SHARED_SCRIPTS
+from etl_platform.resources import LocalSparkRunner
 
 # Stand-in scripts use the real lake_job plumbing but no JVM, so they run in a second.
 ECHO_SCRIPT = """
@@ -53,7 +53,9 @@ def _asset(script: str) -> dg.AssetsDefinition:
 
 
 def test_runs_the_script_with_glue_style_arguments_and_spark_settings(scripts_dir) -> None:
-    runner = LocalSparkRunner(scripts_dir=str(scripts_dir), master="local[1]", spark_conf={"spark.sql.shuffle.partitions": "3"})
+    runner = LocalSparkRunner(
+        scripts_dir=str(scripts_dir), master="local[1]", spark_conf={"spark.sql.shuffle.partitions": "3"}
+    )
     with dg.instance_for_test() as instance:
         result = dg.materialize([_asset("echo.py")], resources={"spark": runner}, instance=instance)
         messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
@@ -77,7 +79,9 @@ def test_script_failure_fails_the_step_with_the_scripts_message(scripts_dir) -> 
 
 
 def test_missing_script_is_named(tmp_path) -> None:
-    result = dg.materialize([_asset("nope.py")], resources={"spark": LocalSparkRunner(scripts_dir=str(tmp_path))}, raise_on_error=False)
+    result = dg.materialize(
+        [_asset("nope.py")], resources={"spark": LocalSparkRunner(scripts_dir=str(tmp_path))}, raise_on_error=False
+    )
     (failure,) = result.get_step_failure_events()
     assert "nope.py does not exist" in failure.event_specific_data.error.message
 
@@ -111,7 +115,9 @@ def _retries(result) -> int:
 
 def test_transient_script_errors_are_retried(scripts_dir) -> None:
     (scripts_dir / "flaky.py").write_text(textwrap.dedent(FLAKY_SCRIPT))
-    result = dg.materialize([_retrying_asset("flaky.py")], resources={"spark": LocalSparkRunner(scripts_dir=str(scripts_dir))})
+    result = dg.materialize(
+        [_retrying_asset("flaky.py")], resources={"spark": LocalSparkRunner(scripts_dir=str(scripts_dir))}
+    )
     assert result.success and _retries(result) == 1
 
 
@@ -149,7 +155,11 @@ def test_script_output_goes_to_the_runs_log_not_the_terminal(scripts_dir, capfd)
 
 def test_a_script_dying_before_it_can_report_fails_with_its_last_line(scripts_dir) -> None:
     (scripts_dir / "crashing.py").write_text("import no_such_module\n")
-    result = dg.materialize([_asset("crashing.py")], resources={"spark": LocalSparkRunner(scripts_dir=str(scripts_dir))}, raise_on_error=False)
+    result = dg.materialize(
+        [_asset("crashing.py")],
+        resources={"spark": LocalSparkRunner(scripts_dir=str(scripts_dir))},
+        raise_on_error=False,
+    )
     (failure,) = result.get_step_failure_events()
     message = failure.event_specific_data.error.message
     assert "crashing.py failed: exit code 1: ModuleNotFoundError: No module named 'no_such_module'" in message

@@ -2,7 +2,7 @@
 current one or the one ``as_of`` names, through views over that snapshot's data files."""
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -22,7 +22,7 @@ def _engine(root) -> DuckDBEngine:
 def _between(earlier: float, later: float) -> datetime:
     """A moment strictly between two commit times (seconds, millisecond resolution)."""
     assert later - earlier >= 0.002, "the commits need a gap for a time between them"
-    return datetime.fromtimestamp((earlier + later) / 2, timezone.utc)
+    return datetime.fromtimestamp((earlier + later) / 2, UTC)
 
 
 def test_a_query_reads_every_data_file_of_the_current_snapshot(tmp_path) -> None:
@@ -54,7 +54,7 @@ def test_a_second_publish_is_seen_and_the_first_stays_readable_as_of_its_id_or_t
     # Without a zone an ISO time is UTC.
     naive = moment.replace(tzinfo=None).isoformat()
     assert engine.query("select sum(n) from t", as_of=naive).rows == [(1,)]
-    later = datetime.fromtimestamp(second.committed_at + 1, timezone.utc).isoformat()
+    later = datetime.fromtimestamp(second.committed_at + 1, UTC).isoformat()
     assert engine.query("select sum(n) from t", as_of=later).rows == [(15,)]
     # Time travel is per query: the next one reads the current snapshot again.
     assert engine.query("select sum(n) from t").rows == [(15,)]
@@ -113,7 +113,9 @@ def test_the_catalog_lists_each_table_with_its_current_snapshot(tmp_path) -> Non
     assert catalog.infos() == []
     publish_parquet(tmp_path, "partial", "processed/partial", pa.table({"n": [1]}), rejected_rows=3)
     whole = publish_parquet(tmp_path, "whole", "processed/whole", pa.table({"n": [1], "s": ["x"]}))
-    newest = publish_parquet(tmp_path, "whole", "processed/whole", pa.table({"n": [1, 2], "s": ["x", "y"]}), run_id="run-2")
+    newest = publish_parquet(
+        tmp_path, "whole", "processed/whole", pa.table({"n": [1, 2], "s": ["x", "y"]}), run_id="run-2"
+    )
     partial, listed = catalog.infos()
     assert (partial.name, partial.row_count, partial.rejected_rows) == ("partial", 1, 3)
     assert (listed.name, listed.row_count, listed.rejected_rows, listed.run_id) == ("whole", 2, 0, "run-2")

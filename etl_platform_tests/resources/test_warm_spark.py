@@ -101,13 +101,17 @@ def _lease_from_another_process(settings: ServerSettings) -> dict:
         "with leased_server(ServerSettings(**json.loads(sys.argv[1]))) as s:\n"
         "    print(json.dumps({'jvm_pid': s.jvm_pid, 'port': s.port}))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code, settings.to_json()], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", code, settings.to_json()], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
 
 def test_steps_and_processes_share_one_server_and_a_dead_one_is_replaced(scripts_dir, tmp_path) -> None:
-    runner = _runner(scripts_dir, server_dir=str(tmp_path / "own"), master="local[1]", driver_memory="512m", idle_seconds=60)
+    runner = _runner(
+        scripts_dir, server_dir=str(tmp_path / "own"), master="local[1]", driver_memory="512m", idle_seconds=60
+    )
     first, _ = _run(runner, _asset("spark.py", tag="a"))
     assert first.success
     server = server_status(runner.server_dir)
@@ -158,9 +162,15 @@ def test_two_steps_at_once_run_in_sessions_of_their_own(scripts_dir) -> None:
     """Each step in its own process, as Dagster runs them; each waits until the other has started."""
     runner = _runner(scripts_dir).model_dump_json()
     steps = [
-        subprocess.Popen([sys.executable, "-c", STEP, runner, tag, other], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", STEP, runner, tag, other],
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for tag, other in (("x", "y"), ("y", "x"))
-    ]  # fmt: skip
+    ]
     outputs = [step.communicate(timeout=300) for step in steps]
     assert [step.returncode for step in steps] == [0, 0], [err[-3000:] for _, err in outputs]
     x, y = (json.loads(out.strip().splitlines()[-1]) for out, _ in outputs)
@@ -170,14 +180,18 @@ def test_two_steps_at_once_run_in_sessions_of_their_own(scripts_dir) -> None:
 
 
 def test_an_idle_server_stops_unless_leased(scripts_dir, tmp_path) -> None:
-    runner = _runner(scripts_dir, server_dir=str(tmp_path / "idle"), master="local[1]", driver_memory="512m", idle_seconds=1)
+    runner = _runner(
+        scripts_dir, server_dir=str(tmp_path / "idle"), master="local[1]", driver_memory="512m", idle_seconds=1
+    )
     assert _run(runner, _asset("spark.py", tag="a"))[0].success
     with leased_server(runner.server_settings()) as server:
         time.sleep(3)  # leased: kept running past its idle timeout
         assert server_status(runner.server_dir) == server
     deadline = time.monotonic() + 60
     # The keeper removes the state, stops the JVM, then exits: wait for all three.
-    while (server_status(runner.server_dir) or _alive(server.jvm_pid) or _alive(server.keeper_pid)) and time.monotonic() < deadline:
+    while (
+        server_status(runner.server_dir) or _alive(server.jvm_pid) or _alive(server.keeper_pid)
+    ) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert server_status(runner.server_dir) is None and not _alive(server.jvm_pid) and not _alive(server.keeper_pid)
     assert "idle for 1 s: stopping" in (tmp_path / "idle" / "server.log").read_text()
