@@ -1,12 +1,12 @@
 # The two commands: `make demo` (set up, run the whole pipeline on local Spark) and `make test`.
 PYTHON ?= python3
-# Test processes (pytest-xdist): each runs whole test files, with a warm Spark server of its own.
+# Test processes (pytest-xdist): each runs whole test files, with a Spark Connect server of its own.
 TEST_WORKERS ?= 2
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup lock demo test dev materialize bench spark-stop clean
+.PHONY: setup lock demo test dev materialize bench clean
 
 setup: $(STAMP)
 
@@ -33,23 +33,21 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
+# dev and materialize run with a Spark Connect server that every Spark step uses; it stops with them.
 dev: $(STAMP)
 	@$(BIN)/python -m etl_platform.instance
-	$(BIN)/dagster dev
+	$(BIN)/python -m etl_platform.spark_service -- $(BIN)/dagster dev
 
 materialize: $(STAMP)
 	@$(BIN)/python -m etl_platform.instance
-	$(BIN)/dagster asset materialize -m etl_platform.definitions --select '*'
+	$(BIN)/python -m etl_platform.spark_service -- $(BIN)/dagster asset materialize -m etl_platform.definitions --select '*'
 
 # The benchmark (about an hour on 2 cores; inputs are cached under benchmarks/results/inputs).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks --scales 1,100,500 --repeat 3 --out benchmarks/results/bench.json
 
-spark-stop: $(STAMP)
-	$(BIN)/python -m etl_platform.warm_spark stop
-
 clean:
-	@test ! -x $(BIN)/python || $(BIN)/python -m etl_platform.warm_spark stop
 	rm -rf .lake .dagster

@@ -12,7 +12,8 @@ import duckdb
 
 from benchmarks.job_cli import job_main
 from benchmarks.schema import header, typed_header
-from etl_platform.datasets import REGISTRY, InputDataset, normalize_column_name
+from etl_platform.contract.columns import normalize_column_name
+from etl_platform.datasets import REGISTRY, InputDataset
 
 DUCKDB_TYPES = {"string": "VARCHAR", "bigint": "BIGINT", "double": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE"}
 # Spark's ``M/d/yyyy``; DuckDB's %m and %d accept one or two digits.

@@ -1,24 +1,22 @@
 """Peak resident memory of everything a contender runs: its process tree, JVMs included.
 
-A background thread sums RSS over a root process and all its descendants (plus any extra
-processes, such as a warm Spark server the platform keeps outside the tree) every few tens of
-milliseconds; the peak of that sum is what the machine had to hold at once.
+A background thread sums RSS over a root process and all its descendants (the platform's Spark
+Connect server is a child of the measuring process) every few tens of milliseconds; the peak of
+that sum is what the machine had to hold at once.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable
 
 import psutil
 
 SAMPLE_SECONDS = 0.05
 
 
-def tree_rss(root: psutil.Process, include_root: bool, extra_pids: Iterable[int] = ()) -> dict[str, int]:
-    """RSS of ``root``'s descendants (and ``root`` itself when asked) and ``extra_pids``, by process
-    (``"<pid> <name>"``); each process once, however it was found."""
+def tree_rss(root: psutil.Process, include_root: bool) -> dict[str, int]:
+    """RSS of ``root``'s descendants (and ``root`` itself when asked), by process (``"<pid> <name>"``)."""
     processes: dict[int, psutil.Process] = {}
     try:
         if include_root:
@@ -26,12 +24,6 @@ def tree_rss(root: psutil.Process, include_root: bool, extra_pids: Iterable[int]
         processes.update({child.pid: child for child in root.children(recursive=True)})
     except psutil.Error:
         pass
-    for pid in extra_pids:
-        if pid not in processes:
-            try:
-                processes[pid] = psutil.Process(pid)
-            except psutil.Error:
-                continue
     sizes = {}
     for pid, process in processes.items():
         try:
@@ -71,22 +63,16 @@ class PeakRss:
     """``with PeakRss() as peak: ...`` then ``peak.bytes`` (and ``peak.breakdown``, RSS by process
     at that moment, to say what the memory was); samples until the block ends."""
 
-    def __init__(
-        self,
-        pid: int | None = None,
-        include_root: bool = True,
-        extra_pids: Callable[[], Iterable[int]] = lambda: (),
-        interval: float = SAMPLE_SECONDS,
-    ):
+    def __init__(self, pid: int | None = None, include_root: bool = True, interval: float = SAMPLE_SECONDS):
         self.root = psutil.Process(pid or os.getpid())
-        self.include_root, self.extra_pids, self.interval = include_root, extra_pids, interval
+        self.include_root, self.interval = include_root, interval
         self.bytes = 0
         self.breakdown: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="peak-rss", daemon=True)
 
     def sample(self) -> None:
-        sizes = tree_rss(self.root, self.include_root, self.extra_pids())
+        sizes = tree_rss(self.root, self.include_root)
         if sum(sizes.values()) > self.bytes:
             self.bytes, self.breakdown = sum(sizes.values()), sizes
 

@@ -56,11 +56,11 @@ def quiet(log: Path) -> Iterator[None]:
 
 
 def measure_platform(kind: str, inputs: Inputs, settings: Settings) -> dict:
-    """One platform measurement on a fresh lake and instance; RSS over this process, its
-    descendants and any server the platform keeps."""
+    """One platform measurement on a fresh lake, instance and Spark Connect server; RSS over this
+    process and its descendants, the server's JVM among them."""
     action = platform_runs.whole_graph if kind == "platform" else platform_runs.sensor_to_published
     with quiet(settings.log), platform_runs.fresh_platform(settings.work_dir) as platform:
-        with PeakRss(extra_pids=platform.server_pids) as peak:
+        with PeakRss() as peak:
             result = action(platform, inputs)
     return {**result, "peak_rss_bytes": peak.bytes, "peak_rss_by_process": peak.breakdown}
 

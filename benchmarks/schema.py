@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from etl_platform.datasets import InputDataset, normalize_column_name
+from etl_platform.contract.columns import normalize_column_name
+from etl_platform.datasets import InputDataset
 
 
 def header(path: Path) -> list[str]:

@@ -18,14 +18,15 @@ from dagster import DagsterInvalidConfigError
 
 from etl_platform.datasets import REGISTRY, Registry, UnknownDatasetError
 from etl_platform.deploy import DeployError
-from etl_platform.environment import UnknownEnvironmentError, initialized_resources
+from etl_platform.environment import initialized_resources
 from etl_platform.insight.report import ReportNotBuiltError, chart_paths, top_correlations
-from etl_platform.instance import ensure_dagster_home, project_environment
+from etl_platform.instance import ensure_dagster_home
 from etl_platform.project import PROJECT_ROOT, SAMPLES_DIR
 from etl_platform.resources import Lake, QueryResult, SqlEngine, TableCatalog
 from etl_platform.resources.lake import LakeError, key_skip_reason
 from etl_platform.resources.sql import SqlError
 from etl_platform.rollback import rollback_table
+from etl_platform.settings import UnknownEnvironmentError, project_environment
 from etl_platform.sql_guard import EmptySqlError, WriteRefusedError, check_read_only
 from etl_platform.tables import describe_snapshots
 
@@ -152,14 +153,20 @@ def demo(samples_dir: Path) -> int:
     """Land the samples, materialise every asset through Dagster, and say where things are.
 
     The terminal gets a line per step; Dagster's console logger is turned down for this run, as
-    the whole log stays in the instance for ``dagster dev``.
+    the whole log stays in the instance for ``dagster dev``. Locally the steps share a Spark
+    Connect server started for the run (unless ``ETL_SPARK_REMOTE`` names one).
     """
+    import dataclasses
+    import signal
     import uuid
 
     import dagster as dg
 
-    from etl_platform.definitions import defs
+    from etl_platform.definitions import build_definitions
+    from etl_platform.environment import resources_for_environment
     from etl_platform.progress import step_progress
+    from etl_platform.settings import get_settings
+    from etl_platform.spark_service import SparkServiceError, address, local_spark_service
 
     ensure_dagster_home()
     with initialized_resources() as ready:
@@ -169,15 +176,24 @@ def demo(samples_dir: Path) -> int:
                 raise CliError(f"no sample CSV for dataset {dataset.name} under {samples_dir / dataset.landing_prefix}")
             for file in files:
                 print(land(ready["lake"], REGISTRY, dataset.name, file))
-    job = defs.resolve_job_def("etl_pipeline_job")
     instance = dg.DagsterInstance.get()
     run_id = str(uuid.uuid4())
-    print(f"\nrunning {job.name} (run {run_id}):")
     quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # a failure is reported below, in one line
-    with step_progress(instance, run_id, [node.name for node in job.nodes_in_topological_order]):
-        result = job.execute_in_process(run_config=quiet, instance=instance, run_id=run_id, raise_on_error=False)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # ends the demo as Ctrl-C does: its server stops too
+    try:
+        with local_spark_service() as remote:
+            resources = resources_for_environment(dataclasses.replace(get_settings(), spark_remote=remote))
+            job = build_definitions(REGISTRY, resources).resolve_job_def("etl_pipeline_job")
+            where = f", Spark Connect at {address(remote)}" if remote else ""
+            print(f"\nrunning {job.name} (run {run_id}{where}):")
+            with step_progress(instance, run_id, [node.name for node in job.nodes_in_topological_order]):
+                result = job.execute_in_process(
+                    run_config=quiet, instance=instance, run_id=run_id, raise_on_error=False
+                )
+    except SparkServiceError as error:
+        raise CliError(str(error)) from None
     if not result.success:
-        failures = [step_failure_text(e.event_specific_data) for e in result.get_step_failure_events()]  # type: ignore[arg-type]
+        failures = [step_failure_text(e.event_specific_data) for e in result.get_step_failure_events()]
         raise CliError(f"pipeline run {result.run_id} failed: {' | '.join(failures) or 'see dagster dev'}")
     print(f"\npipeline run {result.run_id} succeeded\n")
     with initialized_resources() as ready:

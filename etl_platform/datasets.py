@@ -6,41 +6,20 @@ third parallel input needs no code change elsewhere.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+
+from etl_platform.contract.checks import RowCheck
+from etl_platform.contract.columns import SPARK_TYPES, normalize_column_name, quote_identifier
 
 LANDING_ZONE = "landing"
 PROCESSED_ZONE = "processed"
 JOINED_ZONE = "joined"
-
-
-def normalize_column_name(name: str) -> str:
-    """The platform's column naming: trimmed, lower case, white space runs to ``_`` (as the scripts do)."""
-    return re.sub(r"\s+", "_", name.strip().lower())
+REPORTS_ZONE = "reports"
 
 
 class UnknownDatasetError(KeyError):
     def __str__(self) -> str:
         return str(self.args[0])
-
-
-@dataclass(frozen=True)
-class RowCheck:
-    """A rule every row must satisfy, as a Spark SQL condition (NULL counts as satisfied).
-
-    ``on="input"`` evaluates it on the typed landing rows (raw column names, backquoted),
-    ``on="output"`` on the built table. Blocking checks stop downstream builds when they fail.
-    """
-
-    name: str
-    condition: str
-    description: str
-    on: str = "output"
-    blocking: bool = True
-
-    def __post_init__(self) -> None:
-        if self.on not in ("input", "output"):
-            raise ValueError(f"row check {self.name}: on must be 'input' or 'output', got {self.on!r}")
 
 
 @dataclass(frozen=True)
@@ -53,7 +32,7 @@ class Capacity:
 
 
 def non_negative(*columns: str) -> str:
-    return " AND ".join(f"`{column}` >= 0" for column in columns)
+    return " AND ".join(f"{quote_identifier(column)} >= 0" for column in columns)
 
 
 @dataclass(frozen=True)
@@ -87,6 +66,9 @@ class InputDataset:
     def __post_init__(self) -> None:
         if not self.landing_prefix.endswith("/") or self.landing_prefix.startswith("/"):
             raise ValueError(f"dataset {self.name}: landing_prefix must look like 'name/', got {self.landing_prefix!r}")
+        unknown = sorted({type_ for _, type_ in self.columns} - SPARK_TYPES.keys())
+        if unknown:
+            raise ValueError(f"dataset {self.name}: unknown column types {unknown}; known: {sorted(SPARK_TYPES)}")
         if self.date_column not in {name for name, _ in self.columns}:
             raise ValueError(f"dataset {self.name}: date column {self.date_column!r} is not among its columns")
         if not 0 <= self.max_reject_share < 1:
@@ -102,6 +84,11 @@ class InputDataset:
     @property
     def table_location(self) -> str:
         return f"{PROCESSED_ZONE}/{self.output_table}"
+
+    @property
+    def landing_asset_path(self) -> tuple[str, str]:
+        """The key path of the landing zone's (external) asset in Dagster."""
+        return (LANDING_ZONE, self.name)
 
     def column_lineage(self) -> dict[str, tuple[str, ...]]:
         explicit = dict(self.lineage)
@@ -123,9 +110,34 @@ class JoinedTable:
 
 
 @dataclass(frozen=True)
+class CorrelationReport:
+    """The engagement x sales report over the joined table: every numeric column of the engagement
+    input against each sales metric, and one pair of them charted week by week."""
+
+    table: str
+    engagement_input: str
+    sales_metrics: tuple[str, ...]
+    # (engagement metric, sales metric) of the weekly chart.
+    weekly: tuple[str, str]
+
+    @property
+    def table_location(self) -> str:
+        return f"{REPORTS_ZONE}/{self.table}"
+
+
+ENGAGEMENT_REVENUE = CorrelationReport(
+    table="engagement_revenue_correlation",
+    engagement_input="marketing",
+    sales_metrics=("forecasted_lead_revenue", "leads_generated", "opportunities", "forecasted_monthly_revenue"),
+    weekly=("website_visits", "forecasted_lead_revenue"),
+)
+
+
+@dataclass(frozen=True)
 class Registry:
     inputs: tuple[InputDataset, ...]
     joined: JoinedTable
+    report: CorrelationReport = ENGAGEMENT_REVENUE
     _by_name: dict[str, InputDataset] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -135,6 +147,23 @@ class Registry:
             if duplicated:
                 raise ValueError(f"dataset registry: {attribute} used more than once: {duplicated}")
         object.__setattr__(self, "_by_name", {d.name: d for d in self.inputs})
+        self._check_report()
+
+    def _check_report(self) -> None:
+        """The report names only columns the inputs produce: a typo fails here, not in the report's SQL."""
+        report = self.report
+        engagement = self._by_name.get(report.engagement_input)
+        if engagement is None:
+            raise ValueError(f"report {report.table}: engagement input {report.engagement_input!r} is not registered")
+        produced = {column for d in self.inputs if d is not engagement for column in d.column_lineage()}
+        unknown = [metric for metric in report.sales_metrics if metric not in produced]
+        if unknown:
+            raise ValueError(f"report {report.table}: sales metrics {unknown} are output columns of no other input")
+        if report.weekly[0] not in engagement.column_lineage() or report.weekly[1] not in report.sales_metrics:
+            raise ValueError(
+                f"report {report.table}: the weekly pair {report.weekly} must be a column of {engagement.name} "
+                "and one of the sales metrics"
+            )
 
     def dataset(self, name: str) -> InputDataset:
         try:
@@ -248,4 +277,5 @@ REGISTRY = Registry(
         script="join_marketing_and_sales_data.py",
         description="Every processed daily input joined on date (inner join), ascending by date.",
     ),
+    report=ENGAGEMENT_REVENUE,
 )

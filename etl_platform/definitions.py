@@ -17,10 +17,8 @@ from etl_platform.environment import resources_for_environment
 from etl_platform.jobs import pipeline_job
 
 
-def build_definitions(
-    registry: Registry = REGISTRY, resources: Mapping[str, Any] | None = None, cycle: Cycle | None = None
-) -> dg.Definitions:
-    cycle = cycle or Cycle.from_env()
+def build_definitions(registry: Registry = REGISTRY, resources: Mapping[str, Any] | None = None) -> dg.Definitions:
+    cycle = Cycle.from_env()
     job = pipeline_job(registry)
     resources = dict(resources) if resources is not None else resources_for_environment()
     return dg.Definitions(

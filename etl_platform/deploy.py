@@ -1,26 +1,36 @@
 """``etl-platform deploy``: create or update the CloudFormation stack, then ship the Glue scripts.
 
-A change set makes the deploy idempotent (no changes -> nothing happens) and reviewable; the
-scripts are uploaded after the stack exists because the stack creates their bucket.
+The template is rendered from the registry (``etl_platform.infra_template``). A change set makes
+the deploy idempotent (no changes -> nothing happens) and reviewable; the scripts and the contract
+they import are uploaded after the stack exists because the stack creates their bucket.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import secrets
+import stat
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
-import yaml
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
-from etl_platform.project import GLUE_SCRIPTS_DIR, PROJECT_ROOT
+from etl_platform.datasets import REGISTRY, Registry
+from etl_platform.infra_template import (
+    BASE_TEMPLATE,
+    CONTRACT_ZIP,
+    SCRIPTS_PREFIX,
+    build_template,
+    glue_jobs,
+    render_template,
+)
+from etl_platform.project import CONTRACT_DIR, GLUE_SCRIPTS_DIR, PROJECT_ROOT, SHARED_SCRIPTS
 
-TEMPLATE = PROJECT_ROOT / "infra" / "etl_platform.yaml"
-SCRIPTS_PREFIX = "glue-scripts/"
 # Stack output -> the environment variable of the AWS profile it configures.
 ENVIRONMENT_OUTPUTS = {
     "ETL_AWS_REGION": "Region",
@@ -37,61 +47,84 @@ NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 DEAD_STATES = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED")
 # Where an operation on the stack starts in its event history (newest first).
 OPERATION_STARTS = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS")
+# The earliest time a zip entry can carry: no build time in the contract zip, so its digest is stable.
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 class DeployError(Exception):
     """A deploy that cannot go on, in one line (CloudFormation's own reason where there is one)."""
 
 
-class _TemplateLoader(yaml.SafeLoader):
-    """Reads CloudFormation YAML without cfn-lint (a dev dependency): the dry run needs no more."""
+def contract_zip(contract_dir: Path = CONTRACT_DIR) -> bytes:
+    """``etl_platform/__init__.py`` and every module of the contract package, for Glue's
+    ``--extra-py-files``: the scripts import ``etl_platform.contract`` from it. Sorted entries with
+    fixed times and modes make equal sources give equal bytes, so a digest tells whether it changed."""
+    if not (contract_dir / "__init__.py").is_file():
+        raise DeployError(f"no contract package at {contract_dir}: the Glue scripts import it")
+    root = contract_dir.parents[1]
+    files = sorted([contract_dir.parent / "__init__.py", *contract_dir.rglob("*.py")])
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for path in files:
+            entry = zipfile.ZipInfo(path.relative_to(root).as_posix(), ZIP_TIME)
+            entry.create_system = 3  # Unix, whatever the machine, for the mode below
+            entry.external_attr = (stat.S_IFREG | 0o644) << 16
+            archive.writestr(entry, path.read_bytes())
+    return buffer.getvalue()
 
 
-def _keep_intrinsic(loader: yaml.SafeLoader, _tag: str, node: yaml.Node) -> Any:
-    """``!Sub x``, ``!GetAtt a.b``... become their plain value; only ids and types are read."""
-    if isinstance(node, yaml.ScalarNode):
-        return loader.construct_scalar(node)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node)
-    return loader.construct_mapping(node)  # type: ignore[arg-type]
+def artifacts(registry: Registry = REGISTRY, scripts_dir: Path = GLUE_SCRIPTS_DIR) -> dict[str, bytes]:
+    """What Glue loads from the artifact bucket, by file name: every script, shared modules
+    included, and the contract zip. A script the template names but the folder lacks stops the deploy."""
+    files = {path.name: path.read_bytes() for path in sorted(scripts_dir.glob("*.py"))}
+    try:
+        named = {script for script, _ in glue_jobs(registry).values()} | set(SHARED_SCRIPTS)
+    except ValueError as error:  # the registry cannot be laid out as Glue jobs
+        raise DeployError(str(error)) from None
+    missing = sorted(named - set(files))
+    if missing:
+        raise DeployError(f"scripts the Glue jobs need are missing from {scripts_dir}: {', '.join(missing)}")
+    return {**files, CONTRACT_ZIP: contract_zip()}
 
 
-_TemplateLoader.add_multi_constructor("!", _keep_intrinsic)
+def _describe(name: str, content: bytes) -> str:
+    """Size and digest, so a user can tell which version of a file was (or would be) shipped."""
+    digest = hashlib.sha256(content).hexdigest()[:12]
+    return f"  {name:<40} {len(content):>7,} bytes  sha256 {digest}"
 
 
-def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    return yaml.load(path.read_text(), Loader=_TemplateLoader)  # noqa: S506 - a SafeLoader subclass
-
-
-def script_files(scripts_dir: Path = GLUE_SCRIPTS_DIR) -> list[Path]:
-    return sorted(scripts_dir.glob("*.py"))
-
-
-def _describe_script(path: Path) -> str:
-    """Size and digest, so a user can tell which version of a script was (or would be) shipped."""
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-    return f"  {path.name:<40} {path.stat().st_size:>7,} bytes  sha256 {digest}"
-
-
-def _print_plan(stack_name: str, region: str | None, out: Callable[[str], None]) -> None:
+def _print_plan(
+    stack_name: str, region: str | None, registry: Registry, shipped: dict[str, bytes], out: Callable[[str], None]
+) -> None:
     """The dry run: read only local files, so it works offline and without credentials."""
     out(
-        f"would deploy stack {stack_name} in {region or 'the default region'} from {TEMPLATE.relative_to(PROJECT_ROOT)}:"
+        f"would deploy stack {stack_name} in {region or 'the default region'} from "
+        f"{BASE_TEMPLATE.relative_to(PROJECT_ROOT)} and the dataset registry:"
     )
-    for logical_id, resource in load_template()["Resources"].items():
-        out(f"  {resource['Type']:<28} {logical_id}")
+    jobs = glue_jobs(registry)
+    for logical_id, resource in build_template(registry)["Resources"].items():
+        line = f"  {resource['Type']:<28} {logical_id}"
+        if logical_id in jobs:
+            script, capacity = jobs[logical_id]
+            line += (
+                f"  ({script}: {capacity.number_of_workers} x {capacity.worker_type}, "
+                f"timeout {capacity.timeout_minutes} min)"
+            )
+        out(line)
     out(
         f"then upload to s3://<ArtifactBucketName output>/{SCRIPTS_PREFIX} (the bucket's name is known once the stack exists):"
     )
-    for path in script_files():
-        out(_describe_script(path))
+    for name, content in shipped.items():
+        out(_describe(name, content))
 
 
 def _stack(cloudformation: Any, stack_name: str) -> dict[str, Any] | None:
     try:
         (stack,) = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError as error:
-        if "does not exist" in str(error):
+        # DescribeStacks answers a missing stack with ValidationError (its API reference says so).
+        # A malformed name gets the same code; the change set then refuses it with AWS's reason.
+        if error.response["Error"]["Code"] == "ValidationError":
             return None
         raise
     return stack
@@ -172,12 +205,12 @@ def _outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
     return outputs
 
 
-def _upload_scripts(s3: Any, bucket: str, out: Callable[[str], None]) -> None:
-    """Every script, shared modules included: Glue loads them from here on each run."""
+def _upload(s3: Any, bucket: str, shipped: dict[str, bytes], out: Callable[[str], None]) -> None:
+    """Glue loads these from here on each run."""
     out(f"uploading to s3://{bucket}/{SCRIPTS_PREFIX}:")
-    for path in script_files():
-        s3.upload_file(str(path), bucket, SCRIPTS_PREFIX + path.name)
-        out(_describe_script(path))
+    for name, content in shipped.items():
+        s3.put_object(Bucket=bucket, Key=SCRIPTS_PREFIX + name, Body=content)
+        out(_describe(name, content))
 
 
 def _print_outputs(outputs: dict[str, str], out: Callable[[str], None]) -> None:
@@ -199,20 +232,24 @@ def run_deploy(
     out: Callable[[str], None] = print,
     cloudformation: Any = None,
     s3: Any = None,
+    registry: Registry = REGISTRY,
+    scripts_dir: Path = GLUE_SCRIPTS_DIR,
 ) -> int:
-    """Create or update the stack, upload ``glue-scripts/``, print the stack's outputs as ``.env`` lines.
+    """Create or update the stack, upload the scripts and the contract, print the stack's outputs
+    as ``.env`` lines.
 
     Clients come from boto3's standard credential chain unless given (tests inject them).
     """
+    shipped = artifacts(registry, scripts_dir)  # before any AWS call: a missing file stops the deploy here
     if dry_run:
-        _print_plan(stack_name, region, out)
+        _print_plan(stack_name, region, registry, shipped, out)
         return 0
     try:
         cloudformation = cloudformation or boto3.client("cloudformation", region_name=region)
         s3 = s3 or boto3.client("s3", region_name=region)
-        _apply_change_set(cloudformation, stack_name, TEMPLATE.read_text(), out)
+        _apply_change_set(cloudformation, stack_name, render_template(registry), out)
         outputs = _outputs(cloudformation, stack_name)
-        _upload_scripts(s3, outputs["ArtifactBucketName"], out)
+        _upload(s3, outputs["ArtifactBucketName"], shipped, out)
     except (BotoCoreError, ClientError) as error:  # no credentials or region, access denied, bad template...
         raise DeployError(f"deploy of stack {stack_name} failed: {error}") from None
     _print_outputs(outputs, out)

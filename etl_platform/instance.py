@@ -7,18 +7,15 @@ one set of limits. Bare ``dagster`` commands find it through the project's ``.en
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 import yaml
-from dagster._core.secrets.env_file import get_env_var_dict  # how Dagster's commands read .env
 
 from etl_platform.automation.barrier import clear_legacy_automation_pause
-from etl_platform.project import DEFAULT_DAGSTER_HOME, PROJECT_ROOT
+from etl_platform.project import PROJECT_ROOT
+from etl_platform.settings import export_dagster_home, project_environment
 
 # Each table asset has its own pool (``table_<name>``): a limit of 1 makes a second build of the
 # same table wait for the first, so two uploads seconds apart never race to publish.
@@ -29,25 +26,10 @@ SETTINGS = {
 }
 
 
-@contextmanager
-def project_environment() -> Iterator[None]:
-    """The environment plus ``.env`` in the working folder, read as Dagster's own commands read
-    it, so ``etl-platform`` and ``dagster dev`` see the same settings and instance; a variable
-    already set in the environment wins. Restored afterwards."""
-    saved = dict(os.environ)
-    for name, value in get_env_var_dict(os.getcwd()).items():
-        os.environ.setdefault(name, value)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
 def ensure_dagster_home() -> Path:
     """Create ``DAGSTER_HOME`` (the project's ``.dagster/`` unless set) with the project's
     settings; keys a user already set are kept."""
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME)))
+    home = export_dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     current = (yaml.safe_load(config.read_text()) if config.exists() else None) or {}

@@ -26,13 +26,14 @@ FOLLOWED = {
     E.ASSET_CHECK_EVALUATION,
 }
 ENDINGS = {E.STEP_SUCCESS: "ok", E.STEP_FAILURE: "failed", E.STEP_UP_FOR_RETRY: "retry", E.STEP_SKIPPED: "skipped"}
+POLL_SECONDS = 0.2  # how often the run's new events are read
 
 
 class StepLines:
     """Turns a run's step events into lines: step, outcome, seconds since the step (re)started,
     and the checks that did not pass (an advisory one fails without failing its step)."""
 
-    def __init__(self, steps: Sequence[str]):
+    def __init__(self, steps: Sequence[str]) -> None:
         self._steps = list(steps)
         self._width = max(map(len, self._steps), default=0)
         self._started: dict[str, float] = {}
@@ -48,8 +49,10 @@ class StepLines:
             if event.event_type in (E.STEP_START, E.STEP_RESTARTED):
                 self._started[step] = entry.timestamp
                 self._failed_checks[step] = []
-            elif event.event_type == E.ASSET_CHECK_EVALUATION and not event.event_specific_data.passed:  # type: ignore[union-attr]
-                self._failed_checks.setdefault(step, []).append(event.event_specific_data.check_name)  # type: ignore[union-attr]
+            elif event.event_type == E.ASSET_CHECK_EVALUATION:
+                evaluation = event.asset_check_evaluation_data
+                if not evaluation.passed:
+                    self._failed_checks.setdefault(step, []).append(evaluation.check_name)
             elif event.event_type in ENDINGS:
                 started = self._started.get(step)
                 elapsed = f"{entry.timestamp - started:6.1f} s" if started is not None else ""
@@ -70,21 +73,16 @@ class StepLines:
 
 
 @contextmanager
-def step_progress(
-    instance: dg.DagsterInstance,
-    run_id: str,
-    steps: Sequence[str],
-    out: TextIO | None = None,
-    poll_seconds: float = 0.2,
-) -> Iterator[None]:
+def step_progress(instance: dg.DagsterInstance, run_id: str, steps: Sequence[str]) -> Iterator[None]:
     """Print a line per step of run ``run_id`` while the body executes it, then one per step left.
 
     The run's events are followed from a thread because ``execute_in_process`` needs the main
-    thread (it installs signal handlers). The lines go to a duplicate of ``out``'s descriptor
-    taken now: while steps execute, Dagster points descriptors 1 and 2 at the run's captured
-    log file (echoing it with ``tail``), which is no place for them and may drop the last lines.
+    thread (it installs signal handlers). The lines go to a duplicate of standard output's
+    descriptor taken now: while steps execute, Dagster points descriptors 1 and 2 at the run's
+    captured log file (echoing it with ``tail``), which is no place for them and may drop the
+    last lines.
     """
-    out = out or sys.stdout
+    out = sys.stdout
     out.flush()
     try:
         terminal: TextIO = os.fdopen(os.dup(out.fileno()), "w", buffering=1)
@@ -104,7 +102,7 @@ def step_progress(
             print(line, file=terminal, flush=True)
 
     def follow() -> None:
-        while not stop.wait(poll_seconds):
+        while not stop.wait(POLL_SECONDS):
             show_new_events()
 
     follower = threading.Thread(target=follow, name=f"progress-{run_id}", daemon=True)

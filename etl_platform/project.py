@@ -1,20 +1,25 @@
-"""Where the project's own files are: the default lake root and the Spark scripts shipped to Glue."""
+"""Where the project's own files are: the default lake root, and the Spark scripts and the contract
+package shipped to Glue."""
 
 import hashlib
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 GLUE_SCRIPTS_DIR = PROJECT_ROOT / "glue-scripts"
+# The package both the orchestrator and the scripts import: shipped to Glue with the scripts.
+CONTRACT_DIR = PROJECT_ROOT / "etl_platform" / "contract"
 SAMPLES_DIR = PROJECT_ROOT / "samples"
 DEFAULT_LAKE_ROOT = PROJECT_ROOT / ".lake"
 DEFAULT_DAGSTER_HOME = PROJECT_ROOT / ".dagster"
-# Every script imports these modules, so a change to them changes every script's code version.
-SHARED_SCRIPTS = ("lake_job.py", "lake_checks.py")
+# The modules of glue-scripts/ that are not entry scripts: every script imports them (through
+# lake_job and lake_builds), so a change to them changes every script's code version.
+SHARED_SCRIPTS = ("lake_job.py", "lake_csv.py", "lake_types.py", "lake_write.py", "lake_checks.py", "lake_builds.py")
 
 
-def script_code_version(script: str, scripts_dir: Path = GLUE_SCRIPTS_DIR) -> str:
-    """A digest of the script and the shared modules: editing any marks its asset stale in the UI."""
+def script_code_version(script: str, scripts_dir: Path = GLUE_SCRIPTS_DIR, contract_dir: Path = CONTRACT_DIR) -> str:
+    """A digest of the script, the shared modules and the contract: editing any marks its asset
+    stale in the UI."""
     digest = hashlib.sha256()
-    for name in (script, *SHARED_SCRIPTS):
-        digest.update((scripts_dir / name).read_bytes())
+    for path in [scripts_dir / name for name in (script, *SHARED_SCRIPTS)] + sorted(contract_dir.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]

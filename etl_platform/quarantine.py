@@ -85,7 +85,7 @@ def quarantine(
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     copy_key = f"{ZONE}{dataset.name}/{stamp}_{source.name}"
     report_key = copy_key + ".error.json"
-    lake.copy(source.key, copy_key)
+    lake.copy_object(source.key, copy_key)
     report = {
         "dataset": dataset.name,
         "source": lake.uri(source.key),

@@ -190,7 +190,7 @@ def write_csv(path: Path, header: list[str], rows: Iterator[list[str]]) -> int:
     return count
 
 
-def generate(out_dir: Path, scale: float = 1.0, seed: int = SAMPLE_SEED) -> dict[str, int]:
+def generate(out_dir: Path, scale: float = 1.0) -> dict[str, int]:
     """Write both sample files under ``out_dir``; ``scale`` multiplies rows (and marketing days)."""
     days = max(1, math.ceil(SAMPLE_DAYS * scale))
     return {
@@ -198,13 +198,15 @@ def generate(out_dir: Path, scale: float = 1.0, seed: int = SAMPLE_SEED) -> dict
             out_dir / SALES_SAMPLE,
             SALES_HEADER,
             sales_rows(
-                random.Random(seed),
+                random.Random(SAMPLE_SEED),
                 SAMPLE_START - timedelta(days=SALES_LEAD_DAYS),
                 days + SALES_LEAD_DAYS,
                 round(SAMPLE_SALES_ROWS * scale),
             ),
         ),
         MARKETING_SAMPLE: write_csv(
-            out_dir / MARKETING_SAMPLE, MARKETING_HEADER, marketing_rows(random.Random(seed + 1), SAMPLE_START, days)
+            out_dir / MARKETING_SAMPLE,
+            MARKETING_HEADER,
+            marketing_rows(random.Random(SAMPLE_SEED + 1), SAMPLE_START, days),
         ),
     }

@@ -16,7 +16,6 @@ than the current snapshot's does not replace it: the newest upload wins whatever
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -31,13 +30,11 @@ from pyiceberg.table import Table, TableProperties
 
 from etl_platform.resources.catalog import PREFIX, BuildSource, TableCatalog, TableError, TableSnapshot
 from etl_platform.resources.lake import Lake, LakeObject
+from etl_platform.settings import get_settings
 
 DATA = "data"
 # Commit attempts before a publish gives up; each re-reads the table and re-decides (newest wins).
 COMMIT_ATTEMPTS = 8
-# Iceberg's own default for orphan clean-up is three days: a build still writing, or a reader still
-# reading an expired snapshot's files, is never cut short.
-DEFAULT_ORPHAN_MIN_AGE_HOURS = 72.0
 TABLE_PROPERTIES = {
     # Old metadata.json files go as new ones are written (Iceberg's own switch); snapshots are
     # expired separately, by ``expire``.
@@ -47,22 +44,6 @@ TABLE_PROPERTIES = {
     TableProperties.COMMIT_NUM_RETRIES: "0",
     "format-version": "2",
 }
-
-
-def retention() -> int:
-    """How many snapshots each table keeps for rollback and time travel (``ETL_KEEP_VERSIONS``, default 5)."""
-    keep = int(os.environ.get("ETL_KEEP_VERSIONS", "5"))
-    if keep < 1:
-        raise ValueError(f"ETL_KEEP_VERSIONS must be at least 1, not {keep}")
-    return keep
-
-
-def orphan_min_age_seconds() -> float:
-    """Files younger than this are never removed as orphans (``ETL_ORPHAN_MIN_AGE_HOURS``, default 72)."""
-    hours = float(os.environ.get("ETL_ORPHAN_MIN_AGE_HOURS", str(DEFAULT_ORPHAN_MIN_AGE_HOURS)))
-    if hours < 0:
-        raise ValueError(f"ETL_ORPHAN_MIN_AGE_HOURS must not be negative, not {hours:g}")
-    return hours * 3600
 
 
 @dataclass(frozen=True)
@@ -100,8 +81,8 @@ class Published:
     """The outcome of ``publish``: the new current snapshot, or the newer one that made this build stale."""
 
     snapshot: TableSnapshot | None
+    attempts: int
     stale_against: TableSnapshot | None = None
-    attempts: int = 1
 
 
 def is_data_file(name: str) -> bool:
@@ -110,9 +91,9 @@ def is_data_file(name: str) -> bool:
     return "/" not in name and not name.startswith(("_", ".")) and not name.endswith(".crc")
 
 
-def new_build_id(run_id: str, now: float | None = None) -> str:
+def new_build_id(run_id: str) -> str:
     """Sorts by build start time (microseconds, UTC) and names the run: ``20261125T093012123456Z-1a2b3c4d``."""
-    stamp = datetime.fromtimestamp(time.time() if now is None else now, UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = datetime.fromtimestamp(time.time(), UTC).strftime("%Y%m%dT%H%M%S%fZ")
     return f"{stamp}-{run_id[:8]}"
 
 
@@ -120,7 +101,7 @@ class LakeTables:
     """The lake's published tables: ``location`` is a table's lake key (``processed/sales_daily``);
     its Iceberg metadata lives in ``<location>/metadata/``, its builds' files in ``<location>/data/``."""
 
-    def __init__(self, lake: Lake, catalog: TableCatalog):
+    def __init__(self, lake: Lake, catalog: TableCatalog) -> None:
         self.catalog = catalog
         self.lake = lake
 
@@ -172,7 +153,8 @@ class LakeTables:
         for attempt in range(1, COMMIT_ATTEMPTS + 1):
             if attempt > 1:  # the table moved on: decide again on what it is now
                 table = table.refresh()
-            current = TableSnapshot.of(table.current_snapshot()) if table.current_snapshot() else None
+            head = table.current_snapshot()
+            current = TableSnapshot.of(head) if head else None
             if (
                 not allow_older
                 and build.source
@@ -207,7 +189,7 @@ class LakeTables:
             # Spark's Parquet files carry no Iceberg field ids: readers map columns by name.
             mapping = transaction.table_metadata.schema().name_mapping.model_dump_json()
             if table.properties.get(TableProperties.DEFAULT_NAME_MAPPING) != mapping:
-                transaction.set_properties(**{TableProperties.DEFAULT_NAME_MAPPING: mapping})
+                transaction.set_properties({TableProperties.DEFAULT_NAME_MAPPING: mapping})
             with transaction.update_snapshot(snapshot_properties=summary).overwrite() as overwrite:
                 for task in table.scan().plan_files():
                     overwrite.delete_data_file(task.file)
@@ -254,7 +236,7 @@ class LakeTables:
             table.maintenance.expire_snapshots().by_ids(expired).commit()
         return expired
 
-    def remove_orphans(self, name: str, location: str, min_age_seconds: float, now: float | None = None) -> list[str]:
+    def remove_orphans(self, name: str, location: str, min_age_seconds: float) -> list[str]:
         """Delete build folders no kept snapshot references, once all their files are older than
         ``min_age_seconds``: the files of refused and failed builds, and of expired snapshots.
 
@@ -262,14 +244,14 @@ class LakeTables:
         ``remove_orphan_files`` at build-folder granularity, with the same safety age.
         """
         table = self.catalog.require(name)
-        referenced = set()
+        referenced: set[str] = set()
         for snapshot in table.snapshots():
             referenced.update(task.file.file_path for task in table.scan(snapshot_id=snapshot.snapshot_id).plan_files())
         data = f"{location.rstrip('/')}/{DATA}/"
         folders: dict[str, list[LakeObject]] = {}
         for obj in self.lake.list_objects(data):
             folders.setdefault(obj.key[len(data) :].split("/", 1)[0], []).append(obj)
-        horizon = (time.time() if now is None else now) - min_age_seconds
+        horizon = time.time() - min_age_seconds
         removed = []
         for folder, objects in sorted(folders.items()):
             if any(self.lake.uri(obj.key) in referenced for obj in objects):
@@ -282,7 +264,10 @@ class LakeTables:
 
     def maintain(self, name: str, location: str) -> tuple[list[int], list[str]]:
         """Retention after a good publish: expire old snapshots, then remove orphaned build folders."""
-        return self.expire(name, retention()), self.remove_orphans(name, location, orphan_min_age_seconds())
+        settings = get_settings()
+        return self.expire(name, settings.keep_versions), self.remove_orphans(
+            name, location, settings.orphan_min_age_hours * 3600
+        )
 
 
 def describe_snapshots(snapshots: Iterable[TableSnapshot], current: int | None) -> list[str]:

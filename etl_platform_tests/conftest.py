@@ -1,73 +1,70 @@
-"""Shared fixtures: one warm Spark server per test session, lakes in temp folders, the real samples."""
+"""Shared fixtures: one Spark Connect server per test process, lakes in temp folders, the real samples."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
-from etl_platform.environment import local_resources
 from etl_platform.project import GLUE_SCRIPTS_DIR, PROJECT_ROOT
-from etl_platform.warm_spark import leased_server, stop_server
+from etl_platform.settings import get_settings
+from etl_platform.spark_service import spark_connect_server
 from etl_platform_tests.helpers import QUICKSIGHT_MARKETING, QUICKSIGHT_SALES
 
 # A failing test should fail at once, not after the production retry back-off (15 s, 30 s, 60 s).
 os.environ.setdefault("ETL_SPARK_RETRY_DELAY_SECONDS", "0")
-
-# Every Spark step of the session (runs in e2e tests, `dagster dev`'s runs, the `spark` fixture)
-# shares one warm Spark Connect server, kept in a folder of the session's own and stopped at its end.
-SPARK_SERVER_DIR = Path(tempfile.mkdtemp(prefix="etl-spark-server-"))
-os.environ["ETL_SPARK_SERVER_DIR"] = str(SPARK_SERVER_DIR)
-os.environ.setdefault("ETL_SPARK_IDLE_SECONDS", "300")  # if the session is killed, the server soon stops too
 
 # The Glue scripts are plain modules (as on Glue); tests import their transforms directly.
 sys.path.insert(0, str(GLUE_SCRIPTS_DIR))
 
 QUICKSIGHT_DIR = Path(os.environ.get("QUICKSIGHT_SAMPLES_DIR") or PROJECT_ROOT.parent / "shared" / "quicksight-samples")
 
+SPARK_SERVER = ExitStack()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Every Spark step a test process runs (in e2e tests, `dagster dev`'s runs, the `spark` fixture)
+    uses one Spark Connect server, as under `make dev`: started here, before the tests are collected
+    (definitions built at import see it), in each process that runs tests (not pytest-xdist's
+    controller), and stopped when the session ends."""
+    config = session.config
+    if config.pluginmanager.hasplugin("dsession") or config.option.collectonly:
+        return
+    settings = get_settings()
+    remote = SPARK_SERVER.enter_context(spark_connect_server(settings.spark_master, settings.spark_driver_memory))
+    os.environ["ETL_SPARK_REMOTE"] = remote
+
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    stop_server(SPARK_SERVER_DIR)
-    shutil.rmtree(SPARK_SERVER_DIR, ignore_errors=True)
+    SPARK_SERVER.close()
 
 
 @pytest.fixture(scope="session")
 def _spark_session() -> Iterator[tuple[object, dict[str, str]]]:
-    """One session for the test session, and the variables code needs to get it from getOrCreate()."""
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    """One Connect session on the test process's server, and the variables code needs to get it
+    from getOrCreate()."""
     from pyspark.sql import SparkSession
 
-    runner = local_resources()["spark"]
+    # Set only while a test uses it (`spark`), so processes other tests start get the Spark they ask for.
+    variables = {"SPARK_REMOTE": get_settings().spark_remote, "SPARK_CONNECT_MODE_ENABLED": "1"}
     settings = {"spark.sql.shuffle.partitions": "2", "spark.sql.constraintPropagation.enabled": "false"}
-    if runner.mode == "connect":
-        with leased_server(runner.server_settings()) as server:
-            # Set only while a test uses it (`spark`), so processes started by other tests get classic Spark.
-            variables = {**server.client_environment(), "SPARK_CONNECT_MODE_ENABLED": "1"}
-            with pytest.MonkeyPatch.context() as patch:
-                for name, value in variables.items():
-                    patch.setenv(name, value)
-                session = SparkSession.builder.config(map=settings).getOrCreate()
-            yield session, variables
-            session.stop()  # while the server still answers (it stops at the end of the session)
-        return
-    builder = SparkSession.builder.master("local[2]").appName("etl_platform_tests")
-    ui = {"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false", "spark.log.level": "ERROR"}
-    session = builder.config(map={**ui, **settings}).getOrCreate()
-    yield session, {}
-    session.stop()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in variables.items():
+            patch.setenv(name, value)
+        session = SparkSession.builder.config(map=settings).getOrCreate()
+    yield session, variables
+    session.stop()  # while the server still answers (it stops at the end of the session)
 
 
 @pytest.fixture
 def spark(_spark_session, monkeypatch: pytest.MonkeyPatch) -> object:
-    """The Spark the platform runs scripts on here: a Connect session on the warm server by default
-    (so the transforms are tested over Spark Connect; script code calling
-    SparkSession.builder.getOrCreate() in this process gets it too), classic local Spark with
-    ``ETL_SPARK_MODE=process``."""
+    """The Spark the platform runs scripts on here: a Connect session on the test process's server,
+    so the transforms are tested over Spark Connect; script code calling
+    SparkSession.builder.getOrCreate() in this process gets it too."""
     session, variables = _spark_session
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
@@ -94,3 +91,29 @@ def lake_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("ETL_LAKE_ROOT", str(root))
     monkeypatch.delenv("ETL_PLATFORM_ENV", raising=False)
     return root
+
+
+@pytest.fixture
+def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials in us-east-1 and nothing from the machine's AWS configuration (profiles,
+    endpoints, roles), so every client reaches moto."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": "/nonexistent",
+        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in (
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_CLOUDFORMATION",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ):
+        monkeypatch.delenv(name, raising=False)

@@ -284,17 +284,11 @@ def _moto_server() -> Iterator[str]:
 
 
 @pytest.fixture
-def moto(_moto_server, monkeypatch) -> str:
+def moto(fake_aws_credentials, _moto_server, monkeypatch) -> str:
     """An empty moto account with the data bucket and the Glue database; its endpoint URL. Only the
     credentials come from the environment: every client is pointed at moto by ``endpoint_url``."""
     urllib.request.urlopen(urllib.request.Request(f"{_moto_server}/moto-api/reset", method="POST")).close()
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
     boto3.client("s3", region_name=REGION, endpoint_url=_moto_server).create_bucket(Bucket=BUCKET)
     boto3.client("glue", region_name=REGION, endpoint_url=_moto_server).create_database(
         DatabaseInput={"Name": DATABASE}

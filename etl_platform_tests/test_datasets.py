@@ -1,5 +1,7 @@
 """The registry drives the graph: a third dataset joins in with no code change."""
 
+from dataclasses import replace
+
 import dagster as dg
 import pytest
 
@@ -56,3 +58,15 @@ def test_dataset_declaration_is_validated() -> None:
 
 def test_joined_table_location_is_in_the_joined_zone() -> None:
     assert JoinedTable(name="j", script="s.py", description="").table_location == "joined/j"
+
+
+def test_the_report_declaration_names_only_columns_the_inputs_produce() -> None:
+    assert REGISTRY.report.table_location == "reports/engagement_revenue_correlation"
+    for report, message in [
+        (replace(REGISTRY.report, engagement_input="web"), "engagement input 'web' is not registered"),
+        (replace(REGISTRY.report, sales_metrics=("opportunities", "revenue")), r"sales metrics \['revenue'\]"),
+        (replace(REGISTRY.report, sales_metrics=("website_visits",)), r"sales metrics \['website_visits'\]"),
+        (replace(REGISTRY.report, weekly=("opportunities", "opportunities")), "the weekly pair"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            Registry(inputs=(SALES, MARKETING), joined=REGISTRY.joined, report=report)

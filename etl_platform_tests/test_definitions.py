@@ -8,9 +8,10 @@ from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import WorkspaceFileTarget
 
 from etl_platform.definitions import build_definitions, defs
-from etl_platform.environment import UnknownEnvironmentError, resources_for_environment
+from etl_platform.environment import resources_for_environment
 from etl_platform.project import PROJECT_ROOT
 from etl_platform.resources import DuckDBEngine, LocalLake, LocalNotifier, LocalSparkRunner
+from etl_platform.settings import UnknownEnvironmentError
 
 EXPECTED_ASSETS = {
     dg.AssetKey(["landing", "sales"]),
@@ -69,7 +70,7 @@ def test_local_is_the_default_environment(monkeypatch, tmp_path) -> None:
 
 def test_lake_root_defaults_to_the_project(monkeypatch) -> None:
     monkeypatch.delenv("ETL_LAKE_ROOT", raising=False)
-    assert resources_for_environment("local")["lake"].root == str(PROJECT_ROOT / ".lake")
+    assert resources_for_environment()["lake"].root == str(PROJECT_ROOT / ".lake")
 
 
 def test_aws_environment_picks_the_aws_resource_set(monkeypatch) -> None:

@@ -11,6 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -19,9 +27,13 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from etl_platform import cli, deploy
-from etl_platform.project import GLUE_SCRIPTS_DIR
+from etl_platform.datasets import MARKETING, REGISTRY, SALES, Registry
+from etl_platform.infra_template import CONTRACT_ZIP, render_template
+from etl_platform.project import CONTRACT_DIR, GLUE_SCRIPTS_DIR, PROJECT_ROOT
+from etl_platform_tests.test_infra import AD_SPEND, WITH_AD_SPEND
 
 SCRIPTS = sorted(GLUE_SCRIPTS_DIR.glob("*.py"))
+SHIPPED = [*(script.name for script in SCRIPTS), CONTRACT_ZIP]
 NOW = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/etl/1"
 OUTPUTS = {
@@ -37,31 +49,6 @@ OUTPUTS = {
 }
 
 
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials in one region, nothing from the real machine's AWS configuration."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": "/nonexistent",
-        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in (
-        "AWS_PROFILE",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_CLOUDFORMATION",
-        "AWS_ENDPOINT_URL_S3",
-        "AWS_ROLE_ARN",
-        "AWS_WEB_IDENTITY_TOKEN_FILE",
-        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    ):
-        monkeypatch.delenv(name, raising=False)
-
-
 class _Untouchable:
     def __getattr__(self, name: str) -> Any:
         raise AssertionError(f"dry run called AWS: {name}")
@@ -71,8 +58,14 @@ class _RecordingS3:
     def __init__(self) -> None:
         self.uploads: list[tuple[str, str]] = []
 
-    def upload_file(self, filename: str, bucket: str, key: str) -> None:
-        self.uploads.append((bucket, key))
+    def put_object(self, Bucket: str, Key: str, Body: bytes) -> None:  # noqa: N803 - boto3's names
+        self.uploads.append((Bucket, Key))
+
+
+def _plan(**kwargs: Any) -> list[str]:
+    lines: list[str] = []
+    assert deploy.run_deploy(stack_name="etl", region="eu-west-1", dry_run=True, out=lines.append, **kwargs) == 0
+    return lines
 
 
 def test_dry_run_makes_no_aws_calls_and_needs_no_credentials(monkeypatch, capsys) -> None:
@@ -102,20 +95,98 @@ def test_dry_run_makes_no_aws_calls_and_needs_no_credentials(monkeypatch, capsys
     )
     text = "\n".join(lines)
     assert "stack etl in eu-west-1" in text
-    for logical_id, kind in [
-        ("ProcessSalesJob", "AWS::Glue::Job"),
-        ("AthenaWorkGroup", "AWS::Athena::WorkGroup"),
-        ("DataBucket", "AWS::S3::Bucket"),
-    ]:
+    for logical_id, kind in [("AthenaWorkGroup", "AWS::Athena::WorkGroup"), ("DataBucket", "AWS::S3::Bucket")]:
         assert any(kind in line and line.endswith(logical_id) for line in lines), logical_id
+    assert any(
+        "AWS::Glue::Job" in line and line.endswith("ProcessSalesJob  (process_sales_data.py: 2 x G.1X, timeout 60 min)")
+        for line in lines
+    )
     assert "s3://<ArtifactBucketName output>/glue-scripts/" in text and "known once the stack exists" in text
-    for script in SCRIPTS:
-        digest = hashlib.sha256(script.read_bytes()).hexdigest()[:12]
-        assert any(
-            script.name in line and f"{script.stat().st_size:,} bytes" in line and digest in line for line in lines
-        ), script.name
+    shipped = {script.name: script.read_bytes() for script in SCRIPTS} | {CONTRACT_ZIP: deploy.contract_zip()}
+    for name, content in shipped.items():
+        digest = hashlib.sha256(content).hexdigest()[:12]
+        assert any(name in line and f"{len(content):,} bytes" in line and digest in line for line in lines), name
     assert cli.main(["deploy", "--dry-run"]) == 0
     assert "would deploy stack etl-platform in the default region" in capsys.readouterr().out
+
+
+def test_a_third_dataset_adds_its_glue_job_to_the_plan_and_nothing_else(tmp_path) -> None:
+    scripts = tmp_path / "glue-scripts"
+    shutil.copytree(GLUE_SCRIPTS_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    (scripts / AD_SPEND.script).write_text("print('ad spend')\n")
+    two = _plan(scripts_dir=scripts)
+    three = _plan(scripts_dir=scripts, registry=WITH_AD_SPEND)
+    added = [line for line in three if line not in two]
+    assert [" ".join(line.split()) for line in added] == [
+        "AWS::Glue::Job ProcessAdSpendJob (process_ad_spend_data.py: 10 x G.2X, timeout 120 min)"
+    ]
+    assert len(three) == len(two) + 1
+    assert any(line.split()[0] == AD_SPEND.script for line in two)  # uploaded either way: it is in the folder
+
+
+def test_a_registered_script_missing_from_the_folder_stops_even_the_dry_run() -> None:
+    with pytest.raises(deploy.DeployError, match=r"missing from \S+glue-scripts: process_ad_spend_data.py$"):
+        _plan(registry=WITH_AD_SPEND, cloudformation=_Untouchable(), s3=_Untouchable())
+
+
+def test_a_script_registered_with_two_capacities_is_a_one_line_error() -> None:
+    twice = Registry(inputs=(SALES, MARKETING, replace(AD_SPEND, script=SALES.script)), joined=REGISTRY.joined)
+    with pytest.raises(deploy.DeployError, match="process_sales_data.py is registered with two capacities"):
+        _plan(registry=twice)
+
+
+# --- the contract zip --------------------------------------------------------------------------
+
+
+def _copy_of_the_contract(root: Path) -> Path:
+    """The package's files under ``root`` as in the project, so a test may touch them."""
+    contract = root / "etl_platform" / "contract"
+    shutil.copytree(CONTRACT_DIR, contract, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(PROJECT_ROOT / "etl_platform" / "__init__.py", contract.parent / "__init__.py")
+    return contract
+
+
+def test_contract_zip_holds_the_package_sorted_with_fixed_times() -> None:
+    archive = zipfile.ZipFile(io.BytesIO(deploy.contract_zip()))
+    names = archive.namelist()
+    expected = ["etl_platform/__init__.py"] + [
+        path.relative_to(PROJECT_ROOT).as_posix() for path in CONTRACT_DIR.rglob("*.py")
+    ]
+    assert names == sorted(expected) and "etl_platform/contract/__init__.py" in names
+    assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    for name in names:
+        assert archive.read(name) == (PROJECT_ROOT / name).read_bytes()
+
+
+def test_contract_zip_changes_with_the_sources_not_with_their_file_times(tmp_path) -> None:
+    contract = _copy_of_the_contract(tmp_path)
+    before = deploy.contract_zip(contract)
+    for path in contract.rglob("*.py"):
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    assert deploy.contract_zip(contract) == before
+    (contract / "__init__.py").write_text((contract / "__init__.py").read_text() + "\n# edited\n")
+    assert deploy.contract_zip(contract) != before
+
+
+def test_a_missing_contract_package_stops_the_deploy(tmp_path) -> None:
+    with pytest.raises(deploy.DeployError, match="no contract package at"):
+        deploy.contract_zip(tmp_path / "etl_platform" / "contract")
+
+
+@pytest.mark.parametrize("as_shipped", ["unpacked", "zip on the path"])
+def test_the_contract_imports_with_the_standard_library_alone(tmp_path, as_shipped: str) -> None:
+    """As on Glue: a Python without site-packages (``-S``) nor the environment (``-I``) imports the
+    package from the zip (Glue puts ``--extra-py-files`` on the path) or from its unpacked files."""
+    shipped = tmp_path / CONTRACT_ZIP
+    shipped.write_bytes(deploy.contract_zip())
+    entry = shipped
+    if as_shipped == "unpacked":
+        entry = tmp_path / "unpacked"
+        zipfile.ZipFile(shipped).extractall(entry)
+    code = f"import sys; sys.path.insert(0, {str(entry)!r}); import etl_platform.contract as c; print(c.__file__)"
+    imported = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.strip().startswith(str(entry))
 
 
 class _MotoCloudFormation:
@@ -144,7 +215,7 @@ class _MotoCloudFormation:
 
 
 @pytest.mark.filterwarnings("ignore:Tried to parse AWS::")
-def test_real_template_deploys_on_moto_then_redeploys_as_a_no_op(aws_env) -> None:
+def test_real_template_deploys_on_moto_then_redeploys_as_a_no_op(fake_aws_credentials) -> None:
     with mock_aws():
         cloudformation = _MotoCloudFormation()
         lines: list[str] = []
@@ -159,9 +230,10 @@ def test_real_template_deploys_on_moto_then_redeploys_as_a_no_op(aws_env) -> Non
         assert bucket == "etl-platform-artifacts-123456789012-us-east-1"
         s3 = boto3.client("s3", region_name="us-east-1")
         listed = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
-        assert listed == [f"glue-scripts/{script.name}" for script in SCRIPTS]
+        assert listed == sorted(f"glue-scripts/{name}" for name in SHIPPED)
         for script in SCRIPTS:
             assert s3.get_object(Bucket=bucket, Key=f"glue-scripts/{script.name}")["Body"].read() == script.read_bytes()
+        assert s3.get_object(Bucket=bucket, Key=f"glue-scripts/{CONTRACT_ZIP}")["Body"].read() == deploy.contract_zip()
         assert "etl-platform-data-123456789012-us-east-1" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
         assert "ETL_PLATFORM_ENV=aws" in lines and "ETL_AWS_REGION=us-east-1" in lines
 
@@ -233,7 +305,7 @@ class _Flow:
         params = {
             "StackName": "etl",
             "ChangeSetName": ANY,
-            "TemplateBody": deploy.TEMPLATE.read_text(),
+            "TemplateBody": render_template(),
             "ChangeSetType": kind,
             "Capabilities": ["CAPABILITY_NAMED_IAM"],
         }
@@ -271,7 +343,7 @@ class _Flow:
         return lines
 
 
-def test_first_deploy_creates_the_stack_uploads_and_prints_the_environment(aws_env) -> None:
+def test_first_deploy_creates_the_stack_uploads_and_prints_the_environment(fake_aws_credentials) -> None:
     flow = _Flow()
     flow.stack(None)
     flow.change_set("CREATE", "CREATE_COMPLETE")
@@ -279,7 +351,7 @@ def test_first_deploy_creates_the_stack_uploads_and_prints_the_environment(aws_e
     flow.stack(_with_outputs())
     s3 = _RecordingS3()
     lines = flow.run(s3)
-    assert s3.uploads == [("etl-artifacts", f"glue-scripts/{script.name}") for script in SCRIPTS]
+    assert s3.uploads == [("etl-artifacts", f"glue-scripts/{name}") for name in SHIPPED]
     assert "stack etl: create complete" in lines
     assert any("OrchestratorPolicyArn" in line and OUTPUTS["OrchestratorPolicyArn"] in line for line in lines)
     environment = lines[lines.index("ETL_PLATFORM_ENV=aws") :]
@@ -296,7 +368,7 @@ def test_first_deploy_creates_the_stack_uploads_and_prints_the_environment(aws_e
     ]
 
 
-def test_existing_stack_is_updated(aws_env) -> None:
+def test_existing_stack_is_updated(fake_aws_credentials) -> None:
     flow = _Flow()
     flow.stack(_stack("CREATE_COMPLETE"))
     flow.change_set("UPDATE", "CREATE_COMPLETE")
@@ -305,7 +377,7 @@ def test_existing_stack_is_updated(aws_env) -> None:
     assert "stack etl: update complete" in flow.run()
 
 
-def test_stack_left_in_review_by_a_failed_first_change_set_is_created_again(aws_env) -> None:
+def test_stack_left_in_review_by_a_failed_first_change_set_is_created_again(fake_aws_credentials) -> None:
     flow = _Flow()
     flow.stack(_stack("REVIEW_IN_PROGRESS"))
     flow.change_set("CREATE", "CREATE_COMPLETE")
@@ -314,7 +386,7 @@ def test_stack_left_in_review_by_a_failed_first_change_set_is_created_again(aws_
     assert "stack etl: create complete" in flow.run()
 
 
-def test_no_changes_deletes_the_change_set_and_still_ships_the_scripts(aws_env) -> None:
+def test_no_changes_deletes_the_change_set_and_still_ships_the_scripts(fake_aws_credentials) -> None:
     flow = _Flow()
     flow.stack(_with_outputs())
     flow.change_set(
@@ -327,10 +399,10 @@ def test_no_changes_deletes_the_change_set_and_still_ships_the_scripts(aws_env) 
     flow.stack(_with_outputs())
     s3 = _RecordingS3()
     lines = flow.run(s3)
-    assert "stack is up to date: nothing to change" in lines and len(s3.uploads) == len(SCRIPTS)
+    assert "stack is up to date: nothing to change" in lines and len(s3.uploads) == len(SHIPPED)
 
 
-def test_rollback_names_the_resource_that_caused_it(aws_env) -> None:
+def test_rollback_names_the_resource_that_caused_it(fake_aws_credentials) -> None:
     flow = _Flow()
     flow.stack(None)
     flow.change_set("CREATE", "CREATE_COMPLETE")
@@ -355,14 +427,27 @@ def test_rollback_names_the_resource_that_caused_it(aws_env) -> None:
         flow.run()
 
 
-def test_stack_whose_first_create_failed_must_be_deleted_first(aws_env) -> None:
+def test_only_a_validation_error_means_the_stack_is_missing(fake_aws_credentials) -> None:
+    flow = _Flow()
+    flow.stub.add_client_error(
+        "describe_stacks",
+        "AccessDenied",
+        "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: cloudformation:DescribeStacks "
+        "on resource: etl because no identity-based policy allows it, or the stack does not exist",
+        expected_params={"StackName": "etl"},
+    )
+    with pytest.raises(deploy.DeployError, match=r"stack etl failed: .*AccessDenied"):
+        flow.run()  # no create_change_set is queued: calling it would fail the stub instead
+
+
+def test_stack_whose_first_create_failed_must_be_deleted_first(fake_aws_credentials) -> None:
     flow = _Flow()
     flow.stack(_stack("ROLLBACK_COMPLETE"))
     with pytest.raises(deploy.DeployError, match="ROLLBACK_COMPLETE after a failed first create: delete it"):
         flow.run()
 
 
-def test_failed_change_set_is_one_clear_error(aws_env) -> None:
+def test_failed_change_set_is_one_clear_error(fake_aws_credentials) -> None:
     flow = _Flow()
     flow.stack(_stack("UPDATE_COMPLETE"))
     flow.change_set(
@@ -372,7 +457,7 @@ def test_failed_change_set_is_one_clear_error(aws_env) -> None:
         flow.run()
 
 
-def test_aws_refusals_are_one_line_errors(aws_env, monkeypatch) -> None:
+def test_aws_refusals_are_one_line_errors(fake_aws_credentials, monkeypatch) -> None:
     flow = _Flow()
     flow.stack(None)
     flow.stub.add_client_error(

@@ -1,30 +1,50 @@
-"""The CloudFormation template: lints clean and keeps its security promises.
+"""The CloudFormation template deploy renders: lints clean, keeps its security promises, and has
+one Glue job per registered script with that entry's capacity.
 
-Parsed with cfn-lint's decoder (intrinsic functions as ``{"Fn::Sub": ...}``), not with the deploy
-module's own loader, so these checks do not depend on the code they protect.
+The rendered text is parsed with cfn-lint's decoder (intrinsic functions as ``{"Fn::Sub": ...}``),
+not with the template module's own loader, so these checks do not depend on the code they protect.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import cfnlint.decode
+import pytest
 
-from etl_platform.project import PROJECT_ROOT
+from etl_platform.datasets import MARKETING, REGISTRY, SALES, Capacity, InputDataset, Registry
+from etl_platform.infra_template import render_template
+from etl_platform.project import SHARED_SCRIPTS
+from etl_platform.resources.glue_runner import GlueSparkRunner
 
-TEMPLATE = PROJECT_ROOT / "infra" / "etl_platform.yaml"
-SCRIPTS = ("process_sales_data", "process_marketing_data", "join_marketing_and_sales_data")
+AD_SPEND = InputDataset(
+    name="ad_spend",
+    landing_prefix="ad_spend/",
+    script="process_ad_spend_data.py",
+    output_table="ad_spend_daily",
+    description="Advertising spend per day.",
+    columns=(("Date", "date"), ("Spend", "double")),
+    capacity=Capacity(worker_type="G.2X", number_of_workers=10, timeout_minutes=120),
+)
+WITH_AD_SPEND = Registry(inputs=(SALES, MARKETING, AD_SPEND), joined=REGISTRY.joined)
+PROJECT_NAME = "etl-platform"  # the ProjectName parameter's default
+
+
+def _decode(text: str) -> dict[str, Any]:
+    template, errors = cfnlint.decode.decode_str(text)
+    assert not errors, errors
+    return template
 
 
 @functools.cache
 def _template() -> dict[str, Any]:
-    template, errors = cfnlint.decode.decode(str(TEMPLATE))
-    assert not errors, errors
-    return template
+    return _decode(render_template())
 
 
 def _of_type(kind: str) -> dict[str, dict[str, Any]]:
@@ -43,21 +63,24 @@ def _iam_statements() -> list[dict[str, Any]]:
     return statements
 
 
-def test_cfn_lint_passes() -> None:
+def _scripts(registry: Registry) -> dict[str, Capacity]:
+    return {entry.script: entry.capacity for entry in (*registry.inputs, registry.joined)}
+
+
+@pytest.mark.parametrize("registry", [REGISTRY, WITH_AD_SPEND], ids=["two inputs", "three inputs"])
+def test_cfn_lint_passes(registry: Registry, tmp_path: Path) -> None:
+    rendered = tmp_path / "etl_platform.yaml"
+    rendered.write_text(render_template(registry))
     lint = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), str(TEMPLATE)], capture_output=True, text=True
+        [str(Path(sys.executable).parent / "cfn-lint"), str(rendered)], capture_output=True, text=True
     )
     assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
-def test_parameters_have_the_documented_defaults() -> None:
+def test_the_only_parameter_is_the_project_name() -> None:
+    """Capacity is the registry's, per job: no stack-wide parameter competes with it."""
     parameters = _template()["Parameters"]
-    assert {name: parameters[name]["Default"] for name in parameters} == {
-        "ProjectName": "etl-platform",
-        "GlueWorkerType": "G.1X",
-        "GlueNumberOfWorkers": 2,
-        "GlueTimeoutMinutes": 60,
-    }
+    assert {name: parameters[name]["Default"] for name in parameters} == {"ProjectName": PROJECT_NAME}
 
 
 def test_buckets_are_encrypted_private_tls_only_and_data_is_versioned() -> None:
@@ -110,36 +133,84 @@ def test_glue_role_is_assumed_by_glue_and_logs_only_to_glue_log_groups() -> None
     ]
 
 
-def test_orchestrator_runs_exactly_the_three_jobs() -> None:
+def test_orchestrator_runs_exactly_the_jobs_of_the_stack() -> None:
     (policy,) = _of_type("AWS::IAM::ManagedPolicy").values()
     (run,) = [s for s in policy["PolicyDocument"]["Statement"] if "glue:StartJobRun" in _as_list(s["Action"])]
     assert {"glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"} <= set(run["Action"])
     jobs = set(_of_type("AWS::Glue::Job"))
+    assert len(jobs) == 3
     assert sorted(r["Fn::Sub"].rsplit("/", 1)[1] for r in run["Resource"]) == sorted(f"${{{job}}}" for job in jobs)
 
 
-def test_glue_jobs_run_glue_5_with_dagster_pipes_and_continuous_logs() -> None:
+def test_each_registered_script_has_a_glue_5_job_with_its_capacity_pipes_and_continuous_logs() -> None:
     jobs = _of_type("AWS::Glue::Job")
-    assert sorted(job["Name"]["Fn::Sub"] for job in jobs.values()) == sorted(f"${{ProjectName}}-{s}" for s in SCRIPTS)
+    scripts = _scripts(REGISTRY)
+    assert sorted(job["Name"]["Fn::Sub"] for job in jobs.values()) == sorted(
+        f"${{ProjectName}}-{Path(script).stem}" for script in scripts
+    )
+    extra_files = [
+        f"s3://${{ArtifactBucket}}/glue-scripts/{name}" for name in (*SHARED_SCRIPTS, "etl_platform_contract.zip")
+    ]
     for job in jobs.values():
-        stem = job["Name"]["Fn::Sub"].removeprefix("${ProjectName}-")
+        script = job["Name"]["Fn::Sub"].removeprefix("${ProjectName}-") + ".py"
         assert job["GlueVersion"] == "5.0"
         assert job["Command"] == {
             "Name": "glueetl",
             "PythonVersion": "3",
-            "ScriptLocation": {"Fn::Sub": f"s3://${{ArtifactBucket}}/glue-scripts/{stem}.py"},
+            "ScriptLocation": {"Fn::Sub": f"s3://${{ArtifactBucket}}/glue-scripts/{script}"},
         }
+        capacity = scripts[script]
         assert (job["WorkerType"], job["NumberOfWorkers"], job["Timeout"]) == (
-            {"Ref": "GlueWorkerType"},
-            {"Ref": "GlueNumberOfWorkers"},
-            {"Ref": "GlueTimeoutMinutes"},
+            capacity.worker_type,
+            capacity.number_of_workers,
+            capacity.timeout_minutes,
         )
         arguments = job["DefaultArguments"]
-        assert "dagster-pipes" in arguments["--additional-python-modules"]
         assert arguments["--enable-continuous-cloudwatch-log"] == "true"
-        assert arguments["--extra-py-files"]["Fn::Sub"] == (
-            "s3://${ArtifactBucket}/glue-scripts/lake_job.py,s3://${ArtifactBucket}/glue-scripts/lake_checks.py"
-        )
+        assert arguments["--extra-py-files"]["Fn::Sub"].split(",") == extra_files
+
+
+def test_glue_installs_the_dagster_pipes_version_the_orchestrator_runs() -> None:
+    installed = importlib.metadata.version("dagster-pipes")
+    for job in _of_type("AWS::Glue::Job").values():
+        assert job["DefaultArguments"]["--additional-python-modules"] == f"dagster-pipes=={installed}"
+
+
+def test_jobs_are_named_as_the_glue_runner_starts_them() -> None:
+    prefix = _template()["Outputs"]["GlueJobPrefix"]["Value"]["Fn::Sub"].replace("${ProjectName}", PROJECT_NAME)
+    runner = GlueSparkRunner(region_name="us-east-1", job_prefix=prefix, pipes_bucket="artifacts")
+    names = {
+        job["Name"]["Fn::Sub"].replace("${ProjectName}", PROJECT_NAME) for job in _of_type("AWS::Glue::Job").values()
+    }
+    for script, capacity in _scripts(REGISTRY).items():
+        assert runner.job_run_params(script, {}, capacity)["JobName"] in names
+
+
+def test_a_third_dataset_adds_its_job_with_its_capacity_and_nothing_else() -> None:
+    three = _decode(render_template(WITH_AD_SPEND))
+    job = three["Resources"].pop("ProcessAdSpendJob")["Properties"]
+    assert job["Name"] == {"Fn::Sub": "${ProjectName}-process_ad_spend_data"}
+    assert job["Command"]["ScriptLocation"] == {
+        "Fn::Sub": "s3://${ArtifactBucket}/glue-scripts/process_ad_spend_data.py"
+    }
+    assert (job["WorkerType"], job["NumberOfWorkers"], job["Timeout"]) == ("G.2X", 10, 120)
+    (run,) = [
+        s
+        for s in three["Resources"]["OrchestratorPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "RunGlueJobs"
+    ]
+    run["Resource"].remove(
+        {"Fn::Sub": "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:job/${ProcessAdSpendJob}"}
+    )
+    assert three == _template()
+
+
+def test_entries_sharing_a_script_share_its_job_if_they_agree_on_its_capacity() -> None:
+    same = replace(AD_SPEND, script=SALES.script, capacity=SALES.capacity)
+    assert _decode(render_template(Registry(inputs=(SALES, MARKETING, same), joined=REGISTRY.joined))) == _template()
+    other = replace(AD_SPEND, script=SALES.script)
+    with pytest.raises(ValueError, match="script process_sales_data.py is registered with two capacities"):
+        render_template(Registry(inputs=(SALES, MARKETING, other), joined=REGISTRY.joined))
 
 
 def test_glue_database_name_follows_the_project_name() -> None:

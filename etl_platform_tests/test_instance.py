@@ -7,7 +7,8 @@ import yaml
 
 from etl_platform.assets._shared import table_pool
 from etl_platform.definitions import defs
-from etl_platform.instance import ensure_dagster_home, ensure_dotenv, project_environment
+from etl_platform.instance import ensure_dagster_home, ensure_dotenv
+from etl_platform.settings import project_environment
 
 
 def test_dagster_home_gets_a_pool_limit_of_one_and_keeps_user_settings(tmp_path, monkeypatch) -> None:

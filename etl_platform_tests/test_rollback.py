@@ -80,7 +80,7 @@ def test_rollback_errors_are_one_line(two_builds, capsys, argv, message) -> None
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     if "unknown table" in message:
-        assert all(table in err for table in REGISTRY.table_locations())
+        assert all(table in err for table in [d.output_table for d in REGISTRY.inputs] + [REGISTRY.joined.name])
 
 
 def test_rolling_back_to_a_version_with_rejected_rows_keeps_them_visible(

@@ -24,8 +24,6 @@ from etl_platform.tables import (
     Published,
     describe_snapshots,
     new_build_id,
-    orphan_min_age_seconds,
-    retention,
 )
 
 TABLE, LOCATION = "sales_daily", "processed/sales_daily"
@@ -90,6 +88,19 @@ def bench(tmp_path) -> Bench:
     return Bench(tmp_path)
 
 
+@pytest.fixture
+def commit_clock(monkeypatch) -> Callable[[float], None]:
+    """Sets the time PyIceberg stamps the next snapshots with, which a table's history (what time
+    travel reads) records; a rollback's entry keeps the real clock."""
+    moment = [time.time()]
+    monkeypatch.setattr("pyiceberg.table.snapshots.time", SimpleNamespace(time=lambda: moment[0]))
+
+    def set_to(seconds: float) -> None:
+        moment[0] = seconds
+
+    return set_to
+
+
 def upload(name: str, uploaded_at: float, fingerprint: str | None = None) -> BuildSource:
     """The landing object a build read."""
     return BuildSource(key=f"landing/sales/{name}", fingerprint=fingerprint or f"etag-{name}", uploaded_at=uploaded_at)
@@ -104,9 +115,17 @@ def iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).isoformat()
 
 
+def read_as_of(bench: Bench, as_of: str | None) -> int | None:
+    """The snapshot of the table a query ``as_of`` reads (None: the table did not exist then)."""
+    snapshot = bench.catalog.pinned(bench.catalog.tables(), as_of)[TABLE]
+    return snapshot.snapshot_id if snapshot else None
+
+
 # -- builds and publishing --------------------------------------------------------------------
-def test_build_ids_sort_by_time_and_name_the_run() -> None:
-    first, second = new_build_id("abcdef123456", 1_700_000_000.5), new_build_id("00000000", 1_700_000_000.6)
+def test_build_ids_sort_by_time_and_name_the_run(monkeypatch) -> None:
+    moments = iter([1_700_000_000.5, 1_700_000_000.6])
+    monkeypatch.setattr("etl_platform.tables.time", SimpleNamespace(time=lambda: next(moments)))
+    first, second = new_build_id("abcdef123456"), new_build_id("00000000")
     assert first == "20231114T221320500000Z-abcdef12" and first < second
 
 
@@ -115,7 +134,7 @@ def test_nothing_is_published_until_the_first_build_is(bench) -> None:
     assert bench.catalog.current(TABLE) is None and bench.catalog.snapshots(TABLE) == []
     assert bench.catalog.names() == [] and bench.catalog.infos() == []
     with pytest.raises(TableError, match=f"table {TABLE} has not been published yet"):
-        bench.catalog.resolve(TABLE)
+        bench.catalog.require(TABLE)
 
 
 def test_each_publish_adds_one_current_snapshot_holding_exactly_its_build(bench) -> None:
@@ -139,7 +158,7 @@ def test_a_snapshot_records_its_build(bench) -> None:
     source = upload("week47.csv", 1_700_000_000.25)
     build = {"rejected_rows": 2, "checks_passed": ("date_valid", "no_nulls"), "inputs": {"marketing_daily": 42}}
     snapshot = committed(bench.publish(key, 3, source=source, **build))
-    assert bench.catalog.resolve(TABLE) == snapshot
+    assert bench.catalog.current(TABLE) == snapshot
     assert (snapshot.run_id, snapshot.rows, snapshot.rejected_rows) == ("run-a", 3, 2)
     assert (snapshot.checks_passed, snapshot.inputs, snapshot.source) == (
         ("date_valid", "no_nulls"),
@@ -252,13 +271,11 @@ def test_rollback_restores_the_parent_in_commit_order(bench) -> None:
     assert bench.read()["run"].to_pylist() == ["run-a"]
 
 
-def test_rollback_follows_parents_not_clocks(bench, monkeypatch) -> None:
+def test_rollback_follows_parents_not_clocks(bench, commit_clock) -> None:
     """A writer whose clock is an hour behind commits b after a: b's timestamp is the older one."""
     a = committed(bench.publish(bench.build("run-a", 1), 1))
-    real_time = time.time
-    monkeypatch.setattr("pyiceberg.table.snapshots.time", SimpleNamespace(time=lambda: real_time() - 3600))
+    commit_clock(time.time() - 3600)
     b = committed(bench.publish(bench.build("run-b", 2), 2))
-    monkeypatch.undo()
     assert b.committed_at < a.committed_at and b.parent_id == a.snapshot_id
     assert bench.tables.rollback(TABLE) == (a, b)
     assert bench.catalog.current(TABLE) == a
@@ -305,8 +322,8 @@ def test_expire_keeps_the_newest_and_the_current(bench) -> None:
     assert [s.snapshot_id for s in bench.catalog.snapshots(TABLE)] == [ids[0], ids[3], ids[4]]
     assert bench.catalog.current(TABLE) == snapshots[0]
     assert bench.read(ids[3])["run"].to_pylist() == ["run-3"] * 4
-    with pytest.raises(TableError, match=f"has no snapshot {ids[1]}"):
-        bench.catalog.resolve(TABLE, str(ids[1]))
+    with pytest.raises(TableError, match=f"no table has a snapshot {ids[1]}"):
+        read_as_of(bench, str(ids[1]))
     assert bench.tables.expire(TABLE, keep=1) == [ids[3]]
     assert bench.tables.expire(TABLE, keep=1) == []
 
@@ -336,7 +353,9 @@ def test_remove_orphans_removes_only_old_unreferenced_build_folders(bench) -> No
         assert bench.lake._path(kept).is_dir()
     assert bench.read()["run"].to_pylist() == ["run-current"] * 2
     # Two hours on, the young and half-written folders are old enough too; the current build's folder stays.
-    later = bench.tables.remove_orphans(TABLE, LOCATION, min_age_seconds=3600, now=time.time() + 2 * 3600)
+    for key in (young, half):
+        _age(bench, key, 2 * 3600)
+    later = bench.tables.remove_orphans(TABLE, LOCATION, min_age_seconds=3600)
     assert later == sorted(key.rsplit("/", 1)[1] for key in (young, half))
     assert bench.catalog.data_files(TABLE) == bench.files(current.build_key)
 
@@ -350,17 +369,6 @@ def test_maintain_applies_the_retention_settings(bench, monkeypatch) -> None:
     assert [s.snapshot_id for s in bench.catalog.snapshots(TABLE)] == [s.snapshot_id for s in snapshots[1:]]
 
 
-def test_retention_settings_come_from_the_environment(monkeypatch) -> None:
-    assert (retention(), orphan_min_age_seconds()) == (5, 72 * 3600)
-    monkeypatch.setenv("ETL_KEEP_VERSIONS", "0")
-    with pytest.raises(ValueError, match="at least 1"):
-        retention()
-    monkeypatch.setenv("ETL_ORPHAN_MIN_AGE_HOURS", "-1")
-    with pytest.raises(ValueError, match="must not be negative"):
-        orphan_min_age_seconds()
-
-
-# -- what may be published --------------------------------------------------------------------
 def test_staged_files_refuses_incomplete_empty_or_foreign_folders(bench) -> None:
     writing = bench.build("run-writing", 3)
     (bench.lake._path(writing) / "_temporary" / "0").mkdir(parents=True)
@@ -400,54 +408,29 @@ def test_files_of_a_build_never_published_never_appear_in_any_snapshot(bench) ->
 
 
 # -- time travel ------------------------------------------------------------------------------
-def test_time_travel_by_snapshot_id_and_by_time(bench) -> None:
-    before = time.time() - 60
+def test_time_travel_by_snapshot_id_and_by_time(bench, commit_clock) -> None:
+    before = time.time() - 3600  # an hour ago: a commits a minute later, b a minute after a
+    commit_clock(before + 60)
     a = committed(bench.publish(bench.build("run-a", 1), 1))
-    after_a = time.time()
-    time.sleep(0.01)
+    after_a = before + 90
+    commit_clock(before + 120)
     b = committed(bench.publish(bench.build("run-b", 2), 2))
-    after_b = time.time()
-    time.sleep(0.01)
+    after_b = before + 150
     bench.tables.rollback(TABLE)
     after_rollback = time.time()
-    assert bench.catalog.resolve(TABLE) == a  # current
-    assert bench.catalog.resolve(TABLE, str(b.snapshot_id)) == b
-    assert bench.catalog.resolve(TABLE, iso(after_a)) == a
-    assert bench.catalog.resolve(TABLE, iso(after_b)) == b  # what was current then, before the rollback
-    assert bench.catalog.resolve(TABLE, iso(after_rollback)) == a
+    assert read_as_of(bench, None) == a.snapshot_id  # current
+    assert read_as_of(bench, str(b.snapshot_id)) == b.snapshot_id
+    assert read_as_of(bench, iso(after_a)) == a.snapshot_id
+    assert read_as_of(bench, iso(after_b)) == b.snapshot_id  # what was current then, before the rollback
+    assert read_as_of(bench, iso(after_rollback)) == a.snapshot_id
     naive = datetime.fromtimestamp(after_b, UTC).replace(tzinfo=None).isoformat()
-    assert bench.catalog.resolve(TABLE, naive) == b  # a time without a zone is UTC
-    with pytest.raises(TableError, match=f"table {TABLE} had no snapshot at"):
-        bench.catalog.resolve(TABLE, iso(before))
-    with pytest.raises(
-        TableError, match=f"table {TABLE} has no snapshot 123; etl-platform versions {TABLE} lists the kept ones"
-    ):
-        bench.catalog.resolve(TABLE, "123")
+    assert read_as_of(bench, naive) == b.snapshot_id  # a time without a zone is UTC
+    assert read_as_of(bench, iso(before)) is None  # the table had no snapshot yet
+    with pytest.raises(TableError, match="no table has a snapshot 123; etl-platform versions TABLE lists"):
+        read_as_of(bench, "123")
     with pytest.raises(TableError, match="'yesterday' is neither a snapshot id nor an ISO time"):
-        bench.catalog.resolve(TABLE, "yesterday")
+        read_as_of(bench, "yesterday")
     assert bench.read(b.snapshot_id)["run"].to_pylist() == ["run-b"] * 2
-
-
-def test_snapshot_for_pins_the_owner_of_an_id_or_every_table_at_a_time(bench) -> None:
-    a1 = committed(
-        bench.publish(bench.build("run-a1", 1, location="processed/a"), 1, table="a", location="processed/a")
-    )
-    after_a1 = time.time()
-    time.sleep(0.01)
-    b1 = committed(
-        bench.publish(bench.build("run-b1", 2, location="processed/b"), 2, table="b", location="processed/b")
-    )
-    a2 = committed(
-        bench.publish(bench.build("run-a2", 3, location="processed/a"), 3, table="a", location="processed/a")
-    )
-    assert bench.catalog.names() == ["a", "b"]
-    assert bench.catalog.snapshot_for(["a", "b"], str(a1.snapshot_id)) == {"a": a1.snapshot_id, "b": b1.snapshot_id}
-    assert bench.catalog.snapshot_for(["a", "b"], iso(after_a1)) == {"a": a1.snapshot_id, "b": None}
-    assert bench.catalog.snapshot_for(["a", "b"], iso(time.time())) == {"a": a2.snapshot_id, "b": b1.snapshot_id}
-    with pytest.raises(TableError, match="no table has a snapshot 123"):
-        bench.catalog.snapshot_for(["a", "b"], "123")
-    with pytest.raises(TableError, match="table c has not been published yet"):
-        bench.catalog.snapshot_for(["a", "c"], iso(time.time()))
 
 
 def test_an_independent_pyiceberg_client_reads_what_the_project_published(bench) -> None:

@@ -21,7 +21,6 @@ from PIL import Image
 
 from etl_platform.datasets import REGISTRY
 from etl_platform.definitions import build_definitions
-from etl_platform.insight.correlation_sql import REPORT_TABLE
 from etl_platform.insight.report import HEATMAP, WEEKLY, chart_key
 from etl_platform.instance import ensure_dagster_home
 from etl_platform.project import PROJECT_ROOT
@@ -29,6 +28,8 @@ from etl_platform_tests.assets.fake_runner import RecordingRunner
 from etl_platform_tests.helpers import lake_catalog, table_resources
 from etl_platform_tests.insight.synthetic import publish_joined, random_days
 from etl_platform_tests.ui import graphql
+
+REPORT_TABLE = REGISTRY.report.table
 
 LOCATION = "etl_platform"
 REPOSITORY = "__repository__"  # what Dagster names the repository of a Definitions object

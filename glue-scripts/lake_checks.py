@@ -1,67 +1,37 @@
 """Data-quality checks computed where the data is (Spark on Glue or locally), reported through Pipes.
 
-Every check returns an ``Outcome``; the scripts report them after the materialisation. Failing rows
-are counted and up to five examples are kept, so a failed check says which rows and why.
+Every check returns the contract's ``CheckOutcome``, named and flagged as the contract declares it;
+the scripts report them after the build. Failing rows are counted and up to five examples are
+kept, so a failed check says which rows and why.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from etl_platform.contract.checks import (
+    DATE_GAPS,
+    DATE_VALID,
+    JOIN_COVERAGE,
+    PARSE_REJECTS,
+    RAW_SCHEMA,
+    CheckPlan,
+    RowCheck,
+    rejects_block,
+)
+from etl_platform.contract.report import CheckOutcome
+
 EXAMPLE_ROWS = 5
 
 
-@dataclass(frozen=True)
-class RowCheck:
-    name: str
-    condition: str
-    on: str = "output"
-    blocking: bool = True
-
-    def failing(self) -> Column:
-        """True where the row breaks the rule; NULL (unknown) counts as satisfied."""
-        return F.coalesce(~F.expr(self.condition), F.lit(False))
-
-
-@dataclass(frozen=True)
-class CheckPlan:
-    """What to check, as the orchestrator sends it (one ``--checks`` job argument, JSON)."""
-
-    row_checks: tuple[RowCheck, ...] = ()
-    max_reject_share: float = 0.0
-    max_date_gap_days: int = 7
-    earliest_date: str = "1990-01-01"
-    latest_date: str = "2100-01-01"
-
-    @classmethod
-    def parse(cls, text: str | None) -> CheckPlan:
-        if not text:
-            return cls()
-        data = json.loads(text)
-        data["row_checks"] = tuple(RowCheck(**check) for check in data.get("row_checks", ()))
-        return cls(**data)
-
-    def rows_on(self, stage: str) -> list[RowCheck]:
-        return [check for check in self.row_checks if check.on == stage]
-
-
-@dataclass
-class Outcome:
-    name: str
-    passed: bool
-    blocking: bool = True
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def severity(self) -> str:
-        return "ERROR" if self.blocking else "WARN"
+def failing(check: RowCheck) -> Column:
+    """True where the row breaks the rule; NULL (unknown) counts as satisfied."""
+    return F.coalesce(~F.expr(check.condition), F.lit(False))
 
 
 def examples(frame: DataFrame, limit: int = EXAMPLE_ROWS) -> list[dict[str, Any]]:
@@ -72,32 +42,34 @@ def examples(frame: DataFrame, limit: int = EXAMPLE_ROWS) -> list[dict[str, Any]
     ]
 
 
-def row_check_outcomes(frame: DataFrame, checks: Sequence[RowCheck], failing_counts: dict[str, int]) -> list[Outcome]:
+def row_check_outcomes(
+    frame: DataFrame, checks: Sequence[RowCheck], failing_counts: dict[str, int]
+) -> list[CheckOutcome]:
     """Outcomes of row rules whose failing counts are known; examples are fetched only on failure."""
     outcomes = []
     for check in checks:
-        failing = failing_counts[check.name]
-        metadata: dict[str, Any] = {"condition": check.condition, "failing_rows": failing}
-        if failing:
-            metadata["examples"] = examples(frame.where(check.failing()))
-        outcomes.append(Outcome(check.name, failing == 0, check.blocking, metadata))
+        failures = failing_counts[check.name]
+        metadata: dict[str, Any] = {"condition": check.condition, "failing_rows": failures}
+        if failures:
+            metadata["examples"] = examples(frame.where(failing(check)))
+        outcomes.append(CheckOutcome(check.name, failures == 0, check.blocking, metadata))
     return outcomes
 
 
-def daily_table_outcomes(table: DataFrame, plan: CheckPlan) -> list[Outcome]:
+def daily_table_outcomes(table: DataFrame, plan: CheckPlan) -> list[CheckOutcome]:
     """Checks every daily table gets: valid unique dates (blocking), date gaps (advisory), row rules."""
     date = F.col("date")
     out_of_range = (date < F.lit(plan.earliest_date).cast("date")) | (date > F.lit(plan.latest_date).cast("date"))
     row_checks = plan.rows_on("output")
-    summary = table.agg(
+    (summary,) = table.agg(
         F.count(F.lit(1)).alias("rows"),
         F.count(F.when(date.isNull(), 1)).alias("null_dates"),
         (F.count(date) - F.countDistinct(date)).alias("duplicate_dates"),
         F.count(F.when(out_of_range, 1)).alias("out_of_range_dates"),
         F.min(date).alias("first_date"),
         F.max(date).alias("last_date"),
-        *[F.count(F.when(check.failing(), 1)).alias(f"rule_{i}") for i, check in enumerate(row_checks)],
-    ).first()
+        *[F.count(F.when(failing(check), 1)).alias(f"rule_{i}") for i, check in enumerate(row_checks)],
+    ).collect()
     problems = {name: int(summary[name]) for name in ("null_dates", "duplicate_dates", "out_of_range_dates")}
     date_metadata: dict[str, Any] = {
         **problems,
@@ -113,13 +85,13 @@ def daily_table_outcomes(table: DataFrame, plan: CheckPlan) -> list[Outcome]:
         )
         date_metadata["failing_rows"] = sum(problems.values())
         date_metadata["examples"] = examples(bad)
-    outcomes = [Outcome("date_valid", not any(problems.values()), True, date_metadata)]
+    outcomes = [CheckOutcome(DATE_VALID.name, not any(problems.values()), DATE_VALID.blocking, date_metadata)]
     outcomes.append(date_gap_outcome(table, plan.max_date_gap_days))
-    failing = {check.name: int(summary[f"rule_{i}"]) for i, check in enumerate(row_checks)}
-    return outcomes + row_check_outcomes(table, row_checks, failing)
+    failures = {check.name: int(summary[f"rule_{i}"]) for i, check in enumerate(row_checks)}
+    return outcomes + row_check_outcomes(table, row_checks, failures)
 
 
-def date_gap_outcome(table: DataFrame, max_gap_days: int) -> Outcome:
+def date_gap_outcome(table: DataFrame, max_gap_days: int) -> CheckOutcome:
     """Advisory: stretches of more than ``max_gap_days`` days with no row.
 
     Each date is paired with the next one in a single sorted array of the column (NULLs left
@@ -141,17 +113,17 @@ def date_gap_outcome(table: DataFrame, max_gap_days: int) -> Outcome:
     )
     longest = examples(gaps.orderBy(F.desc("days"), "after"))
     count = gaps.count() if longest else 0
-    return Outcome(
-        "date_gaps",
+    return CheckOutcome(
+        DATE_GAPS.name,
         passed=count == 0,
-        blocking=False,
+        blocking=DATE_GAPS.blocking,
         metadata={"max_gap_days": max_gap_days, "gaps_over_limit": count, "longest_gaps": longest},
     )
 
 
 def parse_outcomes(
     input_rows: int, rejected_rows: int, rejected_examples: list[dict[str, Any]], max_share: float
-) -> Outcome:
+) -> CheckOutcome:
     """Rejected landing rows (a value that does not parse, a wrong field count, bytes that are not
     UTF-8) are missing from the table, so any of them fails the check: a partial table must not
     look like a pass. Within ``max_share`` (the dataset's declared tolerance, 0 unless its source is
@@ -166,19 +138,23 @@ def parse_outcomes(
     }
     if rejected_rows:
         metadata["examples"] = rejected_examples
-    return Outcome(
-        "parse_rejects", passed=rejected_rows == 0, blocking=rejected_rows == 0 or share > max_share, metadata=metadata
+    return CheckOutcome(
+        PARSE_REJECTS.name,
+        passed=rejected_rows == 0,
+        blocking=rejects_block(input_rows, rejected_rows, max_share),
+        metadata=metadata,
     )
 
 
 def schema_outcome(
     missing: Sequence[str], unexpected: Sequence[str], unparsed: dict[str, int], non_empty: dict[str, int]
-) -> Outcome:
+) -> CheckOutcome:
     """Blocking: every expected column present, and no typed column whose values never parse."""
     wrong_type = sorted(name for name, bad in unparsed.items() if bad and bad == non_empty.get(name))
-    return Outcome(
-        "raw_schema",
+    return CheckOutcome(
+        RAW_SCHEMA.name,
         passed=not missing and not wrong_type,
+        blocking=RAW_SCHEMA.blocking,
         metadata={
             "missing_columns": list(missing),
             "unexpected_columns": list(unexpected),
@@ -188,7 +164,7 @@ def schema_outcome(
     )
 
 
-def join_coverage_outcome(joined: DataFrame, inputs: dict[str, DataFrame], path_rows: int) -> Outcome:
+def join_coverage_outcome(joined: DataFrame, inputs: dict[str, DataFrame], path_rows: int) -> CheckOutcome:
     """Blocking: one row per date present in every input, stored ascending by date."""
     common = None
     for frame in inputs.values():
@@ -210,9 +186,10 @@ def join_coverage_outcome(joined: DataFrame, inputs: dict[str, DataFrame], path_
         for a, b in zip(spans, spans[1:])
         if a["last"] is not None and b["first"] is not None and a["last"] > b["first"]
     )
-    return Outcome(
-        "join_coverage",
+    return CheckOutcome(
+        JOIN_COVERAGE.name,
         passed=path_rows == expected and unsorted_within_files == 0 and overlapping_files == 0,
+        blocking=JOIN_COVERAGE.blocking,
         metadata={
             "rows": path_rows,
             "dates_in_every_input": expected,

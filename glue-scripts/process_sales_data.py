@@ -1,5 +1,9 @@
 """Sales pipeline export (one row per opportunity) -> ``sales_daily`` (one row per calendar date)."""
 
+from collections.abc import Sequence
+from functools import partial
+
+import lake_builds
 import lake_job
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -28,5 +32,9 @@ def daily_sales(opportunities: DataFrame) -> DataFrame:
     )
 
 
+def main(argv: Sequence[str] | None = None) -> None:
+    lake_job.run_job(partial(lake_builds.process_landing_file, transform=daily_sales), argv)
+
+
 if __name__ == "__main__":
-    lake_job.run_job(lambda reporter, argv: lake_job.process_landing_file(reporter, argv, daily_sales))
+    main()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -11,8 +10,11 @@ import dagster as dg
 from etl_platform.checks.history import row_count_change
 from etl_platform.checks.restate import restate_checks
 from etl_platform.checks.settings import QualitySettings
+from etl_platform.contract.checks import CheckPlan, RowCheck
 from etl_platform.resources import Lake, LakeObject, TableCatalog
 from etl_platform.resources.catalog import BuildSource, TableError, TableSnapshot
+from etl_platform.resources.script_run import ScriptRun
+from etl_platform.settings import get_settings
 from etl_platform.tables import DATA, Build, LakeTables, Published
 
 OWNERS = ["team:data-engineering"]
@@ -21,10 +23,10 @@ OWNERS = ["team:data-engineering"]
 PIPELINE_GROUP = "etl_pipeline"
 TABLE_KINDS = {"spark", "iceberg"}
 # Spark and Glue steps fail transiently (lost executors, throttling, capacity); bad data does not
-# retry (the runner raises Failure(allow_retries=False) for it).
+# retry (the runner raises ScriptFailed, not retryable, when the script blames its input).
 SPARK_RETRY_POLICY = dg.RetryPolicy(
-    max_retries=int(os.environ.get("ETL_SPARK_RETRIES", "3")),
-    delay=float(os.environ.get("ETL_SPARK_RETRY_DELAY_SECONDS", "15")),
+    max_retries=get_settings().spark_retries,
+    delay=get_settings().spark_retry_delay_seconds,
     backoff=dg.Backoff.EXPONENTIAL,
     jitter=dg.Jitter.PLUS_MINUS,
 )
@@ -39,15 +41,29 @@ def table_pool(table: str) -> str:
     return f"table_{table}"
 
 
+def check_plan(
+    settings: QualitySettings, row_checks: Sequence[RowCheck] = (), max_reject_share: float = 0.0
+) -> CheckPlan:
+    """What a table's script checks, with the thresholds of ``settings``; ``max_reject_share`` is the
+    input dataset's tolerance of rejected rows (``InputDataset``)."""
+    return CheckPlan(
+        row_checks=tuple(row_checks),
+        max_reject_share=max_reject_share,
+        max_date_gap_days=settings.max_date_gap_days,
+        earliest_date=settings.earliest_date.isoformat(),
+        latest_date=settings.latest_date().isoformat(),
+    )
+
+
 def blocking_failures(checks: Sequence[dg.AssetCheckResult]) -> list[dg.AssetCheckResult]:
     return [c for c in checks if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR]
 
 
-def build_key_of(lake: Lake, location: str, staged_key: str, reported: str | None) -> str:
+def build_key_of(lake: Lake, location: str, staged_key: str, reported: str) -> str:
     """The build folder to publish: the one the script says it wrote (``output_path``), which is
     not the one staged for this attempt when the step reattached to an earlier attempt's Glue run;
     ``LakeTables.staged_files`` checks that it is one build folder of this table."""
-    if not reported or reported.rstrip("/") == lake.uri(staged_key):
+    if reported.rstrip("/") == lake.uri(staged_key):
         return staged_key
     data = lake.uri(f"{location.rstrip('/')}/{DATA}") + "/"
     if not reported.startswith(data):
@@ -70,7 +86,7 @@ def publish_table(
     orphaned build folders removed, per the retention settings."""
     table = context.asset_key.to_user_string()
     lake = tables.lake
-    failed = [c.check_name for c in blocking_failures(checks)]
+    failed = [c.check_name for c in blocking_failures(checks) if c.check_name]
     if failed:
         current = tables.catalog.current(table)
         context.log.error(
@@ -81,7 +97,7 @@ def publish_table(
             "published": dg.MetadataValue.bool(False),
             "staged_path": dg.MetadataValue.path(lake.uri(build_key)),
         }, None
-    build = replace(build, checks_passed=tuple(sorted(c.check_name for c in checks if c.passed)))
+    build = replace(build, checks_passed=tuple(sorted(c.check_name for c in checks if c.passed and c.check_name)))
     outcome = tables.publish(table, location, build_key, build, allow_older=allow_older)
     if outcome.snapshot is None:
         return {
@@ -159,7 +175,7 @@ class TableBuild:
 
 def table_results(
     context: dg.AssetExecutionContext,
-    invocation: dg.PipesClientCompletedInvocation,
+    run: ScriptRun,
     extra_metadata: Mapping[str, dg.MetadataValue],
     tables: LakeTables,
     location: str,
@@ -168,23 +184,21 @@ def table_results(
     build: Build,
     allow_older: bool = False,
 ) -> TableBuild:
-    """The script's materialisation (plus what only the orchestrator knows), its checks, and the
-    publish decision they lead to. A stale build yields its checks but no materialisation, so
-    nothing downstream sees a change."""
-    reported = list(invocation.get_results())
-    (materialization,) = [r for r in reported if isinstance(r, dg.MaterializeResult)]
-    rows = int(materialization.metadata["dagster/row_count"].value)  # type: ignore[arg-type]
-    checks = [r for r in reported if isinstance(r, dg.AssetCheckResult)]
+    """The script's build (plus what only the orchestrator knows), its checks, and the publish
+    decision they lead to. A stale build yields its checks but no materialisation, so nothing
+    downstream sees a change."""
+    reported = run.build
+    checks = run.check_results()
     # Against the current snapshot: a build that failed its audit is not a baseline.
     current = tables.catalog.current(context.asset_key.to_user_string())
     checks.append(
-        row_count_change(context.asset_key, current.rows if current else None, rows, settings.max_row_count_change)
+        row_count_change(
+            context.asset_key, current.rows if current else None, reported.rows, settings.max_row_count_change
+        )
     )
-    reported_rejects = materialization.metadata.get("rejected_rows")
-    rejected = int(reported_rejects.value) if reported_rejects is not None else 0  # type: ignore[arg-type]
-    output = materialization.metadata.get("output_path")
-    build_key = build_key_of(tables.lake, location, staged_key, str(output.value) if output is not None else None)
-    build = replace(build, rows=rows, rejected_rows=rejected)
+    rejected = reported.rejected_rows
+    build_key = build_key_of(tables.lake, location, staged_key, reported.output_path)
+    build = replace(build, rows=reported.rows, rejected_rows=rejected)
     published, outcome = publish_table(context, tables, location, build_key, build, checks, allow_older)
     failed = blocking_failures(checks)
     if outcome is not None and outcome.stale_against is not None:
@@ -195,9 +209,8 @@ def table_results(
             rejected_rows=rejected,
             stale_against=outcome.stale_against,
         )
-    metadata = {**materialization.metadata, **extra_metadata, **published}
     return TableBuild(
-        results=[dg.MaterializeResult(metadata=metadata), *checks],
+        results=[run.materialization(extra_metadata, published), *checks],
         checks=checks,
         failed=failed,
         rejected_rows=rejected,

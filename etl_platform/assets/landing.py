@@ -8,7 +8,7 @@ from etl_platform.datasets import InputDataset
 
 
 def landing_asset_key(dataset: InputDataset) -> dg.AssetKey:
-    return dg.AssetKey(["landing", dataset.name])
+    return dg.AssetKey(dataset.landing_asset_path)
 
 
 def landing_asset_spec(dataset: InputDataset, cycle: Cycle) -> dg.AssetSpec:

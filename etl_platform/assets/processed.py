@@ -1,6 +1,5 @@
 """One processed daily table per registered input dataset, built by that dataset's Spark script."""
 
-import json
 from collections.abc import Iterator
 
 import dagster as dg
@@ -11,23 +10,29 @@ from etl_platform.assets._shared import (
     PIPELINE_GROUP,
     SPARK_RETRY_POLICY,
     TABLE_KINDS,
+    TableBuild,
     TableResult,
+    check_plan,
     stale_build,
     table_pool,
     table_results,
 )
 from etl_platform.assets.landing import landing_asset_key
 from etl_platform.assets.refusal import audit_failure, refused_input, restate_unrun_checks
-from etl_platform.assets.sources import choose_landing_object
+from etl_platform.assets.sources import SourceChoice, choose_landing_object
 from etl_platform.automation.cadence import Cycle
 from etl_platform.checks.settings import QualitySettings
-from etl_platform.checks.specs import PARSE_REJECTS, check_plan, check_specs, processed_checks
+from etl_platform.checks.specs import check_specs
+from etl_platform.contract.checks import PARSE_REJECTS, processed_checks
+from etl_platform.contract.columns import ExpectedColumn
+from etl_platform.contract.jobs import ProcessJob
 from etl_platform.datasets import InputDataset
 from etl_platform.project import script_code_version
 from etl_platform.quarantine import quarantine, quarantined_report
-from etl_platform.resources import Lake, SparkJobRunner, TableCatalog
+from etl_platform.resources import Lake, LakeObject, SparkJobRunner, TableCatalog
 from etl_platform.resources.catalog import BuildSource
 from etl_platform.resources.lake import LakeError
+from etl_platform.resources.script_run import ScriptFailed, ScriptRun
 from etl_platform.tables import Build, LakeTables
 
 
@@ -56,8 +61,90 @@ def column_lineage(dataset: InputDataset) -> dg.TableColumnLineage:
     )
 
 
+def process_job(dataset: InputDataset, input_path: str, output_path: str, settings: QualitySettings) -> ProcessJob:
+    """The arguments of the dataset's script for one landing file."""
+    return ProcessJob(
+        input_path=input_path,
+        output_path=output_path,
+        columns=tuple(ExpectedColumn(name, type_) for name, type_ in dataset.columns),
+        date_column=dataset.date_column,
+        date_format=dataset.date_format,
+        checks=check_plan(settings, dataset.row_checks, dataset.max_reject_share),
+        multiline=dataset.multiline,
+    )
+
+
+def chosen_source(
+    context: dg.AssetExecutionContext, lake: Lake, catalog: TableCatalog, dataset: InputDataset, object_key: str | None
+) -> SourceChoice:
+    """The landing file to build from; one refused before is refused again without starting Spark."""
+    try:
+        choice = choose_landing_object(lake, dataset, object_key)
+    except LakeError as error:
+        raise dg.Failure(description=str(error), allow_retries=False) from None
+    for skipped, reason in choice.skipped:
+        context.log.warning(f"skipped {skipped.key}: {reason}")
+    source = choice.source
+    report = quarantined_report(lake, dataset, source)
+    if report:
+        restate_unrun_checks(context, catalog, source)
+        raise refused_input(
+            lake, source, f"{source.key} failed before and is quarantined; land a corrected file", report
+        )
+    return choice
+
+
+def run_or_refuse(
+    context: dg.AssetExecutionContext,
+    spark: SparkJobRunner,
+    lake: Lake,
+    catalog: TableCatalog,
+    dataset: InputDataset,
+    source: LakeObject,
+    job: ProcessJob,
+) -> ScriptRun:
+    """The script's run; when the script blames its input, the file is quarantined and the step
+    fails for good. Any other failure may be transient: the step's retry policy takes it."""
+    try:
+        return spark.run_script(context, dataset.script, job.arguments(), dataset.capacity)
+    except ScriptFailed as failed:
+        if failed.failure.retryable:
+            raise
+        reason = failed.description or "failed"
+        report = quarantine(lake, dataset, source, context.run.run_id, reason)
+        restate_unrun_checks(context, catalog, source)
+        raise refused_input(lake, source, reason, report) from None
+
+
+def settle(
+    context: dg.AssetExecutionContext,
+    lake: Lake,
+    catalog: TableCatalog,
+    dataset: InputDataset,
+    source: LakeObject,
+    build: TableBuild,
+) -> Iterator[TableResult | dg.AssetObservation]:
+    """What an audited build leaves: skipped as stale, refused (the file quarantined), or published
+    (with any rejected rows it left out kept in the quarantine)."""
+    if build.stale_against is not None:
+        yield from build.results
+        yield from stale_build(context, catalog, source, build.stale_against)
+        return
+    if build.failed:
+        reason = audit_failure(source, build.failed)
+        report = quarantine(lake, dataset, source, context.run.run_id, reason, build.failed)
+        yield from build.results  # every check ran: their results stand
+        raise refused_input(lake, source, reason, report)
+    if build.rejected_rows:
+        rejects = [c for c in build.checks if c.check_name == PARSE_REJECTS.name]
+        note = f"{build.rejected_rows} rejected row(s) left out of the published table"
+        report = quarantine(lake, dataset, source, context.run.run_id, note, rejects, failed=False)
+        context.log.warning(f"{source.key}: {note}; they are in {lake.uri(report)}")
+    yield from build.results
+
+
 def processed_asset(dataset: InputDataset, cycle: Cycle) -> dg.AssetsDefinition:
-    lineage = column_lineage(dataset)
+    lineage = dg.MetadataValue.column_lineage(column_lineage(dataset))
 
     @dg.asset(
         name=dataset.output_table,
@@ -82,75 +169,19 @@ def processed_asset(dataset: InputDataset, cycle: Cycle) -> dg.AssetsDefinition:
         catalog: TableCatalog,
         spark: SparkJobRunner,
     ) -> Iterator[TableResult | dg.AssetObservation]:
-        try:
-            choice = choose_landing_object(lake, dataset, config.object_key)
-        except LakeError as error:
-            raise dg.Failure(description=str(error), allow_retries=False) from None
+        choice = chosen_source(context, lake, catalog, dataset, config.object_key)
         source = choice.source
-        for skipped, reason in choice.skipped:
-            context.log.warning(f"skipped {skipped.key}: {reason}")
-        report = quarantined_report(lake, dataset, source)
-        tables = LakeTables(lake, catalog)
-        if report:
-            restate_unrun_checks(context, catalog, source)
-            raise refused_input(
-                lake, source, f"{source.key} failed before and is quarantined; land a corrected file", report
-            )
         context.log.info(f"processing {source.key} ({source.size:,} bytes) into {dataset.output_table}")
+        tables = LakeTables(lake, catalog)
         settings = QualitySettings.from_env()
         staged = tables.stage(dataset.table_location, context.run.run_id)
-        try:
-            invocation = spark.run_script(
-                context,
-                dataset.script,
-                {
-                    "input_path": lake.uri(source.key),
-                    "output_path": lake.uri(staged),
-                    "columns": json.dumps([list(column) for column in dataset.columns]),
-                    "date_format": dataset.date_format,
-                    "date_column": dataset.date_column,
-                    "checks": check_plan(dataset.row_checks, settings, dataset.max_reject_share),
-                    "multiline": str(dataset.multiline).lower(),
-                },
-                dataset.capacity,
-            )
-        except dg.Failure as failure:
-            if failure.allow_retries:  # possibly transient: the file is not at fault
-                raise
-            reason = failure.description or "failed"
-            report = quarantine(lake, dataset, source, context.run.run_id, reason)
-            restate_unrun_checks(context, catalog, source)
-            raise refused_input(lake, source, reason, report) from None
-        metadata = {
-            **source.metadata(),
-            **choice.metadata(),
-            "dagster/column_lineage": dg.MetadataValue.column_lineage(lineage),
-        }
-        build = table_results(
-            context,
-            invocation,
-            metadata,
-            tables,
-            dataset.table_location,
-            staged,
-            settings,
-            Build(run_id=context.run.run_id, rows=0, source=BuildSource.of(source)),
-            config.allow_older,
+        job = process_job(dataset, lake.uri(source.key), lake.uri(staged), settings)
+        run = run_or_refuse(context, spark, lake, catalog, dataset, source, job)
+        metadata = {**source.metadata(), **choice.metadata(), "dagster/column_lineage": lineage}
+        build = Build(run_id=context.run.run_id, rows=0, source=BuildSource.of(source))
+        audited = table_results(
+            context, run, metadata, tables, dataset.table_location, staged, settings, build, config.allow_older
         )
-        if build.stale_against is not None:
-            yield from build.results
-            yield from stale_build(context, catalog, source, build.stale_against)
-            return
-        if build.failed:
-            reason = audit_failure(source, build.failed)
-            report = quarantine(lake, dataset, source, context.run.run_id, reason, build.failed)
-            yield from build.results  # every check ran: their results stand
-            raise refused_input(lake, source, reason, report)
-        if build.rejected_rows:
-            rejects = [c for c in build.checks if c.check_name == PARSE_REJECTS.name]
-            note = f"{build.rejected_rows} rejected row(s) left out of the published table"
-            report = quarantine(lake, dataset, source, context.run.run_id, note, rejects, failed=False)
-            context.log.warning(f"{source.key}: {note}; they are in {lake.uri(report)}")
-        yield from build.results
+        yield from settle(context, lake, catalog, dataset, source, audited)
 
     return _processed

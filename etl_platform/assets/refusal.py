@@ -17,10 +17,9 @@ import re
 from collections.abc import Sequence
 
 import dagster as dg
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus  # not exported
 
 from etl_platform.checks.restate import restate_checks
-from etl_platform.checks.specs import PARSE_REJECTS
+from etl_platform.contract.checks import PARSE_REJECTS
 from etl_platform.resources import Lake, LakeObject, TableCatalog
 
 # The scripts name the position of a problem as "line N" in their one-line errors.
@@ -46,7 +45,7 @@ def refused_input(lake: Lake, source: LakeObject, reason: str, report_key: str) 
 def audit_failure(source: LakeObject, failed: Sequence[dg.AssetCheckResult]) -> str:
     """One line for a build its blocking checks refused: which checks, and the first rejected row
     (its line and reason) when rows were rejected."""
-    reason = f"{source.key}: blocking checks failed: {', '.join(c.check_name for c in failed)}"
+    reason = f"{source.key}: blocking checks failed: {', '.join(c.check_name for c in failed if c.check_name)}"
     rejects = next((c for c in failed if c.check_name == PARSE_REJECTS.name), None)
     examples = rejects.metadata["examples"].value if rejects and "examples" in rejects.metadata else None
     if rejects and isinstance(examples, list) and examples:
@@ -68,7 +67,7 @@ def restate_unrun_checks(context: dg.AssetExecutionContext, catalog: TableCatalo
         for key in planned
         if key in latest
         and latest[key].run_id == context.run.run_id
-        and latest[key].status == AssetCheckExecutionRecordStatus.PLANNED
+        and latest[key].status.value == "PLANNED"  # the record's status enum is not exported
     ]
     note = f"not run on {source.key}, which was refused (run {context.run.run_id}); this version is still current"
     restate_checks(context.instance, context.asset_key, current, unrun, note)

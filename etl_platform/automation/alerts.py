@@ -7,28 +7,27 @@ import dagster as dg
 from etl_platform.resources.notifier import Notifier
 
 _FAILURE_PREFIX = "dagster._core.definitions.events.Failure: "
+_ERROR_LIMIT = 500  # characters of an error an alert carries
 
 
-def first_line(message: str, limit: int = 500) -> str:
+def first_line(message: str) -> str:
     """The error's first line; when it only introduces a list (ends with ':'), the list too."""
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()] or [""]
     text = " ".join(lines) if lines[0].endswith(":") else lines[0]
-    return text.removeprefix(_FAILURE_PREFIX)[:limit]
+    return text.removeprefix(_FAILURE_PREFIX)[:_ERROR_LIMIT]
 
 
 def failure_alerts(context: dg.RunFailureSensorContext) -> list[dict[str, str]]:
     """One alert per failed step (step keys are the asset names here), or one for the run itself."""
     run = context.dagster_run
     base = {"run_id": run.run_id, "job": run.job_name}
-    alerts = [
-        {
-            **base,
-            "asset": event.step_key or "",
-            "step": event.step_key or "",
-            "error": first_line(event.event_specific_data.error.message),  # type: ignore[union-attr]
-        }
-        for event in context.get_step_failure_events()
-    ]
+    alerts = []
+    for event in context.get_step_failure_events():
+        error = event.step_failure_data.error
+        step = event.step_key or ""
+        alerts.append(
+            {**base, "asset": step, "step": step, "error": first_line(error.message if error else "step failed")}
+        )
     if alerts:
         return alerts
     assets = ",".join(key.to_user_string() for key in sorted(run.asset_selection or []))

@@ -17,17 +17,16 @@ and hand-started runs is guaranteed at publish time, by the stale-build rule (``
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 
 import dagster as dg
 
-from etl_platform.assets.landing import landing_asset_key
 from etl_platform.datasets import InputDataset
 from etl_platform.quarantine import is_quarantined, quarantine_reason, quarantined_keys
 from etl_platform.resources import Lake, LakeObject
 from etl_platform.resources.lake import skip_reason
+from etl_platform.settings import get_settings
 
 # Clock skew and mtime granularity allowance when comparing modification times to pass starts.
 GRACE_SECONDS = 300.0
@@ -97,18 +96,18 @@ def evaluate_arrivals(
 
 
 def arrival_sensor(dataset: InputDataset) -> dg.SensorDefinition:
-    page_size = int(os.environ.get("ETL_SENSOR_PAGE_SIZE", "1000"))
+    settings = get_settings()
 
     @dg.sensor(
         name=f"{dataset.name}_arrival_sensor",
         target=dg.AssetSelection.assets(dataset.output_table),
-        minimum_interval_seconds=int(os.environ.get("ETL_SENSOR_INTERVAL_SECONDS", "30")),
+        minimum_interval_seconds=settings.sensor_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Starts {dataset.output_table} for the newest new or changed file under {dataset.landing_key_prefix}.",
     )
     def _sensor(context: dg.SensorEvaluationContext, lake: Lake) -> dg.SensorResult | dg.SkipReason:
         cursor = ArrivalCursor.parse(context.cursor)
-        arrived, skipped, listed = evaluate_arrivals(dataset, lake, cursor, time.time(), page_size)
+        arrived, skipped, listed = evaluate_arrivals(dataset, lake, cursor, time.time(), settings.sensor_page_size)
         for obj, reason in skipped:
             context.log.info(f"skipped {obj.key}: {reason}")
         superseded = sum(reason.startswith(SUPERSEDED) for _, reason in skipped)
@@ -125,7 +124,8 @@ def arrival_sensor(dataset: InputDataset) -> dg.SensorDefinition:
         return dg.SensorResult(
             run_requests=[arrival_run_request(dataset, obj) for obj in arrived],
             asset_events=[
-                dg.AssetObservation(asset_key=landing_asset_key(dataset), metadata=obj.metadata()) for obj in arrived
+                dg.AssetObservation(asset_key=dg.AssetKey(dataset.landing_asset_path), metadata=obj.metadata())
+                for obj in arrived
             ],
             cursor=cursor.serialize(),
         )

@@ -7,12 +7,12 @@ an earlier cycle, in progress, or failing a blocking check.
 
 import dagster as dg
 
-# Not exported: the UI's job page reads this older switch, and no public API sets it.
-from dagster._daemon.asset_daemon import _PRE_SENSOR_ASSET_DAEMON_PAUSED_KEY, set_auto_materialize_paused
-
 from etl_platform.automation.cadence import Cycle
 
 AC = dg.AutomationCondition
+# The instance's cursor that the UI's job page reads as "auto-materialize paused" (the switch of
+# pre-sensor automation). No public API sets it; Dagster's own setter writes "true"/"false" here.
+LEGACY_PAUSE_CURSOR = "ASSET_DAEMON_PAUSED"
 
 
 def join_barrier(cycle: Cycle) -> dg.AutomationCondition:
@@ -36,7 +36,7 @@ def automation_sensor() -> dg.AutomationConditionSensorDefinition:
     )
 
 
-def clear_legacy_automation_pause(instance: dg.DagsterInstance) -> bool:
+def clear_legacy_automation_pause(instance: dg.DagsterInstance) -> None:
     """Mark the pre-sensor "auto-materialize paused" switch off on an instance where nobody set it.
 
     Automation here runs through ``join_barrier_automation_sensor`` (sensor-based automation, the
@@ -45,10 +45,8 @@ def clear_legacy_automation_pause(instance: dg.DagsterInstance) -> bool:
     paused, and with sensors the UI offers no control for it: left alone, the job page says
     automation is off while the sensor runs. The tag cannot follow the sensor itself: stopping the
     sensor (Automation page) stops automation and the tag still reads on. A value someone set
-    (through the API) is kept. Returns whether it was set here.
+    (through the API) is kept.
     """
-    stored = instance.daemon_cursor_storage.get_cursor_values({_PRE_SENSOR_ASSET_DAEMON_PAUSED_KEY})
-    if _PRE_SENSOR_ASSET_DAEMON_PAUSED_KEY in stored:
-        return False
-    set_auto_materialize_paused(instance, False)
-    return True
+    cursors = instance.daemon_cursor_storage
+    if LEGACY_PAUSE_CURSOR not in cursors.get_cursor_values({LEGACY_PAUSE_CURSOR}):
+        cursors.set_cursor_values({LEGACY_PAUSE_CURSOR: "false"})

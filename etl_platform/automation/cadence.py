@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import dagster as dg
-from dagster._utils.schedules import cron_string_iterator, is_valid_cron_string, reverse_cron_string_iterator
+from croniter import croniter
+
+from etl_platform.settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -16,26 +18,20 @@ class Cycle:
     timezone: str = "UTC"
 
     def __post_init__(self) -> None:
-        if not is_valid_cron_string(self.cron):
-            raise ValueError(f"ETL_CYCLE_CRON={self.cron!r} is not a valid cron expression")
+        if not croniter.is_valid(self.cron) or len(self.cron.split()) != 5:
+            raise ValueError(f"ETL_CYCLE_CRON={self.cron!r} is not a valid cron expression (five fields)")
 
     @classmethod
     def from_env(cls) -> Cycle:
         """``ETL_CYCLE_CRON`` (default Monday 00:00) and ``ETL_CYCLE_TIMEZONE`` (default UTC)."""
-        return cls(
-            cron=os.environ.get("ETL_CYCLE_CRON") or cls.cron,
-            timezone=os.environ.get("ETL_CYCLE_TIMEZONE") or cls.timezone,
-        )
-
-    def start_of(self, moment: datetime) -> datetime:
-        """The latest cycle start at or before ``moment``."""
-        return next(reverse_cron_string_iterator(moment.timestamp(), self.cron, self.timezone))
+        settings = get_settings()
+        return cls(cron=settings.cycle_cron, timezone=settings.cycle_timezone)
 
     def length(self) -> timedelta:
         """Time between two consecutive cycle starts (a week by default)."""
-        ticks = cron_string_iterator(datetime(2026, 1, 5).timestamp(), self.cron, self.timezone)
-        first = next(ticks)
-        return next(ticks) - first
+        ticks = croniter(self.cron, datetime(2026, 1, 5, tzinfo=ZoneInfo(self.timezone)))
+        first = ticks.get_next(datetime)
+        return ticks.get_next(datetime) - first
 
     def freshness_policy(self) -> dg.FreshnessPolicy:
         """An input is late when it has not been processed within the cycle before each cycle start."""

@@ -1,5 +1,7 @@
 """The weekly run: the whole pipeline on the newest landed files, once per cycle, even with sensors off."""
 
+from __future__ import annotations
+
 from typing import Any
 
 import dagster as dg
@@ -8,7 +10,7 @@ from etl_platform.automation.cadence import Cycle
 
 
 def weekly_schedule(cycle: Cycle, job: Any) -> dg.ScheduleDefinition:
-    """``job`` is the pipeline job (Dagster exports no public type for unresolved asset jobs)."""
+    """Runs ``job``, the pipeline job, at each cycle start."""
 
     @dg.schedule(
         name="weekly_pipeline_schedule",

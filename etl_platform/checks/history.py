@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from etl_platform.checks.specs import ROW_COUNT_CHANGE
+from etl_platform.contract.checks import ROW_COUNT_CHANGE
 
 
 def row_count_change(asset: dg.AssetKey, previous: int | None, rows: int, max_change: float) -> dg.AssetCheckResult:

@@ -35,13 +35,13 @@ def _materialization_of(
 
 def restate_checks(
     instance: dg.DagsterInstance, asset_key: dg.AssetKey, version: TableSnapshot, checks: Iterable[str], note: str
-) -> bool:
+) -> None:
     """Record, for each of ``checks``, what ``version``'s build found: passed, or (as only advisory
-    checks can fail on a published version) a warning. False, recording nothing, when the latest
+    checks can fail on a published version) a warning. Nothing is recorded when the latest
     materialisation is not that version's."""
     target = _materialization_of(instance, asset_key, version)
     if target is None:
-        return False
+        return
     for check in checks:
         passed = check in version.checks_passed
         outcome = "passed" if passed else "did not pass"
@@ -61,4 +61,3 @@ def restate_checks(
                 },
             )
         )
-    return True

@@ -1,4 +1,4 @@
-"""Thresholds of the checks, from environment variables with sensible defaults.
+"""Thresholds of the checks, from the settings (``etl_platform.settings``).
 
 How many rejected landing rows a dataset tolerates is not here: it is a property of the dataset's
 source, declared in the registry (``InputDataset.max_reject_share``, none by default), so no
@@ -7,9 +7,10 @@ global setting can let a money file lose rows.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import date, timedelta
+
+from etl_platform.settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -21,11 +22,11 @@ class QualitySettings:
 
     @classmethod
     def from_env(cls) -> QualitySettings:
-        env = os.environ.get
+        settings = get_settings()
         return cls(
-            max_row_count_change=float(env("ETL_CHECK_MAX_ROW_COUNT_CHANGE") or cls.max_row_count_change),
-            max_date_gap_days=int(env("ETL_CHECK_MAX_DATE_GAP_DAYS") or cls.max_date_gap_days),
+            max_row_count_change=settings.check_max_row_count_change,
+            max_date_gap_days=settings.check_max_date_gap_days,
         )
 
-    def latest_date(self, today: date | None = None) -> date:
-        return (today or date.today()) + timedelta(days=self.future_days)
+    def latest_date(self) -> date:
+        return date.today() + timedelta(days=self.future_days)

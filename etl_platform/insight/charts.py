@@ -92,8 +92,9 @@ def weekly_png(
     figure = Figure(figsize=(7.8, 4.2))
     left = figure.add_subplot()
     right = left.twinx()
-    left.plot(weeks, engagement, color="tab:blue", linewidth=1.3, label=f"{_label(engagement_metric)} (left)")
-    right.plot(weeks, sales, color="tab:orange", linewidth=1.3, label=f"{_label(sales_metric)} (right)")
+    # matplotlib plots dates; its type hints list only numbers and arrays.
+    left.plot(weeks, engagement, color="tab:blue", linewidth=1.3, label=f"{_label(engagement_metric)} (left)")  # type: ignore[arg-type]
+    right.plot(weeks, sales, color="tab:orange", linewidth=1.3, label=f"{_label(sales_metric)} (right)")  # type: ignore[arg-type]
     left.set_ylabel(_label(engagement_metric), color="tab:blue")
     right.set_ylabel(_label(sales_metric), color="tab:orange")
     for axes in (left, right):

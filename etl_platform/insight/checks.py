@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dagster as dg
 
-MIN_DAYS_ENV = "ETL_REPORT_MIN_DAYS"
+from etl_platform.settings import Settings, get_settings
+
 # Below about a month of paired days a correlation is mostly noise.
-DEFAULT_MIN_DAYS = 30
+DEFAULT_MIN_DAYS = Settings().report_min_days
 # Floating-point rounding may put a perfect correlation a hair beyond 1; that is not an error.
 TOLERANCE = 1e-9
 EXAMPLES = 5
@@ -21,7 +21,7 @@ ENOUGH_DAYS = "enough_days"
 
 
 def min_days() -> int:
-    return int(os.environ.get(MIN_DAYS_ENV) or DEFAULT_MIN_DAYS)
+    return get_settings().report_min_days
 
 
 def report_check_specs(asset: str) -> list[dg.AssetCheckSpec]:
@@ -36,7 +36,7 @@ def report_check_specs(asset: str) -> list[dg.AssetCheckSpec]:
             ENOUGH_DAYS,
             asset=asset,
             blocking=True,
-            description=f"Every metric pair has a row, computed from at least `{MIN_DAYS_ENV}` days "
+            description=f"Every metric pair has a row, computed from at least `ETL_REPORT_MIN_DAYS` days "
             f"(default {DEFAULT_MIN_DAYS}), same day and at its best lead.",
         ),
     ]

@@ -1,7 +1,8 @@
 """The engagement x sales correlation report as one SQL text that DuckDB and Athena both run.
 
-The metric lists come from the registry, so a new marketing column joins the report with no
-change here. Dialect differences bridged (DuckDB locally, Athena engine 3 / Trino on AWS):
+The table and the metrics come from the registry's report declaration (``Registry.report``), so a
+new engagement column joins the report with no change here. Dialect differences bridged (DuckDB
+locally, Athena engine 3 / Trino on AWS):
 
 - lags join on day numbers (``date_diff('day', DATE '1970-01-01', date)``), because adding a
   column's worth of days to a DATE is spelled differently in the two engines;
@@ -14,11 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from etl_platform.datasets import MARKETING, REGISTRY, InputDataset, normalize_column_name
+from etl_platform.contract.columns import normalize_column_name
+from etl_platform.datasets import REGISTRY, InputDataset
 
-REPORT_TABLE = "engagement_revenue_correlation"
-REPORT_LOCATION = f"reports/{REPORT_TABLE}"
-SALES_METRICS = ("forecasted_lead_revenue", "leads_generated", "opportunities", "forecasted_monthly_revenue")
 MAX_LAG_DAYS = 14
 NUMERIC_TYPES = ("bigint", "double")
 # The report's columns as (name, Spark type) pairs, for catalogs that store a schema (Glue).
@@ -31,12 +30,10 @@ REPORT_COLUMNS = [
     ("best_correlation", "double"),
     ("best_days", "bigint"),
 ]
-# The chart's weekly series: the headline engagement metric against the headline revenue.
-WEEKLY_ENGAGEMENT, WEEKLY_SALES = "website_visits", "forecasted_lead_revenue"
 
 
-def engagement_metrics(dataset: InputDataset = MARKETING) -> list[str]:
-    """The marketing dataset's numeric columns, named as in the joined table."""
+def engagement_metrics(dataset: InputDataset = REGISTRY.dataset(REGISTRY.report.engagement_input)) -> list[str]:
+    """The engagement input's numeric columns, named as in the joined table."""
     return [
         normalize_column_name(name)
         for name, type_ in dataset.columns
@@ -64,7 +61,7 @@ def _long(table: str, metrics: Sequence[str], label: str, value: str) -> str:
 def correlation_sql(
     table: str = REGISTRY.joined.name,
     engagement: Sequence[str] | None = None,
-    sales: Sequence[str] = SALES_METRICS,
+    sales: Sequence[str] = REGISTRY.report.sales_metrics,
     max_lag_days: int = MAX_LAG_DAYS,
 ) -> str:
     """Per engagement x sales metric: same-day Pearson r and days, and the lead (0..max days) with
@@ -107,7 +104,9 @@ ORDER BY abs(b.correlation) DESC NULLS LAST, b.engagement_metric, b.sales_metric
 
 
 def weekly_sql(
-    table: str = REGISTRY.joined.name, engagement: str = WEEKLY_ENGAGEMENT, sales: str = WEEKLY_SALES
+    table: str = REGISTRY.joined.name,
+    engagement: str = REGISTRY.report.weekly[0],
+    sales: str = REGISTRY.report.weekly[1],
 ) -> str:
     """Weekly totals (weeks start Monday in both engines) of full weeks only: a partial first or
     last week would show as a false dip."""

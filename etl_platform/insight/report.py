@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from etl_platform.insight.correlation_sql import REPORT_TABLE, quote
+from etl_platform.datasets import REGISTRY, CorrelationReport
+from etl_platform.insight.correlation_sql import quote
 from etl_platform.resources import Lake, QueryResult, SqlEngine, TableCatalog
 
 HEATMAP = "correlation_heatmap.png"
-WEEKLY = "weekly_visits_vs_lead_revenue.png"
+WEEKLY = "weekly_engagement_vs_sales.png"
 
 
 class ReportNotBuiltError(Exception):
@@ -19,19 +20,21 @@ def chart_key(build_key: str, name: str) -> str:
     return f"{build_key}/_charts/{name}"
 
 
-def top_correlations(sql: SqlEngine, catalog: TableCatalog, limit: int) -> QueryResult:
-    if catalog.current(REPORT_TABLE) is None:
-        raise ReportNotBuiltError(f"no {REPORT_TABLE} table yet: run etl-platform demo first")
+def top_correlations(
+    sql: SqlEngine, catalog: TableCatalog, limit: int, report: CorrelationReport = REGISTRY.report
+) -> QueryResult:
+    if catalog.current(report.table) is None:
+        raise ReportNotBuiltError(f"no {report.table} table yet: run etl-platform demo first")
     return sql.query(
         "SELECT engagement_metric, sales_metric, round(best_correlation, 3) AS r, best_lag_days AS lead_days, "
-        f"best_days AS days, round(correlation, 3) AS same_day_r FROM {quote(REPORT_TABLE)} "
+        f"best_days AS days, round(correlation, 3) AS same_day_r FROM {quote(report.table)} "
         f"ORDER BY abs(best_correlation) DESC NULLS LAST, engagement_metric, sales_metric LIMIT {int(limit)}"
     )
 
 
-def chart_paths(lake: Lake, catalog: TableCatalog) -> list[str]:
+def chart_paths(lake: Lake, catalog: TableCatalog, report: CorrelationReport = REGISTRY.report) -> list[str]:
     """The charts of the current snapshot."""
-    current = catalog.current(REPORT_TABLE)
+    current = catalog.current(report.table)
     if current is None:
         return []
     keys = [chart_key(current.build_key, name) for name in (HEATMAP, WEEKLY)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +16,8 @@ import boto3
 
 from etl_platform.resources.sql import QueryResult, SqlEngine, SqlError
 
-CONVERT = {
+# Athena returns every value as text: each column type's conversion to a Python value.
+CONVERT: dict[str, Callable[[str], Any]] = {
     "bigint": int,
     "integer": int,
     "int": int,

@@ -88,7 +88,7 @@ class TableSnapshot:
             sequence_number=snapshot.sequence_number or 0,
             committed_at=snapshot.timestamp_ms / 1000,
             run_id=etl.get("run-id", ""),
-            rows=int(etl.get("rows") or summary.get("total-records", 0)),
+            rows=int(etl.get("rows") or summary.get("total-records", "0")),
             rejected_rows=int(etl.get("rejected-rows", 0)),
             checks_passed=tuple(name for name in etl.get("checks-passed", "").split(",") if name),
             build_key=etl.get("build", ""),
@@ -105,9 +105,9 @@ class TableInfo:
     built_at: float
     run_id: str
     columns: list[tuple[str, str]]
-    rejected_rows: int = 0  # landing rows the current snapshot left out (InputDataset.max_reject_share)
-    snapshot_id: int | None = None
-    build_key: str = ""  # the current snapshot's build folder
+    rejected_rows: int  # landing rows the current snapshot left out (InputDataset.max_reject_share)
+    snapshot_id: int | None
+    build_key: str  # the current snapshot's build folder
 
 
 def parse_time(text: str) -> datetime:
@@ -130,8 +130,8 @@ def pinned_snapshot(table: Table, as_of: str | None) -> IcebergSnapshot | None:
     return table.snapshot_as_of_timestamp(int(parse_time(as_of).timestamp() * 1000))
 
 
-def snapshot_files(table: Table, snapshot_id: int | None = None) -> list[str]:
-    """The data files a snapshot (the current one by default) lists."""
+def snapshot_files(table: Table, snapshot_id: int | None) -> list[str]:
+    """The data files a snapshot (the current one for None) lists."""
     scan = table.scan(snapshot_id=snapshot_id) if snapshot_id is not None else table.scan()
     return sorted(task.file.file_path for task in scan.plan_files())
 
@@ -184,18 +184,6 @@ class TableCatalog(dg.ConfigurableResource, ABC):
             return []
         return sorted((TableSnapshot.of(s) for s in table.snapshots()), key=lambda s: s.sequence_number)
 
-    def resolve(self, name: str, as_of: str | None = None) -> TableSnapshot:
-        """The current snapshot, or the one ``as_of`` names: a snapshot id, or an ISO time (the
-        snapshot that was current then)."""
-        found = pinned_snapshot(self.require(name), as_of)
-        if found is not None:
-            return TableSnapshot.of(found)
-        if as_of is None:
-            raise TableError(f"table {name} has no snapshot yet")
-        if as_of.isdigit():
-            raise TableError(f"table {name} has no snapshot {as_of}; etl-platform versions {name} lists the kept ones")
-        raise TableError(f"table {name} had no snapshot at {parse_time(as_of).isoformat()}")
-
     def tables(self) -> dict[str, Table]:
         """Every table of the namespace, loaded once (readers then resolve snapshots on these)."""
         return {name: self.require(name) for name in self.names()}
@@ -214,11 +202,6 @@ class TableCatalog(dg.ConfigurableResource, ABC):
                 name: table.snapshot_by_id(int(as_of)) or table.current_snapshot() for name, table in tables.items()
             }
         return {name: pinned_snapshot(table, as_of) for name, table in tables.items()}
-
-    def snapshot_for(self, names: list[str], as_of: str) -> dict[str, int | None]:
-        """``pinned`` by snapshot id, for the tables ``names``."""
-        pinned = self.pinned({name: self.require(name) for name in names}, as_of)
-        return {name: snapshot.snapshot_id if snapshot else None for name, snapshot in pinned.items()}
 
     def data_files(self, name: str, snapshot_id: int | None = None) -> list[str]:
         """The data files the snapshot lists: what a reader of that snapshot reads."""

@@ -13,7 +13,10 @@ from botocore.exceptions import ClientError
 from dagster_aws.pipes import PipesGlueClient, PipesS3ContextInjector, PipesS3MessageReader
 from dagster_pipes import DAGSTER_PIPES_MESSAGES_CLI_ARGUMENT, decode_param
 
+from etl_platform.contract.jobs import OUTPUT_PATH
+from etl_platform.contract.report import ScriptResult
 from etl_platform.datasets import Capacity
+from etl_platform.resources.script_run import ScriptRun, script_failed
 from etl_platform.resources.spark_runner import SparkJobRunner
 
 # Glue refusals that clear up by themselves: worth a retry with back-off.
@@ -24,57 +27,8 @@ TRANSIENT_GLUE_ERRORS = {
     "InternalServiceException",
     "OperationTimeoutException",
 }
-# A failed run's ErrorMessage names the script's exception. These mean the input is at fault: no
-# retry, and the landing file is quarantined.
-DATA_ERRORS = ("LakeJobError", "MissingColumnsError", "AnalysisException")
-# These mean the store failed (a missing path, throttling, a lost connection), not the input:
-# retried, never quarantined. lake_job raises LakeStorageError for them; the rest is what a script
-# shows that died before it could say so (the same words as lake_job.STORAGE_TEXT).
-STORAGE_ERRORS = (
-    "LakeStorageError",
-    "[PATH_NOT_FOUND]",
-    "Path does not exist",
-    "FILE_NOT_EXIST",
-    "File does not exist",
-    "[UNABLE_TO_INFER_SCHEMA]",
-    "FileNotFoundException",
-    "IOException",
-    "No such file or directory",
-    "SlowDown",
-    "Slow Down",
-    "Status Code: 503",
-    "Service Unavailable",
-    "ServiceUnavailable",
-    "Throttling",
-    "RequestLimitExceeded",
-    "Connection reset",
-    "Connection refused",
-    "Connection closed",
-    "ConnectException",
-    "ConnectTimeoutException",
-    "SocketTimeoutException",
-    "UnknownHostException",
-    "Unable to execute HTTP request",
-    "EndpointConnectionError",
-    "AmazonS3Exception",
-    "SdkClientException",
-    "NoSuchKey",
-    "ClientError",
-)
 ACTIVE_STATES = {"STARTING", "RUNNING", "WAITING"}
 ROOT_RUN_TAG = "dagster/root_run_id"
-
-
-def is_data_error(message: str) -> bool:
-    """Whether a failed Glue run's ErrorMessage blames the input (no retry; the file is
-    quarantined) rather than the store or the platform (retried)."""
-    if "LakeStorageError" in message:
-        return False
-    if any(word in message for word in ("LakeJobError", "MissingColumnsError")):
-        return True  # the script's own verdict, whatever paths its message names
-    if any(word in message for word in STORAGE_ERRORS):
-        return False
-    return any(word in message for word in DATA_ERRORS)
 
 
 def _work(arguments: Mapping[str, str]) -> dict[str, str]:
@@ -82,7 +36,7 @@ def _work(arguments: Mapping[str, str]) -> dict[str, str]:
     return {
         name: value
         for name, value in arguments.items()
-        if name != "--output_path" and not name.startswith("--dagster-pipes")
+        if name != f"--{OUTPUT_PATH}" and not name.startswith("--dagster-pipes")
     }
 
 
@@ -105,13 +59,26 @@ class _GlueJobRuns:
 
 
 class _S3MessageReader(PipesS3MessageReader):
-    """PipesS3MessageReader with two things it lacks: messages under a key prefix (so the Glue
-    role's IAM policy can stay scoped to ``dagster-pipes/*`` instead of the whole bucket), and
-    reading a resumed run's messages where that run writes them (its original key prefix)."""
+    """PipesS3MessageReader with three things it lacks: messages under a key prefix (so the Glue
+    role's IAM policy can stay scoped to ``dagster-pipes/*`` instead of the whole bucket), reading
+    a resumed run's messages where that run writes them (its original key prefix), and what the
+    script reported even when its run failed (``PipesGlueClient`` then raises, and the session goes
+    with it: the reader keeps its handler, which has read every message once the session closed)."""
 
     def __init__(self, *, key_prefix: str, resumed_params: Mapping[str, Any] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self._key_prefix, self._resumed_params = key_prefix, resumed_params
+        self._handler: dg.PipesMessageHandler | None = None
+
+    @contextmanager
+    def read_messages(self, handler: dg.PipesMessageHandler) -> Iterator[Mapping[str, Any]]:
+        self._handler = handler
+        with super().read_messages(handler) as params:
+            yield params
+
+    def result(self) -> ScriptResult:
+        """What the script reported, decoded; after the session, every message it sent."""
+        return ScriptResult.from_messages(self._handler.get_custom_messages() if self._handler else ())
 
     @contextmanager
     def get_params(self) -> Iterator[dict[str, Any]]:
@@ -120,6 +87,21 @@ class _S3MessageReader(PipesS3MessageReader):
             return
         with super().get_params() as params:
             yield {**params, "key_prefix": f"{self._key_prefix}/{params['key_prefix']}"}
+
+
+def _refused(error: ClientError, job_name: str, run_id: str | None) -> dg.Failure:
+    """Glue refused a call: to start the run (retried if the refusal clears up by itself), or to
+    report on the run ``run_id``, which goes on (a retry reattaches to it)."""
+    code = error.response.get("Error", {}).get("Code", "")
+    message = error.response.get("Error", {}).get("Message", "")
+    if run_id:
+        return dg.Failure(
+            description=f"Glue run {run_id} of {job_name} could not be followed: {code}: {message}", allow_retries=True
+        )
+    return dg.Failure(
+        description=f"Glue job {job_name} could not start: {code}: {message}",
+        allow_retries=code in TRANSIENT_GLUE_ERRORS,
+    )
 
 
 class GlueSparkRunner(SparkJobRunner):
@@ -199,7 +181,7 @@ class GlueSparkRunner(SparkJobRunner):
         script: str,
         arguments: Mapping[str, str],
         capacity: Capacity = Capacity(),
-    ) -> dg.PipesClientCompletedInvocation:
+    ) -> ScriptRun:
         params = self.job_run_params(script, arguments, capacity)
         s3, glue = self.s3_client(), self.glue_client()
         tag = f"etl_platform/glue_run.{params['JobName']}"
@@ -225,28 +207,21 @@ class GlueSparkRunner(SparkJobRunner):
             context.instance.add_run_tags(context.run.run_id, {tag: run_id})
 
         client = PipesGlueClient(
-            client=_GlueJobRuns(glue, record, earlier["Id"] if earlier else None),  # type: ignore[arg-type]
+            client=_GlueJobRuns(glue, record, earlier["Id"] if earlier else None),
             context_injector=PipesS3ContextInjector(bucket=self.pipes_bucket, client=s3, key_prefix=self.pipes_prefix),
             message_reader=reader,
             forward_termination=True,
         )
         context.log.info(f"starting Glue job {params['JobName']} with {params['Arguments']}")
         try:
-            return client.run(context=context, start_job_run_params=params)  # type: ignore[arg-type]
+            invocation = client.run(context=context, start_job_run_params=params)
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            message = error.response.get("Error", {}).get("Message", "")
-            if started:  # the run goes on; a retry reattaches to it
-                raise dg.Failure(
-                    description=f"Glue run {started[0]} of {params['JobName']} could not be followed: {code}: {message}",
-                    allow_retries=True,
-                ) from None
-            raise dg.Failure(
-                description=f"Glue job {params['JobName']} could not start: {code}: {message}",
-                allow_retries=code in TRANSIENT_GLUE_ERRORS,
-            ) from None
+            raise _refused(error, params["JobName"], started[0] if started else None) from None
         except RuntimeError as error:
-            # PipesGlueClient raises RuntimeError for FAILED / TIMEOUT / STOPPED / ERROR runs,
-            # with Glue's ErrorMessage (the script's exception) in the text.
+            # PipesGlueClient raises RuntimeError for FAILED / TIMEOUT / STOPPED / ERROR runs, with
+            # Glue's ErrorMessage (the script's exception) in the text: the step failure says it,
+            # and the script's failure record decides whether to retry. A script that died before
+            # it could report one (out of memory, a stopped run) may be retried.
             text = " ".join(str(error).split())
-            raise dg.Failure(description=text, allow_retries=not is_data_error(text)) from None
+            raise script_failed(context, script, reader.result(), text, description=text) from None
+        return ScriptRun(reader.result(), metadata=invocation.metadata)

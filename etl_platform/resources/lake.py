@@ -125,7 +125,7 @@ class Lake(dg.ConfigurableResource, ABC):
         """Create or replace a small object in one atomic step: readers see the old or the new."""
 
     @abstractmethod
-    def copy(self, source_key: str, target_key: str) -> LakeObject:
+    def copy_object(self, source_key: str, target_key: str) -> LakeObject:
         """Copy an object within the lake; the source is left as it is."""
 
     @abstractmethod
@@ -180,7 +180,7 @@ class LocalLake(Lake):
         path = self._path(key)
         return self._object(path) if path.is_file() else None
 
-    def _replace(self, key: str, write: Callable[[BinaryIO], None]) -> Path:
+    def _replace(self, key: str, write: Callable[[BinaryIO], object]) -> Path:
         """Write beside the target under a hidden temporary name, fsync, rename, fsync the folder:
         a reader meanwhile sees the old content or all of the new, never part of it, even after a
         power loss. Files get mode 0666 less the umask, like an ordinary copy, so other users of
@@ -219,7 +219,7 @@ class LocalLake(Lake):
     def write_bytes(self, key: str, data: bytes) -> None:
         self._replace(key, lambda out: out.write(data))
 
-    def copy(self, source_key: str, target_key: str) -> LakeObject:
+    def copy_object(self, source_key: str, target_key: str) -> LakeObject:
         return self.put_file(self._path(source_key), target_key)
 
     def delete_prefix(self, prefix: str) -> int:

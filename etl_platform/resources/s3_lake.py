@@ -75,7 +75,7 @@ class S3Lake(Lake):
         # A single PUT replaces the object atomically; S3 reads after it are strongly consistent.
         self.s3.get_client().put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
 
-    def copy(self, source_key: str, target_key: str) -> LakeObject:
+    def copy_object(self, source_key: str, target_key: str) -> LakeObject:
         # copy() is boto3's managed copy: multipart above 8 MB, so objects over 5 GB copy too.
         self.s3.get_client().copy(
             {"Bucket": self.bucket, "Key": self._key(source_key)}, self.bucket, self._key(target_key)

@@ -16,10 +16,10 @@ def _land_both(root) -> None:
         path.write_text("Date\n1/1/2016\n")
 
 
-def _run(root, failing: list[str]):
-    RecordingRunner.calls.clear()
+def _run(root, failing: list[str], script_calls):
     _land_both(root)
-    defs = build_definitions(REGISTRY, table_resources(root, RecordingRunner(failing_checks=failing)))
+    runner = RecordingRunner(record=script_calls, failing_checks=failing)
+    defs = build_definitions(REGISTRY, table_resources(root, runner))
     with dg.instance_for_test() as instance:
         # The Spark-built tables only: the stand-in runner's tables hold just dates, which the
         # engagement report cannot correlate (it has its own tests, in test_insight.py).
@@ -39,21 +39,21 @@ def _run(root, failing: list[str]):
     return result, checks, catalog
 
 
-def test_failed_blocking_check_stops_the_join_and_keeps_the_catalog(tmp_path) -> None:
-    result, checks, catalog = _run(tmp_path, ["non_negative_amounts"])
+def test_failed_blocking_check_stops_the_join_and_keeps_the_catalog(tmp_path, script_calls) -> None:
+    result, checks, catalog = _run(tmp_path, ["non_negative_amounts"], script_calls)
     assert not result.success
     assert checks[("sales_daily", "non_negative_amounts")] is False
     assert [e.step_key for e in result.get_step_failure_events()] == ["sales_daily"]
-    assert "join_marketing_and_sales_data.py" not in [script for script, _ in RecordingRunner.calls]
+    assert "join_marketing_and_sales_data.py" not in [script for script, _ in script_calls.calls]
     assert catalog == {"marketing_daily"}
 
 
 @pytest.mark.parametrize("advisory", ["date_gaps"])
-def test_failed_advisory_check_does_not_block(tmp_path, advisory) -> None:
-    result, checks, catalog = _run(tmp_path, [advisory])
+def test_failed_advisory_check_does_not_block(tmp_path, script_calls, advisory) -> None:
+    result, checks, catalog = _run(tmp_path, [advisory], script_calls)
     assert result.success
     assert checks[("sales_daily", advisory)] is False and checks[("marketing_daily", advisory)] is False
-    assert "join_marketing_and_sales_data.py" in [script for script, _ in RecordingRunner.calls]
+    assert "join_marketing_and_sales_data.py" in [script for script, _ in script_calls.calls]
     assert catalog == {"sales_daily", "marketing_daily", "sales_marketing_daily"}
 
 

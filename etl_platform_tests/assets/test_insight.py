@@ -10,13 +10,13 @@ import pyarrow.parquet as pq
 
 from etl_platform.datasets import REGISTRY
 from etl_platform.definitions import build_definitions
-from etl_platform.insight.correlation_sql import REPORT_TABLE
 from etl_platform.insight.report import chart_paths
 from etl_platform.resources import DuckDBEngine, LocalLake
 from etl_platform_tests.assets.fake_runner import RecordingRunner
 from etl_platform_tests.helpers import current_files, lake_catalog, table_resources
 from etl_platform_tests.insight.synthetic import publish_joined, random_days
 
+REPORT_TABLE = REGISTRY.report.table
 REPORT = dg.AssetKey(REPORT_TABLE)
 
 

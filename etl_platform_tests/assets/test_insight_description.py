@@ -14,7 +14,6 @@ from dagster_aws.s3 import S3Resource
 from etl_platform.assets.insight import correlation_report_asset
 from etl_platform.automation.cadence import Cycle
 from etl_platform.datasets import REGISTRY
-from etl_platform.insight.correlation_sql import REPORT_LOCATION, REPORT_TABLE
 from etl_platform.insight.report import HEATMAP, WEEKLY, chart_key
 from etl_platform.resources import LocalLake, SqlTableCatalog, TableCatalog
 from etl_platform.resources.catalog import TableSnapshot
@@ -23,6 +22,7 @@ from etl_platform.tables import Build, LakeTables
 from etl_platform_tests.helpers import lake_catalog
 
 PNG = b"\x89PNG\r\n\x1a\n"
+REPORT_TABLE, REPORT_LOCATION = REGISTRY.report.table, REGISTRY.report.table_location
 
 
 def _description(lake, catalog: TableCatalog) -> str:

@@ -26,19 +26,18 @@ def _build_table(root, location: str) -> list[str]:
     return current_files(root, name)
 
 
-def _materialize_join(root):
-    RecordingRunner.calls.clear()
-    defs = build_definitions(REGISTRY, table_resources(root, RecordingRunner()))
+def _materialize_join(root, script_calls):
+    defs = build_definitions(REGISTRY, table_resources(root, RecordingRunner(record=script_calls)))
     return defs.resolve_implicit_global_asset_job_def().execute_in_process(
         asset_selection=[dg.AssetKey("sales_marketing_daily")], raise_on_error=False
     )
 
 
-def test_join_passes_the_data_files_of_each_input_s_current_snapshot(tmp_path) -> None:
+def test_join_passes_the_data_files_of_each_input_s_current_snapshot(tmp_path, script_calls) -> None:
     published = {dataset.output_table: _build_table(tmp_path, dataset.table_location) for dataset in REGISTRY.inputs}
-    result = _materialize_join(tmp_path)
+    result = _materialize_join(tmp_path, script_calls)
     assert result.success
-    ((script, args),) = RecordingRunner.calls
+    ((script, args),) = script_calls.calls
     assert script == "join_marketing_and_sales_data.py"
     assert json.loads(args["inputs"]) == published  # the current snapshot of each input, by its files
     assert published["sales_daily"][0].startswith(str(tmp_path / "processed" / "sales_daily" / "data"))
@@ -51,10 +50,10 @@ def test_join_passes_the_data_files_of_each_input_s_current_snapshot(tmp_path) -
     assert dict(snapshot.inputs) == inputs  # the snapshot records which input snapshots it joined
 
 
-def test_join_refuses_to_run_before_its_inputs_exist(tmp_path) -> None:
+def test_join_refuses_to_run_before_its_inputs_exist(tmp_path, script_calls) -> None:
     _build_table(tmp_path, "processed/sales_daily")
-    result = _materialize_join(tmp_path)
+    result = _materialize_join(tmp_path, script_calls)
     assert not result.success
     (failure,) = result.get_step_failure_events()
     assert "cannot join: marketing_daily not published yet" in failure.event_specific_data.error.message
-    assert RecordingRunner.calls == []
+    assert script_calls.calls == []

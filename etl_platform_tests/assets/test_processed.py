@@ -14,11 +14,6 @@ from etl_platform_tests.helpers import current_files, lake_catalog, table_resour
 from etl_platform_tests.ui import RECORDING_DEFS, check_statuses, ui_context
 
 
-@pytest.fixture(autouse=True)
-def _fresh_calls():
-    RecordingRunner.calls.clear()
-
-
 def _land(root, name: str, mtime: int, body: str = "Date\n1/1/2016\n"):
     path = root / "landing" / "sales" / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -35,13 +30,13 @@ def _materialize(root, selection: str, run_config=None, runner=None, instance=No
     )
 
 
-def test_without_config_the_newest_data_file_is_processed(tmp_path) -> None:
+def test_without_config_the_newest_data_file_is_processed(tmp_path, script_calls) -> None:
     _land(tmp_path, "week1.csv", 100)
     newest = _land(tmp_path, "week2.csv", 200)
     _land(tmp_path, "_SUCCESS", 300, body="")
-    result = _materialize(tmp_path, "sales_daily")
+    result = _materialize(tmp_path, "sales_daily", runner=RecordingRunner(record=script_calls))
     assert result.success
-    ((script, args),) = RecordingRunner.calls
+    ((script, args),) = script_calls.calls
     assert script == "process_sales_data.py"
     assert args["input_path"] == str(newest)
     # Written to a new build folder, which the run then committed as the table's snapshot.
@@ -67,12 +62,12 @@ def test_metadata_names_the_source_object_and_keeps_reported_figures(tmp_path) -
     assert metadata["dagster/row_count"].value == 42
 
 
-def test_run_config_picks_the_object(tmp_path) -> None:
+def test_run_config_picks_the_object(tmp_path, script_calls) -> None:
     chosen = _land(tmp_path, "week1.csv", 100)
     _land(tmp_path, "week2.csv", 200)
     config = {"ops": {"sales_daily": {"config": {"object_key": "landing/sales/week1.csv"}}}}
-    assert _materialize(tmp_path, "sales_daily", config).success
-    assert RecordingRunner.calls[0][1]["input_path"] == str(chosen)
+    assert _materialize(tmp_path, "sales_daily", config, RecordingRunner(record=script_calls)).success
+    assert script_calls.calls[0][1]["input_path"] == str(chosen)
 
 
 @pytest.mark.parametrize(
@@ -86,14 +81,14 @@ def test_run_config_picks_the_object(tmp_path) -> None:
         (None, "no data file under .*landing/sales: land one first"),
     ],
 )
-def test_clear_failures_when_there_is_nothing_to_process(tmp_path, object_key, message) -> None:
+def test_clear_failures_when_there_is_nothing_to_process(tmp_path, script_calls, object_key, message) -> None:
     config = {"ops": {"sales_daily": {"config": {"object_key": object_key}}}} if object_key else None
-    result = _materialize(tmp_path, "sales_daily", config)
+    result = _materialize(tmp_path, "sales_daily", config, RecordingRunner(record=script_calls))
     assert not result.success
     (failure,) = result.get_step_failure_events()
     assert failure.event_specific_data.error.message.strip() != ""
     assert re.search(message, failure.event_specific_data.error.message)
-    assert RecordingRunner.calls == []
+    assert script_calls.calls == []
 
 
 def test_column_lineage_points_at_the_raw_landing_columns(tmp_path) -> None:
@@ -120,12 +115,14 @@ def _quarantine_files(root) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
 
 
-def test_bad_data_quarantines_the_file_and_is_not_retried(tmp_path) -> None:
+def test_bad_data_quarantines_the_file_and_is_not_retried(tmp_path, script_calls) -> None:
     landed = _land(tmp_path, "week1.csv", 100)
     before = landed.read_bytes()
-    runner = RecordingRunner(error="landing/sales/week1.csv: the header lacks expected columns ['Date']")
+    runner = RecordingRunner(
+        record=script_calls, error="landing/sales/week1.csv: the header lacks expected columns ['Date']"
+    )
     result = _materialize(tmp_path, "sales_daily", runner=runner)
-    assert not result.success and len(RecordingRunner.calls) == 1  # not retried
+    assert not result.success and len(script_calls.calls) == 1  # not retried
     (failure,) = result.get_step_failure_events()
     assert "lacks expected columns ['Date']" in failure.event_specific_data.error.message
     assert "quarantined: " in failure.event_specific_data.error.message
@@ -140,7 +137,10 @@ def test_bad_data_quarantines_the_file_and_is_not_retried(tmp_path) -> None:
 
     # The same upload named again: refused at once, naming the quarantine report; Spark is not started.
     again = _materialize(
-        tmp_path, "sales_daily", {"ops": {"sales_daily": {"config": {"object_key": "landing/sales/week1.csv"}}}}
+        tmp_path,
+        "sales_daily",
+        {"ops": {"sales_daily": {"config": {"object_key": "landing/sales/week1.csv"}}}},
+        RecordingRunner(record=script_calls),
     )
     (failure,) = again.get_step_failure_events()
     assert (
@@ -148,13 +148,13 @@ def test_bad_data_quarantines_the_file_and_is_not_retried(tmp_path) -> None:
         and report_name in failure.event_specific_data.error.message
     )
     # Started without a file named, it says every file is quarantined rather than retrying one.
-    unnamed = _materialize(tmp_path, "sales_daily")
+    unnamed = _materialize(tmp_path, "sales_daily", runner=RecordingRunner(record=script_calls))
     (failure,) = unnamed.get_step_failure_events()
     assert (
         "every data file under" in failure.event_specific_data.error.message
         and "week1.csv" in failure.event_specific_data.error.message
     )
-    assert len(RecordingRunner.calls) == 1
+    assert len(script_calls.calls) == 1
     # A corrected re-upload has new content, so it is processed.
     _land(tmp_path, "week1.csv", 200, body="Date\n1/1/2016\n1/2/2016\n")
     assert _materialize(tmp_path, "sales_daily").success
@@ -201,16 +201,17 @@ def _named(key: str) -> dict:
     return {"ops": {"sales_daily": {"config": {"object_key": key}}}}
 
 
-def test_a_build_without_a_file_named_skips_a_quarantined_upload_and_says_so(tmp_path) -> None:
+def test_a_build_without_a_file_named_skips_a_quarantined_upload_and_says_so(tmp_path, script_calls) -> None:
     good = _land(tmp_path, "week1.csv", 100)
     _land(tmp_path, "week2.csv", 200)
     bad = RecordingRunner(error="landing/sales/week2.csv: the file is empty (0 bytes)")
     with dg.instance_for_test() as instance:
         assert not _materialize(tmp_path, "sales_daily", _named("landing/sales/week2.csv"), bad, instance).success
-        result = _materialize(tmp_path, "sales_daily", instance=instance)  # as the UI's Materialize or the schedule
+        # As the UI's Materialize or the schedule start it:
+        result = _materialize(tmp_path, "sales_daily", runner=RecordingRunner(record=script_calls), instance=instance)
         logs = [entry.user_message for entry in instance.all_logs(result.run_id)]
     assert result.success
-    assert RecordingRunner.calls[-1][1]["input_path"] == str(good)
+    assert script_calls.calls[-1][1]["input_path"] == str(good)
     (materialization,) = result.asset_materializations_for_node("sales_daily")
     assert materialization.metadata["source_object"].value == "landing/sales/week1.csv"
     (skipped,) = materialization.metadata["source_skipped"].value

@@ -40,17 +40,14 @@ def _land(root, dataset, name: str, body: str = "Date\n1/1/2016\n", mtime: float
 class Ticker:
     """Runs one sensor tick after another, carrying the cursor like the daemon does."""
 
-    def __init__(self, instance, lake, dataset=SALES, sensor=None):
-        self.sensor = sensor or arrival_sensor(dataset)
+    def __init__(self, instance, lake, dataset=SALES):
+        self.sensor = arrival_sensor(dataset)
         self.instance, self.lake, self.cursor = instance, lake, None
 
     def tick(self):
         context = dg.build_sensor_context(instance=self.instance, cursor=self.cursor, resources={"lake": self.lake})
         result = self.sensor(context)
-        if isinstance(result, dg.SensorResult):
-            self.cursor = result.cursor
-            return result
-        self.cursor = context.cursor
+        self.cursor = result.cursor if isinstance(result, dg.SensorResult) else context.cursor
         return result
 
     def requests(self):

@@ -6,7 +6,6 @@ import dagster as dg
 import pytest
 from dagster._core.test_utils import freeze_time
 
-from etl_platform.automation.cadence import Cycle
 from etl_platform.datasets import MARKETING, REGISTRY, SALES, InputDataset, Registry
 from etl_platform.definitions import build_definitions
 from etl_platform_tests.assets.fake_runner import RecordingRunner
@@ -20,7 +19,7 @@ class Barrier:
     """Drives a real instance through time: inputs update, the automation daemon's logic evaluates."""
 
     def __init__(self, instance, registry: Registry = REGISTRY):
-        self.defs = build_definitions(registry, table_resources("/nonexistent", RecordingRunner()), Cycle())
+        self.defs = build_definitions(registry, table_resources("/nonexistent", RecordingRunner()))
         self.instance, self.cursor = instance, None
 
     def materialize(self, table: str, at: datetime) -> None:

@@ -12,7 +12,7 @@ from etl_platform.definitions import build_definitions, defs
 from etl_platform.jobs import pipeline_job
 from etl_platform.quarantine import quarantine
 from etl_platform.resources import LocalLake
-from etl_platform_tests.assets.fake_runner import RecordingRunner
+from etl_platform_tests.assets.fake_runner import RecordingRunner, ScriptCalls
 from etl_platform_tests.helpers import table_resources, write_csv
 
 
@@ -41,7 +41,8 @@ def test_the_weekly_run_builds_from_the_newest_file_that_is_not_quarantined(tmp_
     os.utime(bad, (200, 200))
     lake = LocalLake(root=str(tmp_path))
     quarantine(lake, SALES, lake.stat("landing/sales/week2.csv"), "run-1", "the file is empty (0 bytes)")
-    defs = build_definitions(REGISTRY, table_resources(tmp_path, RecordingRunner()))
+    script_calls = ScriptCalls()
+    defs = build_definitions(REGISTRY, table_resources(tmp_path, RecordingRunner(record=script_calls)))
     schedule = defs.resolve_schedule_def("weekly_pipeline_schedule")
     with dg.instance_for_test() as instance:
         request = schedule(
@@ -55,7 +56,7 @@ def test_the_weekly_run_builds_from_the_newest_file_that_is_not_quarantined(tmp_
             asset_selection=[dg.AssetKey("sales_daily")],
         )
     assert result.success
-    assert RecordingRunner.calls[-1][1]["input_path"] == str(good)
+    assert script_calls.calls[-1][1]["input_path"] == str(good)
     (materialization,) = result.asset_materializations_for_node("sales_daily")
     assert [skipped["object"] for skipped in materialization.metadata["source_skipped"].value] == [
         "landing/sales/week2.csv"

@@ -10,13 +10,17 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from etl_platform.project import GLUE_SCRIPTS_DIR
+from etl_platform.deploy import artifacts
+from etl_platform.infra_template import CONTRACT_ZIP
+from etl_platform.project import SHARED_SCRIPTS
+from etl_platform_tests.aws.fake_glue import GlueRuns
 
 REGION = "us-east-1"
 DATA_BUCKET, ARTIFACT_BUCKET = "etl-data", "etl-artifacts"
 JOB_PREFIX, DATABASE, WORKGROUP = "etl-platform-", "etl_platform", "etl-platform"
 SCRIPTS = ("process_sales_data.py", "process_marketing_data.py", "join_marketing_and_sales_data.py")
-SHARED = ("lake_job.py", "lake_checks.py")
+# What every job loads beside its script, as the deployed jobs do: the shared modules and the contract.
+EXTRA_PY_FILES = ",".join(f"s3://{ARTIFACT_BUCKET}/glue-scripts/{name}" for name in (*SHARED_SCRIPTS, CONTRACT_ZIP))
 
 
 def independent_catalog():
@@ -90,10 +94,9 @@ def aws(monkeypatch, tmp_path):
     s3, glue = boto3.client("s3", region_name=REGION), boto3.client("glue", region_name=REGION)
     for bucket in (DATA_BUCKET, ARTIFACT_BUCKET):
         s3.create_bucket(Bucket=bucket)
-    for script in (*SCRIPTS, *SHARED):
-        s3.upload_file(str(GLUE_SCRIPTS_DIR / script), ARTIFACT_BUCKET, f"glue-scripts/{script}")
+    for name, content in artifacts().items():  # as `etl-platform deploy` uploads them
+        s3.put_object(Bucket=ARTIFACT_BUCKET, Key=f"glue-scripts/{name}", Body=content)
     glue.create_database(DatabaseInput={"Name": DATABASE})
-    extra = ",".join(f"s3://{ARTIFACT_BUCKET}/glue-scripts/{name}" for name in SHARED)
     for script in SCRIPTS:
         glue.create_job(
             Name=JOB_PREFIX + Path(script).stem,
@@ -103,10 +106,16 @@ def aws(monkeypatch, tmp_path):
                 "ScriptLocation": f"s3://{ARTIFACT_BUCKET}/glue-scripts/{script}",
                 "PythonVersion": "3",
             },
-            DefaultArguments={"--extra-py-files": extra, "--additional-python-modules": "dagster-pipes"},
+            DefaultArguments={"--extra-py-files": EXTRA_PY_FILES, "--additional-python-modules": "dagster-pipes"},
             GlueVersion="5.0",
         )
     topic = boto3.client("sns", region_name=REGION).create_topic(Name="etl-platform-alerts")["TopicArn"]
     monkeypatch.setenv("ETL_ALERT_TOPIC_ARN", topic)
-    yield {"s3": s3, "glue": glue, "workdir": tmp_path / "glue-runs"}
+    yield {"s3": s3, "glue": glue}
     server.stop()
+
+
+@pytest.fixture
+def glue_runs(aws, tmp_path) -> GlueRuns:
+    """The fake Glue service's memory of this test's runs, shared by every client a test makes."""
+    return GlueRuns(tmp_path / "glue-runs")

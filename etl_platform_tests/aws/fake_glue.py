@@ -9,13 +9,15 @@ missing is not, so the script meets it missing, as on Glue), and the folder it w
 to S3 when it ends. boto3 in the script (the landing file's head, Pipes context and messages)
 talks to the moto server itself.
 
-Runs are kept per test process, so a later client (a re-executed step's) sees the runs an earlier
-one started. With ``asynchronous`` a run goes on in the background like Glue's: start_job_run
-returns at once and get_job_run says RUNNING until the script ends; otherwise start_job_run
-returns when it has ended.
+Runs are kept in a ``GlueRuns`` a test's fixture owns and every client it makes shares, so a later
+client (a re-executed step's) sees the runs an earlier one started. With ``asynchronous`` a run
+goes on in the background like Glue's: start_job_run returns at once and get_job_run says RUNNING
+until the script ends; otherwise start_job_run returns when it has ended. As on Glue, the
+``--extra-py-files`` are on the script's path, the contract's zip among them.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Dagster tells a ResourceDependency field from a
+# config field by its annotation, which must stay a type, not a string.
 
 import json
 import os
@@ -29,6 +31,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import boto3
+import dagster as dg
 
 from etl_platform.resources.glue_runner import GlueSparkRunner
 from etl_platform.resources.spark_runner import SESSION_VARIABLES
@@ -65,18 +68,23 @@ class FakeJobRun:
         return job_run | ({"ErrorMessage": self.error} if self.error else {})
 
 
-# Every run started in this test process, by run id.
-RUNS: dict[str, FakeJobRun] = {}
+class GlueRuns:
+    """What the fake Glue service remembers: every run started (by run id) and the parameters each
+    start was given, with the folder the runs work in."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.runs: dict[str, FakeJobRun] = {}
+        self.started: list[dict[str, Any]] = []
 
 
 class FakeGlue:
-    def __init__(self, workdir: Path, region_name: str, asynchronous: bool = False):
+    def __init__(self, runs: GlueRuns, region_name: str, asynchronous: bool = False):
         self._glue = boto3.client("glue", region_name=region_name)
         self._s3 = boto3.client("s3", region_name=region_name)
         self.meta = self._glue.meta
-        self.workdir = workdir
+        self.runs = runs
         self.asynchronous = asynchronous
-        self.started: list[dict[str, Any]] = []
 
     def _download(self, uri: str, target: Path) -> Path:
         bucket, key = _split(uri)
@@ -125,13 +133,15 @@ class FakeGlue:
 
     def start_job_run(self, **params: Any) -> dict[str, str]:
         run_id = self._glue.start_job_run(**params)["JobRunId"]  # moto checks the job exists
-        self.started.append(params)
+        self.runs.started.append(params)
         job = self._glue.get_job(JobName=params["JobName"])["Job"]
         arguments = {**job.get("DefaultArguments", {}), **params.get("Arguments", {})}
-        run_dir = self.workdir / run_id
+        run_dir = self.runs.workdir / run_id
         script = self._download(job["Command"]["ScriptLocation"], run_dir / Path(job["Command"]["ScriptLocation"]).name)
-        for extra in filter(None, arguments.get("--extra-py-files", "").split(",")):
+        extras = [
             self._download(extra, run_dir / Path(extra).name)
+            for extra in filter(None, arguments.get("--extra-py-files", "").split(","))
+        ]
         buckets = self._mirror(run_dir, arguments)
         mounts = [
             f"--conf spark.hadoop.fs.viewfs.mounttable.{bucket}.linkFallback={folder.as_uri()}"
@@ -147,7 +157,8 @@ class FakeGlue:
             **{
                 key: value for key, value in os.environ.items() if key not in SESSION_VARIABLES
             },  # classic Spark, as on Glue
-            "PYTHONPATH": str(run_dir),
+            # Glue puts each extra file on the path: the folder for modules, a zip as itself.
+            "PYTHONPATH": os.pathsep.join([str(run_dir), *(str(extra) for extra in extras if extra.suffix == ".zip")]),
             "PYSPARK_SUBMIT_ARGS": " ".join(submit),
             "SPARK_LOCAL_IP": "127.0.0.1",
         }
@@ -157,7 +168,7 @@ class FakeGlue:
         )
         log = (run_dir / "output.log").open("w")
         run.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
-        RUNS[run_id] = run
+        self.runs.runs[run_id] = run
         threading.Thread(
             target=self._finish, args=(run, buckets, log), name=f"glue-run-{run_id[:12]}", daemon=True
         ).start()
@@ -194,11 +205,11 @@ class FakeGlue:
             run.done.set()
 
     def get_job_run(self, JobName: str, RunId: str, **_: Any) -> dict[str, Any]:  # noqa: N803 - boto3's names
-        return {"JobRun": RUNS[RunId].as_job_run()}
+        return {"JobRun": self.runs.runs[RunId].as_job_run()}
 
     def batch_stop_job_run(self, JobName: str, JobRunIds: list[str]) -> dict[str, Any]:  # noqa: N803
         for run_id in JobRunIds:
-            run = RUNS[run_id]
+            run = self.runs.runs[run_id]
             if run.process is not None and run.process.poll() is None:
                 run.state = "STOPPED"
                 run.process.terminate()
@@ -208,10 +219,8 @@ class FakeGlue:
 class FakeGlueRunner(GlueSparkRunner):
     """The real Glue runner (PipesGlueClient, S3 context and messages) over the fake Glue client."""
 
-    workdir: str
+    runs: dg.ResourceDependency[GlueRuns]
     asynchronous: bool = False
 
     def glue_client(self) -> FakeGlue:
-        client = FakeGlue(Path(self.workdir), self.region_name, self.asynchronous)
-        FakeGlueRunner.last_client = client  # type: ignore[attr-defined]
-        return client
+        return FakeGlue(self.runs, self.region_name, self.asynchronous)

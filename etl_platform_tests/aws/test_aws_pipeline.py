@@ -28,7 +28,9 @@ def read_rows(table: str) -> list[dict]:
     return independent_catalog().load_table((DATABASE, table)).scan().to_arrow().to_pylist()
 
 
-def test_aws_profile_materialises_the_graph_with_the_expected_figures(aws, quicksight_dir, monkeypatch, capsys) -> None:
+def test_aws_profile_materialises_the_graph_with_the_expected_figures(
+    aws, glue_runs, quicksight_dir, monkeypatch, capsys
+) -> None:
     monkeypatch.setenv("ETL_PLATFORM_ENV", "aws")
     assert cli.main(["land", "sales", str(quicksight_dir / QUICKSIGHT_SALES)]) == 0
     assert cli.main(["land", "marketing", str(quicksight_dir / QUICKSIGHT_MARKETING)]) == 0
@@ -40,7 +42,7 @@ def test_aws_profile_materialises_the_graph_with_the_expected_figures(aws, quick
         job_prefix=JOB_PREFIX,
         pipes_bucket=ARTIFACT_BUCKET,
         message_interval_seconds=0.5,
-        workdir=str(aws["workdir"]),
+        runs=glue_runs,
     )
     with dg.instance_for_test() as instance:
         # The Spark-built tables: moto's Athena runs no SQL, so the engagement report (its SQL

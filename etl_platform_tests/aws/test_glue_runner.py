@@ -7,18 +7,27 @@ import dagster as dg
 import pytest
 from botocore.exceptions import ClientError
 
+from etl_platform.contract.report import CheckOutcome
 from etl_platform.datasets import Capacity
-from etl_platform.resources.glue_runner import GlueSparkRunner, is_data_error
-from etl_platform_tests.aws.conftest import ARTIFACT_BUCKET, DATA_BUCKET, JOB_PREFIX, REGION, SHARED
+from etl_platform.infra_template import CONTRACT_ZIP
+from etl_platform.resources.glue_runner import GlueSparkRunner
+from etl_platform.resources.script_run import ScriptFailed, ScriptRun
+from etl_platform_tests.aws.conftest import ARTIFACT_BUCKET, DATA_BUCKET, EXTRA_PY_FILES, JOB_PREFIX, REGION
 from etl_platform_tests.aws.fake_glue import FakeGlueRunner
 
+# Stand-in scripts: the real lake_job plumbing, no JVM. What they report (a check's metadata) and
+# where they ran (the Glue run) become the materialisation's metadata.
 ECHO = """
 import lake_job
+import etl_platform.contract
+from etl_platform.contract.jobs import read_arguments
+from etl_platform.contract.report import CheckOutcome
 
 def main(reporter, argv):
-    args = lake_job.parse_job_args(argv, required=["input_path"])
+    args = read_arguments(argv, required=["input_path"])
     reporter.info("hello from Glue")
-    reporter._pipes.report_asset_materialization(metadata={"seen_input": {"raw_value": args["input_path"], "type": "text"}})
+    seen = {"seen_input": args["input_path"], "contract": etl_platform.contract.__file__}
+    reporter.check(CheckOutcome("echo", True, metadata=seen))
 
 lake_job.run_job(main)
 """
@@ -35,44 +44,48 @@ lake_job.run_job(main)
 def _job(aws, name: str, source: str) -> None:
     aws["s3"].put_object(Bucket="etl-data", Key="landing/sales/a.csv", Body=b"Date\n1/1/2016\n")
     aws["s3"].put_object(Bucket=ARTIFACT_BUCKET, Key=f"glue-scripts/{name}.py", Body=textwrap.dedent(source).encode())
-    extra = ",".join(f"s3://{ARTIFACT_BUCKET}/glue-scripts/{module}" for module in SHARED)
     aws["glue"].create_job(
         Name=JOB_PREFIX + name,
         Role="arn:aws:iam::123456789012:role/etl-platform-glue",
         Command={"Name": "glueetl", "ScriptLocation": f"s3://{ARTIFACT_BUCKET}/glue-scripts/{name}.py"},
-        DefaultArguments={"--extra-py-files": extra},
+        DefaultArguments={"--extra-py-files": EXTRA_PY_FILES},
     )
+
+
+def _reported(run: ScriptRun) -> dg.MaterializeResult:
+    checks = {key: value for check in run.result.checks for key, value in check.metadata.items()}
+    return dg.MaterializeResult(metadata={**checks, **run.metadata})
 
 
 def _asset(script: str):
     @dg.asset(name="t")
     def _t(context: dg.AssetExecutionContext, spark: GlueSparkRunner) -> dg.MaterializeResult:
-        invocation = spark.run_script(
+        run = spark.run_script(
             context, script, {"input_path": "s3://etl-data/landing/sales/a.csv"}, Capacity("G.2X", 5, 30)
         )
-        return invocation.get_materialize_result()
+        return _reported(run)
 
     return _t
 
 
-def _runner(aws) -> FakeGlueRunner:
+def _runner(glue_runs) -> FakeGlueRunner:
     return FakeGlueRunner(
         region_name=REGION,
         job_prefix=JOB_PREFIX,
         pipes_bucket=ARTIFACT_BUCKET,
         message_interval_seconds=0.2,
-        workdir=str(aws["workdir"]),
+        runs=glue_runs,
     )
 
 
-def test_starts_the_job_with_glue_arguments_and_reads_pipes_messages_from_s3(aws) -> None:
+def test_starts_the_job_with_glue_arguments_and_reads_pipes_messages_from_s3(aws, glue_runs) -> None:
     _job(aws, "echo", ECHO)
-    runner = _runner(aws)
+    runner = _runner(glue_runs)
     with dg.instance_for_test() as instance:
         result = dg.materialize([_asset("echo.py")], resources={"spark": runner}, instance=instance)
         logs = [entry.user_message for entry in instance.all_logs(result.run_id)]
         recorded = instance.get_run_by_id(result.run_id).tags["etl_platform/glue_run.etl-platform-echo"]
-    (params,) = FakeGlueRunner.last_client.started
+    (params,) = glue_runs.started
     assert params["JobName"] == "etl-platform-echo"
     assert params["Arguments"]["--input_path"] == "s3://etl-data/landing/sales/a.csv"
     assert {"--dagster-pipes-context", "--dagster-pipes-messages"} <= set(params["Arguments"])
@@ -86,14 +99,15 @@ def test_starts_the_job_with_glue_arguments_and_reads_pipes_messages_from_s3(aws
     assert (params["WorkerType"], params["NumberOfWorkers"], params["Timeout"]) == ("G.2X", 5, 30)
     (materialization,) = result.asset_materializations_for_node("t")
     assert materialization.metadata["seen_input"].value == "s3://etl-data/landing/sales/a.csv"  # as Glue passes it
+    assert f"/{CONTRACT_ZIP}/etl_platform/contract/" in materialization.metadata["contract"].value  # as shipped
     assert materialization.metadata["AWS Glue Job Name"].value == "etl-platform-echo"
     assert recorded == materialization.metadata["AWS Glue Job Run ID"].value  # for reattaching after a crash
     assert "hello from Glue" in logs
 
 
-def test_failed_run_fails_the_step_with_glues_message_and_no_retry_for_bad_data(aws) -> None:
+def test_failed_run_fails_the_step_with_glues_message_and_no_retry_for_bad_data(aws, glue_runs) -> None:
     _job(aws, "bad_data", BAD_DATA)
-    result = dg.materialize([_asset("bad_data.py")], resources={"spark": _runner(aws)}, raise_on_error=False)
+    result = dg.materialize([_asset("bad_data.py")], resources={"spark": _runner(glue_runs)}, raise_on_error=False)
     (failure,) = result.get_step_failure_events()
     message = failure.event_specific_data.error.message
     assert "etl-platform-bad_data" in message and "FAILED" in message
@@ -124,7 +138,7 @@ def test_refused_starts_are_retried_only_when_transient(aws, code, retryable) ->
 
     @dg.asset(name="t", retry_policy=dg.RetryPolicy(max_retries=1, delay=0))
     def t(context: dg.AssetExecutionContext, spark: GlueSparkRunner) -> dg.MaterializeResult:
-        return spark.run_script(context, "echo.py", {}).get_materialize_result()
+        return _reported(spark.run_script(context, "echo.py", {}))
 
     result = dg.materialize([t], resources={"spark": runner}, raise_on_error=False)
     retries = sum(e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY for e in result.all_events)
@@ -184,16 +198,13 @@ def test_re_execution_after_a_crash_reattaches_to_the_running_glue_run(aws) -> N
     from dagster_pipes import encode_param
 
     # The earlier attempt's Glue run writes its Pipes messages under its own key prefix.
+    reported = CheckOutcome("echo", True, metadata={"resumed": True})
     messages = [
         {"__dagster_pipes_version": "0.1", "method": "opened", "params": {}},
         {
             "__dagster_pipes_version": "0.1",
-            "method": "report_asset_materialization",
-            "params": {
-                "asset_key": "t",
-                "metadata": {"resumed": {"raw_value": True, "type": "bool"}},
-                "data_version": None,
-            },
+            "method": "report_custom_message",
+            "params": {"payload": reported.to_json()},
         },
         {"__dagster_pipes_version": "0.1", "method": "closed", "params": {}},
     ]
@@ -251,60 +262,80 @@ def test_interrupting_the_dagster_run_stops_the_glue_run(aws) -> None:
 
 
 # -- which failed runs are retried ------------------------------------------------------------
-FAILED = "Glue job etl-platform-process_sales_data run jr_1 completed with status FAILED : "
+DIES_EARLY = """
+import sys
+sys.exit(3)  # before it could report anything: out of memory, a lost driver...
+"""
+BAD_DATA_NAMING_STORAGE = """
+import lake_job
+
+def main(reporter, argv):
+    # The producer's file name, not the store's trouble.
+    raise lake_job.LakeJobError("s3://etl-data/landing/sales/SlowDown-IOException.csv: the file is empty (0 bytes)")
+
+lake_job.run_job(main)
+"""
 
 
 @pytest.mark.parametrize(
-    ("error_message", "data_error"),
+    ("name", "source", "retryable"),
     [
-        # lake_job's verdicts on the input, whatever paths they name
-        ("lake_job.LakeJobError: s3://etl-data/landing/sales/a.csv: the file is empty (0 bytes)", True),
-        (
-            "lake_job.MissingColumnsError: s3://etl-data/landing/sales/a.csv: the header lacks expected columns ['Date']",
-            True,
-        ),
-        (
-            "lake_job.LakeJobError: s3://etl-data/landing/sales/SlowDown-IOException.csv: the file is empty (0 bytes)",
-            True,
-        ),
-        (
-            "AnalysisException: [UNRESOLVED_COLUMN.WITH_SUGGESTION] A column, variable, or function parameter with name `x` "
-            "cannot be resolved.",
-            True,
-        ),
-        # storage trouble, as lake_job raises it on Glue
-        (
-            "lake_job.LakeStorageError: AnalysisException: [PATH_NOT_FOUND] Path does not exist: "
-            "s3://etl-data/processed/sales_daily/data/x. SQLSTATE: 42K03",
-            False,
-        ),
-        (
-            "lake_job.LakeStorageError: ClientError: An error occurred (NoSuchKey) when calling the GetObject operation",
-            False,
-        ),
-        # ... and as a script shows it that died before it could say so
-        ("AnalysisException: [PATH_NOT_FOUND] Path does not exist: s3://etl-data/landing/sales/a.csv.", False),
-        (
-            "Py4JJavaError: An error occurred while calling o97.parquet. : org.apache.spark.SparkException: Job aborted. "
-            "Caused by: java.io.FileNotFoundException: No such file or directory: s3://etl-data/x/part-0.parquet",
-            False,
-        ),
-        (
-            "AnalysisException: java.io.IOException: com.amazonaws.services.s3.model.AmazonS3Exception: Slow Down "
-            "(Service: Amazon S3; Status Code: 503; Error Code: SlowDown)",
-            False,
-        ),
-        ("botocore.exceptions.EndpointConnectionError: Could not connect to the endpoint URL", False),
-        # anything else may be transient
-        ("exit code 137", False),
-        (
-            "Py4JJavaError: An error occurred while calling o81.save. : org.apache.spark.SparkException: Job aborted",
-            False,
-        ),
+        ("bad_data", BAD_DATA, False),
+        ("bad_data_naming_storage", BAD_DATA_NAMING_STORAGE, False),
+        ("dies_early", DIES_EARLY, True),
     ],
 )
-def test_failed_runs_are_data_errors_only_when_the_input_is_at_fault(error_message, data_error) -> None:
-    assert is_data_error(FAILED + error_message) is data_error
+def test_a_failed_run_is_retried_as_its_script_reported_and_when_it_could_not_report(
+    aws, glue_runs, name, source, retryable
+) -> None:
+    """The script's failure record decides, whatever words Glue's ErrorMessage holds; a script
+    that died before it could report one may have met something transient."""
+    _job(aws, name, source)
+    failures: list[ScriptFailed] = []
+
+    @dg.asset(name="t")
+    def t(context: dg.AssetExecutionContext, spark: GlueSparkRunner) -> dg.MaterializeResult:
+        try:
+            return _reported(
+                spark.run_script(context, f"{name}.py", {"input_path": "s3://etl-data/landing/sales/a.csv"})
+            )
+        except ScriptFailed as failure:
+            failures.append(failure)
+            raise
+
+    assert not dg.materialize([t], resources={"spark": _runner(glue_runs)}, raise_on_error=False).success
+    (failure,) = failures
+    assert (failure.allow_retries, failure.failure.retryable) == (retryable, retryable)
+    assert f"etl-platform-{name} run" in (failure.description or "") and "status FAILED" in (failure.description or "")
+
+
+REPORTS_THEN_FAILS = """
+import lake_job
+from etl_platform.contract.report import CheckOutcome
+
+def main(reporter, argv):
+    reporter.check(CheckOutcome("raw_schema", False, metadata={"missing_columns": ["Date"]}))
+    raise lake_job.LakeJobError("s3://etl-data/landing/sales/a.csv: the header lacks expected columns ['Date']")
+
+lake_job.run_job(main)
+"""
+
+
+def test_checks_a_failed_glue_run_reported_are_recorded_for_its_run(aws, glue_runs) -> None:
+    _job(aws, "reports_then_fails", REPORTS_THEN_FAILS)
+
+    @dg.asset(name="t", check_specs=[dg.AssetCheckSpec("raw_schema", asset="t")])
+    def t(context: dg.AssetExecutionContext, spark: GlueSparkRunner) -> dg.MaterializeResult:
+        return _reported(spark.run_script(context, "reports_then_fails.py", {"input_path": "s3://etl-data/a.csv"}))
+
+    key = dg.AssetCheckKey(dg.AssetKey("t"), "raw_schema")
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([t], resources={"spark": _runner(glue_runs)}, instance=instance, raise_on_error=False)
+        record = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
+    evaluation = record.event.dagster_event.event_specific_data
+    assert not result.success and evaluation.passed is False
+    assert evaluation.metadata["missing_columns"].value == ["Date"]
+    assert evaluation.metadata["run_id"].value == result.run_id
 
 
 def _processed_job(resources):
@@ -315,7 +346,7 @@ def _processed_job(resources):
 
 
 def test_processed_asset_whose_landing_object_vanishes_on_glue_is_retried_and_not_quarantined(
-    aws, tmp_path, monkeypatch
+    aws, glue_runs, tmp_path, monkeypatch
 ) -> None:
     """The real sales_daily step, its script on the fake Glue: the object named by the arrival
     sensor is deleted before the Glue run reads it. S3's NoSuchKey is storage trouble: retried,
@@ -345,7 +376,7 @@ def test_processed_asset_whose_landing_object_vanishes_on_glue_is_retried_and_no
             job_prefix=JOB_PREFIX,
             pipes_bucket=ARTIFACT_BUCKET,
             message_interval_seconds=0.2,
-            workdir=str(aws["workdir"]),
+            runs=glue_runs,
         ),
     }
     config = {"ops": {"sales_daily": {"config": {"object_key": "landing/sales/week.csv"}}}}
@@ -376,7 +407,7 @@ lake_job.run_job(main)
 """
 
 
-def test_a_real_missing_path_on_glue_fails_retryably(aws) -> None:
+def test_a_real_missing_path_on_glue_fails_retryably(aws, glue_runs) -> None:
     """Real Spark (through the fake's S3 mount) reading a build folder that is gone: the job run's
     ErrorMessage names LakeStorageError, and the step's failure allows a retry."""
     _job(aws, "missing_path", MISSING_PATH)
@@ -385,14 +416,14 @@ def test_a_real_missing_path_on_glue_fails_retryably(aws) -> None:
     @dg.asset(name="t")
     def t(context: dg.AssetExecutionContext, spark: GlueSparkRunner) -> dg.MaterializeResult:
         try:
-            return spark.run_script(
-                context, "missing_path.py", {"input_path": "s3://etl-data/landing/sales/a.csv"}
-            ).get_materialize_result()
+            return _reported(
+                spark.run_script(context, "missing_path.py", {"input_path": "s3://etl-data/landing/sales/a.csv"})
+            )
         except dg.Failure as failure:
             failures.append(failure)
             raise
 
-    assert not dg.materialize([t], resources={"spark": _runner(aws)}, raise_on_error=False).success
+    assert not dg.materialize([t], resources={"spark": _runner(glue_runs)}, raise_on_error=False).success
     (failure,) = failures
     assert failure.allow_retries is True
     assert (
@@ -437,9 +468,7 @@ def test_a_step_retried_while_its_glue_run_goes_on_reattaches_to_it(aws) -> None
 
     @dg.asset(name="t", retry_policy=dg.RetryPolicy(max_retries=1, delay=0))
     def t(context: dg.AssetExecutionContext, spark: GlueSparkRunner) -> dg.MaterializeResult:
-        return spark.run_script(
-            context, "echo.py", {"input_path": "s3://etl-data/landing/sales/a.csv"}
-        ).get_materialize_result()
+        return _reported(spark.run_script(context, "echo.py", {"input_path": "s3://etl-data/landing/sales/a.csv"}))
 
     with dg.instance_for_test() as instance:
         result = dg.materialize([t], resources={"spark": runner}, instance=instance)

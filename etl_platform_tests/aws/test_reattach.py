@@ -2,8 +2,6 @@
 run and publishes what that run writes: the real sales_daily asset in the AWS profile (S3, the
 Glue Data Catalog and Glue in a moto server, the script on local Spark)."""
 
-from pathlib import Path
-
 import dagster as dg
 import pytest
 
@@ -11,7 +9,6 @@ from etl_platform import cli
 from etl_platform.datasets import REGISTRY
 from etl_platform.definitions import build_definitions
 from etl_platform.environment import resources_for_environment
-from etl_platform_tests.aws import fake_glue
 from etl_platform_tests.aws.conftest import (
     ARTIFACT_BUCKET,
     DATA_BUCKET,
@@ -40,7 +37,7 @@ class CrashingRunner(FakeGlueRunner):
     """Starts the Glue run (asynchronous, as on Glue), then dies before seeing it through."""
 
     def glue_client(self) -> FakeGlue:
-        return _CrashingGlue(Path(self.workdir), self.region_name, asynchronous=True)
+        return _CrashingGlue(self.runs, self.region_name, asynchronous=True)
 
 
 def _materialize(resources, instance, tags=None):
@@ -53,7 +50,7 @@ def _materialize(resources, instance, tags=None):
     )
 
 
-def test_re_executed_step_publishes_the_earlier_glue_runs_files(aws, tmp_path, monkeypatch) -> None:
+def test_re_executed_step_publishes_the_earlier_glue_runs_files(aws, glue_runs, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("ETL_PLATFORM_ENV", "aws")
     rows = [sales_row(f"1/{day}/2016", stage, "100", "10") for day in (4, 5, 6) for stage in ("Lead", "Prospect")]
     assert cli.main(["land", "sales", str(write_csv(tmp_path / "week.csv", SALES_HEADER, rows))]) == 0
@@ -62,7 +59,7 @@ def test_re_executed_step_publishes_the_earlier_glue_runs_files(aws, tmp_path, m
         job_prefix=JOB_PREFIX,
         pipes_bucket=ARTIFACT_BUCKET,
         message_interval_seconds=0.2,
-        workdir=str(aws["workdir"]),
+        runs=glue_runs,
     )
 
     with dg.instance_for_test() as instance:
@@ -71,7 +68,7 @@ def test_re_executed_step_publishes_the_earlier_glue_runs_files(aws, tmp_path, m
             _materialize({**resources_for_environment(), "spark": CrashingRunner(**settings)}, instance)
         (crashed,) = instance.get_runs()
         glue_run_id = crashed.tags[GLUE_RUN_TAG]
-        earlier = fake_glue.RUNS[glue_run_id]
+        earlier = glue_runs.runs[glue_run_id]
         earlier_output = earlier.arguments["--output_path"]
         assert earlier.state == "RUNNING" and crashed.run_id[:8] in earlier_output  # the folder attempt 1 staged
 

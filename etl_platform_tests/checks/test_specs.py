@@ -1,13 +1,12 @@
-"""One declaration gives Dagster's check specs and the scripts' check plan."""
-
-import json
+"""The contract's checks as Dagster check specs: names and blocking flags as declared once."""
 
 from etl_platform.checks.settings import QualitySettings
-from etl_platform.checks.specs import JOINED_CHECKS, PROCESSED_CHECKS, check_plan, check_specs
+from etl_platform.checks.specs import check_specs
+from etl_platform.contract.checks import JOINED_CHECKS, PROCESSED_CHECKS, processed_checks
 from etl_platform.datasets import SALES
 
 
-def test_specs_and_plan_come_from_the_registry() -> None:
+def test_specs_come_from_the_contract_and_the_registry() -> None:
     specs = {spec.name: spec for spec in check_specs("sales_daily", PROCESSED_CHECKS, SALES.row_checks)}
     assert set(specs) == {
         "raw_schema",
@@ -27,22 +26,15 @@ def test_specs_and_plan_come_from_the_registry() -> None:
         "non_negative_totals",
         "leads_within_opportunities",
     }
-    plan = json.loads(check_plan(SALES.row_checks, QualitySettings(max_date_gap_days=3)))
-    assert [c["name"] for c in plan["row_checks"]] == [c.name for c in SALES.row_checks]
-    assert plan["row_checks"][0] == {
-        "name": "non_negative_amounts",
-        "on": "input",
-        "blocking": True,
-        "condition": "`Forecasted Monthly Revenue` >= 0 AND `Weighted Revenue` >= 0",
-    }
-    assert plan["max_date_gap_days"] == 3 and plan["earliest_date"] == "1990-01-01"
+    assert specs["non_negative_amounts"].description == (
+        "Every opportunity's forecasted and weighted revenue is zero or more. "
+        "(`` `Forecasted Monthly Revenue` >= 0 AND `Weighted Revenue` >= 0 ``, on the input rows)"
+    )
 
 
-def test_the_plan_allows_no_rejected_rows_unless_the_dataset_declares_a_tolerance(monkeypatch) -> None:
-    monkeypatch.setenv("ETL_CHECK_MAX_REJECT_SHARE", "0.05")  # not a setting: it must not loosen anything
-    assert json.loads(check_plan(SALES.row_checks, QualitySettings.from_env()))["max_reject_share"] == 0.0
-    assert SALES.max_reject_share == 0.0
-    assert json.loads(check_plan(SALES.row_checks, QualitySettings(), 0.01))["max_reject_share"] == 0.01
+def test_a_tolerated_share_of_rejects_declares_parse_rejects_advisory() -> None:
+    specs = {spec.name: spec.blocking for spec in check_specs("t", processed_checks(0.01), ())}
+    assert specs["parse_rejects"] is False and specs["raw_schema"] is True
 
 
 def test_joined_table_checks() -> None:

@@ -1,17 +1,22 @@
-"""The commands a newcomer types: `etl-platform demo`, then `dagster asset materialize` from the root."""
+"""The commands a newcomer types: `etl-platform demo`, then `make materialize` from the root."""
 
 import os
 import re
+import select
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dagster as dg
+import psutil
 import pytest
 
 from etl_platform.definitions import defs
 from etl_platform.instance import ensure_dotenv
 from etl_platform.project import PROJECT_ROOT
+from etl_platform.spark_service import server_name
 
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
@@ -19,6 +24,16 @@ BIN = Path(sys.executable).parent
 
 def _run(argv: list[str], env: dict[str, str], cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def _run_with_own_server(argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    """A command that starts a Spark Connect server of its own; none is left running when it ends."""
+    process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = process.communicate(timeout=600)
+    name = server_name(process.pid)
+    left = [p for p in psutil.process_iter(["cmdline"]) if name in " ".join(p.info["cmdline"] or [])]
+    assert left == [], f"{argv[0]} left its Spark Connect server running"
+    return subprocess.CompletedProcess(argv, process.returncode, out, err)
 
 
 def test_demo_then_materialize_from_the_project_root(tmp_path) -> None:
@@ -29,11 +44,14 @@ def test_demo_then_materialize_from_the_project_root(tmp_path) -> None:
     root.mkdir()
     ensure_dotenv(home, folder=root)
     env = {**os.environ, "ETL_LAKE_ROOT": str(tmp_path / "lake")}
-    env.pop("ETL_PLATFORM_ENV", None)
-    env.pop("DAGSTER_HOME", None)
+    for name in ("ETL_PLATFORM_ENV", "DAGSTER_HOME", "ETL_SPARK_REMOTE"):  # each command starts its own Spark
+        env.pop(name, None)
 
-    demo = _run([str(BIN / "etl-platform"), "demo"], env, root)
+    demo = _run_with_own_server([str(BIN / "etl-platform"), "demo"], env, root)
     assert demo.returncode == 0, demo.stderr[-3000:]
+    assert re.search(
+        r"^running etl_pipeline_job \(run [\w-]+, Spark Connect at sc://localhost:\d+\):$", demo.stdout, re.M
+    )
     lines = {line.split()[0]: line for line in demo.stdout.splitlines() if " rows " in line}
     assert set(lines) == {"sales_daily", "marketing_daily", "sales_marketing_daily", "engagement_revenue_correlation"}
     assert "731 rows" in lines["sales_marketing_daily"] and "dagster dev" in demo.stdout
@@ -55,10 +73,10 @@ def test_demo_then_materialize_from_the_project_root(tmp_path) -> None:
     assert strongest[:2] == ["website_pageviews", "opportunities"] and "(3 rows)" in report.stdout
     assert report.stdout.count("/_charts/") == 2 and ".png" in report.stdout
 
-    materialize = _run(
-        [str(BIN / "dagster"), "asset", "materialize", "-m", "etl_platform.definitions", "--select", "*"], env, root
-    )
+    dagster = [str(BIN / "dagster"), "asset", "materialize", "-m", "etl_platform.definitions", "--select", "*"]
+    materialize = _run_with_own_server([sys.executable, "-m", "etl_platform.spark_service", "--", *dagster], env, root)
     assert materialize.returncode == 0, materialize.stderr[-3000:]
+    assert "Spark Connect server for " in materialize.stderr
     assert "temporary directory" not in materialize.stderr and "usage statistics" not in materialize.stderr
 
     with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -67,9 +85,28 @@ def test_demo_then_materialize_from_the_project_root(tmp_path) -> None:
         event = instance.get_latest_materialization_event(dg.AssetKey("sales_marketing_daily"))
         assert event.run_id == runs[0].run_id
         demo_run = runs[1]
-        assert f"(run {demo_run.run_id})" in demo.stdout
+        assert f"(run {demo_run.run_id}, " in demo.stdout
         messages = [entry.user_message for entry in instance.all_logs(demo_run.run_id)]
         # The scripts' log reaches the run once (through Pipes, not echoed again from their stderr) ...
         assert len([m for m in messages if "wrote 731 rows to" in m and "/sales_marketing_daily/" in m]) == 1
         assert not any(" INFO lake_job: " in message for message in messages)
         assert not any("No Partition Defined for Window" in message for message in messages)  # ... with no such warning
+
+
+def test_a_demo_ended_by_sigterm_stops_its_spark_server(tmp_path) -> None:
+    env = {**os.environ, "ETL_LAKE_ROOT": str(tmp_path / "lake"), "DAGSTER_HOME": str(tmp_path / "home")}
+    for name in ("ETL_PLATFORM_ENV", "ETL_SPARK_REMOTE"):
+        env.pop(name, None)
+    demo = subprocess.Popen(
+        [str(BIN / "etl-platform"), "demo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline, line = time.monotonic() + 300, ""
+    while "Spark Connect at" not in line:  # the server is up and the run starts
+        ready, _, _ = select.select([demo.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        line = demo.stdout.readline() if ready else ""
+        assert ready and line, f"the demo did not start its run: {demo.stderr.read()[-3000:] if not ready else ''}"
+    (jvm,) = [child for child in psutil.Process(demo.pid).children() if child.name() == "java"]
+    demo.send_signal(signal.SIGTERM)
+    demo.communicate(timeout=120)
+    assert demo.returncode != 0
+    assert not jvm.is_running()

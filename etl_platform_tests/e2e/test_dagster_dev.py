@@ -1,5 +1,7 @@
-"""A running `dagster dev` (webserver + daemon) turns two landed files into the joined table."""
+"""A running `dagster dev` (webserver + daemon), started as `make dev` starts it, turns two landed
+files into the joined table, and leaves no process behind when stopped."""
 
+import contextlib
 import json
 import os
 import signal
@@ -10,6 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 from etl_platform import cli
@@ -51,6 +54,27 @@ def _wait_for(condition, what: str, log: Path):
     pytest.fail(f"{what} within {DEADLINE_SECONDS}s; dagster dev log tail:\n{log.read_text()[-4000:]}")
 
 
+def _stop(wrapper: subprocess.Popen) -> None:
+    """SIGTERM to the wrapper alone, as `make` sends it; if it does not end in time, its process group
+    (it and the server) and that of `dagster dev` are killed."""
+    command_groups = [child.pid for child in psutil.Process(wrapper.pid).children() if child.name() != "java"]
+    wrapper.terminate()
+    try:
+        wrapper.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        for group in [wrapper.pid, *command_groups]:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+        wrapper.wait()
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def test_landing_two_files_into_a_running_dagster_dev(tmp_path, lake_root, monkeypatch, capsys) -> None:
     port = _free_port()
     log = tmp_path / "dagster_dev.log"
@@ -60,23 +84,29 @@ def test_landing_two_files_into_a_running_dagster_dev(tmp_path, lake_root, monke
         "ETL_SENSOR_INTERVAL_SECONDS": "5",
         "ETL_ALERTS_FILE": str(tmp_path / "alerts.jsonl"),
     }
+    env.pop("ETL_SPARK_REMOTE")  # the wrapper starts a server of its own, as under `make dev`
     monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])
     ensure_dagster_home()  # the project's instance settings, pool limits included, as `make dev` has
+    dagster = str(Path(sys.executable).parent / "dagster")
     with open(log, "w") as out:
-        server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "dagster"), "dev", "-p", str(port)],
+        wrapper = subprocess.Popen(
+            [sys.executable, "-m", "etl_platform.spark_service", "--", dagster, "dev", "-p", str(port)],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    started: list[psutil.Process] = []  # by the wrapper: `dagster dev` and the Spark Connect server
     try:
         _wait_for(
             lambda: "sales_arrival_sensor" in log.read_text() and _graphql(port, "{ version }"),
             "UI and sensors up",
             log,
         )
+        started = psutil.Process(wrapper.pid).children()
+        (jvm,) = [p for p in started if p.name() == "java"]
+        assert "SparkConnectServer" in " ".join(jvm.cmdline())
 
         assert cli.main(["land", "sales", str(SAMPLES_DIR / SALES_SAMPLE)]) == 0
         assert cli.main(["land", "marketing", str(SAMPLES_DIR / MARKETING_SAMPLE)]) == 0
@@ -89,13 +119,11 @@ def test_landing_two_files_into_a_running_dagster_dev(tmp_path, lake_root, monke
         )
         row_count = {e["label"]: e.get("intValue") for e in materialization["metadataEntries"]}["dagster/row_count"]
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        _stop(wrapper)
 
+    assert wrapper.returncode == 0, log.read_text()[-4000:]
+    # Neither outlives it (Dagster's code servers follow within their heartbeat timeout).
+    assert len(started) == 2 and not any(_running(p) for p in started)
     capsys.readouterr()
     assert cli.main(["query", "select count(*) from sales_marketing_daily", "--format", "csv"]) == 0
     assert capsys.readouterr().out.splitlines()[1:] == [str(row_count)]

@@ -48,7 +48,7 @@ def _materializations(result: dg.ExecuteInProcessResult, table: str) -> list:
 
 
 def test_an_older_upload_never_replaces_the_newer_ones_table(quicksight_dir, lake_root) -> None:
-    resources = table_resources(lake_root, local_resources()["spark"])  # the session's warm Spark server
+    resources = table_resources(lake_root, local_resources()["spark"])  # the session's Spark Connect server
     defs = build_definitions(REGISTRY, resources)
     job = defs.resolve_implicit_global_asset_job_def()
     lake, catalog, sql = resources["lake"], resources["catalog"], resources["sql"]

@@ -1,15 +1,17 @@
 """Every kind of bad landing file ends as one clear message naming the file (and the line where it
 can), or as rejected rows that say why; never a traceback or a silent partial table."""
 
-import json
+from dataclasses import replace
 from unittest.mock import MagicMock
 
+import lake_builds
 import lake_job
 import pytest
 from process_sales_data import daily_sales
 
+from etl_platform.assets.processed import process_job
 from etl_platform.checks.settings import QualitySettings
-from etl_platform.checks.specs import check_plan
+from etl_platform.contract.report import CheckOutcome, ScriptResult
 from etl_platform.datasets import SALES
 from etl_platform_tests.helpers import SALES_HEADER, sales_row
 
@@ -25,20 +27,11 @@ def _run(tmp_path, content: bytes, *extra: str, max_reject_share: float = 0.0):
     source = tmp_path / "in.csv"
     source.write_bytes(content)
     out = tmp_path / "out"
-    argv = [
-        "--input_path",
-        str(source),
-        "--output_path",
-        str(out),
-        "--columns",
-        json.dumps([list(c) for c in SALES.columns]),
-        "--checks",
-        check_plan(SALES.row_checks, QualitySettings(), max_reject_share),
-        *extra,
-    ]
+    job = process_job(replace(SALES, max_reject_share=max_reject_share), str(source), str(out), QualitySettings())
+    argv = [*(part for name, value in job.arguments().items() for part in (f"--{name}", value)), *extra]
     pipes = MagicMock()
     try:
-        lake_job.process_landing_file(lake_job.Reporter(pipes), argv, daily_sales)
+        lake_builds.process_landing_file(lake_job.Reporter(pipes), argv, daily_sales)
     except lake_job.LakeJobError as error:
         return str(error), pipes, None
     import pyarrow.parquet as pq
@@ -46,8 +39,10 @@ def _run(tmp_path, content: bytes, *extra: str, max_reject_share: float = 0.0):
     return None, pipes, sorted(pq.read_table(out).to_pylist(), key=lambda r: r["date"])
 
 
-def _checks(pipes) -> dict:
-    return {c.kwargs["check_name"]: c.kwargs for c in pipes.report_asset_check.call_args_list}
+def _checks(pipes) -> dict[str, CheckOutcome]:
+    """The checks the script reported, by name."""
+    result = ScriptResult.from_messages(call.args[0] for call in pipes.report_custom_message.call_args_list)
+    return {outcome.name: outcome for outcome in result.checks}
 
 
 @pytest.mark.parametrize(
@@ -88,10 +83,7 @@ def test_bom_and_crlf_read_like_a_plain_file(spark, tmp_path) -> None:
         folder.mkdir()
         error, pipes, rows = _run(folder, variant)
         assert error is None and rows == plain
-        assert (
-            _checks(pipes)["raw_schema"]["passed"]
-            and _checks(pipes)["parse_rejects"]["metadata"]["rejected_rows"]["raw_value"] == 0
-        )
+        assert _checks(pipes)["raw_schema"].passed and _checks(pipes)["parse_rejects"].metadata["rejected_rows"] == 0
 
 
 def test_quoted_commas_are_values_and_multiline_reads_quoted_line_breaks(spark, tmp_path) -> None:
@@ -109,14 +101,14 @@ def test_extra_columns_are_reported_and_do_not_change_the_table(spark, tmp_path)
     wider = _csv(header=[*SALES_HEADER, "Notes"], rows=[[*r, "n/a"] for r in GOOD_ROWS])
     error, pipes, rows = _run(tmp_path, wider)
     assert error is None and rows == plain
-    assert _checks(pipes)["raw_schema"]["metadata"]["unexpected_columns"]["raw_value"] == ["Notes"]
+    assert _checks(pipes)["raw_schema"].metadata["unexpected_columns"] == ["Notes"]
     assert any("kept as strings: ['Notes']" in c.args[0] for c in pipes.log.info.call_args_list)
 
 
-def _rejects(pipes) -> tuple[dict, dict]:
-    """The parse_rejects report: (passed/severity, metadata as plain values)."""
+def _rejects(pipes) -> tuple[CheckOutcome, dict]:
+    """The parse_rejects outcome and its metadata."""
     parse = _checks(pipes)["parse_rejects"]
-    return parse, {key: value["raw_value"] for key, value in parse["metadata"].items()}
+    return parse, dict(parse.metadata)
 
 
 def test_bad_values_are_rejected_with_lines_and_reasons_and_block_unless_tolerated(spark, tmp_path) -> None:
@@ -135,14 +127,14 @@ def test_bad_values_are_rejected_with_lines_and_reasons_and_block_unless_tolerat
         + ",".join(latin).encode("latin-1")
         + b"\n"
     )
-    for tolerance, severity in ((0.0, "ERROR"), (0.01, "WARN")):  # 4 of 2,006 rows: within 1%
+    for tolerance, blocking in ((0.0, True), (0.01, False)):  # 4 of 2,006 rows: within 1%
         (tmp_path / str(tolerance)).mkdir()
         error, pipes, out = _run(
             tmp_path / str(tolerance), content, max_reject_share=tolerance
         )  # the Latin-1 row lies beyond the vetted head
         assert error is None
         parse, metadata = _rejects(pipes)
-        assert (parse["passed"], parse["severity"], metadata["rejected_rows"]) == (False, severity, 4)
+        assert (parse.passed, parse.blocking, metadata["rejected_rows"]) == (False, blocking, 4)
         assert [(example["_line"], example["_reason"]) for example in metadata["examples"]] == [
             (4, "Date: '2/30/2016' is not a date; Target Close: '2/30/2016' is not a date"),
             (5, "Forecasted Monthly Revenue: '12abc' is not a bigint"),
@@ -158,7 +150,7 @@ def test_bad_values_are_rejected_with_lines_and_reasons_and_block_unless_tolerat
         tmp_path / "few", _csv(rows=rows), max_reject_share=0.01
     )  # 3 of 5 rows rejected: far over 1%
     parse, _ = _rejects(pipes)
-    assert error is None and parse["passed"] is False and parse["severity"] == "ERROR"
+    assert error is None and parse.passed is False and parse.blocking is True
 
 
 @pytest.mark.parametrize(
@@ -179,7 +171,7 @@ def test_a_few_bad_rows_among_good_ones_refuse_the_file_by_default(spark, tmp_pa
     error, pipes, out = _run(tmp_path, _csv(rows=rows))
     assert error is None and len(out) == 29 - len(lines)  # written to its version, which the platform will not publish
     parse, metadata = _rejects(pipes)
-    assert (parse["passed"], parse["severity"]) == (False, "ERROR")
+    assert (parse.passed, parse.blocking) == (False, True)
     assert (metadata["input_rows"], metadata["rejected_rows"], metadata["max_share"]) == (29, len(lines), 0.0)
     assert [(example["_line"], example["_reason"]) for example in metadata["examples"]] == [
         (line, reason) for line in lines

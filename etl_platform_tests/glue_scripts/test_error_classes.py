@@ -4,23 +4,25 @@ quarantined), while bad input (LakeJobError, missing columns, a query Spark refu
 schema) still fails for good. Real errors where there can be: Spark reading what is not there,
 boto3 asking an S3 without the key or without a server."""
 
-import json
 import os
 import shutil
 import socket
 from contextlib import contextmanager, nullcontext
+from functools import partial
 from unittest.mock import MagicMock
 
 import boto3
 import dagster as dg
+import lake_builds
 import lake_job
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from process_sales_data import daily_sales
 
+from etl_platform.assets.processed import process_job
 from etl_platform.checks.settings import QualitySettings
-from etl_platform.checks.specs import check_plan
+from etl_platform.contract.report import FailureKind, ScriptFailure, ScriptResult
 from etl_platform.datasets import REGISTRY, SALES, Capacity
 from etl_platform.definitions import build_definitions
 from etl_platform.environment import local_resources
@@ -45,27 +47,20 @@ def pipes(monkeypatch):
     return reported
 
 
-def _error(pipes) -> dict:
-    """The error the script reported: its words, and whether a retry may help."""
-    (call,) = pipes.report_custom_message.call_args_list
-    return call.args[0]
+def _error(pipes) -> ScriptFailure:
+    """The failure the script reported: its words, and whether a retry may help."""
+    result = ScriptResult.from_messages(call.args[0] for call in pipes.report_custom_message.call_args_list)
+    assert result.failure is not None
+    return result.failure
 
 
-def _argv(source, out, columns=SALES.columns) -> list[str]:
-    return [
-        "--input_path",
-        str(source),
-        "--output_path",
-        str(out),
-        "--columns",
-        json.dumps([list(c) for c in columns]),
-        "--checks",
-        check_plan(SALES.row_checks, QualitySettings(), 0.0),
-    ]
+def _argv(source, out) -> list[str]:
+    job = process_job(SALES, str(source), str(out), QualitySettings())
+    return [part for name, value in job.arguments().items() for part in (f"--{name}", value)]
 
 
 def _process(argv, transform=daily_sales) -> None:
-    lake_job.run_job(lambda reporter, args: lake_job.process_landing_file(reporter, args, transform), argv)
+    lake_job.run_job(partial(lake_builds.process_landing_file, transform=transform), argv)
 
 
 # -- storage trouble: retryable ---------------------------------------------------------------
@@ -76,38 +71,38 @@ def test_reading_a_path_that_does_not_exist_is_retryable(spark, tmp_path, pipes)
     with pytest.raises(lake_job.AnalysisException):  # raised, with its stack: not a one-line data error
         lake_job.run_job(body, [])
     error = _error(pipes)
-    assert error["retryable"] is True
-    assert error["error"].startswith("AnalysisException: [PATH_NOT_FOUND] Path does not exist")
+    assert error.kind is FailureKind.RETRYABLE
+    assert error.message.startswith("AnalysisException: [PATH_NOT_FOUND] Path does not exist")
 
 
 def test_a_landing_file_removed_after_its_head_was_read_is_retryable(spark, tmp_path, pipes, monkeypatch) -> None:
     source = write_csv(tmp_path / "sales.csv", SALES_HEADER, ROWS)
-    read_head = lake_job.read_head
+    read_head = lake_builds.read_head
 
     def read_then_vanish(path, *args):
         head = read_head(path, *args)
         os.remove(path)  # deleted by its producer while the job starts
         return head
 
-    monkeypatch.setattr(lake_job, "read_head", read_then_vanish)
+    monkeypatch.setattr(lake_builds, "read_head", read_then_vanish)
     with pytest.raises(lake_job.AnalysisException):
         _process(_argv(source, tmp_path / "out"))
-    assert _error(pipes)["retryable"] is True and "[PATH_NOT_FOUND]" in _error(pipes)["error"]
+    assert _error(pipes).kind is FailureKind.RETRYABLE and "[PATH_NOT_FOUND]" in _error(pipes).message
 
 
 def test_the_output_folder_deleted_under_a_running_build_is_retryable(spark, tmp_path, pipes, monkeypatch) -> None:
     source = write_csv(tmp_path / "sales.csv", SALES_HEADER, ROWS)
-    write_parquet = lake_job.write_parquet
+    write_parquet = lake_builds.write_parquet
 
     def write_then_lose(frame, path):
         rows = write_parquet(frame, path)
         shutil.rmtree(path)  # e.g. a clean-up removing the build folder while the job checks it
         return rows
 
-    monkeypatch.setattr(lake_job, "write_parquet", write_then_lose)
+    monkeypatch.setattr(lake_builds, "write_parquet", write_then_lose)
     with pytest.raises(lake_job.AnalysisException):
         _process(_argv(source, tmp_path / "out"))
-    assert _error(pipes)["retryable"] is True and "Path does not exist" in _error(pipes)["error"]
+    assert _error(pipes).kind is FailureKind.RETRYABLE and "Path does not exist" in _error(pipes).message
 
 
 def test_a_file_gone_while_spark_reads_it_is_retryable(spark, tmp_path, pipes) -> None:
@@ -123,7 +118,7 @@ def test_a_file_gone_while_spark_reads_it_is_retryable(spark, tmp_path, pipes) -
 
     with pytest.raises(Exception, match="FILE_NOT_EXIST"):
         lake_job.run_job(body, [])
-    assert _error(pipes)["retryable"] is True
+    assert _error(pipes).kind is FailureKind.RETRYABLE
 
 
 def _closed_port() -> int:
@@ -133,15 +128,10 @@ def _closed_port() -> int:
 
 
 @pytest.mark.parametrize("where", ["local", "s3_without_the_key", "s3_unreachable"])
-def test_a_landing_file_that_cannot_be_read_is_retryable(spark, tmp_path, pipes, monkeypatch, where) -> None:
+def test_a_landing_file_that_cannot_be_read_is_retryable(
+    fake_aws_credentials, spark, tmp_path, pipes, monkeypatch, where
+) -> None:
     """Real errors of the head read (before Spark starts): no such file, S3's NoSuchKey, no S3 server."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     expected = {
         "local": "FileNotFoundError",
         "s3_without_the_key": "NoSuchKey",
@@ -160,7 +150,7 @@ def test_a_landing_file_that_cannot_be_read_is_retryable(spark, tmp_path, pipes,
         with pytest.raises(Exception):  # noqa: B017 - the store's own exception, whatever it is
             _process(_argv(source, tmp_path / "out"))
     error = _error(pipes)
-    assert error["retryable"] is True and expected in error["error"], error
+    assert error.kind is FailureKind.RETRYABLE and expected in error.message, error
 
 
 @pytest.mark.parametrize(
@@ -187,7 +177,7 @@ def test_throttling_and_lost_connections_are_retryable(pipes, error) -> None:
 
     with pytest.raises(type(error)):
         lake_job.run_job(body, [])
-    assert _error(pipes)["retryable"] is True
+    assert _error(pipes).kind is FailureKind.RETRYABLE
 
 
 # -- bad input: not retryable -----------------------------------------------------------------
@@ -196,7 +186,7 @@ def test_missing_columns_stay_bad_input(spark, tmp_path, pipes) -> None:
     with pytest.raises(SystemExit):
         _process(_argv(source, tmp_path / "out"))
     error = _error(pipes)
-    assert error["retryable"] is False and "the header lacks expected columns" in error["error"]
+    assert error.kind is FailureKind.DATA and "the header lacks expected columns" in error.message
 
 
 def test_a_query_spark_refuses_on_the_inputs_schema_stays_bad_input(spark, tmp_path, pipes) -> None:
@@ -207,7 +197,7 @@ def test_a_query_spark_refuses_on_the_inputs_schema_stays_bad_input(spark, tmp_p
     with pytest.raises(SystemExit):
         _process(_argv(source, tmp_path / "out"), needs_a_column_the_file_lacks)
     error = _error(pipes)
-    assert error["retryable"] is False and error["error"].startswith("AnalysisException: [UNRESOLVED_COLUMN")
+    assert error.kind is FailureKind.DATA and error.message.startswith("AnalysisException: [UNRESOLVED_COLUMN")
 
 
 def test_a_data_error_naming_a_storage_word_stays_bad_input(tmp_path, pipes) -> None:
@@ -215,7 +205,7 @@ def test_a_data_error_naming_a_storage_word_stays_bad_input(tmp_path, pipes) -> 
     source.write_bytes(b"")
     with pytest.raises(SystemExit):
         _process(_argv(source, tmp_path / "out"))
-    assert _error(pipes) == {"error": f"{source}: the file is empty (0 bytes)", "retryable": False}
+    assert _error(pipes) == ScriptFailure(f"{source}: the file is empty (0 bytes)", FailureKind.DATA)
 
 
 # -- on Glue: the job run's ErrorMessage names the class ------------------------------------
@@ -254,9 +244,7 @@ def test_processed_asset_whose_landing_file_vanishes_fails_retryably_and_quarant
             landed.unlink(missing_ok=True)
             return super().run_script(context, script, arguments, capacity)
 
-    runner = VanishingLanding(
-        mode=warm.mode, master=warm.master, server_dir=warm.server_dir, idle_seconds=warm.idle_seconds
-    )
+    runner = VanishingLanding(remote=warm.remote, master=warm.master)
     job = build_definitions(REGISTRY, table_resources(lake_root, runner)).resolve_implicit_global_asset_job_def()
     config = {
         "ops": {"sales_daily": {"config": {"object_key": "landing/sales/week.csv"}}}

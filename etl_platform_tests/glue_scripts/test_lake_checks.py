@@ -1,18 +1,19 @@
 """Each check fails on crafted bad data and passes on good data (small Spark frames)."""
 
 import datetime as dt
-import json
 import re
 from unittest.mock import MagicMock
 
+import lake_builds
 import lake_checks
 import lake_job
 import pytest
-from lake_checks import CheckPlan, RowCheck
 from process_sales_data import daily_sales
 
+from etl_platform.assets.processed import process_job
 from etl_platform.checks.settings import QualitySettings
-from etl_platform.checks.specs import check_plan
+from etl_platform.contract.checks import CheckPlan, RowCheck
+from etl_platform.contract.report import ScriptResult
 from etl_platform.datasets import SALES
 from etl_platform_tests.helpers import SALES_HEADER, sales_row, write_csv
 
@@ -47,7 +48,7 @@ def test_good_daily_table_passes(spark) -> None:
 )
 def test_date_valid_fails_and_names_the_rows(spark, dates, problem) -> None:
     outcome = _outcomes(_daily(spark, dates))["date_valid"]
-    assert not outcome.passed and outcome.blocking and outcome.severity == "ERROR"
+    assert not outcome.passed and outcome.blocking
     assert outcome.metadata[problem] >= 1
     assert 1 <= len(outcome.metadata["examples"]) <= lake_checks.EXAMPLE_ROWS
 
@@ -55,7 +56,7 @@ def test_date_valid_fails_and_names_the_rows(spark, dates, problem) -> None:
 def test_date_gaps_warn_only_past_the_limit(spark) -> None:
     frame = _daily(spark, [D(2016, 1, 1), D(2016, 1, 8), D(2016, 1, 20)])
     outcome = _outcomes(frame)["date_gaps"]
-    assert not outcome.passed and not outcome.blocking and outcome.severity == "WARN"
+    assert not outcome.passed and not outcome.blocking
     assert outcome.metadata["gaps_over_limit"] == 1
     assert outcome.metadata["longest_gaps"] == [{"after": "2016-01-08", "before": "2016-01-20", "days": 12}]
 
@@ -96,7 +97,8 @@ def test_date_gaps_pass_with_fewer_than_two_days(spark, dates) -> None:
 
 
 def test_output_row_rules_count_failures_with_examples(spark) -> None:
-    plan = CheckPlan(row_checks=(RowCheck("leads_within_opportunities", "leads_generated <= opportunities"),))
+    rule = RowCheck("leads_within_opportunities", "leads_generated <= opportunities", "Leads within opportunities.")
+    plan = CheckPlan(row_checks=(rule,))
     good = _daily(spark, [D(2016, 1, 1)], opportunities=[3], leads_generated=[3])
     bad = _daily(spark, [D(2016, 1, 1), D(2016, 1, 2)], opportunities=[3, 1], leads_generated=[1, 2])
     assert _outcomes(good, plan)["leads_within_opportunities"].passed
@@ -117,19 +119,20 @@ def test_schema_outcome_lists_missing_unexpected_and_unparsable_columns() -> Non
 @pytest.mark.parametrize(
     ("input_rows", "rejected_rows", "max_share", "result"),
     [
-        (1000, 0, 0.0, (True, "ERROR")),  # nothing rejected: a pass
-        (1000, 1, 0.0, (False, "ERROR")),  # by default one rejected row refuses the file
-        (1000, 1, 0.01, (False, "WARN")),  # within the dataset's tolerance: a warning, not a pass
-        (100, 1, 0.01, (False, "WARN")),  # exactly at it
-        (10, 1, 0.01, (False, "ERROR")),  # beyond it: blocks
+        (1000, 0, 0.0, (True, True)),  # nothing rejected: a pass
+        (1000, 1, 0.0, (False, True)),  # by default one rejected row refuses the file
+        (1000, 1, 0.01, (False, False)),  # within the dataset's tolerance: a warning, not a pass
+        (100, 1, 0.01, (False, False)),  # exactly at it
+        (10, 1, 0.01, (False, True)),  # beyond it: blocks
     ],
 )
 def test_parse_rejects_fails_on_any_reject_and_warns_only_within_the_tolerance(
     input_rows, rejected_rows, max_share, result
 ) -> None:
+    """(passed, blocking): a blocking failure is an error, an advisory one a warning."""
     example = {"_line": 7, "_reason": "Amount: 'abc' is not a bigint", "Amount": "abc"}
     outcome = lake_checks.parse_outcomes(input_rows, rejected_rows, [example] * rejected_rows, max_share)
-    assert (outcome.passed, outcome.severity) == result
+    assert (outcome.passed, outcome.blocking) == result
     assert (outcome.metadata["rejected_rows"], outcome.metadata["max_share"]) == (rejected_rows, max_share)
     assert outcome.metadata.get("examples", []) == [example] * rejected_rows
 
@@ -149,48 +152,41 @@ def test_join_coverage(spark, tmp_path) -> None:
 
 
 def _process(tmp_path, rows, header=SALES_HEADER):
-    """Run the sales job in-process, capturing what it reports through Pipes."""
+    """Run the sales job in-process: (its checks by name, everything it reported through Pipes)."""
     pipes = MagicMock()
     source = write_csv(tmp_path / "in.csv", header, rows)
-    argv = [
-        "--input_path",
-        str(source),
-        "--output_path",
-        str(tmp_path / "out"),
-        "--columns",
-        json.dumps([list(c) for c in SALES.columns]),
-        "--checks",
-        check_plan(SALES.row_checks, QualitySettings()),
-    ]
+    job = process_job(SALES, str(source), str(tmp_path / "out"), QualitySettings())
+    argv = [part for name, value in job.arguments().items() for part in (f"--{name}", value)]
     try:
-        lake_job.process_landing_file(lake_job.Reporter(pipes), argv, daily_sales)
+        lake_builds.process_landing_file(lake_job.Reporter(pipes), argv, daily_sales)
     except lake_job.LakeJobError:
         pass
-    return {c.kwargs["check_name"]: c.kwargs for c in pipes.report_asset_check.call_args_list}, pipes
+    result = ScriptResult.from_messages(call.args[0] for call in pipes.report_custom_message.call_args_list)
+    return {outcome.name: outcome for outcome in result.checks}, result
 
 
 def test_sales_job_reports_every_check_and_catches_negative_revenue(spark, tmp_path) -> None:
-    checks, pipes = _process(
+    checks, result = _process(
         tmp_path, [sales_row("1/2/2016", "Lead", "100", "10"), sales_row("1/2/2016", "Lead", "-5", "0")]
     )
     expected = {"raw_schema", "parse_rejects", "date_valid", "date_gaps", *(c.name for c in SALES.row_checks)}
     assert set(checks) == expected
-    pipes.report_asset_materialization.assert_called_once()
+    assert result.build is not None and result.build.rows == 1 and result.build.input_rows == 2
     negative = checks["non_negative_amounts"]
-    assert (negative["passed"], negative["severity"]) == (False, "ERROR")
-    assert negative["metadata"]["failing_rows"]["raw_value"] == 1
-    assert negative["metadata"]["examples"]["raw_value"][0]["Forecasted Monthly Revenue"] == -5
-    assert all(checks[name]["passed"] for name in expected - {"non_negative_amounts"})
+    assert (negative.passed, negative.blocking) == (False, True)
+    assert negative.metadata["failing_rows"] == 1
+    assert negative.metadata["examples"][0]["Forecasted Monthly Revenue"] == -5
+    assert all(checks[name].passed for name in expected - {"non_negative_amounts"})
 
 
 def test_sales_job_with_a_missing_column_reports_raw_schema_and_stops(spark, tmp_path) -> None:
     header = [h for h in SALES_HEADER if h != "Weighted Revenue"]
     row = [v for h, v in zip(SALES_HEADER, sales_row("1/2/2016", "Lead", "100")) if h != "Weighted Revenue"]
-    checks, pipes = _process(tmp_path, [row], header)
+    checks, result = _process(tmp_path, [row], header)
     assert list(checks) == ["raw_schema"]
-    assert checks["raw_schema"]["passed"] is False
-    assert checks["raw_schema"]["metadata"]["missing_columns"]["raw_value"] == ["Weighted Revenue"]
-    pipes.report_asset_materialization.assert_not_called()
+    assert checks["raw_schema"].passed is False
+    assert checks["raw_schema"].metadata["missing_columns"] == ["Weighted Revenue"]
+    assert result.build is None
 
 
 @pytest.mark.parametrize(
@@ -221,7 +217,7 @@ def test_registry_output_rules_fail_on_bad_rows_and_pass_on_good(spark, dataset,
     from etl_platform.datasets import REGISTRY
 
     rule = next(c for c in REGISTRY.dataset(dataset).row_checks if c.name == check)
-    plan = CheckPlan(row_checks=(RowCheck(rule.name, rule.condition),))
+    plan = CheckPlan(row_checks=(rule,))
     columns = sorted(set(re.findall(r"[a-z][a-z_]+", rule.condition)))  # every column the rule reads
     for values, passes in ((good, True), (bad, False)):
         frame = _daily(spark, [D(2016, 1, 1)], **{c: [values.get(c, 0)] for c in columns})

@@ -1,11 +1,11 @@
 """marketing_daily: every column kept, names normalised, real dates, BIGINT metrics."""
 
 import datetime as dt
-import json
 
-import lake_job
+import lake_types
 from process_marketing_data import daily_marketing
 
+from etl_platform.contract.columns import ExpectedColumn, normalize_column_name
 from etl_platform.datasets import MARKETING
 from etl_platform_tests.helpers import MARKETING_HEADER, marketing_row
 
@@ -14,11 +14,11 @@ def test_renames_types_and_sorts(spark) -> None:
     raw = spark.createDataFrame(
         [marketing_row("1/10/2016", 5, "Spring CPC campaign"), marketing_row("1/2/2016", 1)], MARKETING_HEADER
     )
-    expected = lake_job.parse_columns_arg(json.dumps([list(c) for c in MARKETING.columns]))
-    typed = lake_job.apply_types(raw, expected, "M/d/yyyy", ["Date"], "test").frame
+    expected = [ExpectedColumn(name, type_) for name, type_ in MARKETING.columns]
+    typed = lake_types.apply_types(raw, expected, "M/d/yyyy", ["Date"], "test").frame
     result = daily_marketing(typed)
 
-    assert result.columns == [lake_job.normalize_column_name(h) for h in MARKETING_HEADER]
+    assert result.columns == [normalize_column_name(h) for h in MARKETING_HEADER]
     assert "mailing_list_adds" in result.columns
     types = dict(result.dtypes)
     assert types.pop("date") == "date"
@@ -33,6 +33,6 @@ def test_renames_types_and_sorts(spark) -> None:
 def test_unregistered_extra_columns_are_kept_as_strings(spark) -> None:
     header = [*MARKETING_HEADER, "Podcast Listens"]
     raw = spark.createDataFrame([[*marketing_row("1/2/2016", 1), "12"]], header)
-    expected = lake_job.parse_columns_arg(json.dumps([list(c) for c in MARKETING.columns]))
-    result = daily_marketing(lake_job.apply_types(raw, expected, "M/d/yyyy", ["Date"], "test").frame)
+    expected = [ExpectedColumn(name, type_) for name, type_ in MARKETING.columns]
+    result = daily_marketing(lake_types.apply_types(raw, expected, "M/d/yyyy", ["Date"], "test").frame)
     assert dict(result.dtypes)["podcast_listens"] == "string"

@@ -1,22 +1,22 @@
 """sales_daily: per-day aggregation, Lead filtering, real dates, and the script run in-process."""
 
 import datetime as dt
-import json
 
-import lake_job
+import lake_types
 import pytest
-from process_sales_data import daily_sales
+from process_sales_data import daily_sales, main
 
+from etl_platform.contract.columns import ExpectedColumn, columns_to_json
 from etl_platform.datasets import SALES
 from etl_platform_tests.helpers import SALES_HEADER, sales_row, write_csv
 
-COLUMNS = json.dumps([list(c) for c in SALES.columns])
+COLUMNS = columns_to_json(SALES.columns)
 
 
 def typed_sales(spark, rows):
     raw = spark.createDataFrame(rows, SALES_HEADER)
-    expected = lake_job.parse_columns_arg(COLUMNS)
-    return lake_job.apply_types(raw, expected, "M/d/yyyy", ["Date"], "test").frame
+    expected = [ExpectedColumn(name, type_) for name, type_ in SALES.columns]
+    return lake_types.apply_types(raw, expected, "M/d/yyyy", ["Date"], "test").frame
 
 
 def test_aggregates_one_row_per_day_with_lead_revenue(spark) -> None:
@@ -94,7 +94,7 @@ def test_script_main_reads_csv_writes_parquet_and_counts_rejects(spark, tmp_path
     )
     out = tmp_path / "sales_daily"
     argv = ["--input_path", str(source), "--output_path", str(out), "--columns", COLUMNS, "--JOB_ID", "ignored"]
-    lake_job.run_job(lambda reporter, args: lake_job.process_landing_file(reporter, args, daily_sales), argv)
+    main(argv)
     written = spark.read.parquet(str(out)).orderBy("date").collect()
     assert [(r.date.isoformat(), r.opportunities, r.forecasted_monthly_revenue) for r in written] == [
         ("2016-01-02", 1, 100),
@@ -106,7 +106,7 @@ def test_script_main_fails_with_one_line_on_missing_columns(tmp_path, caplog) ->
     source = write_csv(tmp_path / "bad.csv", ["Date", "Revenue"], [["1/2/2016", "5"]])
     argv = ["--input_path", str(source), "--output_path", str(tmp_path / "o"), "--columns", COLUMNS]
     with pytest.raises(SystemExit) as exit_info:
-        lake_job.run_job(lambda reporter, args: lake_job.process_landing_file(reporter, args, daily_sales), argv)
+        main(argv)
     assert exit_info.value.code == 1
     assert "bad.csv: the header lacks expected columns" in caplog.text
     assert not (tmp_path / "o").exists()

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from etl_platform.datasets import REGISTRY
-from etl_platform.insight.correlation_sql import SALES_METRICS, engagement_metrics
+from etl_platform.insight.correlation_sql import engagement_metrics
 from etl_platform.resources import DuckDBEngine
 from etl_platform_tests.helpers import lake_catalog, publish_parquet
 
@@ -18,7 +18,7 @@ def random_days(days: int, seed: int = 7) -> dict[str, list]:
     """Every engagement and sales column of the joined table, independent random counts."""
     rng = np.random.default_rng(seed)
     columns: dict[str, list] = {"date": [dt.date(2016, 1, 1) + dt.timedelta(days=i) for i in range(days)]}
-    for metric in [*engagement_metrics(), *SALES_METRICS]:
+    for metric in [*engagement_metrics(), *REGISTRY.report.sales_metrics]:
         columns[metric] = rng.integers(0, 10_000, days).tolist()
     return columns
 

@@ -9,9 +9,11 @@ import re
 
 from PIL import Image
 
+from etl_platform.datasets import REGISTRY
 from etl_platform.insight.charts import heatmap_png, markdown_images, weekly_png
-from etl_platform.insight.correlation_sql import SALES_METRICS, engagement_metrics
+from etl_platform.insight.correlation_sql import engagement_metrics
 
+SALES_METRICS = REGISTRY.report.sales_metrics
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 

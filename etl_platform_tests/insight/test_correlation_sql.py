@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 
-import lake_job
+import lake_csv
+import lake_types
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -13,10 +13,10 @@ from join_marketing_and_sales_data import join_daily
 from process_marketing_data import daily_marketing
 from process_sales_data import daily_sales
 
+from etl_platform.contract.columns import ExpectedColumn
 from etl_platform.datasets import MARKETING, REGISTRY, SALES, InputDataset
 from etl_platform.insight.correlation_sql import (
     MAX_LAG_DAYS,
-    SALES_METRICS,
     correlation_sql,
     engagement_metrics,
     weekly_sql,
@@ -64,9 +64,9 @@ def numpy_report(
 
 def _daily(spark, path: str, dataset: InputDataset, transform, out: str):
     """One processed table, written as the pipeline writes it (each pass observes its own metrics)."""
-    expected = lake_job.parse_columns_arg(json.dumps([list(c) for c in dataset.columns]))
-    typed = lake_job.apply_types(
-        lake_job.read_landing_csv(spark, path), expected, dataset.date_format, [dataset.date_column], path
+    expected = [ExpectedColumn(name, type_) for name, type_ in dataset.columns]
+    typed = lake_types.apply_types(
+        lake_csv.read_landing_csv(spark, path), expected, dataset.date_format, [dataset.date_column], path
     )
     transform(typed.frame).write.parquet(out)
     return spark.read.parquet(out)
@@ -95,7 +95,7 @@ def test_sql_equals_numpy_on_the_quicksight_joined_table(spark, quicksight_dir, 
     engine = DuckDBEngine(catalog=catalog)
 
     actual = _rows(engine, correlation_sql())
-    expected = numpy_report(columns, engagement_metrics(), list(SALES_METRICS), MAX_LAG_DAYS)
+    expected = numpy_report(columns, engagement_metrics(), list(REGISTRY.report.sales_metrics), MAX_LAG_DAYS)
     assert set(actual) == set(expected) and len(actual) == 17 * 4
     for pair, want in expected.items():
         got = actual[pair]
@@ -147,7 +147,7 @@ def test_engagement_metrics_are_the_marketing_datasets_numeric_columns() -> None
     wider = InputDataset(**{**MARKETING.__dict__, "columns": (*MARKETING.columns, ("Podcast Listens", "bigint"))})
     assert "podcast_listens" in engagement_metrics(wider)
     assert '"podcast_listens"' in correlation_sql(engagement=engagement_metrics(wider))
-    assert set(SALES_METRICS) <= set(SALES.column_lineage())  # columns sales_daily really has
+    assert set(REGISTRY.report.sales_metrics) <= set(SALES.column_lineage())  # columns sales_daily really has
 
 
 def test_weekly_totals_keep_full_weeks_only(tmp_path) -> None:

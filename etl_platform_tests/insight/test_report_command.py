@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import dagster as dg
 import numpy as np
+import pytest
 
 from etl_platform import cli
 from etl_platform.datasets import REGISTRY
 from etl_platform.definitions import build_definitions
-from etl_platform.insight.correlation_sql import REPORT_TABLE
+from etl_platform.insight.report import ReportNotBuiltError, top_correlations
+from etl_platform.resources import DuckDBEngine
 from etl_platform_tests.assets.fake_runner import RecordingRunner
 from etl_platform_tests.helpers import lake_catalog, table_resources
 from etl_platform_tests.insight.synthetic import publish_joined, random_days
+
+REPORT_TABLE = REGISTRY.report.table
 
 
 def test_report_prints_the_strongest_pairs_and_the_chart_paths(lake_root, capsys) -> None:
@@ -50,3 +56,10 @@ def test_report_before_the_first_build_is_a_one_line_error(lake_root, capsys) ->
     assert cli.main(["report"]) == 1
     err = capsys.readouterr().err
     assert err == f"etl-platform: error: no {REPORT_TABLE} table yet: run etl-platform demo first\n"
+
+
+def test_the_report_is_looked_up_under_the_name_the_registry_declares(lake_root) -> None:
+    catalog = lake_catalog(lake_root)
+    renamed = replace(REGISTRY.report, table="visits_vs_revenue")
+    with pytest.raises(ReportNotBuiltError, match="^no visits_vs_revenue table yet"):
+        top_correlations(DuckDBEngine(catalog=catalog), catalog, 3, renamed)

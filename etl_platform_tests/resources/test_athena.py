@@ -16,14 +16,7 @@ REGION = "us-east-1"
 
 
 @pytest.fixture
-def moto_env(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+def moto_env(fake_aws_credentials):
     with mock_aws():
         yield
 

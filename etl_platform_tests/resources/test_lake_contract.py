@@ -10,17 +10,10 @@ from etl_platform.resources.s3_lake import S3Lake
 
 
 @pytest.fixture(params=["local", "s3"])
-def lake(request, tmp_path, monkeypatch):
+def lake(fake_aws_credentials, request, tmp_path, monkeypatch):
     if request.param == "local":
         yield LocalLake(root=str(tmp_path / "lake"))
         return
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="data")
         yield S3Lake(bucket="data", prefix="lake/", s3=S3Resource(region_name="us-east-1"))
@@ -38,7 +31,7 @@ def test_copy_leaves_the_source_untouched(lake, tmp_path) -> None:
     source = tmp_path / "in.csv"
     source.write_bytes(b"Date\n1/1/2016\n")
     original = lake.put_file(source, "landing/sales/in.csv")
-    copied = lake.copy("landing/sales/in.csv", "quarantine/sales/x_in.csv")
+    copied = lake.copy_object("landing/sales/in.csv", "quarantine/sales/x_in.csv")
     assert copied.key == "quarantine/sales/x_in.csv" and copied.size == original.size
     assert (
         lake.read_bytes("quarantine/sales/x_in.csv") == lake.read_bytes("landing/sales/in.csv") == source.read_bytes()

@@ -10,13 +10,7 @@ from etl_platform.resources.s3_lake import S3Lake
 
 
 @pytest.fixture
-def lake(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
+def lake(fake_aws_credentials):
     with mock_aws():
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="data")
         yield S3Lake(bucket="data", prefix="lake/", s3=S3Resource(region_name="us-east-1"))

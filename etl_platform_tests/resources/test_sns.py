@@ -10,14 +10,7 @@ from etl_platform.resources.sns import SnsNotifier
 REGION = "us-east-1"
 
 
-def test_alert_is_published_as_json_with_a_subject(monkeypatch) -> None:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+def test_alert_is_published_as_json_with_a_subject(fake_aws_credentials) -> None:
     with mock_aws():
         sns, sqs = boto3.client("sns", region_name=REGION), boto3.client("sqs", region_name=REGION)
         topic = sns.create_topic(Name="alerts")["TopicArn"]

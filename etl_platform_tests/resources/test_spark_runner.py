@@ -1,6 +1,5 @@
 """The local runner through real Dagster Pipes: arguments, environment, reported results, errors."""
 
-import json
 import logging
 import textwrap
 
@@ -9,19 +8,19 @@ import pytest
 
 from etl_platform.project import GLUE_SCRIPTS_DIR, SHARED_SCRIPTS
 from etl_platform.resources import LocalSparkRunner
+from etl_platform.resources.script_run import ScriptRun
 
-# Stand-in scripts use the real lake_job plumbing but no JVM, so they run in a second.
+# Stand-in scripts use the real lake_job plumbing but no JVM, so they run in a second. What they
+# report (a check's metadata) becomes the materialisation's metadata.
 ECHO_SCRIPT = """
-import json, os, sys
+import os
 import lake_job
+from etl_platform.contract.report import CheckOutcome
 
 def main(reporter, argv):
-    args = lake_job.parse_job_args(argv, required=["input_path"])
     reporter.info("hello from the script")
-    reporter._pipes.report_asset_materialization(metadata={
-        "args": {"raw_value": json.dumps(args), "type": "text"},
-        "submit": {"raw_value": os.environ["PYSPARK_SUBMIT_ARGS"], "type": "text"},
-    })
+    session = ("PYSPARK_SUBMIT_ARGS", "SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED", "SPARK_CONNECT_AUTHENTICATE_TOKEN")
+    reporter.check(CheckOutcome("echo", True, metadata={"argv": list(argv), **{n: os.environ.get(n) for n in session}}))
 
 lake_job.run_job(main)
 """
@@ -44,12 +43,22 @@ def scripts_dir(tmp_path):
     return tmp_path
 
 
+def _reported(run: ScriptRun) -> dg.MaterializeResult:
+    return dg.MaterializeResult(
+        metadata={key: value for check in run.result.checks for key, value in check.metadata.items()}
+    )
+
+
 def _asset(script: str) -> dg.AssetsDefinition:
     @dg.asset(name="t")
     def _t(context: dg.AssetExecutionContext, spark: LocalSparkRunner) -> dg.MaterializeResult:
-        return spark.run_script(context, script, {"input_path": "/lake/landing/sales/a b.csv"}).get_materialize_result()
+        return _reported(spark.run_script(context, script, {"input_path": "/lake/landing/sales/a b.csv"}))
 
     return _t
+
+
+def _metadata(result: dg.ExecuteInProcessResult) -> dict:
+    return {key: value.value for key, value in result.asset_materializations_for_node("t")[0].metadata.items()}
 
 
 def test_runs_the_script_with_glue_style_arguments_and_spark_settings(scripts_dir) -> None:
@@ -61,11 +70,30 @@ def test_runs_the_script_with_glue_style_arguments_and_spark_settings(scripts_di
         messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
     assert result.success
     assert "hello from the script" in messages
-    metadata = result.asset_materializations_for_node("t")[0].metadata
-    assert json.loads(metadata["args"].value) == {"input_path": "/lake/landing/sales/a b.csv"}
-    submit = metadata["submit"].value
+    metadata = _metadata(result)
+    assert metadata["argv"] == ["--input_path", "/lake/landing/sales/a b.csv"]
+    submit = metadata["PYSPARK_SUBMIT_ARGS"]
     assert "--master local[1]" in submit and "spark.sql.shuffle.partitions=3" in submit
-    assert submit.endswith("pyspark-shell")
+    assert submit.endswith("pyspark-shell") and metadata["SPARK_REMOTE"] is None
+
+
+def test_with_a_remote_the_script_gets_a_spark_connect_session_there_and_nothing_inherited(
+    scripts_dir, monkeypatch
+) -> None:
+    """A session variable of the orchestrating process (a stale token, submit arguments) never
+    reaches the script, and the run's log names the server without its token."""
+    monkeypatch.setenv("PYSPARK_SUBMIT_ARGS", "--master local[1] pyspark-shell")
+    monkeypatch.setenv("SPARK_CONNECT_AUTHENTICATE_TOKEN", "stale")
+    remote = "sc://spark.example:15002/;token=secret"
+    runner = LocalSparkRunner(scripts_dir=str(scripts_dir), remote=remote)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([_asset("echo.py")], resources={"spark": runner}, instance=instance)
+        messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    metadata = _metadata(result)
+    assert metadata["SPARK_REMOTE"] == remote
+    assert (metadata["PYSPARK_SUBMIT_ARGS"], metadata["SPARK_CONNECT_AUTHENTICATE_TOKEN"]) == (None, None)
+    assert any(m.startswith("running echo.py on Spark Connect at sc://spark.example:15002 with") for m in messages)
+    assert not any("secret" in message for message in messages if not message.startswith("check echo"))
 
 
 def test_script_failure_fails_the_step_with_the_scripts_message(scripts_dir) -> None:
@@ -95,7 +123,6 @@ def main(reporter, argv):
     if not marker.exists():
         marker.write_text("once")
         raise RuntimeError("executor lost")
-    reporter._pipes.report_asset_materialization(metadata={})
 
 lake_job.run_job(main)
 """
@@ -104,7 +131,7 @@ lake_job.run_job(main)
 def _retrying_asset(script: str) -> dg.AssetsDefinition:
     @dg.asset(name="t", retry_policy=dg.RetryPolicy(max_retries=2, delay=0))
     def _t(context: dg.AssetExecutionContext, spark: LocalSparkRunner) -> dg.MaterializeResult:
-        return spark.run_script(context, script, {}).get_materialize_result()
+        return _reported(spark.run_script(context, script, {}))
 
     return _t
 
@@ -134,7 +161,6 @@ import lake_job
 def main(reporter, argv):
     print("a line on stdout")
     print("a line on stderr", file=sys.stderr)
-    reporter._pipes.report_asset_materialization(metadata={})
 
 lake_job.run_job(main)
 """

@@ -2,7 +2,9 @@
 current one or the one ``as_of`` names, through views over that snapshot's data files."""
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -19,10 +21,20 @@ def _engine(root) -> DuckDBEngine:
     return DuckDBEngine(catalog=lake_catalog(root))
 
 
-def _between(earlier: float, later: float) -> datetime:
-    """A moment strictly between two commit times (seconds, millisecond resolution)."""
-    assert later - earlier >= 0.002, "the commits need a gap for a time between them"
-    return datetime.fromtimestamp((earlier + later) / 2, UTC)
+@pytest.fixture
+def commit_clock(monkeypatch) -> Callable[[float], None]:
+    """Sets the time PyIceberg stamps the next snapshots with, which time travel reads."""
+    moment = [time.time()]
+    monkeypatch.setattr("pyiceberg.table.snapshots.time", SimpleNamespace(time=lambda: moment[0]))
+
+    def set_to(seconds: float) -> None:
+        moment[0] = seconds
+
+    return set_to
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat()
 
 
 def test_a_query_reads_every_data_file_of_the_current_snapshot(tmp_path) -> None:
@@ -38,39 +50,42 @@ def test_a_query_reads_every_data_file_of_the_current_snapshot(tmp_path) -> None
     assert (result.columns, result.rows) == (["rows", "total"], [(4, 10)])
 
 
-def test_a_second_publish_is_seen_and_the_first_stays_readable_as_of_its_id_or_time(tmp_path) -> None:
+def test_a_second_publish_is_seen_and_the_first_stays_readable_as_of_its_id_or_time(tmp_path, commit_clock) -> None:
     engine = _engine(tmp_path)
+    start = time.time() - 3600
+    commit_clock(start)
     first = publish_parquet(tmp_path, "t", "processed/t", pa.table({"n": [1]}))
     assert engine.query("select sum(n) from t").rows == [(1,)]
-    time.sleep(0.05)
+    commit_clock(start + 60)
     second = publish_parquet(tmp_path, "t", "processed/t", pa.table({"n": [7, 8]}), run_id="run-2")
     assert second.parent_id == first.snapshot_id
     assert engine.query("select sum(n) from t").rows == [(15,)]
 
     assert engine.query("select sum(n) from t", as_of=str(first.snapshot_id)).rows == [(1,)]
     assert engine.query("select sum(n) from t", as_of=str(second.snapshot_id)).rows == [(15,)]
-    moment = _between(first.committed_at, second.committed_at)
-    assert engine.query("select sum(n) from t", as_of=moment.isoformat()).rows == [(1,)]
+    between = start + 30
+    assert engine.query("select sum(n) from t", as_of=_iso(between)).rows == [(1,)]
     # Without a zone an ISO time is UTC.
-    naive = moment.replace(tzinfo=None).isoformat()
+    naive = datetime.fromtimestamp(between, UTC).replace(tzinfo=None).isoformat()
     assert engine.query("select sum(n) from t", as_of=naive).rows == [(1,)]
-    later = datetime.fromtimestamp(second.committed_at + 1, UTC).isoformat()
-    assert engine.query("select sum(n) from t", as_of=later).rows == [(15,)]
+    assert engine.query("select sum(n) from t", as_of=_iso(start + 90)).rows == [(15,)]
     # Time travel is per query: the next one reads the current snapshot again.
     assert engine.query("select sum(n) from t").rows == [(15,)]
 
 
-def test_a_snapshot_id_pins_its_own_table_and_a_time_pins_every_table(tmp_path) -> None:
+def test_a_snapshot_id_pins_its_own_table_and_a_time_pins_every_table(tmp_path, commit_clock) -> None:
     engine = _engine(tmp_path)
+    start = time.time() - 3600
+    commit_clock(start)
     first = publish_parquet(tmp_path, "a", "processed/a", pa.table({"n": [1]}))
-    time.sleep(0.05)
-    second = publish_parquet(tmp_path, "a", "processed/a", pa.table({"n": [2]}), run_id="run-2")
-    time.sleep(0.05)
-    other = publish_parquet(tmp_path, "b", "processed/b", pa.table({"m": [10]}))
+    commit_clock(start + 60)
+    publish_parquet(tmp_path, "a", "processed/a", pa.table({"n": [2]}), run_id="run-2")
+    commit_clock(start + 120)
+    publish_parquet(tmp_path, "b", "processed/b", pa.table({"m": [10]}))
     both = "select (select sum(n) from a) as a, (select sum(m) from b) as b"
     assert engine.query(both, as_of=str(first.snapshot_id)).rows == [(1, 10)]  # b stays current
     # At a time before b's first commit, a is as it was then and b does not exist yet.
-    before_b = _between(second.committed_at, other.committed_at).isoformat()
+    before_b = _iso(start + 90)
     assert engine.query("select sum(n) from a", as_of=before_b).rows == [(2,)]
     with pytest.raises(SqlError, match="Table with name b does not exist"):
         engine.query("select * from b", as_of=before_b)

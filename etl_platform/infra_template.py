@@ -1,0 +1,126 @@
+"""The CloudFormation template `etl-platform deploy` ships: the hand-written base plus the registry's Glue jobs.
+
+``infra/etl_platform.yaml`` holds what every deployment shares (buckets, database, workgroup,
+topic, roles, policies). Each script of the registry gets its Glue job here, with its entry's
+capacity, and the orchestrator policy names every job, so a new dataset is one registry entry and
+its script on AWS too. The base's short-form tags are read as their long form (``!Sub x`` ->
+``{"Fn::Sub": x}``), which CloudFormation reads as well: the rendered text is plain YAML.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+from pathlib import PurePosixPath
+from typing import Any
+
+import yaml
+
+from etl_platform.datasets import REGISTRY, Capacity, Registry
+from etl_platform.project import PROJECT_ROOT, SHARED_SCRIPTS
+
+BASE_TEMPLATE = PROJECT_ROOT / "infra" / "etl_platform.yaml"
+SCRIPTS_PREFIX = "glue-scripts/"
+# Beside the scripts: etl_platform.contract, which they import (built by etl_platform.deploy).
+CONTRACT_ZIP = "etl_platform_contract.zip"
+# The orchestrator policy's statement that starts and follows the jobs: it lists each job's ARN.
+RUN_JOBS_SID = "RunGlueJobs"
+GLUE_VERSION = "5.0"
+JOB_ARN = "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:job/${%s}"
+
+
+class _LongFormLoader(yaml.SafeLoader):
+    """CloudFormation YAML, each short-form tag read as its long form."""
+
+
+def _long_form(loader: yaml.SafeLoader, tag: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if tag == "GetAtt":  # the long form takes [resource, attribute]
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {tag if tag in ("Ref", "Condition") else f"Fn::{tag}": value}
+
+
+_LongFormLoader.add_multi_constructor("!", _long_form)
+
+
+def artifact_uri(name: str) -> dict[str, str]:
+    """Where deploy uploads a script or the contract, in the stack's artifact bucket."""
+    return {"Fn::Sub": f"s3://${{ArtifactBucket}}/{SCRIPTS_PREFIX}{name}"}
+
+
+def dagster_pipes_requirement() -> str:
+    """The dagster-pipes the orchestrator runs, so Glue's copy speaks the same protocol version."""
+    return f"dagster-pipes=={importlib.metadata.version('dagster-pipes')}"
+
+
+def _camel(name: str) -> str:
+    """``ad_spend`` -> ``AdSpend``: logical ids are letters and digits only."""
+    return "".join(part.capitalize() for part in re.findall("[A-Za-z0-9]+", name))
+
+
+def glue_jobs(registry: Registry = REGISTRY) -> dict[str, tuple[str, Capacity]]:
+    """Logical id -> (script, capacity), one job per script.
+
+    Ids follow the entry (``Process<Name>Job``, ``JoinJob``), not the script: an id a stack already
+    has keeps its job, where a renamed id would make CloudFormation create a second job of the same
+    name before deleting the first, which Glue refuses. Entries sharing a script share its job.
+    """
+    entries = [(f"Process{_camel(d.name)}Job", d.script, d.capacity) for d in registry.inputs]
+    entries.append(("JoinJob", registry.joined.script, registry.joined.capacity))
+    jobs: dict[str, tuple[str, Capacity]] = {}
+    capacities: dict[str, Capacity] = {}
+    for logical_id, script, capacity in entries:
+        if script in capacities:
+            if capacities[script] != capacity:
+                raise ValueError(f"script {script} is registered with two capacities: {capacities[script]}, {capacity}")
+            continue
+        if logical_id in jobs:
+            raise ValueError(f"two registry entries make the Glue job id {logical_id}: rename one")
+        capacities[script] = capacity
+        jobs[logical_id] = (script, capacity)
+    return jobs
+
+
+def _job(script: str, capacity: Capacity) -> dict[str, Any]:
+    """A job named ``<ProjectName>-<script stem>``, the name GlueSparkRunner starts it by."""
+    extra_files = [artifact_uri(name)["Fn::Sub"] for name in (*SHARED_SCRIPTS, CONTRACT_ZIP)]
+    return {
+        "Type": "AWS::Glue::Job",
+        "Properties": {
+            "Name": {"Fn::Sub": f"${{ProjectName}}-{PurePosixPath(script).stem}"},
+            "Role": {"Fn::GetAtt": ["GlueJobRole", "Arn"]},
+            "GlueVersion": GLUE_VERSION,
+            "WorkerType": capacity.worker_type,
+            "NumberOfWorkers": capacity.number_of_workers,
+            "Timeout": capacity.timeout_minutes,
+            "Command": {"Name": "glueetl", "PythonVersion": "3", "ScriptLocation": artifact_uri(script)},
+            "DefaultArguments": {
+                "--additional-python-modules": dagster_pipes_requirement(),
+                "--extra-py-files": {"Fn::Sub": ",".join(extra_files)},
+                "--enable-continuous-cloudwatch-log": "true",
+                "--job-language": "python",
+                "--TempDir": {"Fn::Sub": "s3://${ArtifactBucket}/glue-temp/"},
+            },
+        },
+    }
+
+
+def build_template(registry: Registry = REGISTRY) -> dict[str, Any]:
+    """The base template with a Glue job per registered script, each named in the orchestrator policy."""
+    template = yaml.load(BASE_TEMPLATE.read_text(), Loader=_LongFormLoader)  # noqa: S506 - a SafeLoader subclass
+    jobs = glue_jobs(registry)
+    statements = template["Resources"]["OrchestratorPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (run_jobs,) = [statement for statement in statements if statement.get("Sid") == RUN_JOBS_SID]
+    run_jobs["Resource"] = [{"Fn::Sub": JOB_ARN % logical_id} for logical_id in jobs]
+    template["Resources"].update({logical_id: _job(*job) for logical_id, job in jobs.items()})
+    return template
+
+
+def render_template(registry: Registry = REGISTRY) -> str:
+    """The template as the YAML text CloudFormation is sent."""
+    return yaml.safe_dump(build_template(registry), sort_keys=False, width=4096)

@@ -1,0 +1,241 @@
+"""The local Spark Connect server: a service that the command needing it starts and stops.
+
+A JVM per Spark step costs seconds to start and more to warm up. ``make dev``, ``make
+materialize``, ``etl-platform demo`` and the test session instead start one Spark Connect server
+beside their other processes, point every step at it (``ETL_SPARK_REMOTE``) and stop it when they
+end. ``python -m etl_platform.spark_service -- COMMAND...`` runs a command that way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from etl_platform.settings import get_settings, project_environment, subprocess_environment
+
+SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
+# How the platform runs Spark on this machine, in the server or in a script's own JVM.
+LOCAL_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.log.level": "WARN",
+    "spark.sql.adaptive.enabled": "true",
+}
+START_TIMEOUT_SECONDS = 180
+STOP_TIMEOUT_SECONDS = 30
+# Exit statuses of a JVM that ended on SIGINT or SIGTERM (its own or the shell's convention).
+SIGNALLED = {128 + signal.SIGINT, 128 + signal.SIGTERM, -signal.SIGINT, -signal.SIGTERM}
+
+log = logging.getLogger(__name__)
+
+
+class SparkServiceError(RuntimeError):
+    """The server did not start; the message's first line says why, the rest is its log's tail."""
+
+
+def spark_home() -> Path:
+    """The installed PySpark's own Spark: the server must match the clients' version."""
+    spec = importlib.util.find_spec("pyspark")
+    if spec is None or not spec.submodule_search_locations:
+        raise SparkServiceError("pyspark is not installed")
+    return Path(spec.submodule_search_locations[0])
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (the server binds it a moment later)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def answers(port: int) -> bool:
+    """The server accepts connections: its gRPC service is registered before it listens."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def address(remote: str) -> str:
+    """A Spark Connect URL without its parameters (a token among them), fit for a log."""
+    return remote.split("/;", 1)[0].split(";", 1)[0]
+
+
+def server_name(owner: int) -> str:
+    """The server's application name, on its command line: which process started it."""
+    return f"etl_platform Spark Connect for pid {owner}"
+
+
+def _server_command(master: str, driver_memory: str, conf: Mapping[str, str], port: int) -> list[str]:
+    conf = {**conf, "spark.connect.grpc.binding.address": "127.0.0.1", "spark.connect.grpc.binding.port": str(port)}
+    return [
+        str(spark_home() / "bin" / "spark-submit"),
+        *("--class", SERVER_CLASS, "--name", server_name(os.getpid())),
+        *("--master", master, "--driver-memory", driver_memory),
+        *[part for key, value in conf.items() for part in ("--conf", f"{key}={value}")],
+    ]
+
+
+def _tail(path: str, lines: int = 20) -> str:
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").strip().splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _stop(jvm: subprocess.Popen) -> None:
+    if jvm.poll() is None:
+        jvm.terminate()
+        try:
+            jvm.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            jvm.kill()
+            jvm.wait()
+
+
+@contextmanager
+def spark_connect_server(
+    master: str = "local[*]",
+    driver_memory: str = "2g",
+    conf: Mapping[str, str] = LOCAL_CONF,
+    start_timeout_seconds: float = START_TIMEOUT_SECONDS,
+) -> Iterator[str]:
+    """A Spark Connect server (a child JVM) for the block; yields its ``sc://`` URL.
+
+    It listens on a free loopback port and accepts only clients that present a fresh token, which
+    the URL carries (``;token=``: on ``localhost`` the client sends it without TLS). It is ready
+    when the block starts and stopped when the block ends, however it ends. Its output goes to a
+    temporary log, kept (and named) only when the server did not start or ended on its own.
+    """
+    port, token = free_port(), secrets.token_hex(16)
+    environment = subprocess_environment(
+        SPARK_HOME=str(spark_home()),
+        SPARK_CONNECT_AUTHENTICATE_TOKEN=token,  # not on the command line, where anyone could read it
+        SPARK_LOCAL_IP="127.0.0.1",
+        PYSPARK_PYTHON=sys.executable,
+    )
+    for name in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED", "PYSPARK_SUBMIT_ARGS"):
+        environment.pop(name, None)
+    with tempfile.NamedTemporaryFile(prefix="spark-connect-", suffix=".log", delete=False) as output:
+        jvm = subprocess.Popen(
+            _server_command(master, driver_memory, conf, port),
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    listening = False
+    try:
+        deadline = time.monotonic() + start_timeout_seconds
+        while not answers(port):
+            if jvm.poll() is not None:
+                raise SparkServiceError(
+                    f"the Spark Connect server exited with status {jvm.returncode} before listening; "
+                    f"last lines of {output.name}:\n{_tail(output.name)}"
+                )
+            if time.monotonic() > deadline:
+                raise SparkServiceError(
+                    f"the Spark Connect server did not listen within {start_timeout_seconds:g} s; "
+                    f"last lines of {output.name}:\n{_tail(output.name)}"
+                )
+            time.sleep(0.1)
+        listening = True
+        yield f"sc://localhost:{port}/;token={token}"
+    finally:
+        status = jvm.poll()
+        _stop(jvm)
+        if listening and status in (None, *SIGNALLED):
+            os.unlink(output.name)
+        elif listening:
+            log.warning(f"the Spark Connect server had exited with status {status}; its log: {output.name}")
+
+
+@contextmanager
+def local_spark_service() -> Iterator[str | None]:
+    """The Spark Connect URL for a command's steps, for as long as it runs (``ETL_SPARK_REMOTE``).
+
+    The settings' own when set (a server of the user's: nothing is started); else, with the local
+    profile, that of a server started for the block with the settings' master and driver memory.
+    None with the AWS profile (Glue runs the scripts).
+    """
+    settings = get_settings()
+    if settings.spark_remote or settings.platform_env != "local":
+        yield settings.spark_remote
+        return
+    with spark_connect_server(settings.spark_master, settings.spark_driver_memory) as remote:
+        yield remote
+
+
+class _Forwarder:
+    """Signals the wrapper gets go to the command's process group, once; before the command runs,
+    they end the wrapper (stopping the server)."""
+
+    def __init__(self) -> None:
+        self.command: subprocess.Popen | None = None
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if self.command is None:
+            raise SystemExit(128 + signum)
+        try:
+            os.killpg(self.command.pid, signum)
+        except ProcessLookupError:  # the command has ended; the server is being stopped
+            pass
+
+
+def run_with_server(command: list[str]) -> int:
+    """Run ``command`` with the service's server, then stop the server; the command's exit status.
+
+    The command runs in a process group of its own, so each signal reaches it once, through
+    here: a terminal's Ctrl-C (sent to this process's group), a SIGTERM to this process alone, or
+    one to its whole group.
+    """
+    if shutil.which(command[0]) is None:
+        print(f"spark_service: error: no such command: {command[0]}", file=sys.stderr)
+        return 127
+    forward = _Forwarder()
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, forward)
+    with local_spark_service() as remote:
+        if remote:
+            print(f"Spark Connect server for {command[0]}: {address(remote)}", file=sys.stderr, flush=True)
+        environment = subprocess_environment(ETL_SPARK_REMOTE=remote) if remote else subprocess_environment()
+        forward.command = subprocess.Popen(command, env=environment, process_group=0)
+        code = forward.command.wait()
+    return 128 - code if code < 0 else code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m etl_platform.spark_service",
+        usage="%(prog)s -- COMMAND [ARGUMENT...]",
+        description="Run a command with a Spark Connect server of its own (ETL_SPARK_REMOTE), stopped when it ends.",
+    )
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    command = parser.parse_args(argv).command
+    command = command[1:] if command[:1] == ["--"] else command
+    if not command:
+        parser.error("no command given")
+    try:
+        with project_environment():  # the settings in .env, as the command itself reads them
+            return run_with_server(command)
+    except SparkServiceError as error:
+        print(f"spark_service: error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
