@@ -25,6 +25,7 @@ os.environ.setdefault("ETL_SPARK_RETRIES", "0")
 from benchmarks import report  # noqa: E402
 from benchmarks.machine import load_average, machine_info  # noqa: E402
 from benchmarks.runner import ALL_CONTENDERS, Settings, run_all, say  # noqa: E402
+from etl_platform.settings import get_settings  # noqa: E402
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -86,7 +87,7 @@ def build_results(raw: dict, settings: Settings, started: dict, ended: dict) -> 
             "repeat": settings.repeat,
             "contenders": list(settings.contenders),
             "tick_objects": settings.tick_objects,
-            "spark_retries": os.environ["ETL_SPARK_RETRIES"],
+            "spark_retries": get_settings().spark_retries,
         },
         **summaries(raw),
     }

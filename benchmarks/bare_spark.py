@@ -8,36 +8,29 @@ parser types the values; no string pass), the transform functions imported uncha
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 from benchmarks.job_cli import job_main
 from benchmarks.schema import typed_header
+from etl_platform.contract.columns import SPARK_TYPES, quote_identifier
 from etl_platform.datasets import REGISTRY, InputDataset
 from etl_platform.project import GLUE_SCRIPTS_DIR
+from etl_platform.settings import get_settings
 
 sys.path.insert(0, str(GLUE_SCRIPTS_DIR))
 
 from pyspark.sql import DataFrame, SparkSession  # noqa: E402
-from pyspark.sql import types as T  # noqa: E402
-
-SPARK_TYPES = {
-    "string": T.StringType(),
-    "bigint": T.LongType(),
-    "double": T.DoubleType(),
-    "boolean": T.BooleanType(),
-    "date": T.DateType(),
-}
 
 
 def session() -> SparkSession:
     """Configured as the platform's local runner configures its scripts (master, driver memory,
     no UI, adaptive execution, the scripts' parsing settings)."""
+    settings = get_settings()
     return (
-        SparkSession.builder.master(os.environ.get("ETL_SPARK_MASTER", "local[*]"))
+        SparkSession.builder.master(settings.spark_master)
         .appName("bare_spark_benchmark")
-        .config("spark.driver.memory", os.environ.get("ETL_SPARK_DRIVER_MEMORY", "2g"))
+        .config("spark.driver.memory", settings.spark_driver_memory)
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.log.level", "WARN")
@@ -49,8 +42,9 @@ def session() -> SparkSession:
     )
 
 
-def schema_for(path: Path, dataset: InputDataset) -> T.StructType:
-    return T.StructType([T.StructField(name, SPARK_TYPES[type_]) for name, type_ in typed_header(path, dataset)])
+def schema_for(path: Path, dataset: InputDataset) -> str:
+    """The file's columns with the registry's types, as a Spark DDL schema."""
+    return ", ".join(f"{quote_identifier(name)} {SPARK_TYPES[type_]}" for name, type_ in typed_header(path, dataset))
 
 
 def read_typed(spark: SparkSession, path: Path, dataset: InputDataset) -> DataFrame:

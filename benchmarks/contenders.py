@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -22,13 +21,14 @@ from benchmarks.outputs import describe_tables
 from benchmarks.rss import PeakRss
 from etl_platform.datasets import REGISTRY
 from etl_platform.project import PROJECT_ROOT
+from etl_platform.settings import subprocess_environment
 
 TABLES = [*(d.output_table for d in REGISTRY.inputs), REGISTRY.joined.name]
 
 
 def run_process(command: list[str], log: Path) -> tuple[float, PeakRss]:
     """Seconds from start to exit, and the peak RSS of the process tree meanwhile."""
-    env = {**os.environ, "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")}
+    env = subprocess_environment(SPARK_LOCAL_IP="127.0.0.1")
     with open(log, "ab") as out:
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT, env=env)

@@ -12,7 +12,7 @@ import duckdb
 
 from benchmarks.job_cli import job_main
 from benchmarks.schema import header, typed_header
-from etl_platform.contract.columns import normalize_column_name
+from etl_platform.contract.columns import normalize_column_name, quote_sql_identifier, quote_sql_literal
 from etl_platform.datasets import REGISTRY, InputDataset
 
 DUCKDB_TYPES = {"string": "VARCHAR", "bigint": "BIGINT", "double": "DOUBLE", "boolean": "BOOLEAN", "date": "DATE"}
@@ -20,22 +20,13 @@ DUCKDB_TYPES = {"string": "VARCHAR", "bigint": "BIGINT", "double": "DOUBLE", "bo
 DATE_FORMAT = "%m/%d/%Y"
 
 
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def read_csv_sql(path: Path, dataset: InputDataset) -> str:
     """``read_csv`` with every column typed as the registry says (no sniffing of types)."""
     columns = ", ".join(
-        f"{literal(name)}: {literal(DUCKDB_TYPES[type_])}" for name, type_ in typed_header(path, dataset)
+        f"{quote_sql_literal(name)}: {quote_sql_literal(DUCKDB_TYPES[type_])}"
+        for name, type_ in typed_header(path, dataset)
     )
-    return (
-        f"read_csv({literal(str(path))}, header = true, dateformat = {literal(DATE_FORMAT)}, columns = {{{columns}}})"
-    )
+    return f"read_csv({quote_sql_literal(str(path))}, header = true, dateformat = {quote_sql_literal(DATE_FORMAT)}, columns = {{{columns}}})"
 
 
 def sales_sql(source: str) -> str:
@@ -53,12 +44,14 @@ def sales_sql(source: str) -> str:
 
 def marketing_sql(source: str, columns: list[str]) -> str:
     """``daily_marketing``: every column, snake_case names, by date."""
-    renamed = ", ".join(f"{quote(name)} AS {quote(normalize_column_name(name))}" for name in columns)
+    renamed = ", ".join(
+        f"{quote_sql_identifier(name)} AS {quote_sql_identifier(normalize_column_name(name))}" for name in columns
+    )
     return f"SELECT {renamed} FROM {source} ORDER BY date"
 
 
 def copy_sql(table: str, path: Path) -> str:
-    return f"COPY {quote(table)} TO {literal(str(path))} (FORMAT parquet, COMPRESSION snappy)"
+    return f"COPY {quote_sql_identifier(table)} TO {quote_sql_literal(str(path))} (FORMAT parquet, COMPRESSION snappy)"
 
 
 def run(sales: Path, marketing: Path, out: Path) -> None:

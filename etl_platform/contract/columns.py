@@ -24,6 +24,16 @@ def quote_identifier(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+def quote_sql_identifier(name: str) -> str:
+    """A name as a standard SQL identifier (double quotes), as DuckDB and Athena read it."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_sql_literal(text: str) -> str:
+    """A string as a standard SQL literal (single quotes), as DuckDB and Athena read it."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 @dataclass(frozen=True)
 class ExpectedColumn:
     """A raw CSV column the registry declares: its header name and its type (a key of ``SPARK_TYPES``)."""

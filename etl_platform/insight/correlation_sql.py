@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from etl_platform.contract.columns import normalize_column_name
+from etl_platform.contract.columns import normalize_column_name, quote_sql_identifier, quote_sql_literal
 from etl_platform.datasets import REGISTRY, InputDataset
 
 MAX_LAG_DAYS = 14
@@ -41,19 +41,11 @@ def engagement_metrics(dataset: InputDataset = REGISTRY.dataset(REGISTRY.report.
     ]
 
 
-def quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _long(table: str, metrics: Sequence[str], label: str, value: str) -> str:
     """One row per (day, metric): the wide columns unpivoted with UNION ALL (both engines have it)."""
     return "\n    UNION ALL\n".join(
         f"    SELECT date_diff('day', DATE '1970-01-01', \"date\") AS day_number, "
-        f"CAST({_literal(metric)} AS VARCHAR) AS {label}, CAST({quote(metric)} AS DOUBLE) AS {value} FROM {quote(table)}"
+        f"CAST({quote_sql_literal(metric)} AS VARCHAR) AS {label}, CAST({quote_sql_identifier(metric)} AS DOUBLE) AS {value} FROM {quote_sql_identifier(table)}"
         for metric in metrics
     )
 
@@ -111,8 +103,8 @@ def weekly_sql(
     """Weekly totals (weeks start Monday in both engines) of full weeks only: a partial first or
     last week would show as a false dip."""
     return f"""SELECT CAST(date_trunc('week', "date") AS DATE) AS week,
-       sum({quote(engagement)}) AS {quote(engagement)}, sum({quote(sales)}) AS {quote(sales)}
-FROM {quote(table)}
+       sum({quote_sql_identifier(engagement)}) AS {quote_sql_identifier(engagement)}, sum({quote_sql_identifier(sales)}) AS {quote_sql_identifier(sales)}
+FROM {quote_sql_identifier(table)}
 GROUP BY CAST(date_trunc('week', "date") AS DATE)
 HAVING count(*) = 7
 ORDER BY week"""

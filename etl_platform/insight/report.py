@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from etl_platform.contract.columns import quote_sql_identifier
 from etl_platform.datasets import REGISTRY, CorrelationReport
-from etl_platform.insight.correlation_sql import quote
 from etl_platform.resources import Lake, QueryResult, SqlEngine, TableCatalog
 
 HEATMAP = "correlation_heatmap.png"
@@ -27,7 +27,7 @@ def top_correlations(
         raise ReportNotBuiltError(f"no {report.table} table yet: run etl-platform demo first")
     return sql.query(
         "SELECT engagement_metric, sales_metric, round(best_correlation, 3) AS r, best_lag_days AS lead_days, "
-        f"best_days AS days, round(correlation, 3) AS same_day_r FROM {quote(report.table)} "
+        f"best_days AS days, round(correlation, 3) AS same_day_r FROM {quote_sql_identifier(report.table)} "
         f"ORDER BY abs(best_correlation) DESC NULLS LAST, engagement_metric, sales_metric LIMIT {int(limit)}"
     )
 

@@ -8,8 +8,9 @@ import re
 import dagster as dg
 import pyarrow.parquet as pq
 
+from etl_platform.assets.insight import correlation_report_asset
+from etl_platform.automation.cadence import Cycle
 from etl_platform.datasets import REGISTRY
-from etl_platform.definitions import build_definitions
 from etl_platform.insight.report import chart_paths
 from etl_platform.resources import DuckDBEngine, LocalLake
 from etl_platform_tests.assets.fake_runner import RecordingRunner
@@ -21,9 +22,12 @@ REPORT = dg.AssetKey(REPORT_TABLE)
 
 
 def _materialize(root, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    defs = build_definitions(REGISTRY, table_resources(root, RecordingRunner()))
-    return defs.resolve_implicit_global_asset_job_def().execute_in_process(
-        instance=instance, asset_selection=[REPORT], raise_on_error=False
+    """The report asset, alone, on the test's resources."""
+    return dg.materialize(
+        [correlation_report_asset(REGISTRY, Cycle.from_env())],
+        resources=table_resources(root, RecordingRunner()),
+        instance=instance,
+        raise_on_error=False,
     )
 
 

@@ -6,8 +6,9 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from etl_platform.assets.joined import joined_asset
+from etl_platform.automation.cadence import Cycle
 from etl_platform.datasets import REGISTRY
-from etl_platform.definitions import build_definitions
 from etl_platform.resources import LocalLake
 from etl_platform.tables import Build, LakeTables
 from etl_platform_tests.assets.fake_runner import RecordingRunner
@@ -27,9 +28,11 @@ def _build_table(root, location: str) -> list[str]:
 
 
 def _materialize_join(root, script_calls):
-    defs = build_definitions(REGISTRY, table_resources(root, RecordingRunner(record=script_calls)))
-    return defs.resolve_implicit_global_asset_job_def().execute_in_process(
-        asset_selection=[dg.AssetKey("sales_marketing_daily")], raise_on_error=False
+    """The joined asset, alone, on the test's resources."""
+    return dg.materialize(
+        [joined_asset(REGISTRY, Cycle.from_env())],
+        resources=table_resources(root, RecordingRunner(record=script_calls)),
+        raise_on_error=False,
     )
 
 

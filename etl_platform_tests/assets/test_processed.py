@@ -7,6 +7,8 @@ import re
 import dagster as dg
 import pytest
 
+from etl_platform.assets.processed import processed_asset
+from etl_platform.automation.cadence import Cycle
 from etl_platform.datasets import REGISTRY, SALES
 from etl_platform.definitions import build_definitions
 from etl_platform_tests.assets.fake_runner import RecordingRunner
@@ -22,11 +24,15 @@ def _land(root, name: str, mtime: int, body: str = "Date\n1/1/2016\n"):
     return path
 
 
-def _materialize(root, selection: str, run_config=None, runner=None, instance=None):
-    defs = build_definitions(REGISTRY, table_resources(root, runner or RecordingRunner()))
-    job = defs.resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(
-        run_config=run_config or {}, asset_selection=[dg.AssetKey(selection)], raise_on_error=False, instance=instance
+def _materialize(root, table: str, run_config=None, runner=None, instance=None):
+    """The one processed asset, alone, on the test's resources."""
+    (dataset,) = [d for d in REGISTRY.inputs if d.output_table == table]
+    return dg.materialize(
+        [processed_asset(dataset, Cycle.from_env())],
+        resources=table_resources(root, runner or RecordingRunner()),
+        run_config=run_config or {},
+        instance=instance,
+        raise_on_error=False,
     )
 
 
