@@ -203,7 +203,7 @@ def demo(samples_dir: Path) -> int:
         f"\nTables:  etl-platform tables"
         f'\nQuery:   etl-platform query "select * from {REGISTRY.joined.name} limit 5"'
         f"\nReport:  etl-platform report   (engagement vs. revenue: strongest correlations and charts)"
-        f"\nUI:      dagster dev   (from {PROJECT_ROOT}; then open http://127.0.0.1:3000; or make dev)"
+        f"\nUI:      make dev   (from {PROJECT_ROOT}; then open http://127.0.0.1:3000)"
     )
     return 0
 
