@@ -57,10 +57,10 @@ def read_head(path: str, size: int = HEAD_BYTES) -> bytes:
         return handle.read(size)
 
 
-def _position(data: bytes, offset: int) -> str:
+def _position(data: bytes, offset: int) -> tuple[int, int]:
+    """The line and the byte within it (both from 1) of ``offset``."""
     line = data.count(b"\n", 0, offset) + 1
-    column = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
-    return f"line {line}, byte {column}"
+    return line, offset - (data.rfind(b"\n", 0, offset) + 1) + 1
 
 
 def _decoded_head(head: bytes, source: str) -> str:
@@ -76,9 +76,11 @@ def _decoded_head(head: bytes, source: str) -> str:
     except UnicodeDecodeError as error:
         if error.reason == "unexpected end of data" and len(head) == HEAD_BYTES:
             return text[: error.start].decode("utf-8")  # a character cut by the end of the head
+        line, column = _position(text, error.start)
         raise LakeJobError(
-            f"{source}: {_position(text, error.start)}: byte 0x{text[error.start]:02X} is not UTF-8 "
-            "(Latin-1 or Windows-1252?); save the file as UTF-8"
+            f"{source}: line {line}, byte {column}: byte 0x{text[error.start]:02X} is not UTF-8 "
+            "(Latin-1 or Windows-1252?); save the file as UTF-8",
+            line,
         ) from None
 
 
@@ -88,12 +90,15 @@ def _vet_names(header: Sequence[str], source: str) -> None:
     for position, name in enumerate(header, start=1):
         earlier = first_position.setdefault(normalize_column_name(name), position)
         if earlier != position:
-            raise LakeJobError(f"{source}: line 1: columns {earlier} and {position} are both named {name.strip()!r}")
+            raise LakeJobError(
+                f"{source}: line 1: columns {earlier} and {position} are both named {name.strip()!r}", line=1
+            )
     if len(header) == 1:
         for delimiter in (";", "\t", "|"):
             if delimiter in header[0]:
                 raise LakeJobError(
-                    f"{source}: line 1 is one column containing {delimiter!r}: the file seems delimited by {delimiter!r}; expected ','"
+                    f"{source}: line 1 is one column containing {delimiter!r}: the file seems delimited by {delimiter!r}; expected ','",
+                    line=1,
                 )
 
 
@@ -103,7 +108,7 @@ def read_header(head: bytes, source: str) -> list[str]:
     records = csv.reader(io.StringIO(_decoded_head(head, source)))
     header = next(records, [])
     if not any(name.strip() for name in header):
-        raise LakeJobError(f"{source}: line 1, the header, is empty")
+        raise LakeJobError(f"{source}: line 1, the header, is empty", line=1)
     if len(head) < HEAD_BYTES and not any(any(field.strip() for field in record) for record in records):
         raise LakeJobError(f"{source}: the file has a header but no data rows")
     _vet_names(header, source)

@@ -33,7 +33,12 @@ log = logging.getLogger("lake_job")
 
 
 class LakeJobError(Exception):
-    """A problem with the input: reported as one clear line, no JVM stack."""
+    """A problem with the input: reported as one clear line, no JVM stack, with the line of the
+    file at fault when known."""
+
+    def __init__(self, message: str, line: int | None = None):
+        super().__init__(message)
+        self.line = line
 
 
 class MissingColumnsError(LakeJobError):
@@ -166,7 +171,9 @@ def failure_of(error: Exception, storage: str | None) -> ScriptFailure:
     the data's fault; storage trouble (``storage``) and anything else may be transient."""
     if storage is not None:
         return ScriptFailure(storage, FailureKind.RETRYABLE)
-    if isinstance(error, (LakeJobError, ContractError)):
+    if isinstance(error, LakeJobError):
+        return ScriptFailure(_first_line(error), FailureKind.DATA, error.line)
+    if isinstance(error, ContractError):
         return ScriptFailure(_first_line(error), FailureKind.DATA)
     kind = FailureKind.DATA if isinstance(error, AnalysisException) else FailureKind.RETRYABLE
     return ScriptFailure(f"{type(error).__name__}: {_first_line(error)}", kind)

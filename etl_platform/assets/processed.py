@@ -113,7 +113,7 @@ def run_or_refuse(
         reason = failed.description or "failed"
         report = quarantine(lake, dataset, source, context.run.run_id, reason)
         restate_unrun_checks(context, catalog, source)
-        raise refused_input(lake, source, reason, report) from None
+        raise refused_input(lake, source, reason, report, failed.failure.line) from None
 
 
 def settle(
@@ -131,10 +131,10 @@ def settle(
         yield from stale_build(context, catalog, source, build.stale_against)
         return
     if build.failed:
-        reason = audit_failure(source, build.failed)
+        reason, line = audit_failure(source, build.failed)
         report = quarantine(lake, dataset, source, context.run.run_id, reason, build.failed)
         yield from build.results  # every check ran: their results stand
-        raise refused_input(lake, source, reason, report)
+        raise refused_input(lake, source, reason, report, line)
     if build.rejected_rows:
         rejects = [c for c in build.checks if c.check_name == PARSE_REJECTS.name]
         note = f"{build.rejected_rows} rejected row(s) left out of the published table"

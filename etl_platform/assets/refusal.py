@@ -13,7 +13,6 @@ real result.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import dagster as dg
@@ -22,19 +21,17 @@ from etl_platform.checks.restate import restate_checks
 from etl_platform.contract.checks import PARSE_REJECTS
 from etl_platform.resources import Lake, LakeObject, TableCatalog
 
+
 # The scripts name the position of a problem as "line N" in their one-line errors.
-_LINE = re.compile(r"\bline (\d+)\b")
-
-
-def refused_input(lake: Lake, source: LakeObject, reason: str, report_key: str) -> dg.Failure:
+def refused_input(lake: Lake, source: LakeObject, reason: str, report_key: str, line: int | None = None) -> dg.Failure:
+    """The step's failure for a refused file: why, where its report is, and the line at fault if known."""
     metadata: dict[str, dg.MetadataValue] = {
         "file": dg.MetadataValue.path(lake.uri(source.key)),
         "reason": dg.MetadataValue.text(reason),
         "quarantine_report": dg.MetadataValue.path(lake.uri(report_key)),
     }
-    line = _LINE.search(reason)
-    if line:
-        metadata["line"] = dg.MetadataValue.int(int(line.group(1)))
+    if line is not None:
+        metadata["line"] = dg.MetadataValue.int(line)
     return dg.Failure(
         description=f"{reason} (quarantined: {lake.uri(report_key)})",
         metadata=metadata,
@@ -42,9 +39,9 @@ def refused_input(lake: Lake, source: LakeObject, reason: str, report_key: str) 
     )
 
 
-def audit_failure(source: LakeObject, failed: Sequence[dg.AssetCheckResult]) -> str:
+def audit_failure(source: LakeObject, failed: Sequence[dg.AssetCheckResult]) -> tuple[str, int | None]:
     """One line for a build its blocking checks refused: which checks, and the first rejected row
-    (its line and reason) when rows were rejected."""
+    (its line and reason) when rows were rejected; and that row's line."""
     reason = f"{source.key}: blocking checks failed: {', '.join(c.check_name for c in failed if c.check_name)}"
     rejects = next((c for c in failed if c.check_name == PARSE_REJECTS.name), None)
     examples = rejects.metadata["examples"].value if rejects and "examples" in rejects.metadata else None
@@ -52,7 +49,8 @@ def audit_failure(source: LakeObject, failed: Sequence[dg.AssetCheckResult]) -> 
         first = examples[0]
         count = rejects.metadata["rejected_rows"].value
         reason += f"; {count} row(s) rejected, the first at line {first.get('_line')}: {first.get('_reason')}"
-    return reason
+        return reason, first.get("_line")
+    return reason, None
 
 
 def restate_unrun_checks(context: dg.AssetExecutionContext, catalog: TableCatalog, source: LakeObject) -> None:

@@ -82,17 +82,19 @@ class BuildReport:
 
 @dataclass(frozen=True)
 class ScriptFailure:
-    """Why a script failed, in one line, and whether the input is to blame."""
+    """Why a script failed, in one line, whether the input is to blame, and the line of the input
+    file at fault when the script knows it."""
 
     message: str
     kind: FailureKind
+    line: int | None = None
 
     @property
     def retryable(self) -> bool:
         return self.kind is FailureKind.RETRYABLE
 
     def to_json(self) -> str:
-        return _encode("failure", {"message": self.message, "kind": self.kind.value})
+        return _encode("failure", {"message": self.message, "kind": self.kind.value, "line": self.line})
 
 
 Record = CheckOutcome | BuildReport | ScriptFailure
@@ -112,7 +114,7 @@ def from_json(text: str) -> Record:
         if record == "build":
             return BuildReport._from_data(data)
         if record == "failure":
-            return ScriptFailure(message=data["message"], kind=FailureKind(data["kind"]))
+            return ScriptFailure(message=data["message"], kind=FailureKind(data["kind"]), line=data.get("line"))
     except (ValueError, TypeError, KeyError) as error:
         raise ContractError(f"a script reported a malformed record ({error}): {str(text)[:200]}") from None
     raise ContractError(f"a script reported an unknown record {record!r}")

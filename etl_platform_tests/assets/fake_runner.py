@@ -34,13 +34,15 @@ class RecordingRunner(SparkJobRunner):
     warning_checks: list[str] = []  # ... as failed and advisory (WARN severity), which does not block
     rejected_rows: int = 0
     error: str | None = None  # the "script" fails with this message instead
+    error_line: int | None = None  # ... naming this line of the input as the one at fault
     retryable: bool = False
 
     def run_script(self, context, script, arguments, capacity=None) -> ScriptRun:
         self.record.calls.append((script, dict(arguments)))
         context.set_requires_typed_event_stream()  # as a Pipes session does
         if self.error:
-            failure = ScriptFailure(self.error, FailureKind.RETRYABLE if self.retryable else FailureKind.DATA)
+            kind = FailureKind.RETRYABLE if self.retryable else FailureKind.DATA
+            failure = ScriptFailure(self.error, kind, self.error_line)
             raise script_failed(context, script, ScriptResult(failure=failure), died="")
         # Like a script, leave a table at the output location (one row per reported row).
         output = Path(arguments["output_path"])

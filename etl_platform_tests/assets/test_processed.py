@@ -234,7 +234,11 @@ def test_a_refused_file_fails_with_its_cause_and_leaves_the_published_checks_sta
     with dg.instance_for_test() as instance:
         assert _materialize(lake_root, "sales_daily", _named("landing/sales/week1.csv"), instance=instance).success
         refused = _materialize(
-            lake_root, "sales_daily", _named("landing/sales/week2.csv"), RecordingRunner(error=reason), instance
+            lake_root,
+            "sales_daily",
+            _named("landing/sales/week2.csv"),
+            RecordingRunner(error=reason, error_line=1),
+            instance,
         )
         with ui_context(instance, RECORDING_DEFS, lake_root.parent) as context:
             statuses = check_statuses(context, "sales_daily")

@@ -30,8 +30,9 @@ JOIN_BUILD = BuildReport(
         BuildReport("/lake/processed/t/data/b1", 42, (Column("date", "date"),), input_rows=45, rejected_rows=3),
         JOIN_BUILD,
         ScriptFailure("AnalysisException: [PATH_NOT_FOUND] Path does not exist: /lake/x", FailureKind.RETRYABLE),
+        ScriptFailure("in.csv: line 2, byte 12: byte 0xEB is not UTF-8", FailureKind.DATA, line=2),
     ],
-    ids=["check", "processed_build", "joined_build", "failure"],
+    ids=["check", "processed_build", "joined_build", "failure", "failure_at_a_line"],
 )
 def test_each_record_reads_back_as_sent(record) -> None:
     assert from_json(record.to_json()) == record

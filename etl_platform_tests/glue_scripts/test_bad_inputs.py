@@ -5,13 +5,14 @@ from dataclasses import replace
 from unittest.mock import MagicMock
 
 import lake_builds
+import lake_csv
 import lake_job
 import pytest
 from process_sales_data import daily_sales
 
 from etl_platform.assets.processed import process_job
 from etl_platform.checks.settings import QualitySettings
-from etl_platform.contract.report import CheckOutcome, ScriptResult
+from etl_platform.contract.report import CheckOutcome, FailureKind, ScriptResult
 from etl_platform.datasets import SALES
 from etl_platform_tests.helpers import SALES_HEADER, sales_row
 
@@ -74,6 +75,25 @@ def test_bad_files_fail_with_one_clear_line(spark, tmp_path, content, message) -
     error, _, _ = _run(tmp_path, content)
     assert error is not None and message in error, error
     assert "\n" not in error.strip() and str(tmp_path / "in.csv") in error
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        (_csv().replace(b"Avery Quinn", "Zoë Quinn".encode("latin-1"), 1), 2),
+        (_csv().replace(b",", b";"), 1),
+        (_csv(header=[*SALES_HEADER[:-1], "date"]), 1),
+        (b"", None),
+    ],
+    ids=["not_utf8_on_line_2", "other_delimiter", "duplicate_column", "empty_file"],
+)
+def test_the_failure_record_names_the_line_at_fault(tmp_path, content, line) -> None:
+    source = tmp_path / "in.csv"
+    source.write_bytes(content)
+    with pytest.raises(lake_job.LakeJobError) as raised:
+        lake_csv.read_header(lake_csv.read_head(str(source)), str(source))
+    failure = lake_job.failure_of(raised.value, storage=None)
+    assert (failure.kind, failure.line) == (FailureKind.DATA, line)
 
 
 def test_bom_and_crlf_read_like_a_plain_file(spark, tmp_path) -> None:
