@@ -8,6 +8,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from etl_platform.datasets import InputDataset
 from etl_platform.resources import DuckDBEngine, LocalLake, SparkJobRunner, SqlTableCatalog
 from etl_platform.resources.catalog import BuildSource, TableSnapshot
 from etl_platform.samples import MARKETING_HEADER, SALES_HEADER
@@ -111,3 +112,16 @@ __all__ = [
     "table_resources",
     "write_csv",
 ]
+
+
+def third_input(name: str, **fields: object) -> InputDataset:
+    """A third input dataset for graph tests: ``<name>/`` lands into ``<name>_daily``, built by an
+    existing script unless ``fields`` say otherwise."""
+    defaults: dict[str, object] = {
+        "landing_prefix": f"{name}/",
+        "script": "process_sales_data.py",
+        "output_table": f"{name}_daily",
+        "description": f"{name} per day.",
+        "columns": (("Date", "date"),),
+    }
+    return InputDataset(name=name, **{**defaults, **fields})

@@ -7,15 +7,9 @@ import pytest
 
 from etl_platform.datasets import MARKETING, REGISTRY, SALES, InputDataset, JoinedTable, Registry, UnknownDatasetError
 from etl_platform.definitions import build_definitions
+from etl_platform_tests.helpers import third_input
 
-WEB = InputDataset(
-    name="web",
-    landing_prefix="web/",
-    script="process_sales_data.py",  # any existing script: only the graph is under test
-    output_table="web_daily",
-    description="Web analytics per day.",
-    columns=(("Date", "date"), ("Sessions", "bigint")),
-)
+WEB = third_input("web", columns=(("Date", "date"), ("Sessions", "bigint")))
 
 
 def _join_deps(registry: Registry) -> set[dg.AssetKey]:

@@ -18,17 +18,15 @@ from typing import Any
 import cfnlint.decode
 import pytest
 
-from etl_platform.datasets import MARKETING, REGISTRY, SALES, Capacity, InputDataset, Registry
+from etl_platform.datasets import MARKETING, REGISTRY, SALES, Capacity, Registry
 from etl_platform.infra_template import render_template
 from etl_platform.project import SHARED_SCRIPTS
 from etl_platform.resources.glue_runner import GlueSparkRunner
+from etl_platform_tests.helpers import third_input
 
-AD_SPEND = InputDataset(
-    name="ad_spend",
-    landing_prefix="ad_spend/",
+AD_SPEND = third_input(
+    "ad_spend",
     script="process_ad_spend_data.py",
-    output_table="ad_spend_daily",
-    description="Advertising spend per day.",
     columns=(("Date", "date"), ("Spend", "double")),
     capacity=Capacity(worker_type="G.2X", number_of_workers=10, timeout_minutes=120),
 )

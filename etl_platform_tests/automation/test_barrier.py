@@ -6,10 +6,10 @@ import dagster as dg
 import pytest
 from dagster._core.test_utils import freeze_time
 
-from etl_platform.datasets import MARKETING, REGISTRY, SALES, InputDataset, Registry
+from etl_platform.datasets import MARKETING, REGISTRY, SALES, Registry
 from etl_platform.definitions import build_definitions
 from etl_platform_tests.assets.fake_runner import RecordingRunner
-from etl_platform_tests.helpers import table_resources
+from etl_platform_tests.helpers import table_resources, third_input
 
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)  # a cycle start for the default weekly cycle
 JOIN = dg.AssetKey(REGISTRY.joined.name)
@@ -87,14 +87,7 @@ def test_failed_blocking_check_on_an_input_holds_the_join(instance) -> None:
 
 
 def test_three_dataset_registry_waits_for_all_three(instance) -> None:
-    web = InputDataset(
-        name="web",
-        landing_prefix="web/",
-        script="process_sales_data.py",
-        output_table="web_daily",
-        description="Web analytics per day.",
-        columns=(("Date", "date"),),
-    )
+    web = third_input("web")
     barrier = Barrier(instance, Registry(inputs=(SALES, MARKETING, web), joined=REGISTRY.joined))
     t = MONDAY + timedelta(hours=1)
     assert barrier.join_requests(t) == 0
