@@ -26,7 +26,7 @@ from etl_platform.resources import Lake, QueryResult, SqlEngine, TableCatalog
 from etl_platform.resources.lake import LakeError, key_skip_reason
 from etl_platform.resources.sql import SqlError
 from etl_platform.rollback import rollback_table
-from etl_platform.settings import UnknownEnvironmentError, project_environment
+from etl_platform.settings import SettingsError, project_environment
 from etl_platform.sql_guard import EmptySqlError, WriteRefusedError, check_read_only
 from etl_platform.tables import describe_snapshots
 
@@ -149,6 +149,39 @@ def step_failure_text(failure: Any) -> str:
     return (error.message.strip().splitlines() or ["failed"])[0]
 
 
+STOP_SECONDS = 30  # for a canceled run's step to stop its script, while its Spark server still runs
+
+
+def _execute_stoppably(job: Any, instance: Any, **kwargs: Any) -> Any:
+    """``job.execute_in_process`` in a thread of its own. In the main thread Dagster takes over
+    Ctrl-C and SIGTERM for the run and only acts on them when it ends; here they stop the demo at
+    once (its Spark server with it), and the run is recorded as canceled."""
+    import threading
+
+    outcome: list[Any] = []
+
+    def execute() -> None:
+        try:
+            outcome.append(job.execute_in_process(instance=instance, **kwargs))
+        except BaseException as error:  # handed to the main thread
+            outcome.append(error)
+
+    worker = threading.Thread(target=execute, name="demo-run", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt:
+        run = instance.get_run_by_id(kwargs["run_id"])
+        if run is not None and not run.is_finished:
+            instance.report_run_canceled(run, message="the demo was interrupted")
+        worker.join(STOP_SECONDS)  # its step sees the cancellation and stops its script
+        raise
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
+
+
 def demo(samples_dir: Path) -> int:
     """Land the samples, materialise every asset through Dagster, and say where things are.
 
@@ -187,9 +220,7 @@ def demo(samples_dir: Path) -> int:
             where = f", Spark Connect at {address(remote)}" if remote else ""
             print(f"\nrunning {job.name} (run {run_id}{where}):")
             with step_progress(instance, run_id, [node.name for node in job.nodes_in_topological_order]):
-                result = job.execute_in_process(
-                    run_config=quiet, instance=instance, run_id=run_id, raise_on_error=False
-                )
+                result = _execute_stoppably(job, instance, run_config=quiet, run_id=run_id, raise_on_error=False)
     except SparkServiceError as error:
         raise CliError(str(error)) from None
     if not result.success:
@@ -326,10 +357,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         LakeError,
         ReportNotBuiltError,
         UnknownDatasetError,
-        UnknownEnvironmentError,
+        SettingsError,
     ) as error:
         print(f"etl-platform: error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM to the demo: whatever it started has been stopped
+        print("etl-platform: interrupted", file=sys.stderr)
+        return 130
     except DagsterInvalidConfigError as error:  # e.g. an ETL_* variable of the AWS profile is not set
         unset = sorted(set(re.findall(r"\{'env': '(\w+)'\}", str(error))))
         reason = f"environment variables not set: {', '.join(unset)}" if unset else str(error).strip().splitlines()[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -125,3 +126,11 @@ def third_input(name: str, **fields: object) -> InputDataset:
         "columns": (("Date", "date"),),
     }
     return InputDataset(name=name, **{**defaults, **fields})
+
+
+def still_running(process: psutil.Process) -> bool:
+    """Whether ``process`` runs (an exited one whose parent has not reaped it does not)."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -68,6 +70,21 @@ class ScriptOutput:
     def wait(self, timeout: float = 10) -> None:
         """Until the output ends (a Spark JVM the script started may hold it a moment longer)."""
         self._thread.join(timeout)
+
+
+# How often a running script's run is checked for cancellation.
+CANCEL_POLL_SECONDS = 1.0
+# The scripts this process is running. A process that ends while a step still runs (a demo stopped
+# with Ctrl-C, its run in a thread) must not leave them behind: they are killed at its exit. One set
+# per process, as the processes it tracks are.
+_RUNNING: set[subprocess.Popen] = set()
+
+
+@atexit.register
+def _kill_running_scripts() -> None:
+    for process in list(_RUNNING):
+        if process.poll() is None:
+            process.kill()
 
 
 # Variables that pick how a script's SparkSession is made: the runner sets its own.
@@ -157,24 +174,44 @@ class LocalSparkRunner(SparkJobRunner):
                 errors="replace",
             )
             output = ScriptOutput(process.stdout, context.log, script)  # type: ignore[arg-type]
+            _RUNNING.add(process)
             try:
-                returncode = process.wait(timeout=capacity.timeout_minutes * 60)
-            except subprocess.TimeoutExpired:
-                self._stop(process)
-                raise dg.Failure(
-                    description=f"{script} timed out after {capacity.timeout_minutes} minutes", allow_retries=True
-                ) from None
+                returncode = self._wait(context, process, script, capacity)
             except dg.DagsterExecutionInterruptedError:
                 context.log.info(f"run interrupted: stopping {script}")
                 self._stop(process)
                 raise
             finally:
+                _RUNNING.discard(process)
                 output.wait()
         result = ScriptResult.from_messages(session.get_custom_messages())
         if returncode != 0:
             crash = f"exit code {returncode}" + (f": {output.last_line}" if output.last_line else "")
             raise script_failed(context, script, result, crash)
         return ScriptRun(result)
+
+    def _wait(
+        self, context: dg.AssetExecutionContext, process: subprocess.Popen, script: str, capacity: Capacity
+    ) -> int:
+        """The script's exit status. It is stopped if it outlives its capacity's timeout, or if its
+        run is canceled meanwhile (from the UI, or by a demo interrupted while its run executes in
+        process, where no signal reaches the step)."""
+        deadline = time.monotonic() + capacity.timeout_minutes * 60
+        while True:
+            try:
+                return process.wait(timeout=CANCEL_POLL_SECONDS)
+            except subprocess.TimeoutExpired:
+                pass
+            if time.monotonic() > deadline:
+                self._stop(process)
+                raise dg.Failure(
+                    description=f"{script} timed out after {capacity.timeout_minutes} minutes", allow_retries=True
+                )
+            run = context.instance.get_run_by_id(context.run.run_id)
+            if run is not None and run.status in (dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.CANCELED):
+                context.log.info(f"run canceled: stopping {script}")
+                self._stop(process)
+                raise dg.Failure(description=f"{script} stopped: the run was canceled", allow_retries=False)
 
     def _stop(self, process: subprocess.Popen) -> None:
         """SIGINT first: a script on Spark Connect then cancels its running query on the server."""

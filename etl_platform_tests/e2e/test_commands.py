@@ -17,6 +17,7 @@ from etl_platform.definitions import defs
 from etl_platform.instance import ensure_dotenv
 from etl_platform.project import PROJECT_ROOT
 from etl_platform.spark_service import server_name
+from etl_platform_tests.helpers import still_running
 
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
@@ -54,7 +55,7 @@ def test_demo_then_materialize_from_the_project_root(tmp_path) -> None:
     )
     lines = {line.split()[0]: line for line in demo.stdout.splitlines() if " rows " in line}
     assert set(lines) == {"sales_daily", "marketing_daily", "sales_marketing_daily", "engagement_revenue_correlation"}
-    assert "731 rows" in lines["sales_marketing_daily"] and "dagster dev" in demo.stdout
+    assert "731 rows" in lines["sales_marketing_daily"] and "make dev" in demo.stdout
     assert "68 rows" in lines["engagement_revenue_correlation"]
     # On the terminal: a line per step of the job with its time, then the summary. Dagster's
     # events, the scripts' own output and Spark's warnings stay in the run's log (checked below).
@@ -93,7 +94,8 @@ def test_demo_then_materialize_from_the_project_root(tmp_path) -> None:
         assert not any("No Partition Defined for Window" in message for message in messages)  # ... with no such warning
 
 
-def test_a_demo_ended_by_sigterm_stops_its_spark_server(tmp_path) -> None:
+def _demo_until_its_run_starts(tmp_path) -> tuple[subprocess.Popen, psutil.Process]:
+    """A demo with its own lake and instance, once its Spark server is up; and that server."""
     env = {**os.environ, "ETL_LAKE_ROOT": str(tmp_path / "lake"), "DAGSTER_HOME": str(tmp_path / "home")}
     for name in ("ETL_PLATFORM_ENV", "ETL_SPARK_REMOTE"):
         env.pop(name, None)
@@ -106,7 +108,31 @@ def test_a_demo_ended_by_sigterm_stops_its_spark_server(tmp_path) -> None:
         line = demo.stdout.readline() if ready else ""
         assert ready and line, f"the demo did not start its run: {demo.stderr.read()[-3000:] if not ready else ''}"
     (jvm,) = [child for child in psutil.Process(demo.pid).children() if child.name() == "java"]
+    return demo, jvm
+
+
+def _stopped_by_sigterm(demo: subprocess.Popen) -> None:
     demo.send_signal(signal.SIGTERM)
-    demo.communicate(timeout=120)
-    assert demo.returncode != 0
+    _, err = demo.communicate(timeout=120)
+    assert demo.returncode == 130 and err.strip().splitlines()[-1] == "etl-platform: interrupted", err[-2000:]
+
+
+def test_a_demo_ended_by_sigterm_stops_its_spark_server(tmp_path) -> None:
+    demo, jvm = _demo_until_its_run_starts(tmp_path)
+    _stopped_by_sigterm(demo)
     assert not jvm.is_running()
+
+
+def test_a_demo_ended_during_a_step_stops_its_script_and_cancels_its_run(tmp_path) -> None:
+    demo, jvm = _demo_until_its_run_starts(tmp_path)
+    deadline, scripts = time.monotonic() + 120, []
+    while not scripts and time.monotonic() < deadline:
+        children = psutil.Process(demo.pid).children()
+        scripts = [p for p in children if any("glue-scripts" in part for part in p.cmdline())]
+        psutil.wait_procs(children, timeout=0.2)  # a short wait on the children, not a sleep
+    assert scripts, "no step started a script"
+    _stopped_by_sigterm(demo)
+    assert not still_running(jvm) and not any(still_running(p) for p in scripts)
+    with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
+        (run,) = instance.get_runs()
+    assert run.status == dg.DagsterRunStatus.CANCELED

@@ -16,10 +16,11 @@ import psutil
 import pytest
 
 from etl_platform import cli
+from etl_platform.datasets import REGISTRY
 from etl_platform.instance import ensure_dagster_home
 from etl_platform.project import PROJECT_ROOT, SAMPLES_DIR
 from etl_platform.samples import MARKETING_SAMPLE, SALES_SAMPLE
-from etl_platform_tests.helpers import lake_catalog
+from etl_platform_tests.helpers import lake_catalog, still_running
 
 pytestmark = pytest.mark.e2e
 DEADLINE_SECONDS = 300
@@ -29,6 +30,9 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+RUNS_IN_PROGRESS = "{ runsOrError(filter: {statuses: [QUEUED, NOT_STARTED, STARTING, STARTED]}) { ... on Runs { results { runId } } } }"
 
 
 def _graphql(port: int, query: str) -> dict:
@@ -66,13 +70,6 @@ def _stop(wrapper: subprocess.Popen) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(group, signal.SIGKILL)
         wrapper.wait()
-
-
-def _running(process: psutil.Process) -> bool:
-    try:
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def test_landing_two_files_into_a_running_dagster_dev(tmp_path, lake_root, monkeypatch, capsys) -> None:
@@ -118,12 +115,16 @@ def test_landing_two_files_into_a_running_dagster_dev(tmp_path, lake_root, monke
             lambda: _graphql(port, query)["assetOrError"]["assetMaterializations"], "UI shows it", log
         )
         row_count = {e["label"]: e.get("intValue") for e in materialization["metadataEntries"]}["dagster/row_count"]
+        # The join's good build starts the report; stopping dagster dev under it would fail that run.
+        report = REGISTRY.report.table
+        _wait_for(lambda: report in catalog.names(), "the report after the join was not published", log)
+        _wait_for(lambda: not _graphql(port, RUNS_IN_PROGRESS)["runsOrError"]["results"], "runs ended", log)
     finally:
         _stop(wrapper)
 
     assert wrapper.returncode == 0, log.read_text()[-4000:]
     # Neither outlives it (Dagster's code servers follow within their heartbeat timeout).
-    assert len(started) == 2 and not any(_running(p) for p in started)
+    assert len(started) == 2 and not any(still_running(p) for p in started)
     capsys.readouterr()
     assert cli.main(["query", "select count(*) from sales_marketing_daily", "--format", "csv"]) == 0
     assert capsys.readouterr().out.splitlines()[1:] == [str(row_count)]
