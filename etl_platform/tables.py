@@ -46,6 +46,13 @@ TABLE_PROPERTIES = {
 }
 
 
+def newer_than(current: TableSnapshot | None, source: BuildSource | None) -> TableSnapshot | None:
+    """``current`` if it was built from an upload newer than ``source`` (the newest upload wins)."""
+    if source and current and current.source and source.is_older_than(current.source):
+        return current
+    return None
+
+
 @dataclass(frozen=True)
 class Build:
     """What one audited build publishes, recorded in its snapshot's summary."""
@@ -140,6 +147,11 @@ class LakeTables:
             self.catalog.identifier(name), schema=schema, location=self.lake.uri(location), properties=TABLE_PROPERTIES
         )
 
+    def newer_snapshot(self, name: str, source: BuildSource) -> TableSnapshot | None:
+        """The table's current snapshot if it was built from an upload newer than ``source``: a
+        build of ``source`` would be stale, so it need not run."""
+        return newer_than(self.catalog.current(name), source)
+
     def publish(self, name: str, location: str, build_key: str, build: Build, allow_older: bool = False) -> Published:
         """Commit the build's files as the table's new current snapshot, unless a newer upload's
         snapshot is current (``allow_older`` publishes it anyway: an explicit rebuild of an old file).
@@ -155,14 +167,9 @@ class LakeTables:
                 table = table.refresh()
             head = table.current_snapshot()
             current = TableSnapshot.of(head) if head else None
-            if (
-                not allow_older
-                and build.source
-                and current
-                and current.source
-                and build.source.is_older_than(current.source)
-            ):
-                return Published(snapshot=None, stale_against=current, attempts=attempt)
+            newer = None if allow_older else newer_than(current, build.source)
+            if newer is not None:
+                return Published(snapshot=None, stale_against=newer, attempts=attempt)
             try:
                 snapshot = self._overwrite(table, files, schema, build.summary(build_key))
             except CommitFailedException:

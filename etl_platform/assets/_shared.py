@@ -8,10 +8,9 @@ from dataclasses import dataclass, replace
 import dagster as dg
 
 from etl_platform.checks.history import row_count_change
-from etl_platform.checks.restate import restate_checks
 from etl_platform.checks.settings import QualitySettings
 from etl_platform.contract.checks import CheckPlan, RowCheck
-from etl_platform.resources import Lake, LakeObject, TableCatalog
+from etl_platform.resources import Lake, LakeObject
 from etl_platform.resources.catalog import BuildSource, TableError, TableSnapshot
 from etl_platform.resources.script_run import ScriptRun
 from etl_platform.settings import get_settings
@@ -125,33 +124,32 @@ def publish_table(
     }, outcome
 
 
-def stale_build(
-    context: dg.AssetExecutionContext, catalog: TableCatalog, source: LakeObject, current: TableSnapshot
-) -> Iterator[dg.AssetObservation]:
-    """A build of an older upload than the current snapshot's: the run says why in its log, in a
-    run tag and in an observation on the asset (no materialisation, so nothing downstream runs),
-    and the table's checks are re-stated for the snapshot that stays current."""
+def stale_message(context: dg.AssetExecutionContext, source: LakeObject, current: TableSnapshot, what: str) -> str:
     table = context.asset_key.to_user_string()
     theirs = current.source.describe() if current.source else "a newer input"
-    message = (
-        f"{table}: skipped as stale: {BuildSource.of(source).describe()} was uploaded before {theirs}, which the "
+    return (
+        f"{table}: {what}: {BuildSource.of(source).describe()} was uploaded before {theirs}, which the "
         f"current snapshot {current.version} was built from; the newer data stays published and {source.key} is kept "
         "(run it with allow_older: true in its config to publish it anyway)"
     )
-    context.log.warning(message)
-    # Pipes put the step in Dagster's "typed event stream" mode, where every output must be yielded
-    # whatever output_required says; Dagster has no public way back, and this step must end without
-    # a materialisation (the attribute is what set_requires_typed_event_stream sets).
-    context.op_execution_context._step_execution_context._requires_typed_event_stream = False
+
+
+def stale_failure(context: dg.AssetExecutionContext, source: LakeObject, current: TableSnapshot) -> dg.Failure:
+    """A build that became stale while it ran: nothing was published. A failure, not a skip, as the
+    step's Pipes session requires its materialisation; retrying would find it stale again."""
     context.instance.add_run_tags(context.run.run_id, {STALE_TAG: source.key})
-    checks = [key.name for key in context.selected_asset_check_keys]
-    restate_checks(
-        context.instance,
-        context.asset_key,
-        current,
-        checks,
-        f"the build of {source.key} was stale; this snapshot stays current",
-    )
+    return dg.Failure(description=stale_message(context, source, current, "not published"), allow_retries=False)
+
+
+def stale_build(
+    context: dg.AssetExecutionContext, source: LakeObject, current: TableSnapshot
+) -> Iterator[dg.AssetObservation | dg.AssetCheckResult]:
+    """A build of an older upload than the current snapshot's, found before any Spark runs: the run
+    says why in its log, in a run tag and in an observation on the asset (no materialisation, so
+    nothing downstream runs), and the table's checks are re-stated for the snapshot that stays current."""
+    message = stale_message(context, source, current, "skipped as stale")
+    context.log.warning(message)
+    context.instance.add_run_tags(context.run.run_id, {STALE_TAG: source.key})
     yield dg.AssetObservation(
         asset_key=context.asset_key,
         description=message,
@@ -162,6 +160,21 @@ def stale_build(
             "current_snapshot": dg.MetadataValue.text(current.version),
         },
     )
+    for key in context.selected_asset_check_keys:
+        passed = key.name in current.checks_passed  # only advisory checks can fail on a published snapshot
+        outcome = "passed" if passed else "did not pass"
+        yield dg.AssetCheckResult(
+            check_name=key.name,
+            passed=passed,
+            severity=dg.AssetCheckSeverity.ERROR if passed else dg.AssetCheckSeverity.WARN,
+            metadata={
+                "note": dg.MetadataValue.text(
+                    f"{outcome} when run {current.run_id} built snapshot {current.version}; "
+                    f"the build of {source.key} was stale; this snapshot stays current"
+                ),
+                "table_version": dg.MetadataValue.text(current.version),
+            },
+        )
 
 
 @dataclass
@@ -185,7 +198,7 @@ def table_results(
     allow_older: bool = False,
 ) -> TableBuild:
     """The script's build (plus what only the orchestrator knows), its checks, and the publish
-    decision they lead to. A stale build yields its checks but no materialisation, so nothing
+    decision they lead to. A build found stale when publishing yields its checks but no materialisation, so nothing
     downstream sees a change."""
     reported = run.build
     checks = run.check_results()

@@ -14,6 +14,7 @@ from etl_platform.assets._shared import (
     TableResult,
     check_plan,
     stale_build,
+    stale_failure,
     table_pool,
     table_results,
 )
@@ -127,9 +128,10 @@ def settle(
     """What an audited build leaves: skipped as stale, refused (the file quarantined), or published
     (with any rejected rows it left out kept in the quarantine)."""
     if build.stale_against is not None:
+        # A newer upload was published while this one was built (builds of one table only overlap
+        # when its pool's limit allows it): nothing is published, and the step says so.
         yield from build.results
-        yield from stale_build(context, catalog, source, build.stale_against)
-        return
+        raise stale_failure(context, source, build.stale_against)
     if build.failed:
         reason, line = audit_failure(source, build.failed)
         report = quarantine(lake, dataset, source, context.run.run_id, reason, build.failed)
@@ -171,8 +173,12 @@ def processed_asset(dataset: InputDataset, cycle: Cycle) -> dg.AssetsDefinition:
     ) -> Iterator[TableResult | dg.AssetObservation]:
         choice = chosen_source(context, lake, catalog, dataset, config.object_key)
         source = choice.source
-        context.log.info(f"processing {source.key} ({source.size:,} bytes) into {dataset.output_table}")
         tables = LakeTables(lake, catalog)
+        newer = None if config.allow_older else tables.newer_snapshot(dataset.output_table, BuildSource.of(source))
+        if newer is not None:  # decided before any Spark runs: the step ends with no materialisation
+            yield from stale_build(context, source, newer)
+            return
+        context.log.info(f"processing {source.key} ({source.size:,} bytes) into {dataset.output_table}")
         settings = QualitySettings.from_env()
         staged = tables.stage(dataset.table_location, context.run.run_id)
         job = process_job(dataset, lake.uri(source.key), lake.uri(staged), settings)

@@ -1,18 +1,21 @@
 """Processed assets with the Spark runner mocked: which file, which arguments, what metadata."""
 
+import datetime as dt
 import json
 import os
 import re
 
 import dagster as dg
+import pyarrow as pa
 import pytest
 
 from etl_platform.assets.processed import processed_asset
 from etl_platform.automation.cadence import Cycle
 from etl_platform.datasets import REGISTRY, SALES
 from etl_platform.definitions import build_definitions
+from etl_platform.resources.catalog import BuildSource
 from etl_platform_tests.assets.fake_runner import RecordingRunner
-from etl_platform_tests.helpers import current_files, lake_catalog, table_resources
+from etl_platform_tests.helpers import current_files, lake_catalog, publish_parquet, table_resources
 from etl_platform_tests.ui import RECORDING_DEFS, check_statuses, ui_context
 
 
@@ -287,6 +290,39 @@ def test_a_build_of_an_older_upload_is_skipped_as_stale_and_the_newer_data_stays
     ]
     assert [o.metadata["skipped_object"].value for o in observations] == ["landing/sales/week1.csv"]
     assert (tmp_path / "landing" / "sales" / "week1.csv").is_file() and _quarantine_files(tmp_path) == []
+
+
+class NewerBuildMeanwhile(RecordingRunner):
+    """Builds as usual, while a build of a newer upload is published to the same table (two builds
+    of one table at once, which the table's pool allows only if its limit is raised)."""
+
+    lake_root: str
+
+    def run_script(self, context, script, arguments, capacity=None):
+        newer = BuildSource(key="landing/sales/week3.csv", fingerprint="newer", uploaded_at=300.0)
+        dates = pa.table({"date": [dt.date(2016, 1, 1)]})
+        publish_parquet(self.lake_root, "sales_daily", "processed/sales_daily", dates, "run-newer", source=newer)
+        return super().run_script(context, script, arguments, capacity)
+
+
+def test_a_build_overtaken_by_a_newer_upload_publishes_nothing_and_fails_for_good(tmp_path) -> None:
+    _land(tmp_path, "week2.csv", 200)
+    with dg.instance_for_test() as instance:
+        result = _materialize(
+            tmp_path,
+            "sales_daily",
+            _named("landing/sales/week2.csv"),
+            NewerBuildMeanwhile(lake_root=str(tmp_path)),
+            instance,
+        )
+        run = instance.get_run_by_id(result.run_id)
+    (failure,) = result.get_step_failure_events()
+    data = failure.event_specific_data.user_failure_data
+    assert data.description.startswith("sales_daily: not published: landing/sales/week2.csv (")
+    assert "the newer data stays published" in data.description
+    assert failure.event_specific_data.error.cls_name == "Failure" and len(result.get_step_failure_events()) == 1
+    assert lake_catalog(tmp_path).current("sales_daily").source.key == "landing/sales/week3.csv"
+    assert run.tags["etl_platform/stale_build"] == "landing/sales/week2.csv"
 
 
 def test_allow_older_rebuilds_an_older_upload_on_purpose(tmp_path) -> None:
