@@ -14,41 +14,11 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
-SALES_HEADER = [
-    "Date",
-    "Salesperson",
-    "Lead Name",
-    "Segment",
-    "Region",
-    "Target Close",
-    "Forecasted Monthly Revenue",
-    "Opportunity Stage",
-    "Weighted Revenue",
-    "Closed Opportunity",
-    "Active Opportunity",
-    "Latest Status Entry",
-]
-MARKETING_HEADER = [
-    "Date",
-    "New visitors SEO",
-    "New visitors CPC",
-    "New visitors Social Media",
-    "Return visitors",
-    "Twitter mentions",
-    "Twitter follower adds",
-    "Twitter followers cumulative",
-    "Mailing list adds ",
-    "Mailing list cumulative",
-    "Website Pageviews",
-    "Website Visits",
-    "Website Unique Visits",
-    "Mobile uniques",
-    "Tablet uniques",
-    "Desktop uniques",
-    "Free sign up",
-    "Paid conversion",
-    "Events",
-]
+from etl_platform.datasets import MARKETING, SALES
+
+SALES_HEADER = [name for name, _ in SALES.columns]
+# As in the QuickSight export, one marketing header ends with a space: the reader must trim it.
+MARKETING_HEADER = [f"{name} " if name == "Mailing list adds" else name for name, _ in MARKETING.columns]
 
 SALESPEOPLE = [
     "Avery Quinn",

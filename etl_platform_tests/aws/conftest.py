@@ -119,3 +119,15 @@ def aws(monkeypatch, tmp_path):
 def glue_runs(aws, tmp_path) -> GlueRuns:
     """The fake Glue service's memory of this test's runs, shared by every client a test makes."""
     return GlueRuns(tmp_path / "glue-runs")
+
+
+def glue_runner_settings(runs: GlueRuns, **overrides: object) -> dict[str, object]:
+    """What a Glue runner against this moto stack is configured with (the fake Glue's ``runs`` included)."""
+    return {
+        "region_name": REGION,
+        "job_prefix": JOB_PREFIX,
+        "pipes_bucket": ARTIFACT_BUCKET,
+        "message_interval_seconds": 0.2,
+        "runs": runs,
+        **overrides,
+    }

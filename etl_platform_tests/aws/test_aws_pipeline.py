@@ -10,11 +10,9 @@ from etl_platform.datasets import REGISTRY
 from etl_platform.definitions import build_definitions
 from etl_platform.environment import initialized_resources, resources_for_environment
 from etl_platform_tests.aws.conftest import (
-    ARTIFACT_BUCKET,
     DATA_BUCKET,
     DATABASE,
-    JOB_PREFIX,
-    REGION,
+    glue_runner_settings,
     independent_catalog,
 )
 from etl_platform_tests.aws.fake_glue import FakeGlueRunner
@@ -37,13 +35,7 @@ def test_aws_profile_materialises_the_graph_with_the_expected_figures(
     assert f"s3://{DATA_BUCKET}/landing/sales/{QUICKSIGHT_SALES}" in capsys.readouterr().out
 
     resources = resources_for_environment()
-    resources["spark"] = FakeGlueRunner(
-        region_name=REGION,
-        job_prefix=JOB_PREFIX,
-        pipes_bucket=ARTIFACT_BUCKET,
-        message_interval_seconds=0.5,
-        runs=glue_runs,
-    )
+    resources["spark"] = FakeGlueRunner(**glue_runner_settings(glue_runs, message_interval_seconds=0.5))
     with dg.instance_for_test() as instance:
         # The Spark-built tables: moto's Athena runs no SQL, so the engagement report (its SQL
         # tested on DuckDB, its UNLOAD in test_athena.py) would have nothing to correlate.

@@ -12,7 +12,14 @@ from etl_platform.datasets import Capacity
 from etl_platform.infra_template import CONTRACT_ZIP
 from etl_platform.resources.glue_runner import GlueSparkRunner
 from etl_platform.resources.script_run import ScriptFailed, ScriptRun
-from etl_platform_tests.aws.conftest import ARTIFACT_BUCKET, DATA_BUCKET, EXTRA_PY_FILES, JOB_PREFIX, REGION
+from etl_platform_tests.aws.conftest import (
+    ARTIFACT_BUCKET,
+    DATA_BUCKET,
+    EXTRA_PY_FILES,
+    JOB_PREFIX,
+    REGION,
+    glue_runner_settings,
+)
 from etl_platform_tests.aws.fake_glue import FakeGlueRunner
 
 # Stand-in scripts: the real lake_job plumbing, no JVM. What they report (a check's metadata) and
@@ -69,13 +76,7 @@ def _asset(script: str):
 
 
 def _runner(glue_runs) -> FakeGlueRunner:
-    return FakeGlueRunner(
-        region_name=REGION,
-        job_prefix=JOB_PREFIX,
-        pipes_bucket=ARTIFACT_BUCKET,
-        message_interval_seconds=0.2,
-        runs=glue_runs,
-    )
+    return FakeGlueRunner(**glue_runner_settings(glue_runs))
 
 
 def test_starts_the_job_with_glue_arguments_and_reads_pipes_messages_from_s3(aws, glue_runs) -> None:

@@ -10,11 +10,10 @@ from etl_platform.datasets import REGISTRY
 from etl_platform.definitions import build_definitions
 from etl_platform.environment import resources_for_environment
 from etl_platform_tests.aws.conftest import (
-    ARTIFACT_BUCKET,
     DATA_BUCKET,
     DATABASE,
     JOB_PREFIX,
-    REGION,
+    glue_runner_settings,
     independent_catalog,
 )
 from etl_platform_tests.aws.fake_glue import FakeGlue, FakeGlueRunner
@@ -54,13 +53,7 @@ def test_re_executed_step_publishes_the_earlier_glue_runs_files(aws, glue_runs, 
     monkeypatch.setenv("ETL_PLATFORM_ENV", "aws")
     rows = [sales_row(f"1/{day}/2016", stage, "100", "10") for day in (4, 5, 6) for stage in ("Lead", "Prospect")]
     assert cli.main(["land", "sales", str(write_csv(tmp_path / "week.csv", SALES_HEADER, rows))]) == 0
-    settings = dict(
-        region_name=REGION,
-        job_prefix=JOB_PREFIX,
-        pipes_bucket=ARTIFACT_BUCKET,
-        message_interval_seconds=0.2,
-        runs=glue_runs,
-    )
+    settings = glue_runner_settings(glue_runs)
 
     with dg.instance_for_test() as instance:
         # Attempt 1 starts the Glue run, then the orchestrator dies: the run stays recorded on it.
