@@ -24,6 +24,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
+
 from etl_platform.settings import get_settings, project_environment, subprocess_environment
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
@@ -36,6 +38,8 @@ LOCAL_CONF = {
 }
 START_TIMEOUT_SECONDS = 180
 STOP_TIMEOUT_SECONDS = 30
+# Starts of the server when the port chosen for it was taken before it could bind it.
+BIND_ATTEMPTS = 3
 # Exit statuses of a JVM that ended on SIGINT or SIGTERM (its own or the shell's convention).
 SIGNALLED = {128 + signal.SIGINT, 128 + signal.SIGTERM, -signal.SIGINT, -signal.SIGTERM}
 
@@ -61,13 +65,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def answers(port: int) -> bool:
-    """The server accepts connections: its gRPC service is registered before it listens."""
+def listens(jvm: subprocess.Popen, port: int) -> bool:
+    """The server's own JVM accepts connections on ``port`` (its gRPC service is registered before it
+    listens). Another process that took the port meanwhile must not pass for it: a client would then
+    talk gRPC to a stranger and retry for minutes."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
+        sockets = psutil.Process(jvm.pid).net_connections(kind="tcp")
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
         return False
+    return any(s.status == psutil.CONN_LISTEN and s.laddr and s.laddr.port == port for s in sockets)
 
 
 def address(remote: str) -> str:
@@ -107,12 +113,58 @@ def _stop(jvm: subprocess.Popen) -> None:
             jvm.wait()
 
 
+def _launch(command: list[str], environment: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    with tempfile.NamedTemporaryFile(prefix="spark-connect-", suffix=".log", delete=False) as output:
+        jvm = subprocess.Popen(
+            command, env=environment, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
+        )
+    return jvm, output.name
+
+
+def _listening(jvm: subprocess.Popen, port: int, log_path: str, deadline: float, retry: bool) -> bool:
+    """Wait for the JVM to listen on ``port``: True once it does, False when it lost the port to
+    another process and ``retry`` allows another start; else its log's tail in one error."""
+    while not listens(jvm, port):
+        if jvm.poll() is not None:
+            if retry and "BindException" in _tail(log_path, lines=200):
+                return False
+            raise SparkServiceError(
+                f"the Spark Connect server exited with status {jvm.returncode} before listening; "
+                f"last lines of {log_path}:\n{_tail(log_path)}"
+            )
+        if time.monotonic() > deadline:
+            raise SparkServiceError(
+                f"the Spark Connect server did not listen within {START_TIMEOUT_SECONDS:g} s; "
+                f"last lines of {log_path}:\n{_tail(log_path)}"
+            )
+        time.sleep(0.1)
+    return True
+
+
+def _started(
+    master: str, driver_memory: str, conf: Mapping[str, str], environment: dict[str, str], deadline: float
+) -> tuple[subprocess.Popen, int, str]:
+    """A JVM listening on a port of its own, with its log; a port taken by another process between
+    choosing and binding it (the JVM then exits on the bind error) is chosen again."""
+    attempt = 1
+    while True:
+        port = free_port()
+        jvm, log_path = _launch(_server_command(master, driver_memory, conf, port), environment)
+        try:
+            if _listening(jvm, port, log_path, deadline, retry=attempt < BIND_ATTEMPTS):
+                return jvm, port, log_path
+        except BaseException:
+            _stop(jvm)
+            raise
+        os.unlink(log_path)
+        attempt += 1
+
+
 @contextmanager
 def spark_connect_server(
     master: str = "local[*]",
     driver_memory: str = "2g",
     conf: Mapping[str, str] = LOCAL_CONF,
-    start_timeout_seconds: float = START_TIMEOUT_SECONDS,
 ) -> Iterator[str]:
     """A Spark Connect server (a child JVM) for the block; yields its ``sc://`` URL.
 
@@ -121,7 +173,7 @@ def spark_connect_server(
     when the block starts and stopped when the block ends, however it ends. Its output goes to a
     temporary log, kept (and named) only when the server did not start or ended on its own.
     """
-    port, token = free_port(), secrets.token_hex(16)
+    token = secrets.token_hex(16)
     environment = subprocess_environment(
         SPARK_HOME=str(spark_home()),
         SPARK_CONNECT_AUTHENTICATE_TOKEN=token,  # not on the command line, where anyone could read it
@@ -130,38 +182,17 @@ def spark_connect_server(
     )
     for name in ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED", "PYSPARK_SUBMIT_ARGS"):
         environment.pop(name, None)
-    with tempfile.NamedTemporaryFile(prefix="spark-connect-", suffix=".log", delete=False) as output:
-        jvm = subprocess.Popen(
-            _server_command(master, driver_memory, conf, port),
-            env=environment,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    listening = False
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    jvm, port, log_path = _started(master, driver_memory, conf, environment, deadline)
     try:
-        deadline = time.monotonic() + start_timeout_seconds
-        while not answers(port):
-            if jvm.poll() is not None:
-                raise SparkServiceError(
-                    f"the Spark Connect server exited with status {jvm.returncode} before listening; "
-                    f"last lines of {output.name}:\n{_tail(output.name)}"
-                )
-            if time.monotonic() > deadline:
-                raise SparkServiceError(
-                    f"the Spark Connect server did not listen within {start_timeout_seconds:g} s; "
-                    f"last lines of {output.name}:\n{_tail(output.name)}"
-                )
-            time.sleep(0.1)
-        listening = True
         yield f"sc://localhost:{port}/;token={token}"
     finally:
         status = jvm.poll()
         _stop(jvm)
-        if listening and status in (None, *SIGNALLED):
-            os.unlink(output.name)
-        elif listening:
-            log.warning(f"the Spark Connect server had exited with status {status}; its log: {output.name}")
+        if status in (None, *SIGNALLED):
+            os.unlink(log_path)
+        else:
+            log.warning(f"the Spark Connect server had exited with status {status}; its log: {log_path}")
 
 
 @contextmanager

@@ -4,6 +4,7 @@ their own), only clients with its token get in, and the command wrapper leaves n
 import json
 import select
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -13,6 +14,7 @@ import dagster as dg
 import psutil
 import pytest
 
+from etl_platform import spark_service
 from etl_platform.environment import local_resources
 from etl_platform.project import GLUE_SCRIPTS_DIR, PROJECT_ROOT, SHARED_SCRIPTS
 from etl_platform.resources import LocalSparkRunner
@@ -129,6 +131,7 @@ def test_a_failing_script_fails_the_step_with_its_own_message_and_is_not_retried
 STEP = """
 import json, sys
 import dagster as dg
+from etl_platform import spark_service
 from etl_platform.resources import LocalSparkRunner
 from etl_platform_tests.resources.test_spark_service import _asset, _metadata
 
@@ -188,6 +191,17 @@ def test_a_server_that_cannot_start_fails_with_one_line_and_its_logs_tail() -> N
     log = Path(first.rsplit(" ", 1)[1].rstrip(":"))
     assert log.is_file()  # kept, for a look
     log.unlink()
+
+
+def test_a_port_taken_before_the_server_binds_it_is_chosen_again_not_mistaken_for_the_server(monkeypatch) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as stranger:
+        taken = stranger.getsockname()[1]
+        ports = iter([taken, spark_service.free_port()])
+        monkeypatch.setattr(spark_service, "free_port", lambda: next(ports))
+        with spark_connect_server(master="local[1]", driver_memory="512m") as remote:
+            done = subprocess.run([sys.executable, "-c", CLIENT, remote], capture_output=True, text=True, timeout=120)
+    assert not remote.startswith(f"sc://localhost:{taken}/")
+    assert done.stdout.split() == ["3"], done.stderr[-3000:]
 
 
 def _java_children() -> set[int]:
