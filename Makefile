@@ -5,23 +5,32 @@ TEST_WORKERS ?= 2
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# checkov, which checks the AWS templates, conflicts with the project's pins: it has a venv of its own.
+TOOLS ?= .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed-stamp
 
-.PHONY: setup lock demo test dev materialize bench clean
+.PHONY: setup lock demo test dev serve materialize bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(TOOLS_STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v java >/dev/null || { echo "error: Java 17+ is needed for Spark (e.g. apt-get install openjdk-17-jre-headless)"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,serve]'
 	@$(BIN)/python -m etl_platform.instance
 	@touch $(STAMP)
+
+$(TOOLS_STAMP): constraints-tools.txt
+	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet -c constraints-tools.txt checkov
+	@touch $(TOOLS_STAMP)
 
 # Re-resolve pyproject.toml's dependencies in a new virtual environment and pin what it got.
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev,serve]'
 	{ echo "# The versions CI tested: make setup installs the project with these pins (pip's constraints)."; \
 	  echo "# Regenerate after changing pyproject.toml's dependencies: make lock"; \
 	  .lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^etl[-_]platform'; } > constraints.txt
@@ -30,7 +39,7 @@ lock:
 demo: $(STAMP)
 	$(BIN)/etl-platform demo
 
-test: $(STAMP)
+test: $(STAMP) $(TOOLS_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -40,6 +49,11 @@ test: $(STAMP)
 dev: $(STAMP)
 	@$(BIN)/python -m etl_platform.instance
 	$(BIN)/python -m etl_platform.spark_service -- $(BIN)/dagster dev
+
+# The production shape: PostgreSQL, code server, webserver and daemon as separate processes, in the
+# foreground until Ctrl-C (deploy/dagster.yaml; docs/production.md).
+serve: $(STAMP)
+	$(BIN)/etl-platform serve
 
 materialize: $(STAMP)
 	@$(BIN)/python -m etl_platform.instance

@@ -20,7 +20,7 @@ from etl_platform.datasets import REGISTRY, Registry, UnknownDatasetError
 from etl_platform.deploy import DeployError
 from etl_platform.environment import initialized_resources
 from etl_platform.insight.report import ReportNotBuiltError, chart_paths, top_correlations
-from etl_platform.instance import ensure_dagster_home
+from etl_platform.instance import InstanceConfigError, ensure_dagster_home
 from etl_platform.project import PROJECT_ROOT, SAMPLES_DIR
 from etl_platform.resources import Lake, QueryResult, SqlEngine, TableCatalog
 from etl_platform.resources.lake import LakeError, key_skip_reason
@@ -289,6 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
     deploy_cmd.add_argument("--stack-name", default="etl-platform")
     deploy_cmd.add_argument("--region", help="AWS region (default: the standard AWS configuration)")
     deploy_cmd.add_argument("--dry-run", action="store_true", help="print what would be done; no AWS calls")
+    deploy_cmd.add_argument(
+        "--image-tag",
+        help="then deploy the orchestrator (Dagster on ECS) with this image, pushed to the stack's repository",
+    )
     rollback_cmd = commands.add_parser("rollback", help="make an earlier snapshot of a table current again")
     rollback_cmd.add_argument("table", help="a built table's name (etl-platform tables lists them)")
     rollback_cmd.add_argument(
@@ -301,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
         "versions", help="list a table's kept snapshots (id, time, run, rows, source file)"
     )
     versions_cmd.add_argument("table", help="a built table's name (etl-platform tables lists them)")
+    commands.add_parser(
+        "serve", help="run PostgreSQL, the code server, the webserver and the daemon until Ctrl-C (production mode)"
+    )
     generate_cmd = commands.add_parser("generate-samples", help="write the deterministic sample CSVs")
     generate_cmd.add_argument("--out", type=Path, default=SAMPLES_DIR)
     generate_cmd.add_argument("--scale", type=float, default=1.0, help="multiply rows (benchmarks use 100, 500)")
@@ -314,7 +321,13 @@ def run(argv: Sequence[str] | None = None) -> int:
     if args.command == "deploy":
         from etl_platform.deploy import run_deploy
 
-        return run_deploy(stack_name=args.stack_name, region=args.region, dry_run=args.dry_run)
+        return run_deploy(
+            stack_name=args.stack_name, region=args.region, dry_run=args.dry_run, image_tag=args.image_tag
+        )
+    if args.command == "serve":
+        from etl_platform.serve import main as serve
+
+        return serve()
     if args.command == "generate-samples":
         from etl_platform.samples import generate
 
@@ -358,6 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ReportNotBuiltError,
         UnknownDatasetError,
         SettingsError,
+        InstanceConfigError,
     ) as error:
         print(f"etl-platform: error: {error}", file=sys.stderr)
         return 1

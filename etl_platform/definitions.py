@@ -15,6 +15,7 @@ from etl_platform.automation.schedule import weekly_schedule
 from etl_platform.datasets import REGISTRY, Registry
 from etl_platform.environment import resources_for_environment
 from etl_platform.jobs import pipeline_job
+from etl_platform.settings import get_settings
 
 
 def build_definitions(registry: Registry = REGISTRY, resources: Mapping[str, Any] | None = None) -> dg.Definitions:
@@ -29,11 +30,15 @@ def build_definitions(registry: Registry = REGISTRY, resources: Mapping[str, Any
         jobs=[job],
         sensors=[
             *(arrival_sensor(dataset) for dataset in registry.inputs),
-            automation_sensor(),
+            automation_sensor(get_settings().automation_interval_seconds),
             run_failure_alert_sensor,
         ],
         schedules=[weekly_schedule(cycle, job)],
         resources=resources,
+        # A sensor's or the barrier's run builds one table (and its report): its steps run in the run
+        # worker itself, not a process each, so a run starts sooner and a script never outlives the
+        # worker (a dead worker takes its script along). The whole-graph job keeps its own executor.
+        executor=dg.in_process_executor,
     )
 
 

@@ -1,8 +1,11 @@
-"""``etl-platform deploy``: create or update the CloudFormation stack, then ship the Glue scripts.
+"""``etl-platform deploy``: create or update the CloudFormation stack, ship the Glue scripts, then
+(with an image tag) create or update the orchestrator's stack.
 
 The template is rendered from the registry (``etl_platform.infra_template``). A change set makes
-the deploy idempotent (no changes -> nothing happens) and reviewable; the scripts and the contract
-they import are uploaded after the stack exists because the stack creates their bucket.
+the deploy idempotent (no changes -> nothing happens) and reviewable; the scripts and the zips
+they import are uploaded after the stack exists because the stack creates their bucket. The
+orchestrator's stack (``<stack>-orchestrator``) takes the data plane's outputs as its parameters
+and the image tag the user pushed to the data plane's repository.
 """
 
 from __future__ import annotations
@@ -18,30 +21,29 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import dagster_pipes
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from etl_platform.datasets import REGISTRY, Registry
 from etl_platform.infra_template import (
     BASE_TEMPLATE,
     CONTRACT_ZIP,
+    ENVIRONMENT_OUTPUTS,
+    ORCHESTRATOR_TEMPLATE,
+    PIPES_ZIP,
     SCRIPTS_PREFIX,
+    build_orchestrator_template,
     build_template,
     glue_jobs,
+    load_template,
+    render_orchestrator_template,
     render_template,
 )
 from etl_platform.project import CONTRACT_DIR, GLUE_SCRIPTS_DIR, PROJECT_ROOT, SHARED_SCRIPTS
 
-# Stack output -> the environment variable of the AWS profile it configures.
-ENVIRONMENT_OUTPUTS = {
-    "ETL_AWS_REGION": "Region",
-    "ETL_DATA_BUCKET": "DataBucketName",
-    "ETL_ARTIFACT_BUCKET": "ArtifactBucketName",
-    "ETL_GLUE_JOB_PREFIX": "GlueJobPrefix",
-    "ETL_GLUE_DATABASE": "GlueDatabaseName",
-    "ETL_ATHENA_WORKGROUP": "AthenaWorkGroupName",
-    "ETL_ATHENA_RESULTS": "AthenaResultsLocation",
-    "ETL_ALERT_TOPIC_ARN": "AlertTopicArn",
-}
+# The orchestrator's parameter deploy sets itself; every other one is the data-plane output of its name.
+IMAGE_TAG_PARAMETER = "ImageTag"
+WEBSERVER_PORT = 3000
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 # A stack whose first create failed can only be deleted, not updated.
 DEAD_STATES = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED")
@@ -55,14 +57,14 @@ class DeployError(Exception):
     """A deploy that cannot go on, in one line (CloudFormation's own reason where there is one)."""
 
 
-def contract_zip(contract_dir: Path = CONTRACT_DIR) -> bytes:
-    """``etl_platform/__init__.py`` and every module of the contract package, for Glue's
-    ``--extra-py-files``: the scripts import ``etl_platform.contract`` from it. Sorted entries with
-    fixed times and modes make equal sources give equal bytes, so a digest tells whether it changed."""
-    if not (contract_dir / "__init__.py").is_file():
-        raise DeployError(f"no contract package at {contract_dir}: the Glue scripts import it")
-    root = contract_dir.parents[1]
-    files = sorted([contract_dir.parent / "__init__.py", *contract_dir.rglob("*.py")])
+def orchestrator_stack_name(stack_name: str) -> str:
+    """A stack of its own beside the data plane's: it needs an image pushed after the data plane exists."""
+    return f"{stack_name}-orchestrator"
+
+
+def _zip(root: Path, files: list[Path]) -> bytes:
+    """``files`` named by their path under ``root``. Sorted entries with fixed times and modes make
+    equal sources give equal bytes, so a digest tells whether it changed."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         for path in files:
@@ -73,9 +75,25 @@ def contract_zip(contract_dir: Path = CONTRACT_DIR) -> bytes:
     return buffer.getvalue()
 
 
+def contract_zip(contract_dir: Path = CONTRACT_DIR) -> bytes:
+    """``etl_platform/__init__.py`` and every module of the contract package, for Glue's
+    ``--extra-py-files``: the scripts import ``etl_platform.contract`` from it."""
+    if not (contract_dir / "__init__.py").is_file():
+        raise DeployError(f"no contract package at {contract_dir}: the Glue scripts import it")
+    return _zip(contract_dir.parents[1], sorted([contract_dir.parent / "__init__.py", *contract_dir.rglob("*.py")]))
+
+
+def pipes_zip() -> bytes:
+    """The dagster-pipes package the orchestrator runs, for ``--extra-py-files``: the scripts speak
+    the orchestrator's protocol version, and a Glue run installs nothing from a package index."""
+    package = Path(dagster_pipes.__file__).parent
+    return _zip(package.parent, sorted(package.rglob("*.py")))
+
+
 def artifacts(registry: Registry = REGISTRY, scripts_dir: Path = GLUE_SCRIPTS_DIR) -> dict[str, bytes]:
     """What Glue loads from the artifact bucket, by file name: every script, shared modules
-    included, and the contract zip. A script the template names but the folder lacks stops the deploy."""
+    included, the contract zip and dagster-pipes. A script the template names but the folder lacks
+    stops the deploy."""
     files = {path.name: path.read_bytes() for path in sorted(scripts_dir.glob("*.py"))}
     try:
         named = {script for script, _ in glue_jobs(registry).values()} | set(SHARED_SCRIPTS)
@@ -84,7 +102,7 @@ def artifacts(registry: Registry = REGISTRY, scripts_dir: Path = GLUE_SCRIPTS_DI
     missing = sorted(named - set(files))
     if missing:
         raise DeployError(f"scripts the Glue jobs need are missing from {scripts_dir}: {', '.join(missing)}")
-    return {**files, CONTRACT_ZIP: contract_zip()}
+    return {**files, CONTRACT_ZIP: contract_zip(), PIPES_ZIP: pipes_zip()}
 
 
 def _describe(name: str, content: bytes) -> str:
@@ -93,29 +111,44 @@ def _describe(name: str, content: bytes) -> str:
     return f"  {name:<40} {len(content):>7,} bytes  sha256 {digest}"
 
 
+def _print_resources(resources: dict[str, Any], notes: dict[str, str], out: Callable[[str], None]) -> None:
+    """One line per resource: its type, its logical id, and a note on it if there is one."""
+    width = max(len(resource["Type"]) for resource in resources.values())
+    for logical_id, resource in resources.items():
+        note = f"  ({notes[logical_id]})" if logical_id in notes else ""
+        out(f"  {resource['Type']:<{width}} {logical_id}{note}")
+
+
 def _print_plan(
-    stack_name: str, region: str | None, registry: Registry, shipped: dict[str, bytes], out: Callable[[str], None]
+    stack_name: str,
+    region: str | None,
+    registry: Registry,
+    shipped: dict[str, bytes],
+    image_tag: str | None,
+    out: Callable[[str], None],
 ) -> None:
     """The dry run: read only local files, so it works offline and without credentials."""
     out(
         f"would deploy stack {stack_name} in {region or 'the default region'} from "
         f"{BASE_TEMPLATE.relative_to(PROJECT_ROOT)} and the dataset registry:"
     )
-    jobs = glue_jobs(registry)
-    for logical_id, resource in build_template(registry)["Resources"].items():
-        line = f"  {resource['Type']:<28} {logical_id}"
-        if logical_id in jobs:
-            script, capacity = jobs[logical_id]
-            line += (
-                f"  ({script}: {capacity.number_of_workers} x {capacity.worker_type}, "
-                f"timeout {capacity.timeout_minutes} min)"
-            )
-        out(line)
+    jobs = {
+        logical_id: f"{script}: {capacity.number_of_workers} x {capacity.worker_type}, "
+        f"timeout {capacity.timeout_minutes} min"
+        for logical_id, (script, capacity) in glue_jobs(registry).items()
+    }
+    _print_resources(build_template(registry)["Resources"], jobs, out)
     out(
         f"then upload to s3://<ArtifactBucketName output>/{SCRIPTS_PREFIX} (the bucket's name is known once the stack exists):"
     )
     for name, content in shipped.items():
         out(_describe(name, content))
+    image = f"image tag {image_tag}" if image_tag else "only with --image-tag TAG (an image pushed there)"
+    out(
+        f"then stack {orchestrator_stack_name(stack_name)} from {ORCHESTRATOR_TEMPLATE.relative_to(PROJECT_ROOT)}, "
+        f"the stack's outputs as its parameters, from <ImageRepositoryUri output>, {image}:"
+    )
+    _print_resources(build_orchestrator_template()["Resources"], {}, out)
 
 
 def _stack(cloudformation: Any, stack_name: str) -> dict[str, Any] | None:
@@ -165,16 +198,24 @@ def _failure_reason(cloudformation: Any, stack_name: str) -> str:
     return f"{status}: {stack.get('StackStatusReason', 'see the stack events in the CloudFormation console')}"
 
 
-def _apply_change_set(cloudformation: Any, stack_name: str, template: str, out: Callable[[str], None]) -> None:
+def _apply_change_set(
+    cloudformation: Any,
+    stack_name: str,
+    template: str,
+    out: Callable[[str], None],
+    parameters: dict[str, str] | None = None,
+) -> None:
     kind = _change_set_type(cloudformation, stack_name)
     # Unique even for two deploys within a second; the time says which deploy made it.
     name = f"etl-platform-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
+    given = [{"ParameterKey": key, "ParameterValue": value} for key, value in (parameters or {}).items()]
     cloudformation.create_change_set(
         StackName=stack_name,
         ChangeSetName=name,
         TemplateBody=template,
         ChangeSetType=kind,
         Capabilities=["CAPABILITY_NAMED_IAM"],
+        **({"Parameters": given} if given else {}),
     )
     out(f"{kind.lower()} change set {name} for stack {stack_name}")
     try:
@@ -197,12 +238,23 @@ def _apply_change_set(cloudformation: Any, stack_name: str, template: str, out: 
     out(f"stack {stack_name}: {kind.lower()} complete")
 
 
-def _outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
+def _outputs(cloudformation: Any, stack_name: str, required: str = "ArtifactBucketName") -> dict[str, str]:
     stack = _stack(cloudformation, stack_name) or {}
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    if "ArtifactBucketName" not in outputs:
-        raise DeployError(f"stack {stack_name} has no ArtifactBucketName output; is it this project's stack?")
+    if required not in outputs:
+        raise DeployError(f"stack {stack_name} has no {required} output; is it this project's stack?")
     return outputs
+
+
+def orchestrator_parameters(outputs: dict[str, str], image_tag: str) -> dict[str, str]:
+    """Each orchestrator parameter the data plane has an output of that name for, and the image tag.
+    A parameter without a default that neither gives stops the deploy before any change set."""
+    declared = load_template(ORCHESTRATOR_TEMPLATE)["Parameters"]
+    values = {name: outputs[name] for name in declared if name in outputs} | {IMAGE_TAG_PARAMETER: image_tag}
+    missing = sorted(name for name, spec in declared.items() if name not in values and "Default" not in spec)
+    if missing:
+        raise DeployError(f"the data-plane stack has no output for the orchestrator's parameters: {', '.join(missing)}")
+    return values
 
 
 def _upload(s3: Any, bucket: str, shipped: dict[str, bytes], out: Callable[[str], None]) -> None:
@@ -211,6 +263,28 @@ def _upload(s3: Any, bucket: str, shipped: dict[str, bytes], out: Callable[[str]
     for name, content in shipped.items():
         s3.put_object(Bucket=bucket, Key=SCRIPTS_PREFIX + name, Body=content)
         out(_describe(name, content))
+
+
+def _print_tunnel(outputs: dict[str, str], region: str | None, out: Callable[[str], None]) -> None:
+    """How to reach the webserver, which nothing on the network can: a Session Manager port
+    forwarding into its task (ECS Exec), then http://localhost:3000."""
+    cluster, service = outputs["ClusterName"], outputs["WebserverServiceName"]
+    flag = f" --region {region}" if region else ""
+    out(f"orchestrator stack outputs (Dagster UI: http://localhost:{WEBSERVER_PORT} through this tunnel):")
+    for key, value in sorted(outputs.items()):
+        out(f"  {key:<24} {value}")
+    out(
+        f"TASK=$(aws ecs list-tasks{flag} --cluster {cluster} --service-name {service} --query 'taskArns[0]' --output text)"
+    )
+    out(
+        f"RUNTIME=$(aws ecs describe-tasks{flag} --cluster {cluster} --tasks $TASK "
+        "--query 'tasks[0].containers[?name==`webserver`].runtimeId' --output text)"
+    )
+    out(
+        f'aws ssm start-session{flag} --target "ecs:{cluster}_${{TASK##*/}}_$RUNTIME" '
+        f"--document-name AWS-StartPortForwardingSession --parameters portNumber={WEBSERVER_PORT},"
+        f"localPortNumber={WEBSERVER_PORT}"
+    )
 
 
 def _print_outputs(outputs: dict[str, str], out: Callable[[str], None]) -> None:
@@ -234,23 +308,34 @@ def run_deploy(
     s3: Any = None,
     registry: Registry = REGISTRY,
     scripts_dir: Path = GLUE_SCRIPTS_DIR,
+    image_tag: str | None = None,
 ) -> int:
-    """Create or update the stack, upload the scripts and the contract, print the stack's outputs
-    as ``.env`` lines.
+    """Create or update the stack, upload the scripts and the zips, print the stack's outputs as
+    ``.env`` lines; with ``image_tag``, then create or update the orchestrator's stack and print
+    how to open its UI.
 
     Clients come from boto3's standard credential chain unless given (tests inject them).
     """
     shipped = artifacts(registry, scripts_dir)  # before any AWS call: a missing file stops the deploy here
     if dry_run:
-        _print_plan(stack_name, region, registry, shipped, out)
+        _print_plan(stack_name, region, registry, shipped, image_tag, out)
         return 0
+    orchestrator: dict[str, str] = {}
     try:
         cloudformation = cloudformation or boto3.client("cloudformation", region_name=region)
         s3 = s3 or boto3.client("s3", region_name=region)
         _apply_change_set(cloudformation, stack_name, render_template(registry), out)
         outputs = _outputs(cloudformation, stack_name)
         _upload(s3, outputs["ArtifactBucketName"], shipped, out)
+        if image_tag:
+            name = orchestrator_stack_name(stack_name)
+            parameters = orchestrator_parameters(outputs, image_tag)
+            _apply_change_set(cloudformation, name, render_orchestrator_template(), out, parameters)
+            orchestrator = _outputs(cloudformation, name, required="ClusterName")
     except (BotoCoreError, ClientError) as error:  # no credentials or region, access denied, bad template...
         raise DeployError(f"deploy of stack {stack_name} failed: {error}") from None
     _print_outputs(outputs, out)
+    if orchestrator:
+        out("")
+        _print_tunnel(orchestrator, region, out)
     return 0

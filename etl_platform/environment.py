@@ -35,7 +35,10 @@ def local_resources(settings: Settings | None = None) -> dict[str, Any]:
             remote=settings.spark_remote, master=settings.spark_master, driver_memory=settings.spark_driver_memory
         ),
         "sql": DuckDBEngine(catalog=catalog),
-        "notifier": LocalNotifier(alerts_file=str(settings.alerts_file), webhook_url=settings.alert_webhook_url),
+        "notifier": LocalNotifier(
+            alerts_file=str(settings.alerts_file),
+            webhook_url=env_var("alert_webhook_url") if settings.alert_webhook_url else None,
+        ),
     }
 
 
@@ -57,7 +60,7 @@ def aws_resources(settings: Settings | None = None) -> dict[str, Any]:
         ),
         "lake": S3Lake(bucket=env_var("data_bucket"), prefix=settings.lake_prefix, s3=S3Resource(region_name=region)),
         "spark": GlueSparkRunner(
-            region_name=region, job_prefix=env_var("glue_job_prefix"), pipes_bucket=env_var("artifact_bucket")
+            region_name=region, job_prefix=env_var("glue_job_prefix"), pipes_bucket=env_var("scratch_bucket")
         ),
         "sql": AthenaEngine(
             region_name=region,

@@ -1,17 +1,19 @@
-"""The CloudFormation template `etl-platform deploy` ships: the hand-written base plus the registry's Glue jobs.
+"""The CloudFormation templates `etl-platform deploy` ships: the data plane (the hand-written base
+plus the registry's Glue jobs) and the orchestrator.
 
 ``infra/etl_platform.yaml`` holds what every deployment shares (buckets, database, workgroup,
 topic, roles, policies). Each script of the registry gets its Glue job here, with its entry's
 capacity, and the orchestrator policy names every job, so a new dataset is one registry entry and
 its script on AWS too. The base's short-form tags are read as their long form (``!Sub x`` ->
 ``{"Fn::Sub": x}``), which CloudFormation reads as well: the rendered text is plain YAML.
+``infra/orchestrator.yaml`` (Dagster on ECS) gets the same environment in each of its containers:
+the platform's settings, from the data-plane outputs it is given as parameters, and the database's.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import re
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -20,13 +22,32 @@ from etl_platform.datasets import REGISTRY, Capacity, Registry
 from etl_platform.project import PROJECT_ROOT, SHARED_SCRIPTS
 
 BASE_TEMPLATE = PROJECT_ROOT / "infra" / "etl_platform.yaml"
+ORCHESTRATOR_TEMPLATE = PROJECT_ROOT / "infra" / "orchestrator.yaml"
 SCRIPTS_PREFIX = "glue-scripts/"
 # Beside the scripts: etl_platform.contract, which they import (built by etl_platform.deploy).
 CONTRACT_ZIP = "etl_platform_contract.zip"
+# And dagster-pipes, the orchestrator's own copy: Glue installs nothing from a package index.
+PIPES_ZIP = "dagster_pipes.zip"
 # The orchestrator policy's statement that starts and follows the jobs: it lists each job's ARN.
 RUN_JOBS_SID = "RunGlueJobs"
 GLUE_VERSION = "5.0"
 JOB_ARN = "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:job/${%s}"
+# Data-plane stack output -> the environment variable of the AWS profile it configures: printed by
+# deploy for `.env`, and set on every orchestrator container from the parameter of the same name.
+ENVIRONMENT_OUTPUTS = {
+    "ETL_AWS_REGION": "Region",
+    "ETL_DATA_BUCKET": "DataBucketName",
+    "ETL_SCRATCH_BUCKET": "ScratchBucketName",
+    "ETL_GLUE_JOB_PREFIX": "GlueJobPrefix",
+    "ETL_GLUE_DATABASE": "GlueDatabaseName",
+    "ETL_ATHENA_WORKGROUP": "AthenaWorkGroupName",
+    "ETL_ATHENA_RESULTS": "AthenaResultsLocation",
+    "ETL_ALERT_TOPIC_ARN": "AlertTopicArn",
+}
+# The orchestrator runs in the data plane's region: that output is its own AWS::Region.
+REGION_OUTPUT = "Region"
+# The database user's name and password, from its Secrets Manager secret (JSON keys).
+DATABASE_SECRETS = {"DAGSTER_POSTGRES_USER": "username", "DAGSTER_POSTGRES_PASSWORD": "password"}
 
 
 class _LongFormLoader(yaml.SafeLoader):
@@ -48,14 +69,20 @@ def _long_form(loader: yaml.SafeLoader, tag: str, node: yaml.Node) -> dict[str, 
 _LongFormLoader.add_multi_constructor("!", _long_form)
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """Writes a value shared by two places twice: CloudFormation rejects YAML aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _dump(template: dict[str, Any]) -> str:
+    return yaml.dump(template, Dumper=_PlainDumper, sort_keys=False, width=4096)
+
+
 def artifact_uri(name: str) -> dict[str, str]:
     """Where deploy uploads a script or the contract, in the stack's artifact bucket."""
     return {"Fn::Sub": f"s3://${{ArtifactBucket}}/{SCRIPTS_PREFIX}{name}"}
-
-
-def dagster_pipes_requirement() -> str:
-    """The dagster-pipes the orchestrator runs, so Glue's copy speaks the same protocol version."""
-    return f"dagster-pipes=={importlib.metadata.version('dagster-pipes')}"
 
 
 def _camel(name: str) -> str:
@@ -87,32 +114,38 @@ def glue_jobs(registry: Registry = REGISTRY) -> dict[str, tuple[str, Capacity]]:
 
 
 def _job(script: str, capacity: Capacity) -> dict[str, Any]:
-    """A job named ``<ProjectName>-<script stem>``, the name GlueSparkRunner starts it by."""
-    extra_files = [artifact_uri(name)["Fn::Sub"] for name in (*SHARED_SCRIPTS, CONTRACT_ZIP)]
+    """A job named ``<ProjectName>-<script stem>``, the name GlueSparkRunner starts it by, under the
+    stack's security configuration (S3, CloudWatch logs and bookmarks encrypted)."""
+    extra_files = [artifact_uri(name)["Fn::Sub"] for name in (*SHARED_SCRIPTS, CONTRACT_ZIP, PIPES_ZIP)]
     return {
         "Type": "AWS::Glue::Job",
         "Properties": {
             "Name": {"Fn::Sub": f"${{ProjectName}}-{PurePosixPath(script).stem}"},
             "Role": {"Fn::GetAtt": ["GlueJobRole", "Arn"]},
+            "SecurityConfiguration": {"Ref": "GlueSecurityConfiguration"},
             "GlueVersion": GLUE_VERSION,
             "WorkerType": capacity.worker_type,
             "NumberOfWorkers": capacity.number_of_workers,
             "Timeout": capacity.timeout_minutes,
             "Command": {"Name": "glueetl", "PythonVersion": "3", "ScriptLocation": artifact_uri(script)},
             "DefaultArguments": {
-                "--additional-python-modules": dagster_pipes_requirement(),
                 "--extra-py-files": {"Fn::Sub": ",".join(extra_files)},
                 "--enable-continuous-cloudwatch-log": "true",
                 "--job-language": "python",
-                "--TempDir": {"Fn::Sub": "s3://${ArtifactBucket}/glue-temp/"},
+                "--TempDir": {"Fn::Sub": "s3://${ScratchBucket}/glue-temp/"},
             },
         },
     }
 
 
+def load_template(path: Path) -> dict[str, Any]:
+    """A hand-written template, its short-form tags in their long form."""
+    return yaml.load(path.read_text(), Loader=_LongFormLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def build_template(registry: Registry = REGISTRY) -> dict[str, Any]:
     """The base template with a Glue job per registered script, each named in the orchestrator policy."""
-    template = yaml.load(BASE_TEMPLATE.read_text(), Loader=_LongFormLoader)  # noqa: S506 - a SafeLoader subclass
+    template = load_template(BASE_TEMPLATE)
     jobs = glue_jobs(registry)
     statements = template["Resources"]["OrchestratorPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     (run_jobs,) = [statement for statement in statements if statement.get("Sid") == RUN_JOBS_SID]
@@ -123,4 +156,40 @@ def build_template(registry: Registry = REGISTRY) -> dict[str, Any]:
 
 def render_template(registry: Registry = REGISTRY) -> str:
     """The template as the YAML text CloudFormation is sent."""
-    return yaml.safe_dump(build_template(registry), sort_keys=False, width=4096)
+    return _dump(build_template(registry))
+
+
+def _orchestrator_environment(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """What every orchestrator container reads: the platform's AWS profile (etl_platform.settings)
+    and the Dagster instance's PostgreSQL and compute logs (deploy/dagster.aws.yaml)."""
+    values: dict[str, Any] = {"ETL_PLATFORM_ENV": "aws", "AWS_DEFAULT_REGION": {"Ref": "AWS::Region"}}
+    for variable, output in ENVIRONMENT_OUTPUTS.items():
+        values[variable] = {"Ref": "AWS::Region" if output == REGION_OUTPUT else output}
+    values |= {
+        "DAGSTER_POSTGRES_HOSTNAME": {"Fn::GetAtt": ["Database", "Endpoint.Address"]},
+        "DAGSTER_POSTGRES_PORT": {"Fn::GetAtt": ["Database", "Endpoint.Port"]},
+        "DAGSTER_POSTGRES_DB": template["Resources"]["Database"]["Properties"]["DBName"],
+        "DAGSTER_COMPUTE_LOG_BUCKET": {"Ref": "ScratchBucketName"},
+    }
+    return [{"Name": name, "Value": value} for name, value in values.items()]
+
+
+def build_orchestrator_template() -> dict[str, Any]:
+    """The orchestrator template, each container given the environment and the database secret."""
+    template = load_template(ORCHESTRATOR_TEMPLATE)
+    environment = _orchestrator_environment(template)
+    secrets = [
+        {"Name": name, "ValueFrom": {"Fn::Sub": f"${{DatabaseSecret}}:{key}::"}}
+        for name, key in DATABASE_SECRETS.items()
+    ]
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::ECS::TaskDefinition":
+            for container in resource["Properties"]["ContainerDefinitions"]:
+                container["Environment"] = [*container.get("Environment", []), *environment]
+                container["Secrets"] = secrets
+    return template
+
+
+def render_orchestrator_template() -> str:
+    """The orchestrator template as the YAML text CloudFormation is sent."""
+    return _dump(build_orchestrator_template())

@@ -1,14 +1,28 @@
-"""The project's Dagster instance (``DAGSTER_HOME``, ``.dagster/`` by default) and its settings.
+"""The project's Dagster instances and their settings, from one source.
 
-Run by ``make setup``, ``make dev`` and ``make materialize`` (``python -m etl_platform.instance``)
-and by every ``etl-platform`` command, so runs started any of these ways share one instance and
-one set of limits. Bare ``dagster`` commands find it through the project's ``.env``.
+Three instance configurations share the same rules (one build per table at a time, dead runs
+detected, their pool slots freed and their runs retried, telemetry off):
+
+- the development instance (``DAGSTER_HOME``, ``.dagster/`` by default) of ``make dev``,
+  ``make materialize`` and every ``etl-platform`` command, on SQLite;
+- the production instance, ``deploy/dagster.yaml``: PostgreSQL, the queued run coordinator with
+  a limit on runs at once, local compute logs; ``make serve`` runs it here;
+- the AWS instance, ``deploy/dagster.aws.yaml``: the same, with runs as ECS tasks and compute logs
+  in S3 (the image's ``$DAGSTER_HOME/dagster.yaml``).
+
+The two instance files in ``deploy/`` are written by ``python -m etl_platform.instance --write-deploy`` and
+a test keeps them equal to this module. Secrets are never in them: every connection detail is an
+``{env: ...}`` reference, set by ``make serve`` or from Secrets Manager on AWS.
 """
 
 from __future__ import annotations
 
+import argparse
+import copy
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import yaml
@@ -17,28 +31,151 @@ from etl_platform.automation.barrier import clear_legacy_automation_pause
 from etl_platform.project import PROJECT_ROOT
 from etl_platform.settings import export_dagster_home, project_environment
 
+DEPLOY_DIR = PROJECT_ROOT / "deploy"
 # Each table asset has its own pool (``table_<name>``): a limit of 1 makes a second build of the
-# same table wait for the first, so two uploads seconds apart never race to publish.
-SETTINGS = {
+# same table wait for the first, so two uploads seconds apart never race to publish. A user's
+# instance file may add to these settings but not change this one.
+TABLE_POOL_LIMIT = ("concurrency", "pools", "default_limit")
+FREE_SLOTS_AFTER_RUN_END_SECONDS = 15
+
+SETTINGS: dict[str, Any] = {
     "telemetry": {"enabled": False},
     "nux": {"enabled": False},  # the UI's first-visit pop-up covers the asset graph
     "concurrency": {"pools": {"default_limit": 1}},
+    # A run whose worker died (kill -9, lost machine) is marked failed by its code server; the
+    # monitoring daemon then frees the pool slots it held, which otherwise stay taken for good.
+    "run_monitoring": {
+        "enabled": True,
+        "poll_interval_seconds": 5,
+        "start_timeout_seconds": 180,
+        "cancel_timeout_seconds": 180,
+        "free_slots_after_run_end_seconds": FREE_SLOTS_AFTER_RUN_END_SECONDS,
+    },
+    # Only runs whose worker crashed are retried whole; a step's own failure has its retry policy.
+    "run_retries": {"enabled": True, "max_retries": 2, "retry_on_asset_or_op_failure": False},
 }
 
 
-def ensure_dagster_home() -> Path:
-    """Create ``DAGSTER_HOME`` (the project's ``.dagster/`` unless set) with the project's
-    settings; keys a user already set are kept."""
-    home = export_dagster_home()
+def _env(name: str) -> dict[str, str]:
+    return {"env": name}
+
+
+POSTGRES = {
+    "postgres_db": {
+        "hostname": _env("DAGSTER_POSTGRES_HOSTNAME"),
+        "port": _env("DAGSTER_POSTGRES_PORT"),
+        "username": _env("DAGSTER_POSTGRES_USER"),
+        "password": _env("DAGSTER_POSTGRES_PASSWORD"),
+        "db_name": _env("DAGSTER_POSTGRES_DB"),
+        # dagster-postgres installs psycopg2; SQLAlchemy 2.1's plain `postgresql` means psycopg 3.
+        "scheme": "postgresql+psycopg2",
+    }
+}
+PRODUCTION_SETTINGS: dict[str, Any] = {
+    **SETTINGS,
+    "storage": {"postgres": POSTGRES},
+    "run_coordinator": {"module": "dagster._core.run_coordinator", "class": "QueuedRunCoordinator"},
+    # Compute logs stay Dagster's default here: local files under $DAGSTER_HOME/storage.
+    "concurrency": {"pools": {"default_limit": 1}, "runs": {"max_concurrent_runs": 4}},
+}
+AWS_SETTINGS: dict[str, Any] = {
+    **PRODUCTION_SETTINGS,
+    # Each run is an ECS task of its own task definition (infra/orchestrator.yaml): runs hold the
+    # data-plane permissions, the daemon that launches them does not. No secrets lookup per launch:
+    # a run's secrets are in its task definition.
+    "run_launcher": {
+        "module": "dagster_aws.ecs",
+        "class": "EcsRunLauncher",
+        "config": {
+            "task_definition": _env("DAGSTER_RUN_TASK_DEFINITION"),
+            "container_name": "run",
+            "include_sidecars": False,
+            "secrets_tag": None,
+        },
+    },
+    "compute_logs": {
+        "module": "dagster_aws.s3.compute_log_manager",
+        "class": "S3ComputeLogManager",
+        "config": {
+            "bucket": _env("DAGSTER_COMPUTE_LOG_BUCKET"),
+            "prefix": "compute-logs",
+            "upload_interval": 30,  # a running step's logs show within half a minute
+        },
+    },
+}
+DEPLOY_FILES = {"dagster.yaml": PRODUCTION_SETTINGS, "dagster.aws.yaml": AWS_SETTINGS}
+
+
+class InstanceConfigError(ValueError):
+    """A user's instance file contradicts a setting the platform depends on."""
+
+
+def merged(project: Mapping[str, Any], user: Mapping[str, Any]) -> dict[str, Any]:
+    """The project's settings with the user's on top, key by key at every depth."""
+    result = copy.deepcopy(dict(project))
+    for key, value in user.items():
+        if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def _located(config: Path, path: tuple[str, ...]) -> str:
+    """``file:line:column`` of the key at ``path`` in a YAML file."""
+    node = yaml.compose(config.read_text())
+    for key in path:
+        assert isinstance(node, yaml.MappingNode)
+        node = next(value for name, value in node.value if name.value == key)
+    return f"{config}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+
+
+def _check_table_pool_limit(config: Path, user: Mapping[str, Any], project: Mapping[str, Any]) -> None:
+    value: Any = user
+    for key in TABLE_POOL_LIMIT:
+        if not isinstance(value, Mapping) or key not in value:
+            return
+        value = value[key]
+    required = project["concurrency"]["pools"]["default_limit"]
+    if value != required:
+        raise InstanceConfigError(
+            f"{_located(config, TABLE_POOL_LIMIT)}: {'.'.join(TABLE_POOL_LIMIT)} is {value!r}, but the platform "
+            f"builds each table one run at a time ({required}); remove the key or set it to {required}"
+        )
+
+
+def ensure_instance(home: Path, project: Mapping[str, Any] = SETTINGS) -> Path:
+    """Write ``project``'s settings into ``home/dagster.yaml``, merged under what the user set there."""
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     current = (yaml.safe_load(config.read_text()) if config.exists() else None) or {}
-    merged = {**SETTINGS, **current}
-    if merged != current:
-        config.write_text(yaml.safe_dump(merged, sort_keys=False))
+    _check_table_pool_limit(config, current, project)
+    settings = merged(project, current)
+    if settings != current:
+        config.write_text(yaml.safe_dump(settings, sort_keys=False))
+    return home
+
+
+def ensure_dagster_home() -> Path:
+    """Create ``DAGSTER_HOME`` (the project's ``.dagster/`` unless set) with the project's settings."""
+    home = ensure_instance(export_dagster_home())
     with dg.DagsterInstance.from_config(str(home)) as instance:
         clear_legacy_automation_pause(instance)
     return home
+
+
+def deploy_file_text(settings: Mapping[str, Any]) -> str:
+    header = "# Written by `python -m etl_platform.instance --write-deploy` from etl_platform/instance.py.\n"
+    return header + yaml.safe_dump(dict(settings), sort_keys=False)
+
+
+def write_deploy_files(folder: Path = DEPLOY_DIR) -> list[Path]:
+    folder.mkdir(exist_ok=True)
+    written = []
+    for name, settings in DEPLOY_FILES.items():
+        (folder / name).write_text(deploy_file_text(settings))
+        written.append(folder / name)
+    return written
 
 
 _DAGSTER_HOME_LINE = re.compile(r"^\s*(export\s+)?DAGSTER_HOME\s*=")
@@ -58,7 +195,22 @@ def ensure_dotenv(home: Path, folder: Path = PROJECT_ROOT) -> Path:
     return dotenv
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m etl_platform.instance", description=__doc__.splitlines()[0])
+    parser.add_argument("--write-deploy", action="store_true", help="rewrite deploy/dagster*.yaml from this module")
+    if parser.parse_args(argv).write_deploy:
+        for path in write_deploy_files():
+            print(f"wrote {path.relative_to(PROJECT_ROOT)}")
+        return 0
     with project_environment():
-        home = ensure_dagster_home()
+        try:
+            home = ensure_dagster_home()
+        except InstanceConfigError as error:
+            print(f"error: {error}")
+            return 1
         print(f"Dagster instance: {home} (named in {ensure_dotenv(home)})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -14,5 +14,6 @@ def pipeline_job(registry: Registry) -> Any:  # an asset job; Dagster does not e
     return dg.define_asset_job(
         "etl_pipeline_job",
         selection=dg.AssetSelection.assets(*tables),
+        executor_def=dg.multiprocess_executor,  # the inputs' steps at once
         description="Process the newest landed file of every input dataset, then build the joined table and its report.",
     )

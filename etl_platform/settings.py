@@ -57,7 +57,10 @@ class Settings:
     spark_master: str = _setting("local[*]", "Spark master of the local runner")
     spark_driver_memory: str = _setting("2g", "driver memory of the local runner")
     alerts_file: Path = _setting(DEFAULT_DAGSTER_HOME / "alerts.jsonl", "where failure alerts are appended")
-    alert_webhook_url: str | None = _setting(None, "optional webhook receiving each alert as JSON (a secret)")
+    alert_webhook_url: str | None = _setting(
+        None, "optional `https://` webhook receiving each alert as JSON (a secret: never logged or shown)"
+    )
+    alert_webhook_allow_http: bool = _setting(False, "also accept an `http://` alert webhook (a local receiver)")
     # --- both profiles
     spark_retries: int = _setting(3, "retries of a Spark step on transient errors", minimum=0)
     spark_retry_delay_seconds: float = _setting(15.0, "first retry delay (exponential back-off)", minimum=0)
@@ -76,13 +79,29 @@ class Settings:
     cycle_timezone: str = _setting("UTC", "time zone of the cycle's cron")
     sensor_interval_seconds: int = _setting(30, "how often arrival sensors poll", minimum=1)
     sensor_page_size: int = _setting(1000, "objects an arrival sensor lists per tick at most", minimum=1)
+    automation_interval_seconds: int = _setting(30, "how often the join barrier's automation is evaluated", minimum=1)
+    # --- production mode (`make serve`)
+    serve_home: Path = _setting(
+        DEFAULT_DAGSTER_HOME / "serve", "the production instance `make serve` runs (its PostgreSQL data too)"
+    )
+    webserver_port: int = _setting(
+        3000, "port of the webserver `make serve` starts", "DAGSTER_WEBSERVER_PORT", minimum=1
+    )
+    code_server_port: int = _setting(4000, "port of the code location's gRPC server `make serve` starts", minimum=1)
+    postgres_port: int = _setting(15432, "port of the PostgreSQL server `make serve` starts", minimum=1)
+    postgres_hostname: str | None = _setting(
+        None,
+        "a PostgreSQL server of your own for `make serve` (with `DAGSTER_POSTGRES_PORT`, `_USER`, `_PASSWORD`, `_DB`); "
+        "unset: `make serve` starts one",
+        "DAGSTER_POSTGRES_HOSTNAME",
+    )
     # --- aws profile (printed by `etl-platform deploy` from the stack's outputs)
     aws_region: str | None = _setting(None, "AWS region of the stack")
     aws_endpoint_url: str | None = _setting(
         None, "an AWS API endpoint to use instead of AWS's (tests)", "AWS_ENDPOINT_URL"
     )
     data_bucket: str | None = _setting(None, "the data bucket (the lake)")
-    artifact_bucket: str | None = _setting(None, "the artifact bucket (scripts, Pipes messages)")
+    scratch_bucket: str | None = _setting(None, "the scratch bucket (Pipes messages, Athena results, compute logs)")
     lake_prefix: str = _setting("", "key prefix of the lake in the data bucket")
     glue_job_prefix: str | None = _setting(None, "prefix of the Glue job names")
     glue_database: str | None = _setting(None, "the Glue database (the Iceberg catalog's namespace)")
@@ -95,6 +114,14 @@ class Settings:
             raise UnknownEnvironmentError(
                 f"ETL_PLATFORM_ENV={self.platform_env!r} is not a known environment; choose one of: "
                 + ", ".join(ENVIRONMENTS)
+            )
+        webhook = (self.alert_webhook_url or "https://").lower()
+        if not webhook.startswith("https://") and not (self.alert_webhook_allow_http and webhook.startswith("http://")):
+            # The URL is a secret: the message names its scheme only.
+            scheme = webhook.split("://", 1)[0] if "://" in webhook else "no scheme"
+            raise SettingsError(
+                f"ETL_ALERT_WEBHOOK_URL must be an https:// URL, not {scheme}"
+                + ("" if scheme != "http" else " (set ETL_ALERT_WEBHOOK_ALLOW_HTTP=true for a local receiver)")
             )
 
     @classmethod
@@ -122,10 +149,21 @@ def env_var(name: str) -> dg.EnvVar:
     return dg.EnvVar(variable_of(spec))
 
 
+BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def _boolean(text: str) -> bool:
+    if text.lower() not in BOOLEANS:
+        raise ValueError(text)
+    return BOOLEANS[text.lower()]
+
+
 def _parse(spec: dataclasses.Field, text: str) -> Any:
     kind = str(spec.type)
     variable = variable_of(spec)
     try:
+        if kind.startswith("bool"):
+            return _boolean(text)
         if kind.startswith("int"):
             value: Any = int(text)
         elif kind.startswith("float"):
@@ -135,9 +173,10 @@ def _parse(spec: dataclasses.Field, text: str) -> Any:
         else:
             return text.lower() if spec.name == "platform_env" else text
     except ValueError:
-        raise SettingsError(
-            f"{variable}={text!r} is not a {'whole ' if kind.startswith('int') else ''}number"
-        ) from None
+        expected = (
+            "true or false" if kind.startswith("bool") else f"a {'whole ' if kind.startswith('int') else ''}number"
+        )
+        raise SettingsError(f"{variable}={text!r} is not {expected}") from None
     minimum = spec.metadata["minimum"]
     if minimum is not None and value < minimum:
         raise SettingsError(f"{variable}={text!r} must be at least {minimum:g}")

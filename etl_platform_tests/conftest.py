@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -17,6 +19,12 @@ from etl_platform_tests.helpers import QUICKSIGHT_MARKETING, QUICKSIGHT_SALES
 
 # A failing test should fail at once, not after the production retry back-off (15 s, 30 s, 60 s).
 os.environ.setdefault("ETL_SPARK_RETRY_DELAY_SECONDS", "0")
+# Every Spark JVM the tests start (the session's servers, the commands' own, Spark of a script's
+# own, the fake Glue's) runs seconds of small queries: the JIT's optimising tier (C2) would spend
+# more CPU compiling than it ever saves, on two cores shared by two test processes. Its first tier
+# alone starts and warms them in about half the CPU; what Spark computes is the same.
+# (spark-submit passes SPARK_SUBMIT_OPTS to the JVM it starts; children inherit it.)
+os.environ.setdefault("SPARK_SUBMIT_OPTS", "-XX:TieredStopAtLevel=1")
 
 # The Glue scripts are plain modules (as on Glue); tests import their transforms directly.
 sys.path.insert(0, str(GLUE_SCRIPTS_DIR))
@@ -117,3 +125,13 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_CONTAINER_CREDENTIALS_FULL_URI",
     ):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def open_folder() -> Iterator[Path]:
+    """A folder anyone may enter: as root, the production mode's PostgreSQL runs as nobody, who
+    cannot enter pytest's own temporary folders."""
+    folder = Path(tempfile.mkdtemp(prefix="etl-open-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

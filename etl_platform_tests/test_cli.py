@@ -178,7 +178,7 @@ def test_unknown_environment_is_reported_not_raised(lake_root, monkeypatch, caps
 
 def test_missing_aws_settings_are_named(monkeypatch, capsys) -> None:
     monkeypatch.setenv("ETL_PLATFORM_ENV", "aws")
-    for name in ("ETL_AWS_REGION", "ETL_DATA_BUCKET", "ETL_ARTIFACT_BUCKET", "ETL_GLUE_DATABASE"):
+    for name in ("ETL_AWS_REGION", "ETL_DATA_BUCKET", "ETL_SCRATCH_BUCKET", "ETL_GLUE_DATABASE"):
         monkeypatch.delenv(name, raising=False)
     assert cli.main(["tables"]) == 1
     err = capsys.readouterr().err

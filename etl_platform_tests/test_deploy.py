@@ -5,12 +5,16 @@ moto 5's CloudFormation creates the buckets (without their versioning), topic, r
 policy of the template but skips AWS::Glue::Job, AWS::Glue::Database, AWS::Athena::WorkGroup and
 AWS::S3::BucketPolicy, and its change-set execution leaves the stack without Outputs; it does
 implement the "didn't contain changes" answer. What moto cannot show (exact calls, rollbacks, REVIEW_IN_PROGRESS) is stubbed.
+The orchestrator's stack is stubbed only: moto's CloudFormation cannot create it (it fails on
+``Fn::Select`` over ``Fn::Cidr`` and on a flow log to a bucket of another stack, before reaching
+ECS, RDS or Cloud Map).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib.metadata
 import io
 import os
 import shutil
@@ -22,31 +26,46 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import dagster_pipes
 import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from etl_platform import cli, deploy
 from etl_platform.datasets import MARKETING, REGISTRY, SALES, Registry
-from etl_platform.infra_template import CONTRACT_ZIP, render_template
+from etl_platform.infra_template import (
+    CONTRACT_ZIP,
+    ORCHESTRATOR_TEMPLATE,
+    PIPES_ZIP,
+    build_orchestrator_template,
+    load_template,
+    render_orchestrator_template,
+    render_template,
+)
 from etl_platform.project import CONTRACT_DIR, GLUE_SCRIPTS_DIR, PROJECT_ROOT
 from etl_platform_tests.test_infra import AD_SPEND, WITH_AD_SPEND
 
 SCRIPTS = sorted(GLUE_SCRIPTS_DIR.glob("*.py"))
-SHIPPED = [*(script.name for script in SCRIPTS), CONTRACT_ZIP]
+SHIPPED = [*(script.name for script in SCRIPTS), CONTRACT_ZIP, PIPES_ZIP]
 NOW = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/etl/1"
 OUTPUTS = {
+    "ProjectName": "etl-platform",
     "ArtifactBucketName": "etl-artifacts",
     "DataBucketName": "etl-data",
+    "ScratchBucketName": "etl-scratch",
+    "LogBucketName": "etl-logs",
     "GlueJobPrefix": "etl-platform-",
     "GlueDatabaseName": "etl_platform",
     "AthenaWorkGroupName": "etl-platform",
     "Region": "us-east-1",
-    "AthenaResultsLocation": "s3://etl-artifacts/athena-results/",
+    "AthenaResultsLocation": "s3://etl-scratch/athena-results/",
     "AlertTopicArn": "arn:aws:sns:us-east-1:123456789012:etl-platform-alerts",
     "OrchestratorPolicyArn": "arn:aws:iam::123456789012:policy/etl-platform-orchestrator",
+    "ImageRepositoryName": "etl-platform",
+    "ImageRepositoryUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/etl-platform",
 }
+ORCHESTRATOR_OUTPUTS = {"ClusterName": "etl-platform", "WebserverServiceName": "etl-orchestrator-WebserverService-1"}
 
 
 class _Untouchable:
@@ -102,12 +121,28 @@ def test_dry_run_makes_no_aws_calls_and_needs_no_credentials(monkeypatch, capsys
         for line in lines
     )
     assert "s3://<ArtifactBucketName output>/glue-scripts/" in text and "known once the stack exists" in text
-    shipped = {script.name: script.read_bytes() for script in SCRIPTS} | {CONTRACT_ZIP: deploy.contract_zip()}
+    shipped = {script.name: script.read_bytes() for script in SCRIPTS} | {
+        CONTRACT_ZIP: deploy.contract_zip(),
+        PIPES_ZIP: deploy.pipes_zip(),
+    }
     for name, content in shipped.items():
         digest = hashlib.sha256(content).hexdigest()[:12]
         assert any(name in line and f"{len(content):,} bytes" in line and digest in line for line in lines), name
     assert cli.main(["deploy", "--dry-run"]) == 0
     assert "would deploy stack etl-platform in the default region" in capsys.readouterr().out
+
+
+def test_dry_run_shows_the_orchestrator_stack_and_every_resource_of_it() -> None:
+    lines = _plan()
+    (heading,) = [line for line in lines if line.startswith("then stack etl-orchestrator from infra/orchestrator.yaml")]
+    assert heading.endswith("only with --image-tag TAG (an image pushed there):")
+    shown = lines[lines.index(heading) + 1 :]
+    resources = build_orchestrator_template()["Resources"]
+    assert [line.split() for line in shown] == [[r["Type"], logical_id] for logical_id, r in resources.items()]
+    for kind in ("AWS::ECS::Service", "AWS::RDS::DBInstance", "AWS::ECS::TaskDefinition", "AWS::EC2::VPC"):
+        assert any(line.split()[0] == kind for line in shown), kind
+    tagged = _plan(image_tag="v7")
+    assert any(line.startswith("then stack etl-orchestrator") and line.endswith("image tag v7:") for line in tagged)
 
 
 def test_a_third_dataset_adds_its_glue_job_to_the_plan_and_nothing_else(tmp_path) -> None:
@@ -173,6 +208,31 @@ def test_a_missing_contract_package_stops_the_deploy(tmp_path) -> None:
         deploy.contract_zip(tmp_path / "etl_platform" / "contract")
 
 
+def test_pipes_zip_holds_the_installed_dagster_pipes_sorted_with_fixed_times() -> None:
+    archive = zipfile.ZipFile(io.BytesIO(deploy.pipes_zip()))
+    installed = Path(dagster_pipes.__file__).parent
+    assert archive.namelist() == sorted(
+        f"dagster_pipes/{p.relative_to(installed).as_posix()}" for p in installed.rglob("*.py")
+    )
+    assert "dagster_pipes/__init__.py" in archive.namelist()
+    assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    assert deploy.pipes_zip() == deploy.pipes_zip()
+
+
+def test_the_shipped_dagster_pipes_imports_with_the_standard_library_alone(tmp_path) -> None:
+    """As on Glue, with nothing installed: the zip on the path is all the scripts need to talk Pipes."""
+    shipped = tmp_path / PIPES_ZIP
+    shipped.write_bytes(deploy.pipes_zip())
+    code = (
+        f"import sys; sys.path.insert(0, {str(shipped)!r}); import dagster_pipes as p; "
+        "from dagster_pipes.version import __version__; print(p.__file__, __version__); p.open_dagster_pipes"
+    )
+    imported = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    where, version = imported.stdout.split()
+    assert where.startswith(str(shipped)) and version == importlib.metadata.version("dagster-pipes")
+
+
 @pytest.mark.parametrize("as_shipped", ["unpacked", "zip on the path"])
 def test_the_contract_imports_with_the_standard_library_alone(tmp_path, as_shipped: str) -> None:
     """As on Glue: a Python without site-packages (``-S``) nor the environment (``-I``) imports the
@@ -226,7 +286,7 @@ def test_real_template_deploys_on_moto_then_redeploys_as_a_no_op(fake_aws_creden
             == 0
         )
         assert any(line.startswith("create change set") for line in lines) and "stack etl: create complete" in lines
-        bucket = next(line.split("=", 1)[1] for line in lines if line.startswith("ETL_ARTIFACT_BUCKET="))
+        bucket = next(line.split()[1] for line in lines if line.split()[:1] == ["ArtifactBucketName"])
         assert bucket == "etl-platform-artifacts-123456789012-us-east-1"
         s3 = boto3.client("s3", region_name="us-east-1")
         listed = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
@@ -251,7 +311,7 @@ def test_real_template_deploys_on_moto_then_redeploys_as_a_no_op(fake_aws_creden
         # Only the executed create is left (moto keeps executed change sets; AWS drops them).
         summaries = cloudformation.list_change_sets(StackName="etl")["Summaries"]
         assert [s["ExecutionStatus"] for s in summaries] == ["EXECUTE_COMPLETE"]
-        assert f"ETL_ARTIFACT_BUCKET={bucket}" in again
+        assert f"  {'ArtifactBucketName':<24} {bucket}" in again
 
 
 # --- the change-set flow, call by call ----------------------------------------------------------
@@ -290,24 +350,28 @@ class _Flow:
         self.stub = Stubber(self.client)
         self.names: list[str] = []
 
-    def stack(self, response: dict[str, Any] | None) -> None:
+    def stack(self, response: dict[str, Any] | None, name: str = "etl") -> None:
         if response is None:
             self.stub.add_client_error(
                 "describe_stacks",
                 "ValidationError",
-                "Stack with id etl does not exist",
-                expected_params={"StackName": "etl"},
+                f"Stack with id {name} does not exist",
+                expected_params={"StackName": name},
             )
         else:
-            self.stub.add_response("describe_stacks", response, {"StackName": "etl"})
+            self.stub.add_response("describe_stacks", response, {"StackName": name})
 
-    def change_set(self, kind: str, status: str, reason: str = "", reads: int = 1) -> None:
+    def change_set(
+        self, kind: str, status: str, reason: str = "", reads: int = 1, name: str = "etl", **template: Any
+    ) -> None:
+        """A change set of the data plane's template, or of ``TemplateBody`` and ``Parameters`` given."""
         params = {
-            "StackName": "etl",
+            "StackName": name,
             "ChangeSetName": ANY,
             "TemplateBody": render_template(),
             "ChangeSetType": kind,
             "Capabilities": ["CAPABILITY_NAMED_IAM"],
+            **template,
         }
         self.stub.add_response(
             "create_change_set",
@@ -318,14 +382,14 @@ class _Flow:
             self.stub.add_response(
                 "describe_change_set",
                 {"Status": status, "StatusReason": reason},
-                {"StackName": "etl", "ChangeSetName": ANY},
+                {"StackName": name, "ChangeSetName": ANY},
             )
 
-    def execute(self, final_stack: dict[str, Any]) -> None:
-        self.stub.add_response("execute_change_set", {}, {"StackName": "etl", "ChangeSetName": ANY})
-        self.stack(final_stack)
+    def execute(self, final_stack: dict[str, Any], name: str = "etl") -> None:
+        self.stub.add_response("execute_change_set", {}, {"StackName": name, "ChangeSetName": ANY})
+        self.stack(final_stack, name)
 
-    def run(self, s3: Any = None) -> list[str]:
+    def run(self, s3: Any = None, image_tag: str | None = None) -> list[str]:
         lines: list[str] = []
         with self.stub:
             try:
@@ -336,6 +400,7 @@ class _Flow:
                     out=lines.append,
                     cloudformation=self.client,
                     s3=s3 or _RecordingS3(),
+                    image_tag=image_tag,
                 )
             finally:
                 self.lines = lines
@@ -359,13 +424,52 @@ def test_first_deploy_creates_the_stack_uploads_and_prints_the_environment(fake_
         "ETL_PLATFORM_ENV=aws",
         "ETL_AWS_REGION=us-east-1",
         "ETL_DATA_BUCKET=etl-data",
-        "ETL_ARTIFACT_BUCKET=etl-artifacts",
+        "ETL_SCRATCH_BUCKET=etl-scratch",
         "ETL_GLUE_JOB_PREFIX=etl-platform-",
         "ETL_GLUE_DATABASE=etl_platform",
         "ETL_ATHENA_WORKGROUP=etl-platform",
-        "ETL_ATHENA_RESULTS=s3://etl-artifacts/athena-results/",
+        "ETL_ATHENA_RESULTS=s3://etl-scratch/athena-results/",
         f"ETL_ALERT_TOPIC_ARN={OUTPUTS['AlertTopicArn']}",
     ]
+
+
+def test_an_image_tag_then_deploys_the_orchestrator_with_the_data_plane_outputs_and_tells_how_to_open_it(
+    fake_aws_credentials,
+) -> None:
+    flow = _Flow()
+    flow.stack(_stack("CREATE_COMPLETE"))
+    flow.change_set("UPDATE", "CREATE_COMPLETE")
+    flow.execute(_stack("UPDATE_COMPLETE"))
+    flow.stack(_with_outputs())
+    declared = load_template(ORCHESTRATOR_TEMPLATE)["Parameters"]
+    given = [{"ParameterKey": k, "ParameterValue": OUTPUTS[k]} for k in declared if k in OUTPUTS]
+    given.append({"ParameterKey": "ImageTag", "ParameterValue": "v7"})
+    assert {p["ParameterKey"] for p in given} >= {k for k, spec in declared.items() if "Default" not in spec}
+    orchestrator = "etl-orchestrator"
+    flow.stack(None, orchestrator)
+    flow.change_set(
+        "CREATE", "CREATE_COMPLETE", name=orchestrator, TemplateBody=render_orchestrator_template(), Parameters=given
+    )
+    outputs = [{"OutputKey": k, "OutputValue": v} for k, v in ORCHESTRATOR_OUTPUTS.items()]
+    flow.execute(_stack("CREATE_COMPLETE", Outputs=outputs), orchestrator)
+    flow.stack(_stack("CREATE_COMPLETE", Outputs=outputs), orchestrator)
+    lines = flow.run(image_tag="v7")
+    assert "stack etl: update complete" in lines and "stack etl-orchestrator: create complete" in lines
+    (start,) = [i for i, line in enumerate(lines) if line.startswith("orchestrator stack outputs")]
+    tunnel = lines[start:]
+    assert tunnel[0].startswith("orchestrator stack outputs (Dagster UI: http://localhost:3000")
+    assert any("--cluster etl-platform --service-name etl-orchestrator-WebserverService-1" in line for line in tunnel)
+    assert tunnel[-1] == (
+        'aws ssm start-session --region us-east-1 --target "ecs:etl-platform_${TASK##*/}_$RUNTIME" '
+        "--document-name AWS-StartPortForwardingSession --parameters portNumber=3000,localPortNumber=3000"
+    )
+
+
+def test_an_orchestrator_parameter_the_data_plane_has_no_output_for_stops_the_deploy() -> None:
+    assert deploy.orchestrator_parameters(OUTPUTS, "v7")["ImageTag"] == "v7"
+    older = {k: v for k, v in OUTPUTS.items() if k != "OrchestratorPolicyArn"}
+    with pytest.raises(deploy.DeployError, match="no output for the orchestrator's parameters: OrchestratorPolicyArn$"):
+        deploy.orchestrator_parameters(older, "v7")
 
 
 def test_existing_stack_is_updated(fake_aws_credentials) -> None:

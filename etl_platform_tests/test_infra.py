@@ -8,7 +8,6 @@ not with the template module's own loader, so these checks do not depend on the 
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import subprocess
 import sys
 from dataclasses import replace
@@ -19,7 +18,7 @@ import cfnlint.decode
 import pytest
 
 from etl_platform.datasets import MARKETING, REGISTRY, SALES, Capacity, Registry
-from etl_platform.infra_template import render_template
+from etl_platform.infra_template import ENVIRONMENT_OUTPUTS, render_template
 from etl_platform.project import SHARED_SCRIPTS
 from etl_platform.resources.glue_runner import GlueSparkRunner
 from etl_platform_tests.helpers import third_input
@@ -61,6 +60,17 @@ def _iam_statements() -> list[dict[str, Any]]:
     return statements
 
 
+def _role_statements(name: str) -> list[dict[str, Any]]:
+    role = _template()["Resources"][name]["Properties"]
+    return [s for policy in role.get("Policies", []) for s in policy["PolicyDocument"]["Statement"]]
+
+
+def _writes(statement: dict[str, Any]) -> bool:
+    """Whether an Allow statement lets its holder create, change or delete objects."""
+    verbs = ("s3:Put", "s3:Delete", "s3:Restore", "s3:Replicate", "s3:*", "*")
+    return statement["Effect"] == "Allow" and any(a.startswith(verbs) for a in _as_list(statement["Action"]))
+
+
 def _scripts(registry: Registry) -> dict[str, Capacity]:
     return {entry.script: entry.capacity for entry in (*registry.inputs, registry.joined)}
 
@@ -81,17 +91,17 @@ def test_the_only_parameter_is_the_project_name() -> None:
     assert {name: parameters[name]["Default"] for name in parameters} == {"ProjectName": PROJECT_NAME}
 
 
-def test_buckets_are_encrypted_private_tls_only_and_data_is_versioned() -> None:
+def test_buckets_are_encrypted_private_tls_only_and_versioned() -> None:
     buckets = _of_type("AWS::S3::Bucket")
-    assert set(buckets) == {"DataBucket", "ArtifactBucket"}
+    assert set(buckets) == {"DataBucket", "ArtifactBucket", "ScratchBucket", "LogBucket"}
     for name, bucket in buckets.items():
+        assert bucket["VersioningConfiguration"]["Status"] == "Enabled", name
         (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
         assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}, name
         access = bucket["PublicAccessBlockConfiguration"]
         assert [
             access.get(k) for k in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
         ] == [True] * 4, name
-    assert buckets["DataBucket"]["VersioningConfiguration"]["Status"] == "Enabled"
     policies = {
         p["Bucket"]["Ref"]: p["PolicyDocument"]["Statement"] for p in _of_type("AWS::S3::BucketPolicy").values()
     }
@@ -147,7 +157,8 @@ def test_each_registered_script_has_a_glue_5_job_with_its_capacity_pipes_and_con
         f"${{ProjectName}}-{Path(script).stem}" for script in scripts
     )
     extra_files = [
-        f"s3://${{ArtifactBucket}}/glue-scripts/{name}" for name in (*SHARED_SCRIPTS, "etl_platform_contract.zip")
+        f"s3://${{ArtifactBucket}}/glue-scripts/{name}"
+        for name in (*SHARED_SCRIPTS, "etl_platform_contract.zip", "dagster_pipes.zip")
     ]
     for job in jobs.values():
         script = job["Name"]["Fn::Sub"].removeprefix("${ProjectName}-") + ".py"
@@ -168,15 +179,93 @@ def test_each_registered_script_has_a_glue_5_job_with_its_capacity_pipes_and_con
         assert arguments["--extra-py-files"]["Fn::Sub"].split(",") == extra_files
 
 
-def test_glue_installs_the_dagster_pipes_version_the_orchestrator_runs() -> None:
-    installed = importlib.metadata.version("dagster-pipes")
+def test_glue_jobs_install_nothing_and_get_dagster_pipes_with_their_scripts() -> None:
+    """No package index on a job's path: dagster-pipes is the orchestrator's own copy, shipped by deploy."""
     for job in _of_type("AWS::Glue::Job").values():
-        assert job["DefaultArguments"]["--additional-python-modules"] == f"dagster-pipes=={installed}"
+        arguments = job["DefaultArguments"]
+        assert "--additional-python-modules" not in arguments and "--python-modules-installer-option" not in arguments
+        assert "s3://${ArtifactBucket}/glue-scripts/dagster_pipes.zip" in arguments["--extra-py-files"]["Fn::Sub"]
+
+
+def test_every_glue_job_runs_under_the_encrypting_security_configuration() -> None:
+    (name, configuration) = next(iter(_of_type("AWS::Glue::SecurityConfiguration").items()))
+    encryption = configuration["EncryptionConfiguration"]
+    assert [e["S3EncryptionMode"] for e in encryption["S3Encryptions"]] in (["SSE-S3"], ["SSE-KMS"])
+    key = {"Fn::GetAtt": ["EncryptionKey", "Arn"]}
+    assert encryption["CloudWatchEncryption"] == {"CloudWatchEncryptionMode": "SSE-KMS", "KmsKeyArn": key}
+    assert encryption["JobBookmarksEncryption"] == {"JobBookmarksEncryptionMode": "CSE-KMS", "KmsKeyArn": key}
+    jobs = _of_type("AWS::Glue::Job")
+    assert jobs and all(job["SecurityConfiguration"] == {"Ref": name} for job in jobs.values())
+    # The key must let CloudWatch Logs encrypt the jobs' log groups, and the role associate it with them.
+    statements = _template()["Resources"]["EncryptionKey"]["Properties"]["KeyPolicy"]["Statement"]
+    assert any(s["Principal"] == {"Service": {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}} for s in statements)
+    assert any("logs:AssociateKmsKey" in _as_list(s["Action"]) for s in _role_statements("GlueJobRole"))
+
+
+def test_glue_jobs_may_read_their_scripts_but_never_write_the_artifact_bucket() -> None:
+    glue = _role_statements("GlueJobRole")
+    assert any(
+        s["Action"] == "s3:GetObject" and "ArtifactBucket.Arn}/glue-scripts/*" in str(s["Resource"]) for s in glue
+    )
+    assert [s for s in glue if _writes(s) and "ArtifactBucket" in str(s["Resource"])] == []
+    # Nor does the bucket let them, whatever policy the role may be given later.
+    (policy,) = [p for p in _of_type("AWS::S3::BucketPolicy").values() if p["Bucket"] == {"Ref": "ArtifactBucket"}]
+    (deny,) = [s for s in policy["PolicyDocument"]["Statement"] if s.get("Sid") == "DenyWritesByGlueJobs"]
+    assert deny["Effect"] == "Deny" and {"s3:PutObject", "s3:DeleteObject"} <= set(deny["Action"])
+    assert deny["Condition"] == {"ArnEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["GlueJobRole", "Arn"]}}}
+
+
+def test_the_orchestrator_has_no_access_to_the_artifact_bucket() -> None:
+    (policy,) = _of_type("AWS::IAM::ManagedPolicy").values()
+    assert "ArtifactBucket" not in str(policy["PolicyDocument"])
+
+
+def test_what_runs_write_besides_the_lake_goes_to_expiring_scratch_prefixes() -> None:
+    scratch = _of_type("AWS::S3::Bucket")["ScratchBucket"]
+    expiring = {r["Prefix"] for r in scratch["LifecycleConfiguration"]["Rules"] if "ExpirationInDays" in r}
+    assert expiring == {"dagster-pipes/", "glue-temp/", "athena-results/", "compute-logs/"}
+    for job in _of_type("AWS::Glue::Job").values():
+        assert job["DefaultArguments"]["--TempDir"] == {"Fn::Sub": "s3://${ScratchBucket}/glue-temp/"}
+    (policy,) = _of_type("AWS::IAM::ManagedPolicy").values()
+    written = [s for s in [*_role_statements("GlueJobRole"), *policy["PolicyDocument"]["Statement"]] if _writes(s)]
+    for resource in (r["Fn::Sub"] for s in written for r in _as_list(s["Resource"])):
+        bucket, prefix = resource.removeprefix("${").split(".Arn}/")
+        assert bucket == "DataBucket" or (bucket == "ScratchBucket" and prefix.rstrip("*") in expiring), resource
+
+
+def test_buckets_log_their_access_to_the_log_bucket_which_only_s3_may_write() -> None:
+    buckets = _of_type("AWS::S3::Bucket")
+    sources = []
+    for name, bucket in buckets.items():
+        if name == "LogBucket":
+            continue
+        logging = bucket["LoggingConfiguration"]
+        assert logging["DestinationBucketName"] == {"Ref": "LogBucket"}
+        assert logging["LogFilePrefix"].startswith("s3/"), name
+        sources.append({"Fn::GetAtt": [name, "Arn"]})
+    assert buckets["LogBucket"]["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    (policy,) = [p for p in _of_type("AWS::S3::BucketPolicy").values() if p["Bucket"] == {"Ref": "LogBucket"}]
+    (delivery,) = [
+        s
+        for s in policy["PolicyDocument"]["Statement"]
+        if s.get("Principal") == {"Service": "logging.s3.amazonaws.com"}
+    ]
+    assert delivery["Action"] == "s3:PutObject"
+    assert delivery["Resource"] == {"Fn::Sub": "${LogBucket.Arn}/s3/*"}
+    assert sorted(map(str, delivery["Condition"]["ArnLike"]["aws:SourceArn"])) == sorted(map(str, sources))
+    assert delivery["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+
+
+def test_versioned_buckets_expire_old_versions_and_abort_incomplete_uploads() -> None:
+    for name, bucket in _of_type("AWS::S3::Bucket").items():
+        rules = [r for r in bucket["LifecycleConfiguration"]["Rules"] if r["Status"] == "Enabled"]
+        assert any("NoncurrentVersionExpiration" in r and "Prefix" not in r for r in rules), name
+        assert any("AbortIncompleteMultipartUpload" in r and "Prefix" not in r for r in rules), name
 
 
 def test_jobs_are_named_as_the_glue_runner_starts_them() -> None:
     prefix = _template()["Outputs"]["GlueJobPrefix"]["Value"]["Fn::Sub"].replace("${ProjectName}", PROJECT_NAME)
-    runner = GlueSparkRunner(region_name="us-east-1", job_prefix=prefix, pipes_bucket="artifacts")
+    runner = GlueSparkRunner(region_name="us-east-1", job_prefix=prefix, pipes_bucket="scratch")
     names = {
         job["Name"]["Fn::Sub"].replace("${ProjectName}", PROJECT_NAME) for job in _of_type("AWS::Glue::Job").values()
     }
@@ -216,29 +305,34 @@ def test_glue_database_name_follows_the_project_name() -> None:
     assert database["DatabaseInput"]["Name"] == {"Fn::Join": ["_", {"Fn::Split": ["-", {"Ref": "ProjectName"}]}]}
 
 
-def test_athena_results_are_encrypted_and_alerts_topic_exists() -> None:
+def test_athena_results_are_encrypted_with_a_rotating_key_and_alerts_topic_exists() -> None:
     (workgroup,) = _of_type("AWS::Athena::WorkGroup").values()
     configuration = workgroup["WorkGroupConfiguration"]
     assert configuration["EnforceWorkGroupConfiguration"] is True
     assert configuration["ResultConfiguration"]["OutputLocation"] == {
-        "Fn::Sub": "s3://${ArtifactBucket}/athena-results/"
+        "Fn::Sub": "s3://${ScratchBucket}/athena-results/"
     }
-    assert configuration["ResultConfiguration"]["EncryptionConfiguration"]["EncryptionOption"] == "SSE_S3"
+    assert configuration["ResultConfiguration"]["EncryptionConfiguration"] == {
+        "EncryptionOption": "SSE_KMS",
+        "KmsKey": {"Fn::GetAtt": ["EncryptionKey", "Arn"]},
+    }
+    assert _of_type("AWS::KMS::Key")["EncryptionKey"]["EnableKeyRotation"] is True
+    # Athena writes the results with its caller's permissions: the orchestrator's.
+    (policy,) = _of_type("AWS::IAM::ManagedPolicy").values()
+    assert any(
+        s["Resource"] == {"Fn::GetAtt": ["EncryptionKey", "Arn"]} and "kms:GenerateDataKey" in s["Action"]
+        for s in policy["PolicyDocument"]["Statement"]
+    )
     (topic,) = _of_type("AWS::SNS::Topic").values()
     assert topic["KmsMasterKeyId"] == "alias/aws/sns"
 
 
 def test_outputs_cover_what_deploy_prints() -> None:
     assert {
-        "DataBucketName",
+        *ENVIRONMENT_OUTPUTS.values(),
         "ArtifactBucketName",
-        "GlueDatabaseName",
-        "GlueJobPrefix",
-        "AthenaWorkGroupName",
-        "AthenaResultsLocation",
-        "AlertTopicArn",
         "GlueJobRoleArn",
         "OrchestratorPolicyArn",
-        "Region",
+        "ImageRepositoryUri",
     } <= set(_template()["Outputs"])
     assert _template()["Outputs"]["GlueJobPrefix"]["Value"] == {"Fn::Sub": "${ProjectName}-"}

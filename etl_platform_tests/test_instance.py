@@ -1,14 +1,27 @@
 """The project's Dagster instance settings: one build per table at a time, user settings kept."""
 
 import os
+import shutil
 
+import boto3
 import dagster as dg
+import pytest
 import yaml
+from moto import mock_aws
 
 from etl_platform.assets._shared import table_pool
 from etl_platform.definitions import defs
-from etl_platform.instance import ensure_dagster_home, ensure_dotenv
+from etl_platform.instance import (
+    DEPLOY_DIR,
+    DEPLOY_FILES,
+    InstanceConfigError,
+    deploy_file_text,
+    ensure_dagster_home,
+    ensure_dotenv,
+)
+from etl_platform.postgres_service import local_postgres
 from etl_platform.settings import project_environment
+from etl_platform_tests.helpers import free_port
 
 
 def test_dagster_home_gets_a_pool_limit_of_one_and_keeps_user_settings(tmp_path, monkeypatch) -> None:
@@ -16,6 +29,7 @@ def test_dagster_home_gets_a_pool_limit_of_one_and_keeps_user_settings(tmp_path,
     home = ensure_dagster_home()
     settings = yaml.safe_load((home / "dagster.yaml").read_text())
     assert settings["concurrency"] == {"pools": {"default_limit": 1}}
+    assert settings["run_monitoring"]["enabled"] and settings["run_monitoring"]["free_slots_after_run_end_seconds"] > 0
     (home / "dagster.yaml").write_text(yaml.safe_dump({"telemetry": {"enabled": True}}))
     ensure_dagster_home()
     settings = yaml.safe_load((home / "dagster.yaml").read_text())
@@ -57,3 +71,82 @@ def test_the_ui_first_visit_pop_up_and_telemetry_are_off(tmp_path, monkeypatch) 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     with dg.DagsterInstance.from_config(str(ensure_dagster_home())) as instance:
         assert not instance.nux_enabled and not instance.telemetry_enabled
+
+
+def test_a_user_concurrency_section_is_merged_with_the_table_pool_limit_not_replacing_it(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    user = {"concurrency": {"runs": {"max_concurrent_runs": 3}}, "run_monitoring": {"poll_interval_seconds": 9}}
+    (tmp_path / "home" / "dagster.yaml").write_text(yaml.safe_dump(user))
+    with dg.DagsterInstance.from_config(str(ensure_dagster_home())) as instance:
+        concurrency = instance.get_concurrency_config()
+        assert concurrency.pool_config.default_pool_limit == 1
+        assert concurrency.run_queue_config.max_concurrent_runs == 3
+        assert instance.run_monitoring_enabled and instance.run_monitoring_poll_interval_seconds == 9
+        assert instance.run_retries_enabled
+
+
+def test_a_user_table_pool_limit_that_contradicts_the_platform_is_reported_with_its_place(
+    tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    config = tmp_path / "home" / "dagster.yaml"
+    config.write_text("telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 4\n")
+    with pytest.raises(InstanceConfigError) as raised:
+        ensure_dagster_home()
+    assert str(raised.value) == (
+        f"{config}:5:20: concurrency.pools.default_limit is 4, but the platform builds each table one run at a "
+        "time (1); remove the key or set it to 1"
+    )
+    assert config.read_text().endswith("default_limit: 4\n")  # left as the user wrote it
+
+
+def test_the_production_instance_files_are_what_the_instance_module_says() -> None:
+    for name, settings in DEPLOY_FILES.items():
+        assert (DEPLOY_DIR / name).read_text() == deploy_file_text(settings), (
+            "run: python -m etl_platform.instance --write-deploy"
+        )
+
+
+def test_production_instances_keep_secrets_out_of_their_files_and_share_the_platform_rules() -> None:
+    production, aws = (yaml.safe_load((DEPLOY_DIR / name).read_text()) for name in DEPLOY_FILES)
+    for config in (production, aws):
+        database = config["storage"]["postgres"]["postgres_db"]
+        assert all(set(value) == {"env"} for key, value in database.items() if key != "scheme"), database
+        assert config["concurrency"]["pools"]["default_limit"] == 1
+        assert config["run_retries"] == {"enabled": True, "max_retries": 2, "retry_on_asset_or_op_failure": False}
+        assert config["telemetry"] == {"enabled": False}
+    assert aws["run_launcher"]["class"] == "EcsRunLauncher" and "run_launcher" not in production
+    assert aws["compute_logs"]["config"]["bucket"] == {"env": "DAGSTER_COMPUTE_LOG_BUCKET"}
+
+
+def test_the_production_instances_run_on_a_real_postgresql_with_their_launchers(
+    open_folder, monkeypatch, fake_aws_credentials
+) -> None:
+    with local_postgres(open_folder / "pg", free_port()) as server:
+        for name, value in server.connection.environment().items():
+            monkeypatch.setenv(name, value)
+        for name in DEPLOY_FILES:
+            home = open_folder / name.removesuffix(".yaml")
+            home.mkdir()
+            shutil.copy(DEPLOY_DIR / name, home / "dagster.yaml")
+        with dg.DagsterInstance.from_config(str(open_folder / "dagster")) as instance:
+            assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+            assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+            assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+            assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+            assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 4
+            assert instance.run_monitoring_enabled and instance.run_retries_enabled
+        with mock_aws():
+            ecs = boto3.client("ecs", region_name="us-east-1")
+            ecs.register_task_definition(
+                family="etl-run", containerDefinitions=[{"name": "run", "image": "etl", "memory": 2048}]
+            )
+            monkeypatch.setenv("DAGSTER_RUN_TASK_DEFINITION", "etl-run")
+            monkeypatch.setenv("DAGSTER_COMPUTE_LOG_BUCKET", "etl-scratch")
+            with dg.DagsterInstance.from_config(str(open_folder / "dagster.aws")) as instance:
+                assert type(instance.run_launcher).__name__ == "EcsRunLauncher"
+                assert instance.run_launcher.task_definition.endswith(":task-definition/etl-run:1")
+                assert type(instance.compute_log_manager).__name__ == "S3ComputeLogManager"
+                assert type(instance.run_storage).__name__ == "PostgresRunStorage"

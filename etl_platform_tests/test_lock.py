@@ -35,5 +35,5 @@ def test_every_declared_dependency_is_pinned_and_installed_at_its_pin() -> None:
 
 def test_make_setup_installs_with_the_constraints() -> None:
     makefile = (PROJECT_ROOT / "Makefile").read_text()
-    assert "pip install --quiet -c constraints.txt -e '.[dev]'" in makefile
+    assert "pip install --quiet -c constraints.txt -e '.[dev,serve]'" in makefile
     assert "$(STAMP): pyproject.toml constraints.txt" in makefile

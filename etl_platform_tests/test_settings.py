@@ -38,12 +38,35 @@ def test_values_are_typed() -> None:
         ("ETL_KEEP_VERSIONS", "many", "ETL_KEEP_VERSIONS='many' is not a whole number"),
         ("ETL_KEEP_VERSIONS", "0", "ETL_KEEP_VERSIONS='0' must be at least 1"),
         ("ETL_CHECK_MAX_ROW_COUNT_CHANGE", "half", "ETL_CHECK_MAX_ROW_COUNT_CHANGE='half' is not a number"),
+        ("ETL_ALERT_WEBHOOK_ALLOW_HTTP", "maybe", "ETL_ALERT_WEBHOOK_ALLOW_HTTP='maybe' is not true or false"),
     ],
 )
 def test_a_bad_value_is_named_in_one_line(variable: str, value: str, message: str) -> None:
     with pytest.raises(SettingsError) as raised:
         Settings.from_environ({variable: value})
     assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://hooks.example/T0K3N", "must be an https:// URL, not http (set ETL_ALERT_WEBHOOK_ALLOW_HTTP=true"),
+        ("ftp://hooks.example/T0K3N", "must be an https:// URL, not ftp"),
+        ("hooks.example/T0K3N", "must be an https:// URL, not no scheme"),
+    ],
+)
+def test_an_alert_webhook_must_be_https_and_its_url_is_never_shown(url: str, message: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_environ({"ETL_ALERT_WEBHOOK_URL": url})
+    assert message in str(raised.value) and "T0K3N" not in str(raised.value)
+
+
+def test_an_http_webhook_is_accepted_only_when_allowed() -> None:
+    allowed = Settings.from_environ(
+        {"ETL_ALERT_WEBHOOK_URL": "http://127.0.0.1/h", "ETL_ALERT_WEBHOOK_ALLOW_HTTP": "yes"}
+    )
+    assert allowed.alert_webhook_allow_http is True
+    assert Settings.from_environ({"ETL_ALERT_WEBHOOK_URL": "https://hooks.example/h"}).alert_webhook_url
 
 
 def test_an_unknown_environment_lists_the_known_ones() -> None:

@@ -30,6 +30,7 @@ from etl_platform_tests.insight.synthetic import publish_joined, random_days
 from etl_platform_tests.ui import graphql
 
 REPORT_TABLE = REGISTRY.report.table
+WEBHOOK_URL = "https://hooks.example/services/T0/secret-token"
 
 LOCATION = "etl_platform"
 REPOSITORY = "__repository__"  # what Dagster names the repository of a Definitions object
@@ -49,6 +50,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[WorkspaceRequ
         patch.setenv("DAGSTER_HOME", str(root / "home"))
         patch.setenv("ETL_LAKE_ROOT", str(lake_root))  # read by the code server the context starts
         patch.delenv("ETL_PLATFORM_ENV", raising=False)
+        patch.setenv("ETL_ALERT_WEBHOOK_URL", WEBHOOK_URL)
         home = ensure_dagster_home()
         with dg.DagsterInstance.from_config(str(home)) as instance:
             publish_joined(lake_root, random_days(120))
@@ -136,3 +138,22 @@ def test_the_first_visit_pop_up_is_off(ui) -> None:
     # DAGSTER_HOME has no record of it having been seen, so only the instance setting turns it off.
     assert not (Path(context.instance.root_directory) / ".nux").exists()
     assert graphql(context, "query { shouldShowNux }") == {"shouldShowNux": False}
+
+
+# The resource page reads configuredValues (ResourceDetailsFragment) to show each field's value.
+RESOURCE_VALUES = """
+query ($selector: ResourceSelector!) {
+  topLevelResourceDetailsOrError(resourceSelector: $selector) {
+    ... on ResourceDetails { configuredValues { key value type } }
+  }
+}
+"""
+
+
+def test_the_alert_webhook_shows_as_its_variable_never_as_its_url(ui) -> None:
+    context, _ = ui
+    selector = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "resourceName": "notifier"}
+    details = graphql(context, RESOURCE_VALUES, {"selector": selector})["topLevelResourceDetailsOrError"]
+    values = {entry["key"]: entry for entry in details["configuredValues"]}
+    assert values["webhook_url"]["type"] == "ENV_VAR" and values["webhook_url"]["value"] == "ETL_ALERT_WEBHOOK_URL"
+    assert "secret-token" not in repr(details)

@@ -25,14 +25,14 @@ def join_barrier(cycle: Cycle) -> dg.AutomationCondition:
     ).with_label("every input processed this cycle")
 
 
-def automation_sensor() -> dg.AutomationConditionSensorDefinition:
+def automation_sensor(interval_seconds: int) -> dg.AutomationConditionSensorDefinition:
     # Declared RUNNING: the default automation sensor starts stopped on a fresh instance.
     return dg.AutomationConditionSensorDefinition(
         "join_barrier_automation_sensor",
         target=dg.AssetSelection.all(),
         default_status=dg.DefaultSensorStatus.RUNNING,
-        minimum_interval_seconds=30,
-        description="Evaluates the join barrier (and any other automation condition) every 30 s.",
+        minimum_interval_seconds=interval_seconds,
+        description=f"Evaluates the join barrier (and any other automation condition) every {interval_seconds} s.",
     )
 
 

@@ -60,7 +60,7 @@ class _GlueJobRuns:
 
 class _S3MessageReader(PipesS3MessageReader):
     """PipesS3MessageReader with three things it lacks: messages under a key prefix (so the Glue
-    role's IAM policy can stay scoped to ``dagster-pipes/*`` instead of the whole bucket), reading
+    role's IAM policy can stay scoped to ``dagster-pipes/*`` of the scratch bucket), reading
     a resumed run's messages where that run writes them (its original key prefix), and what the
     script reported even when its run failed (``PipesGlueClient`` then raises, and the session goes
     with it: the reader keeps its handler, which has read every message once the session closed)."""

@@ -22,7 +22,8 @@ class Notifier(dg.ConfigurableResource, ABC):
 
 
 class LocalNotifier(Notifier):
-    """Appends each alert to ``alerts_file`` as one JSON line, logs it, and POSTs it to a webhook if set."""
+    """Appends each alert to ``alerts_file`` as one JSON line, logs it, and POSTs it to a webhook if set
+    (given as ``dg.EnvVar``, so the UI shows the variable's name, not the URL)."""
 
     alerts_file: str
     webhook_url: str | None = None
@@ -43,5 +44,6 @@ class LocalNotifier(Notifier):
                 with urllib.request.urlopen(request, timeout=self.webhook_timeout_seconds):
                     pass
             except OSError as error:
-                # The alert is already in the file; a dead webhook must not hide it.
-                log.warning("alert webhook %s failed: %s", self.webhook_url, error)
+                # The alert is already in the file; a dead webhook must not hide it. The URL is a
+                # secret (it often carries a token): never logged.
+                log.warning("alert webhook failed: %s", error)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import atexit
+import ctypes
+import functools
 import os
 import signal
 import subprocess
@@ -78,6 +80,21 @@ CANCEL_POLL_SECONDS = 1.0
 # with Ctrl-C, its run in a thread) must not leave them behind: they are killed at its exit. One set
 # per process, as the processes it tracks are.
 _RUNNING: set[subprocess.Popen] = set()
+
+
+# Linux's prctl(PR_SET_PDEATHSIG): a script gets SIGINT (which cancels its Spark query) when the run
+# worker that started it dies, even by SIGKILL, where no atexit runs. Looked up once, here: between
+# fork and exec the child may only call what is loaded already.
+PR_SET_PDEATHSIG = 1
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
+def _end_with_parent(parent: int) -> None:
+    """Runs in the script's process before it starts the script."""
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGINT)
+        if os.getppid() != parent:  # the worker died before the request took effect
+            os._exit(1)
 
 
 @atexit.register
@@ -172,6 +189,7 @@ class LocalSparkRunner(SparkJobRunner):
                 stderr=subprocess.STDOUT,
                 text=True,
                 errors="replace",
+                preexec_fn=functools.partial(_end_with_parent, os.getpid()),  # only prctl between fork and exec
             )
             output = ScriptOutput(process.stdout, context.log, script)  # type: ignore[arg-type]
             _RUNNING.add(process)

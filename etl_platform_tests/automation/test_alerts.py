@@ -42,10 +42,10 @@ def test_failed_spark_script_raises_one_alert(tmp_path) -> None:
     assert "broken.csv: the header lacks expected columns" in alert["error"] and "\n" not in alert["error"]
 
 
-def test_webhook_failure_does_not_lose_the_alert(tmp_path, caplog) -> None:
+def test_webhook_failure_does_not_lose_the_alert_nor_log_the_secret_url(tmp_path, caplog) -> None:
     notifier = LocalNotifier(
-        alerts_file=str(tmp_path / "a.jsonl"), webhook_url="http://127.0.0.1:9/hook", webhook_timeout_seconds=1
+        alerts_file=str(tmp_path / "a.jsonl"), webhook_url="http://127.0.0.1:9/hook/s3cret", webhook_timeout_seconds=1
     )
     notifier.send({"run_id": "r1", "error": "boom"})
     assert json.loads((tmp_path / "a.jsonl").read_text()) == {"run_id": "r1", "error": "boom"}
-    assert "alert webhook http://127.0.0.1:9/hook failed" in caplog.text
+    assert "alert webhook failed: " in caplog.text and "s3cret" not in caplog.text

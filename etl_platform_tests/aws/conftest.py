@@ -11,16 +11,19 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from etl_platform.deploy import artifacts
-from etl_platform.infra_template import CONTRACT_ZIP
+from etl_platform.infra_template import CONTRACT_ZIP, PIPES_ZIP
 from etl_platform.project import SHARED_SCRIPTS
 from etl_platform_tests.aws.fake_glue import GlueRuns
 
 REGION = "us-east-1"
-DATA_BUCKET, ARTIFACT_BUCKET = "etl-data", "etl-artifacts"
+DATA_BUCKET, ARTIFACT_BUCKET, SCRATCH_BUCKET = "etl-data", "etl-artifacts", "etl-scratch"
 JOB_PREFIX, DATABASE, WORKGROUP = "etl-platform-", "etl_platform", "etl-platform"
 SCRIPTS = ("process_sales_data.py", "process_marketing_data.py", "join_marketing_and_sales_data.py")
-# What every job loads beside its script, as the deployed jobs do: the shared modules and the contract.
-EXTRA_PY_FILES = ",".join(f"s3://{ARTIFACT_BUCKET}/glue-scripts/{name}" for name in (*SHARED_SCRIPTS, CONTRACT_ZIP))
+# What every job loads beside its script, as the deployed jobs do: the shared modules, the contract
+# and dagster-pipes (so the scripts talk Pipes through the shipped copy, as on Glue).
+EXTRA_PY_FILES = ",".join(
+    f"s3://{ARTIFACT_BUCKET}/glue-scripts/{name}" for name in (*SHARED_SCRIPTS, CONTRACT_ZIP, PIPES_ZIP)
+)
 
 
 def independent_catalog():
@@ -83,16 +86,16 @@ def aws(monkeypatch, tmp_path):
         "AWS_DEFAULT_REGION": REGION,
         "ETL_AWS_REGION": REGION,
         "ETL_DATA_BUCKET": DATA_BUCKET,
-        "ETL_ARTIFACT_BUCKET": ARTIFACT_BUCKET,
+        "ETL_SCRATCH_BUCKET": SCRATCH_BUCKET,
         "ETL_GLUE_JOB_PREFIX": JOB_PREFIX,
         "ETL_GLUE_DATABASE": DATABASE,
         "ETL_ATHENA_WORKGROUP": WORKGROUP,
-        "ETL_ATHENA_RESULTS": f"s3://{ARTIFACT_BUCKET}/athena-results/",
+        "ETL_ATHENA_RESULTS": f"s3://{SCRATCH_BUCKET}/athena-results/",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     s3, glue = boto3.client("s3", region_name=REGION), boto3.client("glue", region_name=REGION)
-    for bucket in (DATA_BUCKET, ARTIFACT_BUCKET):
+    for bucket in (DATA_BUCKET, ARTIFACT_BUCKET, SCRATCH_BUCKET):
         s3.create_bucket(Bucket=bucket)
     for name, content in artifacts().items():  # as `etl-platform deploy` uploads them
         s3.put_object(Bucket=ARTIFACT_BUCKET, Key=f"glue-scripts/{name}", Body=content)
@@ -106,7 +109,7 @@ def aws(monkeypatch, tmp_path):
                 "ScriptLocation": f"s3://{ARTIFACT_BUCKET}/glue-scripts/{script}",
                 "PythonVersion": "3",
             },
-            DefaultArguments={"--extra-py-files": EXTRA_PY_FILES, "--additional-python-modules": "dagster-pipes"},
+            DefaultArguments={"--extra-py-files": EXTRA_PY_FILES},
             GlueVersion="5.0",
         )
     topic = boto3.client("sns", region_name=REGION).create_topic(Name="etl-platform-alerts")["TopicArn"]
@@ -126,7 +129,7 @@ def glue_runner_settings(runs: GlueRuns, **overrides: object) -> dict[str, objec
     return {
         "region_name": REGION,
         "job_prefix": JOB_PREFIX,
-        "pipes_bucket": ARTIFACT_BUCKET,
+        "pipes_bucket": SCRATCH_BUCKET,
         "message_interval_seconds": 0.2,
         "runs": runs,
         **overrides,

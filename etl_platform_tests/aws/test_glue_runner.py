@@ -18,6 +18,7 @@ from etl_platform_tests.aws.conftest import (
     EXTRA_PY_FILES,
     JOB_PREFIX,
     REGION,
+    SCRATCH_BUCKET,
     glue_runner_settings,
 )
 from etl_platform_tests.aws.fake_glue import FakeGlueRunner
@@ -90,12 +91,8 @@ def test_starts_the_job_with_glue_arguments_and_reads_pipes_messages_from_s3(aws
     assert params["JobName"] == "etl-platform-echo"
     assert params["Arguments"]["--input_path"] == "s3://etl-data/landing/sales/a.csv"
     assert {"--dagster-pipes-context", "--dagster-pipes-messages"} <= set(params["Arguments"])
-    # Context and messages stay under dagster-pipes/, the only artifact prefix the Glue role may write.
-    pipes_keys = [
-        o["Key"]
-        for o in aws["s3"].list_objects_v2(Bucket=ARTIFACT_BUCKET)["Contents"]
-        if not o["Key"].startswith("glue-scripts/")
-    ]
+    # Context and messages stay under dagster-pipes/ of the scratch bucket, the prefix the Glue role may write.
+    pipes_keys = [o["Key"] for o in aws["s3"].list_objects_v2(Bucket=SCRATCH_BUCKET)["Contents"]]
     assert pipes_keys and all(key.startswith("dagster-pipes/") for key in pipes_keys)
     assert (params["WorkerType"], params["NumberOfWorkers"], params["Timeout"]) == ("G.2X", 5, 30)
     (materialization,) = result.asset_materializations_for_node("t")
@@ -135,7 +132,7 @@ class _Refusing(GlueSparkRunner):
     ("code", "retryable"), [("ConcurrentRunsExceededException", True), ("EntityNotFoundException", False)]
 )
 def test_refused_starts_are_retried_only_when_transient(aws, code, retryable) -> None:
-    runner = _Refusing(region_name=REGION, job_prefix=JOB_PREFIX, pipes_bucket=ARTIFACT_BUCKET, code=code)
+    runner = _Refusing(region_name=REGION, job_prefix=JOB_PREFIX, pipes_bucket=SCRATCH_BUCKET, code=code)
 
     @dg.asset(name="t", retry_policy=dg.RetryPolicy(max_retries=1, delay=0))
     def t(context: dg.AssetExecutionContext, spark: GlueSparkRunner) -> dg.MaterializeResult:
@@ -176,7 +173,7 @@ def _after_a_crash(glue) -> tuple[dg.ExecuteInProcessResult, list[str]]:
             return glue
 
     runner = Runner(
-        region_name=REGION, job_prefix=JOB_PREFIX, pipes_bucket=ARTIFACT_BUCKET, message_interval_seconds=0.2
+        region_name=REGION, job_prefix=JOB_PREFIX, pipes_bucket=SCRATCH_BUCKET, message_interval_seconds=0.2
     )
 
     @dg.asset(name="other")
@@ -210,14 +207,14 @@ def test_re_execution_after_a_crash_reattaches_to_the_running_glue_run(aws) -> N
         {"__dagster_pipes_version": "0.1", "method": "closed", "params": {}},
     ]
     aws["s3"].put_object(
-        Bucket=ARTIFACT_BUCKET, Key="crashed-run/1.json", Body="\n".join(map(json.dumps, messages)).encode()
+        Bucket=SCRATCH_BUCKET, Key="crashed-run/1.json", Body="\n".join(map(json.dumps, messages)).encode()
     )
     # The same step's arguments, but for the build folder and the Pipes bootstrap of its own.
     glue = _StillRunning(
         {
             "--input_path": "s3://etl-data/landing/sales/a.csv",
             "--output_path": "s3://etl-data/t/data/earlier",
-            "--dagster-pipes-messages": encode_param({"bucket": ARTIFACT_BUCKET, "key_prefix": "crashed-run"}),
+            "--dagster-pipes-messages": encode_param({"bucket": SCRATCH_BUCKET, "key_prefix": "crashed-run"}),
         }
     )
 
@@ -255,7 +252,7 @@ def test_interrupting_the_dagster_run_stops_the_glue_run(aws) -> None:
             return Interrupted()
 
     runner = Runner(
-        region_name=REGION, job_prefix=JOB_PREFIX, pipes_bucket=ARTIFACT_BUCKET, message_interval_seconds=0.2
+        region_name=REGION, job_prefix=JOB_PREFIX, pipes_bucket=SCRATCH_BUCKET, message_interval_seconds=0.2
     )
     result = dg.materialize([_asset("echo.py")], resources={"spark": runner}, raise_on_error=False)
     assert not result.success
@@ -375,7 +372,7 @@ def test_processed_asset_whose_landing_object_vanishes_on_glue_is_retried_and_no
         "spark": VanishingLanding(
             region_name=REGION,
             job_prefix=JOB_PREFIX,
-            pipes_bucket=ARTIFACT_BUCKET,
+            pipes_bucket=SCRATCH_BUCKET,
             message_interval_seconds=0.2,
             runs=glue_runs,
         ),
@@ -464,7 +461,7 @@ def test_a_step_retried_while_its_glue_run_goes_on_reattaches_to_it(aws) -> None
             return glue
 
     runner = Runner(
-        region_name=REGION, job_prefix=JOB_PREFIX, pipes_bucket=ARTIFACT_BUCKET, message_interval_seconds=0.2
+        region_name=REGION, job_prefix=JOB_PREFIX, pipes_bucket=SCRATCH_BUCKET, message_interval_seconds=0.2
     )
 
     @dg.asset(name="t", retry_policy=dg.RetryPolicy(max_retries=1, delay=0))
@@ -501,7 +498,7 @@ def test_an_earlier_glue_run_over_other_arguments_is_not_reattached(aws) -> None
         {
             "--input_path": "s3://etl-data/landing/sales/older.csv",
             "--output_path": "s3://etl-data/t/data/earlier",
-            "--dagster-pipes-messages": encode_param({"bucket": ARTIFACT_BUCKET, "key_prefix": "crashed-run"}),
+            "--dagster-pipes-messages": encode_param({"bucket": SCRATCH_BUCKET, "key_prefix": "crashed-run"}),
         }
     )
 

@@ -1,0 +1,212 @@
+"""A local PostgreSQL server for the production mode: real PostgreSQL, no Docker, no system package.
+
+The server's programs come from the ``pgserver`` wheel (PostgreSQL 16 built for pip); its
+lifecycle is the platform's own, because ``pgserver.PostgresServer`` daemonises the server, binds
+only a Unix socket and stops it from ``atexit``, while ``make serve`` needs a foreground child on
+a TCP port that it can watch, restart and stop with everything else it started.
+
+The cluster lives in one folder: created on first use (``initdb``, with a generated password kept
+beside it, readable by its owner only), then reused, so runs, schedules and sensor cursors
+survive a restart. PostgreSQL refuses to run as root; as root, the server runs as ``nobody``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pwd
+import secrets
+import signal
+import stat
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+
+DATABASE = "dagster"
+USER = "dagster"
+# The unprivileged account the server runs as when the platform runs as root (every Linux has it).
+ROOT_SUBSTITUTE = "nobody"
+START_TIMEOUT_SECONDS = 60
+STOP_TIMEOUT_SECONDS = 30
+
+
+class PostgresServiceError(RuntimeError):
+    """The server could not be set up or did not start; the message says why in its first line."""
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where the server listens and how to log in: the ``DAGSTER_POSTGRES_*`` variables the
+    production instance config reads."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    database: str
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "DAGSTER_POSTGRES_HOSTNAME": self.host,
+            "DAGSTER_POSTGRES_PORT": str(self.port),
+            "DAGSTER_POSTGRES_USER": self.user,
+            "DAGSTER_POSTGRES_PASSWORD": self.password,
+            "DAGSTER_POSTGRES_DB": self.database,
+        }
+
+    def connect(self, database: str | None = None, timeout_seconds: int = 5) -> psycopg2.extensions.connection:
+        return psycopg2.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname=database or self.database,
+            connect_timeout=timeout_seconds,
+        )
+
+
+def postgres_bin() -> Path:
+    spec = importlib.util.find_spec("pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        raise PostgresServiceError("pgserver is not installed (make setup installs it)")
+    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
+
+
+def _run_as() -> str | None:
+    """The account the server runs as: this one, or ``nobody`` for root."""
+    return ROOT_SUBSTITUTE if os.geteuid() == 0 else None
+
+
+def _hand_over(path: Path, account: str | None) -> None:
+    if account is not None:
+        entry = pwd.getpwnam(account)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def _check_reachable(folder: Path, account: str | None) -> None:
+    """As root, the server runs as ``account``, which must be able to enter every folder above its data."""
+    if account is None:
+        return
+    for parent in [folder, *folder.parents]:
+        if parent.exists() and not parent.stat().st_mode & stat.S_IXOTH:
+            raise PostgresServiceError(
+                f"PostgreSQL runs as {account} (it refuses root), which cannot enter {parent}: "
+                f"set ETL_SERVE_HOME to a folder others may enter, or run as another user"
+            )
+
+
+def initialise(data_dir: Path) -> str:
+    """Create the cluster in ``data_dir`` unless it exists; the password of its ``dagster`` user."""
+    password_file = data_dir.parent / f"{data_dir.name}.password"
+    if (data_dir / "PG_VERSION").exists():
+        return password_file.read_text().strip()
+    account = _run_as()
+    _check_reachable(data_dir.parent, account)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _hand_over(data_dir, account)
+    password = secrets.token_urlsafe(24)
+    password_file.write_text(password + "\n")
+    password_file.chmod(0o600)
+    # initdb reads the password from a file; one it can read, removed as soon as it has.
+    handover = data_dir.parent / f".{data_dir.name}.initdb-password"
+    handover.write_text(password + "\n")
+    handover.chmod(0o600)
+    _hand_over(handover, account)
+    command = [
+        str(postgres_bin() / "initdb"),
+        *("-D", str(data_dir), "-U", USER, f"--pwfile={handover}"),
+        *("--auth=scram-sha-256", "--encoding=UTF8", "--no-instructions"),
+    ]
+    done = subprocess.run(command, user=account, capture_output=True, text=True)
+    handover.unlink()
+    if done.returncode != 0:
+        password_file.unlink()
+        last = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:]
+        raise PostgresServiceError(f"initdb {data_dir} failed: {' '.join(last)}")
+    return password
+
+
+class LocalPostgres:
+    """The server process on ``port`` (loopback only), which a supervisor starts, watches and
+    restarts; the cluster and its database survive each restart."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.data_dir = data_dir
+        self.port = port
+        self.process: subprocess.Popen | None = None
+        self.connection = Connection("127.0.0.1", port, USER, initialise(data_dir), DATABASE)
+
+    def start(self) -> None:
+        log = (self.data_dir.parent / f"{self.data_dir.name}.log").open("a")
+        command = [
+            str(postgres_bin() / "postgres"),
+            *("-D", str(self.data_dir), "-h", "127.0.0.1", "-p", str(self.port)),
+            *("-k", ""),  # no Unix socket: its default folder is the system's, often not writable
+        ]
+        with log:
+            self.process = subprocess.Popen(
+                command, user=_run_as(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+            )
+        self._wait_until_ready()
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while True:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise PostgresServiceError(
+                    f"PostgreSQL exited with status {self.process.returncode} on start; see {self.log_path}"
+                )
+            try:
+                self.connection.connect("postgres", timeout_seconds=2).close()
+                break
+            except psycopg2.OperationalError:
+                if time.monotonic() > deadline:
+                    raise PostgresServiceError(
+                        f"PostgreSQL did not accept connections within {START_TIMEOUT_SECONDS} s; see {self.log_path}"
+                    ) from None
+                time.sleep(0.2)
+        self._ensure_database()
+
+    def _ensure_database(self) -> None:
+        connection = self.connection.connect("postgres")
+        connection.autocommit = True  # CREATE DATABASE cannot run in a transaction
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
+                if cursor.fetchone() is None:
+                    cursor.execute(f'CREATE DATABASE "{DATABASE}"')
+        finally:
+            connection.close()
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir.parent / f"{self.data_dir.name}.log"
+
+    def stop(self) -> None:
+        """A fast shutdown (SIGINT): open sessions end, committed work is on disk."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def local_postgres(data_dir: Path, port: int) -> Iterator[LocalPostgres]:
+    """A running server for the block, stopped when it ends, however it ends."""
+    server = LocalPostgres(data_dir, port)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
