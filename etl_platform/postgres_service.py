@@ -12,13 +12,16 @@ survive a restart. PostgreSQL refuses to run as root; as root, the server runs a
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
 import pwd
 import secrets
+import shutil
 import signal
 import stat
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,11 +73,39 @@ class Connection:
         )
 
 
-def postgres_bin() -> Path:
+def _installed_programs() -> Path:
     spec = importlib.util.find_spec("pgserver")
     if spec is None or not spec.submodule_search_locations:
         raise PostgresServiceError("pgserver is not installed (make setup installs it)")
-    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
+    return Path(spec.submodule_search_locations[0]) / "pginstall"
+
+
+def _closed_folder(folder: Path) -> Path | None:
+    """The first folder from ``folder`` up that other accounts may not enter, if any."""
+    return next((p for p in [folder, *folder.parents] if p.exists() and not p.stat().st_mode & stat.S_IXOTH), None)
+
+
+def postgres_bin() -> Path:
+    """The server's programs. As root, they run as ``nobody``: if the environment they are installed
+    in is in a folder others may not enter (a home folder), a copy in the temporary folder is used,
+    made once per pgserver version and owned by root."""
+    installed = _installed_programs()
+    if _run_as() is None or _closed_folder(installed) is None:
+        return installed / "bin"
+    copy = Path(tempfile.gettempdir()) / f"etl-platform-postgres-{importlib.metadata.version('pgserver')}"
+    if copy.exists() and (copy.stat().st_uid != 0 or copy.stat().st_mode & (stat.S_IWGRP | stat.S_IWOTH)):
+        shutil.rmtree(copy)  # not ours: never run programs others could have put there
+    if not copy.exists():
+        staging = Path(tempfile.mkdtemp(prefix=copy.name + "-"))
+        # The programs find their libraries at $ORIGIN/../../../pgserver.libs: the layout is kept.
+        shutil.copytree(installed, staging / "pgserver" / "pginstall", symlinks=True)
+        shutil.copytree(installed.parents[1] / "pgserver.libs", staging / "pgserver.libs", symlinks=True)
+        staging.chmod(0o755)
+        try:
+            staging.rename(copy)
+        except OSError:  # another process made it meanwhile
+            shutil.rmtree(staging)
+    return copy / "pgserver" / "pginstall" / "bin"
 
 
 def _run_as() -> str | None:
@@ -90,14 +121,12 @@ def _hand_over(path: Path, account: str | None) -> None:
 
 def _check_reachable(folder: Path, account: str | None) -> None:
     """As root, the server runs as ``account``, which must be able to enter every folder above its data."""
-    if account is None:
-        return
-    for parent in [folder, *folder.parents]:
-        if parent.exists() and not parent.stat().st_mode & stat.S_IXOTH:
-            raise PostgresServiceError(
-                f"PostgreSQL runs as {account} (it refuses root), which cannot enter {parent}: "
-                f"set ETL_SERVE_HOME to a folder others may enter, or run as another user"
-            )
+    closed = _closed_folder(folder) if account is not None else None
+    if closed is not None:
+        raise PostgresServiceError(
+            f"PostgreSQL runs as {account} (it refuses root), which cannot enter {closed}: "
+            f"set ETL_SERVE_HOME to a folder others may enter, or run as another user"
+        )
 
 
 def initialise(data_dir: Path) -> str:

@@ -20,7 +20,7 @@ import threading
 import time
 import urllib.request
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +80,9 @@ class Child:
             self.process = subprocess.Popen(
                 self.command, env=self.environment, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 process_group=0,  # a terminal's Ctrl-C reaches the supervisor only, which stops each in turn
+                # Dagster's commands load .env from their working folder over the environment: the
+                # project's names the development instance, so they start in the instance's folder.
+                cwd=self.environment["DAGSTER_HOME"],
             )  # fmt: skip
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         while not self.ready():
@@ -92,16 +95,18 @@ class Child:
     def exited(self) -> int | None:
         return None if self.process is None else self.process.poll()
 
-    def stop(self) -> None:
+    def stop(self) -> bool:
+        """Stop it if it runs; whether it ran."""
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
-            return
+            return False
         os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=STOP_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        return True
 
 
 @dataclass
@@ -118,8 +123,10 @@ class PostgresChild:
     def exited(self) -> int | None:
         return None if self.server.process is None else self.server.process.poll()
 
-    def stop(self) -> None:
+    def stop(self) -> bool:
+        running = self.exited() is None and self.server.process is not None
         self.server.stop()
+        return running
 
 
 def workspace_file(home: Path, settings: Settings) -> Path:
@@ -170,13 +177,13 @@ def _check_ports(settings: Settings, postgres: bool) -> None:
 
 
 @contextmanager
-def _stopped_at_exit(children: list) -> Iterator[list]:
+def _stopped_at_exit(children: Sequence[Child | PostgresChild]) -> Iterator[Sequence[Child | PostgresChild]]:
     try:
         yield children
     finally:
         for child in reversed(children):
-            child.stop()
-            say(f"{child.name} stopped")
+            if child.stop():
+                say(f"{child.name} stopped")
 
 
 def _restart(child: Child | PostgresChild, status: int) -> None:
@@ -210,7 +217,7 @@ class StopRequest:
             raise KeyboardInterrupt
 
 
-def supervise(children: list, stop: StopRequest) -> None:
+def supervise(children: Sequence[Child | PostgresChild], stop: StopRequest) -> None:
     """Start each child in turn, then restart any that dies, until a stop is requested."""
     for child in children:
         child.start()
@@ -225,24 +232,27 @@ def supervise(children: list, stop: StopRequest) -> None:
 
 
 def serve(stop: StopRequest) -> None:
+    """Everything up, watched until a stop is requested; then stopped in the reverse order: the
+    Dagster services, the Spark server (no step needs it any more), PostgreSQL last."""
     settings = get_settings()
     home = ensure_instance(settings.serve_home, PRODUCTION_SETTINGS)
     own_postgres = settings.postgres_hostname is None
     _check_ports(settings, own_postgres)
     with ExitStack() as stack:
-        children: list = stack.enter_context(_stopped_at_exit([]))
         environment = {"DAGSTER_HOME": str(home)}
+        watched: list[Child | PostgresChild] = []
         if own_postgres:
             postgres = PostgresChild(LocalPostgres(home / "postgres", settings.postgres_port))
             environment |= postgres.server.connection.environment()
-            children.append(postgres)
+            watched += stack.enter_context(_stopped_at_exit([postgres]))
         remote = stack.enter_context(local_spark_service())
         if remote:
             say(f"Spark Connect server at {address(remote)}")
             environment["ETL_SPARK_REMOTE"] = remote
-        children += dagster_children(home, settings, subprocess_environment(**environment))
+        children = dagster_children(home, settings, subprocess_environment(**environment))
+        watched += stack.enter_context(_stopped_at_exit(children))
         say(f"instance {home}, logs in {home / LOG_DIR}")
-        supervise(children, stop)
+        supervise(watched, stop)
     say("stopped")
 
 

@@ -3,10 +3,14 @@ reused, and refusing with one line where it cannot run."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import shutil
+import tempfile
 
 import pytest
 
+from etl_platform import postgres_service
 from etl_platform.postgres_service import PostgresServiceError, initialise, local_postgres
 from etl_platform_tests.helpers import free_port
 
@@ -50,3 +54,21 @@ def test_as_root_a_data_folder_the_server_account_cannot_enter_is_refused_in_one
         "set ETL_SERVE_HOME to a folder others may enter, or run as another user"
     )
     assert not (closed / "pg").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root hands the server to another account")
+def test_as_root_programs_others_cannot_reach_run_from_a_copy_of_roots_own(tmp_path, open_folder, monkeypatch) -> None:
+    installed = postgres_service._installed_programs()
+    closed = tmp_path / "venv" / "pgserver" / "pginstall"  # pytest's folders are root's only, as a home folder is
+    shutil.copytree(installed, closed, symlinks=True)
+    shutil.copytree(installed.parents[1] / "pgserver.libs", tmp_path / "venv" / "pgserver.libs", symlinks=True)
+    monkeypatch.setattr(postgres_service, "_installed_programs", lambda: closed)
+    monkeypatch.setattr(tempfile, "tempdir", str(open_folder))
+    planted = open_folder / f"etl-platform-postgres-{importlib.metadata.version('pgserver')}"
+    (planted / "bin").mkdir(parents=True)
+    planted.chmod(0o777)  # anyone could have put programs there: not used
+    programs = postgres_service.postgres_bin()
+    assert programs == planted / "pgserver" / "pginstall" / "bin" and (programs / "postgres").is_file()
+    assert planted.stat().st_uid == 0 and planted.stat().st_mode & 0o022 == 0
+    with local_postgres(open_folder / "pg", free_port()) as server:
+        server.connection.connect().close()

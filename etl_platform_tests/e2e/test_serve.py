@@ -29,7 +29,7 @@ import pytest
 from etl_platform import cli
 from etl_platform.assets._shared import table_pool
 from etl_platform.datasets import REGISTRY
-from etl_platform.project import PROJECT_ROOT
+from etl_platform.instance import ensure_dotenv
 from etl_platform_tests.helpers import QUICKSIGHT_MARKETING, QUICKSIGHT_SALES, free_port, graphql, still_running
 
 pytestmark = pytest.mark.e2e
@@ -130,10 +130,14 @@ def served() -> Iterator[Served]:
         "ETL_AUTOMATION_INTERVAL_SECONDS": "2",
         **{name: str(port) for name, port in ports.items()},
     }
+    # As in a project folder after `make setup`: a .env naming the development instance.
+    project = root / "project"
+    project.mkdir()
+    ensure_dotenv(root / "development", folder=project)
     # Steps use this test process's Spark Connect server (ETL_SPARK_REMOTE): serve starts none.
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "etl-platform"), "serve"],
-        cwd=PROJECT_ROOT,
+        cwd=project,
         env={**os.environ, **environment},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
