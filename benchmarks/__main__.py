@@ -42,6 +42,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--tick-objects", type=int, default=10_000, help="landing objects for the sensor tick (0: skip)"
     )
     parser.add_argument(
+        "--one-server",
+        action="store_true",
+        help="one Spark Connect server for every platform measurement, its start timed in none (quicker checks)",
+    )
+    parser.add_argument(
         "--report",
         type=Path,
         help="print the tables of an earlier results JSON (recomputed from its runs); measure nothing",
@@ -62,6 +67,7 @@ def settings_from(args: argparse.Namespace, work_dir: Path, log: Path) -> Settin
         log=log,
         contenders=tuple(c for c in ALL_CONTENDERS if c in args.contenders.split(",")),
         tick_objects=args.tick_objects,
+        one_server=args.one_server,
     )
 
 
@@ -87,6 +93,7 @@ def build_results(raw: dict, settings: Settings, started: dict, ended: dict) -> 
             "repeat": settings.repeat,
             "contenders": list(settings.contenders),
             "tick_objects": settings.tick_objects,
+            "one_server": settings.one_server,
             "spark_retries": get_settings().spark_retries,
         },
         **summaries(raw),

@@ -16,8 +16,9 @@ Three measurements, each on a fresh lake and a fresh real (SQLite) ``DagsterInst
 
 Spark runs as the local profile runs it under ``make dev``: a Spark Connect server
 (``etl_platform.spark_service``) started for each measurement and stopped after it, which every
-step uses (``ETL_SPARK_REMOTE``). The harness points ``ETL_LAKE_ROOT`` at the temporary platform
-and calls ``local_resources()``.
+step uses (``ETL_SPARK_REMOTE``); with ``--one-server``, one server started before the first
+measurement serves them all and no measurement includes its start. The harness points
+``ETL_LAKE_ROOT`` at the temporary platform and calls ``local_resources()``.
 """
 
 from __future__ import annotations
@@ -85,9 +86,10 @@ def environment(**values: str) -> Iterator[None]:
 
 
 @contextmanager
-def fresh_platform(work_dir: Path, spark: bool = True) -> Iterator[Platform]:
+def fresh_platform(work_dir: Path, spark: bool = True, remote: str | None = None) -> Iterator[Platform]:
     """A new lake folder and Dagster instance under ``work_dir``, removed afterwards, and (``spark``)
-    a Spark Connect server started for them with the local settings, stopped afterwards."""
+    a Spark Connect server started for them with the local settings, stopped afterwards; or, given
+    ``remote``, that running server's URL (no start to time)."""
     root = Path(tempfile.mkdtemp(prefix="platform-", dir=work_dir))
     lake_root, home = root / "lake", root / "dagster_home"
     lake_root.mkdir()
@@ -96,7 +98,9 @@ def fresh_platform(work_dir: Path, spark: bool = True) -> Iterator[Platform]:
     with ExitStack() as stack:
         stack.callback(shutil.rmtree, root, ignore_errors=True)
         spark_start_seconds = None
-        if spark:
+        if spark and remote:
+            variables["ETL_SPARK_REMOTE"] = remote
+        elif spark:
             settings, started = get_settings(), time.perf_counter()
             server = spark_connect_server(settings.spark_master, settings.spark_driver_memory)
             variables["ETL_SPARK_REMOTE"] = stack.enter_context(server)

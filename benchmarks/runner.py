@@ -6,6 +6,7 @@ burst of load from other work on the machine spreads over all of them instead of
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -18,6 +19,8 @@ from pathlib import Path
 from benchmarks import contenders, platform_runs
 from benchmarks.inputs import Inputs, ensure_inputs, scale_label
 from benchmarks.rss import PeakRss
+from etl_platform.settings import get_settings
+from etl_platform.spark_service import address, spark_connect_server
 
 ALL_CONTENDERS = ("cat", "duckdb", "bare_spark", "platform", "platform_latency")
 
@@ -31,6 +34,10 @@ class Settings:
     log: Path
     contenders: tuple[str, ...] = ALL_CONTENDERS
     tick_objects: int = 10_000
+    # One Spark Connect server for the whole run, shared by every platform measurement (its URL
+    # in ``spark_remote`` while the run lasts), instead of one started per measurement.
+    one_server: bool = False
+    spark_remote: str | None = None
 
 
 def say(message: str) -> None:
@@ -56,10 +63,10 @@ def quiet(log: Path) -> Iterator[None]:
 
 
 def measure_platform(kind: str, inputs: Inputs, settings: Settings) -> dict:
-    """One platform measurement on a fresh lake, instance and Spark Connect server; RSS over this
-    process and its descendants, the server's JVM among them."""
+    """One platform measurement on a fresh lake, instance and Spark Connect server (or the run's one
+    server); RSS over this process and its descendants, the server's JVM among them."""
     action = platform_runs.whole_graph if kind == "platform" else platform_runs.sensor_to_published
-    with quiet(settings.log), platform_runs.fresh_platform(settings.work_dir) as platform:
+    with quiet(settings.log), platform_runs.fresh_platform(settings.work_dir, remote=settings.spark_remote) as platform:
         with PeakRss() as peak:
             result = action(platform, inputs)
     return {**result, "peak_rss_bytes": peak.bytes, "peak_rss_by_process": peak.breakdown}
@@ -116,9 +123,23 @@ def run_sensor_tick(settings: Settings) -> list[dict]:
     return results
 
 
+@contextmanager
+def shared_server(settings: Settings) -> Iterator[Settings]:
+    """The settings, with the URL of a server started for the whole run when it has ``one_server``
+    and measures the platform (its start then counts in no measurement); stopped at the end."""
+    if not settings.one_server or not any(name.startswith("platform") for name in settings.contenders):
+        yield settings
+        return
+    spark = get_settings()
+    with spark_connect_server(spark.spark_master, spark.spark_driver_memory) as remote:
+        say(f"one Spark Connect server for every platform measurement: {address(remote)}")
+        yield dataclasses.replace(settings, spark_remote=remote)
+
+
 def run_all(settings: Settings) -> dict:
     settings.work_dir.mkdir(parents=True, exist_ok=True)
-    return {
-        "scales": [run_scale(scale, settings) for scale in settings.scales],
-        "sensor_tick_runs": run_sensor_tick(settings) if settings.tick_objects > 0 else [],
-    }
+    with shared_server(settings) as settings:
+        return {
+            "scales": [run_scale(scale, settings) for scale in settings.scales],
+            "sensor_tick_runs": run_sensor_tick(settings) if settings.tick_objects > 0 else [],
+        }

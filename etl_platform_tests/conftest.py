@@ -51,6 +51,29 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     SPARK_SERVER.close()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under ``--dist loadfile`` pytest-xdist hands out whole files, by default the files with the
+    most tests first: the end-to-end files, one or a few long tests each, came last, and one of them
+    could run alone on a worker while the other had nothing left. Files go in the collection's order
+    instead, which ``pytest_collection_modifyitems`` sets."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files holding end-to-end tests (the longest, a minute or more each) first, then the others by
+    number of tests, most first (xdist's own order): long files start early and short ones fill the
+    workers' ends. Tests keep their order within a file."""
+    files: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def slow_first(tests: list[pytest.Item]) -> tuple[bool, int]:
+        return (not any(test.get_closest_marker("e2e") for test in tests), -len(tests))
+
+    items[:] = [item for tests in sorted(files.values(), key=slow_first) for item in tests]
+
+
 @pytest.fixture(scope="session")
 def _spark_session() -> Iterator[tuple[object, dict[str, str]]]:
     """One Connect session on the test process's server, and the variables code needs to get it

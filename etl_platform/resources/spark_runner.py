@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import atexit
-import ctypes
-import functools
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -82,19 +81,11 @@ CANCEL_POLL_SECONDS = 1.0
 _RUNNING: set[subprocess.Popen] = set()
 
 
-# Linux's prctl(PR_SET_PDEATHSIG): a script gets SIGINT (which cancels its Spark query) when the run
-# worker that started it dies, even by SIGKILL, where no atexit runs. Looked up once, here: between
-# fork and exec the child may only call what is loaded already.
-PR_SET_PDEATHSIG = 1
-_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
-
-
-def _end_with_parent(parent: int) -> None:
-    """Runs in the script's process before it starts the script."""
-    if _PRCTL is not None:
-        _PRCTL(PR_SET_PDEATHSIG, signal.SIGINT)
-        if os.getppid() != parent:  # the worker died before the request took effect
-            os._exit(1)
+# A script gets SIGINT (which cancels its Spark query) when the run worker that started it dies, even
+# by SIGKILL, where no atexit runs: Linux's parent-death signal, set by util-linux's setpriv before
+# it runs the script. Not prctl in a preexec_fn: that makes Python fork the whole process, and a
+# fork of a process with gRPC threads (a Spark Connect client) can abort in the child.
+DIES_WITH_PARENT = ["setpriv", "--pdeathsig", "INT", "--"] if shutil.which("setpriv") else []
 
 
 @atexit.register
@@ -183,13 +174,12 @@ class LocalSparkRunner(SparkJobRunner):
                     )
                 )
             process = subprocess.Popen(
-                command,
+                [*DIES_WITH_PARENT, *command],
                 env={**self._environment(), **session.get_bootstrap_env_vars()},
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
                 errors="replace",
-                preexec_fn=functools.partial(_end_with_parent, os.getpid()),  # only prctl between fork and exec
             )
             output = ScriptOutput(process.stdout, context.log, script)  # type: ignore[arg-type]
             _RUNNING.add(process)

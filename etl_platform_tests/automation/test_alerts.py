@@ -8,13 +8,15 @@ from etl_platform.automation.alerts import run_failure_alert_sensor
 from etl_platform.datasets import REGISTRY
 from etl_platform.definitions import build_definitions
 from etl_platform.resources import LocalNotifier, LocalSparkRunner
+from etl_platform.settings import get_settings
 from etl_platform_tests.helpers import table_resources, write_csv
 
 
 def test_failed_spark_script_raises_one_alert(tmp_path) -> None:
     write_csv(tmp_path / "lake" / "landing" / "sales" / "broken.csv", ["Date", "Revenue"], [["1/2/2016", "5"]])
     alerts_file = tmp_path / "alerts.jsonl"
-    job = build_definitions(REGISTRY, table_resources(tmp_path / "lake", LocalSparkRunner(master="local[1]")))
+    runner = LocalSparkRunner(remote=get_settings().spark_remote)  # the test process's server: no JVM of its own
+    job = build_definitions(REGISTRY, table_resources(tmp_path / "lake", runner))
     job = job.resolve_implicit_global_asset_job_def()
     with dg.instance_for_test() as instance:
         result = job.execute_in_process(

@@ -2,14 +2,11 @@
 files into the joined table, and leaves no process behind when stopped."""
 
 import contextlib
-import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
@@ -20,29 +17,11 @@ from etl_platform.datasets import REGISTRY
 from etl_platform.instance import ensure_dagster_home
 from etl_platform.project import PROJECT_ROOT, SAMPLES_DIR
 from etl_platform.samples import MARKETING_SAMPLE, SALES_SAMPLE
-from etl_platform_tests.helpers import lake_catalog, still_running
+from etl_platform_tests.helpers import free_port, graphql, lake_catalog, still_running
 
 pytestmark = pytest.mark.e2e
 DEADLINE_SECONDS = 300
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 RUNS_IN_PROGRESS = "{ runsOrError(filter: {statuses: [QUEUED, NOT_STARTED, STARTING, STARTED]}) { ... on Runs { results { runId } } } }"
-
-
-def _graphql(port: int, query: str) -> dict:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/graphql",
-        data=json.dumps({"query": query}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)["data"]
 
 
 def _wait_for(condition, what: str, log: Path):
@@ -54,7 +33,7 @@ def _wait_for(condition, what: str, log: Path):
             value = None
         if value:
             return value
-        time.sleep(2)
+        time.sleep(0.5)  # a log read or a small query: cheap, and each wait ends soon after its condition
     pytest.fail(f"{what} within {DEADLINE_SECONDS}s; dagster dev log tail:\n{log.read_text()[-4000:]}")
 
 
@@ -73,12 +52,14 @@ def _stop(wrapper: subprocess.Popen) -> None:
 
 
 def test_landing_two_files_into_a_running_dagster_dev(tmp_path, lake_root, monkeypatch, capsys) -> None:
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "dagster_dev.log"
     env = {
         **os.environ,
         "DAGSTER_HOME": str(tmp_path / "home"),
-        "ETL_SENSOR_INTERVAL_SECONDS": "5",
+        # The arrival sensors and the join barrier's automation (30 s each by default) tick often here.
+        "ETL_SENSOR_INTERVAL_SECONDS": "2",
+        "ETL_AUTOMATION_INTERVAL_SECONDS": "2",
         "ETL_ALERTS_FILE": str(tmp_path / "alerts.jsonl"),
     }
     env.pop("ETL_SPARK_REMOTE")  # the wrapper starts a server of its own, as under `make dev`
@@ -97,7 +78,7 @@ def test_landing_two_files_into_a_running_dagster_dev(tmp_path, lake_root, monke
     started: list[psutil.Process] = []  # by the wrapper: `dagster dev` and the Spark Connect server
     try:
         _wait_for(
-            lambda: "sales_arrival_sensor" in log.read_text() and _graphql(port, "{ version }"),
+            lambda: "sales_arrival_sensor" in log.read_text() and graphql(port, "{ version }"),
             "UI and sensors up",
             log,
         )
@@ -112,13 +93,13 @@ def test_landing_two_files_into_a_running_dagster_dev(tmp_path, lake_root, monke
         _wait_for(lambda: "sales_marketing_daily" in catalog.names(), "the joined table was not published", log)
         query = '{ assetOrError(assetKey: {path: ["sales_marketing_daily"]}) { ... on Asset { assetMaterializations(limit: 1) { runId metadataEntries { label ... on IntMetadataEntry { intValue } } } } } }'
         (materialization,) = _wait_for(
-            lambda: _graphql(port, query)["assetOrError"]["assetMaterializations"], "UI shows it", log
+            lambda: graphql(port, query)["assetOrError"]["assetMaterializations"], "UI shows it", log
         )
         row_count = {e["label"]: e.get("intValue") for e in materialization["metadataEntries"]}["dagster/row_count"]
         # The join's good build starts the report; stopping dagster dev under it would fail that run.
         report = REGISTRY.report.table
         _wait_for(lambda: report in catalog.names(), "the report after the join was not published", log)
-        _wait_for(lambda: not _graphql(port, RUNS_IN_PROGRESS)["runsOrError"]["results"], "runs ended", log)
+        _wait_for(lambda: not graphql(port, RUNS_IN_PROGRESS)["runsOrError"]["results"], "runs ended", log)
     finally:
         _stop(wrapper)
 

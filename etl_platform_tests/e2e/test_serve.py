@@ -248,6 +248,8 @@ def test_a_run_worker_killed_mid_step_is_failed_and_retried_and_the_table_stays_
     worker = script.parent()
     worker.kill()
     killed = time.monotonic()
+    _, alive = psutil.wait_procs([script], timeout=60)
+    assert not alive, "the script outlived its run worker"
 
     def failed() -> bool:
         with served.client() as instance:
