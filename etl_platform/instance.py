@@ -76,7 +76,7 @@ PRODUCTION_SETTINGS: dict[str, Any] = {
     "storage": {"postgres": POSTGRES},
     "run_coordinator": {"module": "dagster._core.run_coordinator", "class": "QueuedRunCoordinator"},
     # Compute logs stay Dagster's default here: local files under $DAGSTER_HOME/storage.
-    "concurrency": {"pools": {"default_limit": 1}, "runs": {"max_concurrent_runs": 4}},
+    "concurrency": {**SETTINGS["concurrency"], "runs": {"max_concurrent_runs": 4}},
 }
 AWS_SETTINGS: dict[str, Any] = {
     **PRODUCTION_SETTINGS,

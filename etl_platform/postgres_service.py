@@ -171,7 +171,7 @@ class LocalPostgres:
         self.connection = Connection("127.0.0.1", port, USER, initialise(data_dir), DATABASE)
 
     def start(self) -> None:
-        log = (self.data_dir.parent / f"{self.data_dir.name}.log").open("a")
+        log = self.log_path.open("a")
         command = [
             str(postgres_bin() / "postgres"),
             *("-D", str(self.data_dir), "-h", "127.0.0.1", "-p", str(self.port)),

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -15,6 +13,7 @@ import pytest
 from etl_platform.project import GLUE_SCRIPTS_DIR, PROJECT_ROOT
 from etl_platform.settings import get_settings
 from etl_platform.spark_service import spark_connect_server
+from etl_platform_tests import helpers
 from etl_platform_tests.helpers import QUICKSIGHT_MARKETING, QUICKSIGHT_SALES
 
 # A failing test should fail at once, not after the production retry back-off (15 s, 30 s, 60 s).
@@ -152,9 +151,6 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def open_folder() -> Iterator[Path]:
-    """A folder anyone may enter: as root, the production mode's PostgreSQL runs as nobody, who
-    cannot enter pytest's own temporary folders."""
-    folder = Path(tempfile.mkdtemp(prefix="etl-open-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
+    """A temporary folder anyone may enter (see ``helpers.open_folder``)."""
+    with helpers.open_folder() as folder:
+        yield folder

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
-import socket
+import shutil
+import tempfile
+import textwrap
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -13,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from etl_platform.datasets import InputDataset
+from etl_platform.project import GLUE_SCRIPTS_DIR, SHARED_SCRIPTS
 from etl_platform.resources import DuckDBEngine, LocalLake, SparkJobRunner, SqlTableCatalog
 from etl_platform.resources.catalog import BuildSource, TableSnapshot
 from etl_platform.samples import MARKETING_HEADER, SALES_HEADER
@@ -139,11 +144,26 @@ def still_running(process: psutil.Process) -> bool:
         return False
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def stand_in_scripts(folder: Path, **scripts: str) -> Path:
+    """A scripts folder for the local runner: the given scripts (name -> source, without ``.py``)
+    beside the real shared modules they import."""
+    for name, source in scripts.items():
+        (folder / f"{name}.py").write_text(textwrap.dedent(source))
+    for shared in SHARED_SCRIPTS:
+        (folder / shared).write_bytes((GLUE_SCRIPTS_DIR / shared).read_bytes())
+    return folder
+
+
+@contextmanager
+def open_folder() -> Iterator[Path]:
+    """A temporary folder anyone may enter: as root, the production mode's PostgreSQL runs as
+    nobody, who cannot enter pytest's own temporary folders."""
+    folder = Path(tempfile.mkdtemp(prefix="etl-open-"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def graphql(port: int, query: str) -> dict:

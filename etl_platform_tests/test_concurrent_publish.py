@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ from pyiceberg.exceptions import CommitFailedException, NoSuchTableError
 
 from etl_platform.project import PROJECT_ROOT
 from etl_platform.resources.catalog import GlueTableCatalog, SqlTableCatalog, TableCatalog
+from etl_platform.spark_service import free_port
 from etl_platform_tests.aws.moto_glue import glue_update_table_honours_version_id
 
 TABLE, LOCATION = "sales_daily", "processed/sales_daily"
@@ -268,15 +268,9 @@ def test_concurrent_publishes_on_the_sqlite_catalog_lose_no_snapshot_and_never_m
 
 
 # -- on the Glue catalog, in moto -------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def _moto_server() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"

@@ -21,7 +21,7 @@ from etl_platform.instance import (
 )
 from etl_platform.postgres_service import local_postgres
 from etl_platform.settings import project_environment
-from etl_platform_tests.helpers import free_port
+from etl_platform.spark_service import free_port
 
 
 def test_dagster_home_gets_a_pool_limit_of_one_and_keeps_user_settings(tmp_path, monkeypatch) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from etl_platform import postgres_service
 from etl_platform.postgres_service import PostgresServiceError, initialise, local_postgres
-from etl_platform_tests.helpers import free_port
+from etl_platform.spark_service import free_port
 
 
 def test_the_cluster_is_created_once_and_its_data_survive_a_restart(open_folder) -> None:

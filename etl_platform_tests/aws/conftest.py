@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import urllib.request
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from moto.server import ThreadedMotoServer
 from etl_platform.deploy import artifacts
 from etl_platform.infra_template import CONTRACT_ZIP, PIPES_ZIP
 from etl_platform.project import SHARED_SCRIPTS
+from etl_platform.spark_service import free_port
 from etl_platform_tests.aws.fake_glue import GlueRuns
 
 REGION = "us-east-1"
@@ -47,12 +47,6 @@ def independent_catalog():
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(autouse=True)
 def _short_pipes_grace(monkeypatch):
     """Pipes' blob-store readers wait 10 s after a run for messages that, in the tests of runs
@@ -74,7 +68,7 @@ def _quick_glue_polls(monkeypatch):
 @pytest.fixture
 def aws(monkeypatch, tmp_path):
     """A moto server reachable from subprocesses (the scripts' own boto3) via AWS_ENDPOINT_URL."""
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     server.start()
     # The server keeps moto's in-process state between tests: start each from an empty account.

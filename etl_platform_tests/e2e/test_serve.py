@@ -8,12 +8,10 @@ The tests share one production mode, in order: each starts from the quiet state 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,7 +28,9 @@ from etl_platform import cli
 from etl_platform.assets._shared import table_pool
 from etl_platform.datasets import REGISTRY
 from etl_platform.instance import ensure_dotenv
-from etl_platform_tests.helpers import QUICKSIGHT_MARKETING, QUICKSIGHT_SALES, free_port, graphql, still_running
+from etl_platform.postgres_service import LocalPostgres
+from etl_platform.spark_service import free_port
+from etl_platform_tests.helpers import QUICKSIGHT_MARKETING, QUICKSIGHT_SALES, graphql, open_folder, still_running
 
 pytestmark = pytest.mark.e2e
 DEADLINE_SECONDS = 240
@@ -105,66 +105,52 @@ def _read_lines(served: Served) -> None:
         served.output.append(line)
 
 
-def _postgres_environment(home: Path, port: int) -> dict[str, str]:
-    password = (home / "postgres.password").read_text().strip()
-    return {
-        "DAGSTER_POSTGRES_HOSTNAME": "127.0.0.1",
-        "DAGSTER_POSTGRES_PORT": str(port),
-        "DAGSTER_POSTGRES_USER": "dagster",
-        "DAGSTER_POSTGRES_PASSWORD": password,
-        "DAGSTER_POSTGRES_DB": "dagster",
-    }
-
-
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
     # Not under pytest's temporary folder (only root may enter it): as root, PostgreSQL runs as nobody.
-    root = Path(tempfile.mkdtemp(prefix="etl-serve-"))
-    root.chmod(0o755)
-    ports = {name: free_port() for name in ("DAGSTER_WEBSERVER_PORT", "ETL_CODE_SERVER_PORT", "ETL_POSTGRES_PORT")}
-    environment = {
-        "ETL_SERVE_HOME": str(root / "home"),
-        "ETL_LAKE_ROOT": str(root / "lake"),
-        "ETL_ALERTS_FILE": str(root / "alerts.jsonl"),
-        "ETL_SENSOR_INTERVAL_SECONDS": "1",
-        "ETL_AUTOMATION_INTERVAL_SECONDS": "2",
-        **{name: str(port) for name, port in ports.items()},
-    }
-    # As in a project folder after `make setup`: a .env naming the development instance.
-    project = root / "project"
-    project.mkdir()
-    ensure_dotenv(root / "development", folder=project)
-    # Steps use this test process's Spark Connect server (ETL_SPARK_REMOTE): serve starts none.
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "etl-platform"), "serve"],
-        cwd=project,
-        env={**os.environ, **environment},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    served = Served(process, environment, root / "home")
-    threading.Thread(target=_read_lines, args=(served,), daemon=True).start()
-    started: list[psutil.Process] = []
-    try:
-        served.wait_for(lambda: served.said("serve: ready"), "serve is ready")
-        served.environment |= {"DAGSTER_HOME": str(served.home)} | _postgres_environment(
-            served.home, ports["ETL_POSTGRES_PORT"]
+    with open_folder() as root:
+        ports = {name: free_port() for name in ("DAGSTER_WEBSERVER_PORT", "ETL_CODE_SERVER_PORT", "ETL_POSTGRES_PORT")}
+        environment = {
+            "ETL_SERVE_HOME": str(root / "home"),
+            "ETL_LAKE_ROOT": str(root / "lake"),
+            "ETL_ALERTS_FILE": str(root / "alerts.jsonl"),
+            "ETL_SENSOR_INTERVAL_SECONDS": "1",
+            "ETL_AUTOMATION_INTERVAL_SECONDS": "2",
+            **{name: str(port) for name, port in ports.items()},
+        }
+        # As in a project folder after `make setup`: a .env naming the development instance.
+        project = root / "project"
+        project.mkdir()
+        ensure_dotenv(root / "development", folder=project)
+        # Steps use this test process's Spark Connect server (ETL_SPARK_REMOTE): serve starts none.
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "etl-platform"), "serve"],
+            cwd=project,
+            env={**os.environ, **environment},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
         )
-        started = psutil.Process(process.pid).children(recursive=True)
-        yield served
-    finally:
-        process.send_signal(signal.SIGTERM)
+        served = Served(process, environment, root / "home")
+        threading.Thread(target=_read_lines, args=(served,), daemon=True).start()
+        started: list[psutil.Process] = []
         try:
-            process.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    shutil.rmtree(root, ignore_errors=True)
-    assert process.returncode == 0, served.tail()
-    assert served.said("serve: PostgreSQL stopped") and served.said("serve: stopped")
-    assert not [process.pid for process in started if still_running(process)]  # nothing it started outlives it
+            served.wait_for(lambda: served.said("serve: ready"), "serve is ready")
+            postgres = LocalPostgres(served.home / "postgres", ports["ETL_POSTGRES_PORT"])  # its cluster, not started
+            served.environment |= {"DAGSTER_HOME": str(served.home)} | postgres.connection.environment()
+            started = psutil.Process(process.pid).children(recursive=True)
+            yield served
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        assert process.returncode == 0, served.tail()
+        assert served.said("serve: PostgreSQL stopped") and served.said("serve: stopped")
+        assert not [process.pid for process in started if still_running(process)]  # nothing it started outlives it
 
 
 def _land(served: Served, dataset: str, file: Path, name: str | None = None) -> None:

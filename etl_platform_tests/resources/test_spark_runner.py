@@ -6,9 +6,9 @@ import textwrap
 import dagster as dg
 import pytest
 
-from etl_platform.project import GLUE_SCRIPTS_DIR, SHARED_SCRIPTS
 from etl_platform.resources import LocalSparkRunner
 from etl_platform.resources.script_run import ScriptRun
+from etl_platform_tests.helpers import stand_in_scripts
 
 # Stand-in scripts use the real lake_job plumbing but no JVM, so they run in a second. What they
 # report (a check's metadata) becomes the materialisation's metadata.
@@ -36,11 +36,7 @@ lake_job.run_job(main)
 
 @pytest.fixture
 def scripts_dir(tmp_path):
-    (tmp_path / "echo.py").write_text(textwrap.dedent(ECHO_SCRIPT))
-    (tmp_path / "failing.py").write_text(textwrap.dedent(FAILING_SCRIPT))
-    for shared in SHARED_SCRIPTS:
-        (tmp_path / shared).write_bytes((GLUE_SCRIPTS_DIR / shared).read_bytes())
-    return tmp_path
+    return stand_in_scripts(tmp_path, echo=ECHO_SCRIPT, failing=FAILING_SCRIPT)
 
 
 def _reported(run: ScriptRun) -> dg.MaterializeResult:

@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import dagster as dg
@@ -16,10 +15,11 @@ import pytest
 
 from etl_platform import spark_service
 from etl_platform.environment import local_resources
-from etl_platform.project import GLUE_SCRIPTS_DIR, PROJECT_ROOT, SHARED_SCRIPTS
+from etl_platform.project import PROJECT_ROOT
 from etl_platform.resources import LocalSparkRunner
 from etl_platform.settings import get_settings
 from etl_platform.spark_service import SparkServiceError, address, local_spark_service, spark_connect_server
+from etl_platform_tests.helpers import stand_in_scripts
 
 SPARK_SCRIPT = """
 import argparse, os, pathlib, time
@@ -63,11 +63,7 @@ lake_job.run_job(main)
 
 @pytest.fixture
 def scripts_dir(tmp_path):
-    (tmp_path / "spark.py").write_text(textwrap.dedent(SPARK_SCRIPT))
-    (tmp_path / "bad_column.py").write_text(textwrap.dedent(BAD_COLUMN_SCRIPT))
-    for shared in SHARED_SCRIPTS:
-        (tmp_path / shared).write_bytes((GLUE_SCRIPTS_DIR / shared).read_bytes())
-    return tmp_path
+    return stand_in_scripts(tmp_path, spark=SPARK_SCRIPT, bad_column=BAD_COLUMN_SCRIPT)
 
 
 def _runner(scripts_dir: Path) -> LocalSparkRunner:
