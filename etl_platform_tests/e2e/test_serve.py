@@ -34,7 +34,14 @@ from etl_platform_tests.helpers import QUICKSIGHT_MARKETING, QUICKSIGHT_SALES, g
 
 pytestmark = pytest.mark.e2e
 DEADLINE_SECONDS = 240
-IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+# A run is not over until it leaves these (a sensor's run is NOT_STARTED until the queue takes it).
+IN_PROGRESS = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
 
 
 @dataclass
