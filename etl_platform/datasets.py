@@ -1,12 +1,13 @@
-"""The registry of input datasets: declaring one here (plus its Spark script) adds it everywhere.
+"""The registry of input datasets: declaring one here (plus its transform) adds it everywhere.
 
-Assets, the join's inputs and (later) sensors and checks are generated from these entries, so a
-third parallel input needs no code change elsewhere.
+Assets, the join's inputs, sensors and checks are generated from these entries, so a third
+parallel input needs no code change elsewhere, whichever engine computes it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from etl_platform.contract.checks import RowCheck
 from etl_platform.contract.columns import SPARK_TYPES, normalize_column_name, quote_identifier
@@ -22,9 +23,27 @@ class UnknownDatasetError(KeyError):
         return str(self.args[0])
 
 
+class Engine(StrEnum):
+    """What computes an input's table; each is a resource key of the same name.
+
+    - ``spark``: a PySpark script of ``glue-scripts/``, on AWS Glue (local Spark locally);
+    - ``emr_serverless``: the same kind of script, on EMR Serverless (local Spark locally);
+    - ``sql``: one SQL text of ``sql-scripts/``, on Athena (DuckDB locally).
+    """
+
+    SPARK = "spark"
+    EMR_SERVERLESS = "emr_serverless"
+    SQL = "sql"
+
+    @property
+    def script_suffix(self) -> str:
+        return ".sql" if self is Engine.SQL else ".py"
+
+
 @dataclass(frozen=True)
 class Capacity:
-    """Compute for one Spark job: Glue workers and a timeout (the local runner applies the timeout)."""
+    """Compute for one Spark job: Glue workers (on EMR Serverless, as many executors of the same
+    size) and a timeout (the local runner applies the timeout; a SQL input uses only the timeout)."""
 
     worker_type: str = "G.1X"
     number_of_workers: int = 2
@@ -62,6 +81,9 @@ class InputDataset:
     # 0: any rejected row refuses the file, as a table missing rows (revenue) must not look whole.
     # Raise it only for a source known to be noisy.
     max_reject_share: float = 0.0
+    # What runs ``script``: a PySpark script for the Spark engines, a SQL text for ``sql``. Row
+    # checks' conditions are in the engine's SQL: Spark SQL, or standard SQL (DuckDB and Athena).
+    engine: Engine = Engine.SPARK
 
     def __post_init__(self) -> None:
         if not self.landing_prefix.endswith("/") or self.landing_prefix.startswith("/"):
@@ -71,6 +93,11 @@ class InputDataset:
             raise ValueError(f"dataset {self.name}: unknown column types {unknown}; known: {sorted(SPARK_TYPES)}")
         if self.date_column not in {name for name, _ in self.columns}:
             raise ValueError(f"dataset {self.name}: date column {self.date_column!r} is not among its columns")
+        if not self.script.endswith(self.engine.script_suffix):
+            raise ValueError(
+                f"dataset {self.name}: the {self.engine.value} engine runs a {self.engine.script_suffix} file, "
+                f"got script {self.script!r}"
+            )
         if not 0 <= self.max_reject_share < 1:
             raise ValueError(
                 f"dataset {self.name}: max_reject_share must be at least 0 and below 1, got {self.max_reject_share!r}"

@@ -19,22 +19,30 @@ from typing import IO
 
 import dagster as dg
 
+from etl_platform.contract.jobs import ProcessJob
 from etl_platform.contract.report import ScriptResult
 from etl_platform.datasets import Capacity
 from etl_platform.project import GLUE_SCRIPTS_DIR
+from etl_platform.resources.processing import FileProcessor
 from etl_platform.resources.script_run import ScriptRun, script_failed
+from etl_platform.resources.usage import local_usage
 from etl_platform.settings import subprocess_environment
 from etl_platform.spark_service import LOCAL_CONF, address
 
 
-class SparkJobRunner(dg.ConfigurableResource, ABC):
+class SparkJobRunner(dg.ConfigurableResource, FileProcessor, ABC):
     """The Spark job runner interface.
 
     ``arguments`` are the job arguments without leading dashes, as a Glue job receives them;
     ``capacity`` sizes the job. An implementation runs the script to completion and returns what
-    it reported (``ScriptRun``); when it fails, it raises ``ScriptFailed`` with the script's own
-    failure record (retryable unless the data is at fault).
+    it reported (``ScriptRun``, with the engine's usage in its metadata); when it fails, it raises
+    ``ScriptFailed`` with the script's own failure record (retryable unless the data is at fault).
     """
+
+    def process_file(
+        self, context: dg.AssetExecutionContext, script: str, job: ProcessJob, capacity: Capacity
+    ) -> ScriptRun:
+        return self.run_script(context, script, job.arguments(), capacity)
 
     @abstractmethod
     def run_script(
@@ -160,6 +168,7 @@ class LocalSparkRunner(SparkJobRunner):
         capacity: Capacity = Capacity(),
     ) -> ScriptRun:
         command = self.command(script, arguments)
+        started = time.monotonic()
         where = f"Spark Connect at {address(self.remote)}" if self.remote else f"local Spark ({self.master})"
         context.log.info(f"running {script} on {where} with {dict(arguments)}")
         with ExitStack() as stack:
@@ -196,7 +205,7 @@ class LocalSparkRunner(SparkJobRunner):
         if returncode != 0:
             crash = f"exit code {returncode}" + (f": {output.last_line}" if output.last_line else "")
             raise script_failed(context, script, result, crash)
-        return ScriptRun(result)
+        return ScriptRun(result, metadata=local_usage("local_spark", time.monotonic() - started).metadata())
 
     def _wait(
         self, context: dg.AssetExecutionContext, process: subprocess.Popen, script: str, capacity: Capacity
