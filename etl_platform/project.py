@@ -6,6 +6,8 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 GLUE_SCRIPTS_DIR = PROJECT_ROOT / "glue-scripts"
+# The SQL texts of the inputs the SQL engine computes (DuckDB locally, Athena on AWS).
+SQL_SCRIPTS_DIR = PROJECT_ROOT / "sql-scripts"
 # The package both the orchestrator and the scripts import: shipped to Glue with the scripts.
 CONTRACT_DIR = PROJECT_ROOT / "etl_platform" / "contract"
 SAMPLES_DIR = PROJECT_ROOT / "samples"

@@ -104,6 +104,13 @@ class Settings:
     scratch_bucket: str | None = _setting(None, "the scratch bucket (Pipes messages, Athena results, compute logs)")
     lake_prefix: str = _setting("", "key prefix of the lake in the data bucket")
     glue_job_prefix: str | None = _setting(None, "prefix of the Glue job names")
+    artifact_bucket: str | None = _setting(
+        None, "the artifact bucket (the scripts, the contract and dagster-pipes that Glue and EMR Serverless load)"
+    )
+    emr_serverless_application_id: str | None = _setting(
+        None, "the EMR Serverless application that runs the inputs of the `emr_serverless` engine"
+    )
+    emr_serverless_role_arn: str | None = _setting(None, "the execution role of EMR Serverless job runs")
     glue_database: str | None = _setting(None, "the Glue database (the Iceberg catalog's namespace)")
     athena_workgroup: str | None = _setting(None, "the Athena workgroup")
     athena_results: str | None = _setting(None, "where Athena writes query results")

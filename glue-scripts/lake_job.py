@@ -26,19 +26,15 @@ from dagster_pipes import (
 from pyspark.errors import AnalysisException, PySparkException
 from pyspark.sql import SparkSession
 
-from etl_platform.contract.errors import STORAGE_CONDITIONS, STORAGE_TEXT, ContractError
+from etl_platform.contract.errors import STORAGE_CONDITIONS, STORAGE_TEXT, ContractError, InputError
 from etl_platform.contract.report import BuildReport, CheckOutcome, FailureKind, ScriptFailure
 
 log = logging.getLogger("lake_job")
 
 
-class LakeJobError(Exception):
-    """A problem with the input: reported as one clear line, no JVM stack, with the line of the
-    file at fault when known."""
-
-    def __init__(self, message: str, line: int | None = None):
-        super().__init__(message)
-        self.line = line
+class LakeJobError(InputError):
+    """A problem with the input found by a script: reported as one clear line, no JVM stack, with
+    the line of the file at fault when known."""
 
 
 class MissingColumnsError(LakeJobError):
@@ -171,7 +167,7 @@ def failure_of(error: Exception, storage: str | None) -> ScriptFailure:
     the data's fault; storage trouble (``storage``) and anything else may be transient."""
     if storage is not None:
         return ScriptFailure(storage, FailureKind.RETRYABLE)
-    if isinstance(error, LakeJobError):
+    if isinstance(error, InputError):
         return ScriptFailure(_first_line(error), FailureKind.DATA, error.line)
     if isinstance(error, ContractError):
         return ScriptFailure(_first_line(error), FailureKind.DATA)

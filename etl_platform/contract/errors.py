@@ -9,6 +9,15 @@ class ContractError(ValueError):
     """A job argument or a reported record that does not follow the contract (one line)."""
 
 
+class InputError(ContractError):
+    """A landing file the contract refuses (empty, not UTF-8, a bad header...): one clear line,
+    with the line of the file at fault when known. Every engine reports it as the data's fault."""
+
+    def __init__(self, message: str, line: int | None = None):
+        super().__init__(message)
+        self.line = line
+
+
 # Spark error conditions that mean storage trouble, whatever the input holds: a path or a file
 # listed for the read gone, a folder of ours with no Parquet file left in it.
 STORAGE_CONDITIONS = frozenset({"PATH_NOT_FOUND", "FAILED_READ_FILE.FILE_NOT_EXIST", "UNABLE_TO_INFER_SCHEMA"})
