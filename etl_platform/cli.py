@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 from dagster import DagsterInvalidConfigError
 
-from etl_platform.datasets import REGISTRY, Registry, UnknownDatasetError
+from etl_platform.datasets import Registry, UnknownDatasetError, registry_named
 from etl_platform.deploy import DeployError
 from etl_platform.environment import initialized_resources
 from etl_platform.insight.report import ReportNotBuiltError, chart_paths, top_correlations
@@ -26,13 +26,18 @@ from etl_platform.resources import Lake, QueryResult, SqlEngine, TableCatalog
 from etl_platform.resources.lake import LakeError, key_skip_reason
 from etl_platform.resources.sql import SqlError
 from etl_platform.rollback import rollback_table
-from etl_platform.settings import SettingsError, project_environment
+from etl_platform.settings import SettingsError, get_settings, project_environment
 from etl_platform.sql_guard import EmptySqlError, WriteRefusedError, check_read_only
 from etl_platform.tables import describe_snapshots
 
 
 class CliError(Exception):
     """A user-facing failure: printed as one line, exit status 1."""
+
+
+def selected_registry() -> Registry:
+    """The registry ``ETL_REGISTRY`` names (the QuickSight inputs unless set)."""
+    return registry_named(get_settings().registry)
 
 
 def land(lake: Lake, registry: Registry, dataset_name: str, file: Path, name: str | None = None) -> str:
@@ -198,17 +203,17 @@ def demo(samples_dir: Path) -> int:
     from etl_platform.definitions import build_definitions
     from etl_platform.environment import resources_for_environment
     from etl_platform.progress import step_progress
-    from etl_platform.settings import get_settings
     from etl_platform.spark_service import SparkServiceError, address, local_spark_service
 
     ensure_dagster_home()
+    registry = selected_registry()
     with initialized_resources() as ready:
-        for dataset in REGISTRY.inputs:
+        for dataset in registry.inputs:
             files = sorted((samples_dir / dataset.landing_prefix).glob("*.csv"))
             if not files:
                 raise CliError(f"no sample CSV for dataset {dataset.name} under {samples_dir / dataset.landing_prefix}")
             for file in files:
-                print(land(ready["lake"], REGISTRY, dataset.name, file))
+                print(land(ready["lake"], registry, dataset.name, file))
     instance = dg.DagsterInstance.get()
     run_id = str(uuid.uuid4())
     quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # a failure is reported below, in one line
@@ -216,7 +221,7 @@ def demo(samples_dir: Path) -> int:
     try:
         with local_spark_service() as remote:
             resources = resources_for_environment(dataclasses.replace(get_settings(), spark_remote=remote))
-            job = build_definitions(REGISTRY, resources).resolve_job_def("etl_pipeline_job")
+            job = build_definitions(registry, resources).resolve_job_def("etl_pipeline_job")
             where = f", Spark Connect at {address(remote)}" if remote else ""
             print(f"\nrunning {job.name} (run {run_id}{where}):")
             with step_progress(instance, run_id, [node.name for node in job.nodes_in_topological_order]):
@@ -232,7 +237,7 @@ def demo(samples_dir: Path) -> int:
             print(f"  {info.name:<30} {info.row_count:>7,} rows  {info.location}")
     print(
         f"\nTables:  etl-platform tables"
-        f'\nQuery:   etl-platform query "select * from {REGISTRY.joined.name} limit 5"'
+        f'\nQuery:   etl-platform query "select * from {registry.joined.name} limit 5"'
         f"\nReport:  etl-platform report   (engagement vs. revenue: strongest correlations and charts)"
         f"\nUI:      make dev   (from {PROJECT_ROOT}; then open http://127.0.0.1:3000)"
     )
@@ -262,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = CliParser(prog="etl-platform", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     land_cmd = commands.add_parser("land", help="put a file into a dataset's landing zone")
-    land_cmd.add_argument("dataset", help=f"one of: {', '.join(d.name for d in REGISTRY.inputs)}")
+    land_cmd.add_argument("dataset", help=f"one of: {', '.join(d.name for d in selected_registry().inputs)}")
     land_cmd.add_argument("file", type=Path, help="the CSV file to land (not empty, not hidden, named *.csv)")
     land_cmd.add_argument("--name", help="file name in the landing zone, no folders (default: the file's name)")
     demo_cmd = commands.add_parser("demo", help="land the samples and materialise every asset")
@@ -336,7 +341,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         return 0
     with initialized_resources() as resources:
         if args.command == "land":
-            print(land(resources["lake"], REGISTRY, args.dataset, args.file, args.name))
+            print(land(resources["lake"], selected_registry(), args.dataset, args.file, args.name))
             return 0
         if args.command == "tables":
             print(describe_tables(resources["catalog"]))

@@ -6,7 +6,7 @@ parallel input needs no code change elsewhere, whichever engine computes it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from etl_platform.contract.checks import RowCheck
@@ -306,3 +306,65 @@ REGISTRY = Registry(
     ),
     report=ENGAGEMENT_REVENUE,
 )
+
+# An input of the SQL engine: advertising spend per day and channel, summed per day by one SQL
+# text (``sql-scripts/process_ad_spend.sql``) on DuckDB locally and Athena on AWS. Its conditions
+# are standard SQL, as the engine runs them.
+AD_SPEND = InputDataset(
+    name="ad_spend",
+    landing_prefix="ad_spend/",
+    script="process_ad_spend.sql",
+    output_table="ad_spend_daily",
+    description="Advertising spend per day over every channel: spend, impressions, clicks, channels running.",
+    columns=(
+        ("Date", "date"),
+        ("Channel", "string"),
+        ("Campaign", "string"),
+        ("Spend", "double"),
+        ("Impressions", "bigint"),
+        ("Clicks", "bigint"),
+    ),
+    row_checks=(
+        RowCheck(
+            "non_negative_delivery",
+            '"Spend" >= 0 AND "Impressions" >= 0 AND "Clicks" >= 0',
+            "Every channel's spend, impressions and clicks are zero or more.",
+            on="input",
+        ),
+        RowCheck(
+            "clicks_within_impressions",
+            "ad_clicks <= ad_impressions",
+            "A day cannot have more ad clicks than ad impressions.",
+        ),
+    ),
+    lineage=(
+        ("date", ("Date",)),
+        ("ad_spend", ("Date", "Spend")),
+        ("ad_impressions", ("Date", "Impressions")),
+        ("ad_clicks", ("Date", "Clicks")),
+        ("ad_channels", ("Date", "Channel")),
+    ),
+    engine=Engine.SQL,
+)
+
+# The example of one input per engine: sales on Spark (Glue), marketing on EMR Serverless, ad spend
+# on SQL (Athena), all behind the same barrier into one joined table. Not the default: the barrier
+# waits for every registered input each cycle, so a user without advertising files would never
+# get a join. Tests and the docs use it; ``ETL_REGISTRY=three_engines`` selects it.
+THREE_ENGINES = Registry(
+    inputs=(SALES, replace(MARKETING, engine=Engine.EMR_SERVERLESS), AD_SPEND),
+    joined=REGISTRY.joined,
+    report=ENGAGEMENT_REVENUE,
+)
+
+REGISTRIES = {"quicksight": REGISTRY, "three_engines": THREE_ENGINES}
+
+
+def registry_named(name: str) -> Registry:
+    """The registry ``ETL_REGISTRY`` names."""
+    try:
+        return REGISTRIES[name]
+    except KeyError:
+        raise UnknownDatasetError(
+            f"ETL_REGISTRY={name!r} is not a registry; choose one of: {', '.join(REGISTRIES)}"
+        ) from None

@@ -12,13 +12,16 @@ from etl_platform.automation.arrival import arrival_sensor
 from etl_platform.automation.barrier import automation_sensor
 from etl_platform.automation.cadence import Cycle
 from etl_platform.automation.schedule import weekly_schedule
-from etl_platform.datasets import REGISTRY, Registry
+from etl_platform.datasets import Registry, registry_named
 from etl_platform.environment import resources_for_environment
 from etl_platform.jobs import pipeline_job
 from etl_platform.settings import get_settings
 
 
-def build_definitions(registry: Registry = REGISTRY, resources: Mapping[str, Any] | None = None) -> dg.Definitions:
+def build_definitions(registry: Registry | None = None, resources: Mapping[str, Any] | None = None) -> dg.Definitions:
+    """The definitions of ``registry`` (by default the one ``ETL_REGISTRY`` names) on ``resources``
+    (by default the environment's)."""
+    registry = registry or registry_named(get_settings().registry)
     cycle = Cycle.from_env()
     job = pipeline_job(registry)
     resources = dict(resources) if resources is not None else resources_for_environment()

@@ -24,16 +24,19 @@ from etl_platform.settings import Settings, env_var, get_settings
 
 
 def local_resources(settings: Settings | None = None) -> dict[str, Any]:
-    """Everything on this machine: a lake folder, an Iceberg SQL catalog beside it, local Spark, DuckDB,
-    alerts to a file (and a webhook)."""
+    """Everything on this machine: a lake folder, an Iceberg SQL catalog beside it, local Spark (for
+    the inputs of both Spark engines), DuckDB, alerts to a file (and a webhook)."""
     settings = settings or get_settings()
     catalog = SqlTableCatalog(uri=settings.catalog_uri, warehouse=str(settings.lake_root))
+    spark = LocalSparkRunner(
+        remote=settings.spark_remote, master=settings.spark_master, driver_memory=settings.spark_driver_memory
+    )
     return {
         "catalog": catalog,
         "lake": LocalLake(root=str(settings.lake_root)),
-        "spark": LocalSparkRunner(
-            remote=settings.spark_remote, master=settings.spark_master, driver_memory=settings.spark_driver_memory
-        ),
+        # Scripts for Glue and for EMR Serverless are the same PySpark: both run on local Spark here.
+        "spark": spark,
+        "emr_serverless": spark,
         "sql": DuckDBEngine(catalog=catalog),
         "notifier": LocalNotifier(
             alerts_file=str(settings.alerts_file),

@@ -18,10 +18,29 @@ DEFAULT_DAGSTER_HOME = PROJECT_ROOT / ".dagster"
 SHARED_SCRIPTS = ("lake_job.py", "lake_csv.py", "lake_types.py", "lake_write.py", "lake_checks.py", "lake_builds.py")
 
 
+def _digest(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def script_code_version(script: str, scripts_dir: Path = GLUE_SCRIPTS_DIR, contract_dir: Path = CONTRACT_DIR) -> str:
     """A digest of the script, the shared modules and the contract: editing any marks its asset
     stale in the UI."""
-    digest = hashlib.sha256()
-    for path in [scripts_dir / name for name in (script, *SHARED_SCRIPTS)] + sorted(contract_dir.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
+    return _digest([scripts_dir / name for name in (script, *SHARED_SCRIPTS)] + sorted(contract_dir.glob("*.py")))
+
+
+def transform_path(engine: str, script: str) -> str:
+    """Where an input's transform lives, relative to the project: a SQL text or a Spark script."""
+    folder = SQL_SCRIPTS_DIR if engine == "sql" else GLUE_SCRIPTS_DIR
+    return f"{folder.name}/{script}"
+
+
+def transform_code_version(engine: str, script: str) -> str:
+    """The code version of an input's table: for a SQL text, the text, the platform's SQL jobs
+    (which read, type and check around it) and the contract; for a script, ``script_code_version``."""
+    if engine != "sql":
+        return script_code_version(script)
+    sql_jobs = PROJECT_ROOT / "etl_platform" / "sql_jobs"
+    return _digest([SQL_SCRIPTS_DIR / script, *sorted(sql_jobs.glob("*.py")), *sorted(CONTRACT_DIR.glob("*.py"))])

@@ -1,4 +1,5 @@
-"""Deterministic generator of sales and marketing CSVs shaped like the QuickSight sample files.
+"""Deterministic generator of sales and marketing CSVs shaped like the QuickSight sample files,
+and of the advertising-spend example input.
 
 Same headers (including the marketing file's ``'Mailing list adds '`` with its trailing space),
 ``M/D/YYYY`` dates, integer amounts and ``TRUE``/``FALSE`` flags; invented values. Used for the
@@ -14,11 +15,12 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
-from etl_platform.datasets import MARKETING, SALES
+from etl_platform.datasets import AD_SPEND, MARKETING, SALES
 
 SALES_HEADER = [name for name, _ in SALES.columns]
 # As in the QuickSight export, one marketing header ends with a space: the reader must trim it.
 MARKETING_HEADER = [f"{name} " if name == "Mailing list adds" else name for name, _ in MARKETING.columns]
+AD_SPEND_HEADER = [name for name, _ in AD_SPEND.columns]
 
 SALESPEOPLE = [
     "Avery Quinn",
@@ -57,6 +59,15 @@ SAMPLE_SALES_ROWS = 4000
 SALES_LEAD_DAYS = 90
 SALES_SAMPLE = "sales/sales_pipeline_sample.csv"
 MARKETING_SAMPLE = "marketing/marketing_data_sample.csv"
+AD_SPEND_SAMPLE = "ad_spend/ad_spend_sample.csv"
+# Channel -> (daily budget in dollars, cost per thousand impressions, click-through rate, first day
+# it runs): video starts a year in, so the per-day channel count changes over the sample.
+CHANNELS = {
+    "Search": (420.0, 9.0, 0.031, 0),
+    "Social": (260.0, 6.5, 0.012, 0),
+    "Display": (150.0, 2.8, 0.004, 0),
+    "Video": (300.0, 14.0, 0.007, 365),
+}
 
 
 def us_date(day: date) -> str:
@@ -144,6 +155,22 @@ def marketing_rows(rng: random.Random, start: date, days: int) -> Iterator[list[
         ]
 
 
+def ad_spend_rows(rng: random.Random, start: date, days: int) -> Iterator[list[str]]:
+    """One row per day and running channel (a channel pauses on some days): spend with cents,
+    impressions from the channel's CPM, clicks from its click-through rate, the campaign if any."""
+    for offset in range(days):
+        day = start + timedelta(days=offset)
+        growth = 1 + 0.5 * offset / 365
+        for channel, (budget, cpm, ctr, first_day) in CHANNELS.items():
+            if offset < first_day or rng.random() < 0.08:
+                continue
+            spend = round(budget * growth * rng.uniform(0.7, 1.3), 2)
+            impressions = int(spend / cpm * 1000 * rng.uniform(0.9, 1.1))
+            clicks = int(impressions * ctr * rng.uniform(0.8, 1.2))
+            campaign = rng.choice(CAMPAIGNS) if rng.random() < 0.3 else ""
+            yield [us_date(day), channel, campaign, f"{spend:.2f}", str(impressions), str(clicks)]
+
+
 def _quote(field: str) -> str:
     return f'"{field}"' if any(ch in field for ch in ',"\n') else field
 
@@ -161,7 +188,8 @@ def write_csv(path: Path, header: list[str], rows: Iterator[list[str]]) -> int:
 
 
 def generate(out_dir: Path, scale: float = 1.0) -> dict[str, int]:
-    """Write both sample files under ``out_dir``; ``scale`` multiplies rows (and marketing days)."""
+    """Write the sample files under ``out_dir``; ``scale`` multiplies rows (and marketing and ad
+    spend days)."""
     days = max(1, math.ceil(SAMPLE_DAYS * scale))
     return {
         SALES_SAMPLE: write_csv(
@@ -178,5 +206,10 @@ def generate(out_dir: Path, scale: float = 1.0) -> dict[str, int]:
             out_dir / MARKETING_SAMPLE,
             MARKETING_HEADER,
             marketing_rows(random.Random(SAMPLE_SEED + 1), SAMPLE_START, days),
+        ),
+        AD_SPEND_SAMPLE: write_csv(
+            out_dir / AD_SPEND_SAMPLE,
+            AD_SPEND_HEADER,
+            ad_spend_rows(random.Random(SAMPLE_SEED + 2), SAMPLE_START, days),
         ),
     }

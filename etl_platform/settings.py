@@ -46,6 +46,10 @@ class Settings:
         "the Dagster instance every command uses (named in `.env` by `make setup`)",
         "DAGSTER_HOME",
     )
+    registry: str = _setting(
+        "quicksight",
+        "the dataset registry: `quicksight` (sales and marketing) or `three_engines` (plus ad spend, one input per engine)",
+    )
     # --- local profile
     lake_root: Path = _setting(DEFAULT_LAKE_ROOT, "lake root folder")
     iceberg_catalog_uri: str | None = _setting(

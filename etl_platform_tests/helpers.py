@@ -39,6 +39,7 @@ def table_resources(lake_root: Path | str, spark: SparkJobRunner) -> dict[str, o
         "lake": LocalLake(root=str(lake_root)),
         "catalog": catalog,
         "spark": spark,
+        "emr_serverless": spark,
         "sql": DuckDBEngine(catalog=catalog),
     }
 

@@ -5,7 +5,18 @@ from dataclasses import replace
 import dagster as dg
 import pytest
 
-from etl_platform.datasets import MARKETING, REGISTRY, SALES, InputDataset, JoinedTable, Registry, UnknownDatasetError
+from etl_platform.datasets import (
+    MARKETING,
+    REGISTRY,
+    SALES,
+    THREE_ENGINES,
+    Engine,
+    InputDataset,
+    JoinedTable,
+    Registry,
+    UnknownDatasetError,
+    registry_named,
+)
 from etl_platform.definitions import build_definitions
 from etl_platform_tests.helpers import third_input
 
@@ -64,3 +75,41 @@ def test_the_report_declaration_names_only_columns_the_inputs_produce() -> None:
     ]:
         with pytest.raises(ValueError, match=message):
             Registry(inputs=(SALES, MARKETING), joined=REGISTRY.joined, report=report)
+
+
+def test_each_input_asks_only_for_its_engines_resource_and_shows_its_engine() -> None:
+    graph = build_definitions(THREE_ENGINES).resolve_asset_graph()
+    expected = {
+        "sales_daily": ("spark", {"spark", "iceberg"}),
+        "marketing_daily": ("emr_serverless", {"spark", "emr", "iceberg"}),
+        "ad_spend_daily": ("sql", {"sql", "iceberg"}),
+    }
+    for table, (engine, kinds) in expected.items():
+        node = graph.get(dg.AssetKey(table))
+        assert node.kinds == kinds
+        assert node.metadata["engine"] == dg.MetadataValue.text(engine)
+        engine_keys = {"spark", "emr_serverless", "sql"} & set(node.assets_def.required_resource_keys)
+        assert engine_keys == {engine}
+    assert "sql-scripts/process_ad_spend.sql" in (graph.get(dg.AssetKey("ad_spend_daily")).description or "")
+    joined = graph.get(dg.AssetKey(THREE_ENGINES.joined.name))
+    assert joined.parent_keys == {dg.AssetKey(t) for t in ("sales_daily", "marketing_daily", "ad_spend_daily")}
+
+
+def test_a_transform_must_be_what_its_engine_runs() -> None:
+    with pytest.raises(ValueError, match=r"dataset web: the sql engine runs a \.sql file, got script 'process_web.py'"):
+        replace(WEB, script="process_web.py", engine=Engine.SQL)
+    with pytest.raises(ValueError, match=r"the emr_serverless engine runs a \.py file, got script 'web.sql'"):
+        replace(WEB, script="web.sql", engine=Engine.EMR_SERVERLESS)
+
+
+def test_the_registry_setting_picks_a_registry_and_names_the_known_ones() -> None:
+    assert registry_named("quicksight") is REGISTRY
+    assert [d.engine for d in registry_named("three_engines").inputs] == [
+        Engine.SPARK,
+        Engine.EMR_SERVERLESS,
+        Engine.SQL,
+    ]
+    with pytest.raises(
+        UnknownDatasetError, match="ETL_REGISTRY='crm' is not a registry; choose one of: quicksight, three_engines"
+    ):
+        registry_named("crm")

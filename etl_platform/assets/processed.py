@@ -9,7 +9,6 @@ from etl_platform.assets._shared import (
     OWNERS,
     PIPELINE_GROUP,
     SPARK_RETRY_POLICY,
-    TABLE_KINDS,
     TableBuild,
     TableResult,
     check_plan,
@@ -27,12 +26,13 @@ from etl_platform.checks.specs import check_specs
 from etl_platform.contract.checks import PARSE_REJECTS, processed_checks
 from etl_platform.contract.columns import ExpectedColumn
 from etl_platform.contract.jobs import ProcessJob
-from etl_platform.datasets import InputDataset
-from etl_platform.project import script_code_version
+from etl_platform.datasets import Engine, InputDataset
+from etl_platform.project import transform_code_version, transform_path
 from etl_platform.quarantine import quarantine, quarantined_report
-from etl_platform.resources import Lake, LakeObject, SparkJobRunner, TableCatalog
+from etl_platform.resources import Lake, LakeObject, TableCatalog
 from etl_platform.resources.catalog import BuildSource
 from etl_platform.resources.lake import LakeError
+from etl_platform.resources.processing import FileProcessor
 from etl_platform.resources.script_run import ScriptFailed, ScriptRun
 from etl_platform.tables import Build, LakeTables
 
@@ -97,17 +97,18 @@ def chosen_source(
 
 def run_or_refuse(
     context: dg.AssetExecutionContext,
-    spark: SparkJobRunner,
+    engine: FileProcessor,
     lake: Lake,
     catalog: TableCatalog,
     dataset: InputDataset,
     source: LakeObject,
     job: ProcessJob,
 ) -> ScriptRun:
-    """The script's run; when the script blames its input, the file is quarantined and the step
-    fails for good. Any other failure may be transient: the step's retry policy takes it."""
+    """The transform's run on the dataset's engine; when it blames its input, the file is
+    quarantined and the step fails for good. Any other failure may be transient: the step's retry
+    policy takes it."""
     try:
-        return spark.run_script(context, dataset.script, job.arguments(), dataset.capacity)
+        return engine.process_file(context, dataset.script, job, dataset.capacity)
     except ScriptFailed as failed:
         if failed.failure.retryable:
             raise
@@ -145,32 +146,47 @@ def settle(
     yield from build.results
 
 
+# The kinds the UI shows on a processed table, by the engine that computes it.
+ENGINE_KINDS = {
+    Engine.SPARK: {"spark", "iceberg"},
+    Engine.EMR_SERVERLESS: {"spark", "emr", "iceberg"},
+    Engine.SQL: {"sql", "iceberg"},
+}
+
+
 def processed_asset(dataset: InputDataset, cycle: Cycle) -> dg.AssetsDefinition:
     lineage = dg.MetadataValue.column_lineage(column_lineage(dataset))
+    # The engine's resource key is the engine's name: the asset asks for that resource only, so a
+    # registry without SQL inputs needs no SQL engine to run its processed tables.
+    engine_key = dataset.engine.value
 
     @dg.asset(
         name=dataset.output_table,
         deps=[landing_asset_key(dataset)],
         group_name=PIPELINE_GROUP,
-        kinds=TABLE_KINDS,
+        kinds=ENGINE_KINDS[dataset.engine],
         owners=OWNERS,
-        code_version=script_code_version(dataset.script),
+        code_version=transform_code_version(dataset.engine, dataset.script),
         freshness_policy=cycle.freshness_policy(),
         retry_policy=SPARK_RETRY_POLICY,
         pool=table_pool(dataset.output_table),
         output_required=False,  # a stale build (an older upload) publishes nothing
         check_specs=check_specs(dataset.output_table, processed_checks(dataset.max_reject_share), dataset.row_checks),
-        description=f"{dataset.description}\n\nBuilt by `glue-scripts/{dataset.script}` from one file "
-        f"under `{dataset.landing_key_prefix}` (the newest unless the run config names one).",
-        metadata={"table_location": dg.MetadataValue.text(dataset.table_location)},
+        description=f"{dataset.description}\n\nBuilt by `{transform_path(dataset.engine, dataset.script)}` "
+        f"on the {dataset.engine.value} engine from one file under `{dataset.landing_key_prefix}` (the newest "
+        "unless the run config names one).",
+        metadata={
+            "table_location": dg.MetadataValue.text(dataset.table_location),
+            "engine": dg.MetadataValue.text(dataset.engine.value),
+        },
+        required_resource_keys={"lake", "catalog", engine_key},
     )
     def _processed(
-        context: dg.AssetExecutionContext,
-        config: LandingObjectConfig,
-        lake: Lake,
-        catalog: TableCatalog,
-        spark: SparkJobRunner,
+        context: dg.AssetExecutionContext, config: LandingObjectConfig
     ) -> Iterator[TableResult | dg.AssetObservation]:
+        lake: Lake = context.resources.lake
+        catalog: TableCatalog = context.resources.catalog
+        engine: FileProcessor = getattr(context.resources, engine_key)
         choice = chosen_source(context, lake, catalog, dataset, config.object_key)
         source = choice.source
         tables = LakeTables(lake, catalog)
@@ -182,7 +198,7 @@ def processed_asset(dataset: InputDataset, cycle: Cycle) -> dg.AssetsDefinition:
         settings = QualitySettings.from_env()
         staged = tables.stage(dataset.table_location, context.run.run_id)
         job = process_job(dataset, lake.uri(source.key), lake.uri(staged), settings)
-        run = run_or_refuse(context, spark, lake, catalog, dataset, source, job)
+        run = run_or_refuse(context, engine, lake, catalog, dataset, source, job)
         metadata = {**source.metadata(), **choice.metadata(), "dagster/column_lineage": lineage}
         build = Build(run_id=context.run.run_id, rows=0, source=BuildSource.of(source))
         audited = table_results(
