@@ -1,6 +1,7 @@
 # The orchestrator's image (infra/orchestrator.yaml): the code server by default; the webserver,
-# the daemon and each run are the same image with their own command. Spark runs on Glue, so there
-# is no Java here: pyspark is installed (a dependency) but never starts a JVM.
+# the daemon and each run are the same image with their own command. Spark runs on Glue and EMR
+# Serverless, so there is no Java here: pyspark is installed (a dependency) but never starts a JVM.
+# The SQL inputs' texts (sql-scripts/) are sent to Athena by the runs themselves.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -14,9 +15,10 @@ WORKDIR /opt/dagster/app
 COPY pyproject.toml constraints.txt README.md ./
 COPY etl_platform ./etl_platform
 COPY glue-scripts ./glue-scripts
+COPY sql-scripts ./sql-scripts
 
-# The versions CI tested (constraints.txt). Editable, so the package stays beside glue-scripts/:
-# it finds the scripts (their code versions) from its own folder (etl_platform/project.py).
+# The versions CI tested (constraints.txt). Editable, so the package stays beside glue-scripts/ and
+# sql-scripts/: it finds the transforms (and their code versions) from its own folder (etl_platform/project.py).
 RUN pip install -c constraints.txt -e . \
     && useradd --system --uid 10001 --home-dir /opt/dagster --shell /usr/sbin/nologin dagster \
     && mkdir -p "$DAGSTER_HOME" \
