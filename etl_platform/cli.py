@@ -298,6 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--image-tag",
         help="then deploy the orchestrator (Dagster on ECS) with this image, pushed to the stack's repository",
     )
+    deploy_cmd.add_argument(
+        "--emr-image-tag",
+        help="run the EMR Serverless application on this image (Python 3.11), pushed to the stack's EMR repository",
+    )
     rollback_cmd = commands.add_parser("rollback", help="make an earlier snapshot of a table current again")
     rollback_cmd.add_argument("table", help="a built table's name (etl-platform tables lists them)")
     rollback_cmd.add_argument(
@@ -327,7 +331,12 @@ def run(argv: Sequence[str] | None = None) -> int:
         from etl_platform.deploy import run_deploy
 
         return run_deploy(
-            stack_name=args.stack_name, region=args.region, dry_run=args.dry_run, image_tag=args.image_tag
+            stack_name=args.stack_name,
+            region=args.region,
+            dry_run=args.dry_run,
+            image_tag=args.image_tag,
+            emr_image_tag=args.emr_image_tag,
+            registry=selected_registry(),
         )
     if args.command == "serve":
         from etl_platform.serve import main as serve

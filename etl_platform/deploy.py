@@ -1,11 +1,12 @@
-"""``etl-platform deploy``: create or update the CloudFormation stack, ship the Glue scripts, then
+"""``etl-platform deploy``: create or update the CloudFormation stack, ship the Spark scripts, then
 (with an image tag) create or update the orchestrator's stack.
 
 The template is rendered from the registry (``etl_platform.infra_template``). A change set makes
 the deploy idempotent (no changes -> nothing happens) and reviewable; the scripts and the zips
 they import are uploaded after the stack exists because the stack creates their bucket. The
 orchestrator's stack (``<stack>-orchestrator``) takes the data plane's outputs as its parameters
-and the image tag the user pushed to the data plane's repository.
+and the image tag the user pushed to the data plane's repository. The EMR Serverless image's tag is
+a data-plane parameter: set when given, kept as it was when not.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import secrets
 import stat
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +29,15 @@ from etl_platform.datasets import REGISTRY, Registry
 from etl_platform.infra_template import (
     BASE_TEMPLATE,
     CONTRACT_ZIP,
+    EMR_APPLICATION,
+    EMR_IMAGE_PARAMETER,
     ENVIRONMENT_OUTPUTS,
     ORCHESTRATOR_TEMPLATE,
     PIPES_ZIP,
     SCRIPTS_PREFIX,
     build_orchestrator_template,
     build_template,
+    emr_serverless_inputs,
     glue_jobs,
     load_template,
     render_orchestrator_template,
@@ -91,17 +95,18 @@ def pipes_zip() -> bytes:
 
 
 def artifacts(registry: Registry = REGISTRY, scripts_dir: Path = GLUE_SCRIPTS_DIR) -> dict[str, bytes]:
-    """What Glue loads from the artifact bucket, by file name: every script, shared modules
-    included, the contract zip and dagster-pipes. A script the template names but the folder lacks
-    stops the deploy."""
+    """What Glue and EMR Serverless load from the artifact bucket, by file name: every script,
+    shared modules included, the contract zip and dagster-pipes. A script the registry's Spark
+    inputs or the join name but the folder lacks stops the deploy."""
     files = {path.name: path.read_bytes() for path in sorted(scripts_dir.glob("*.py"))}
     try:
         named = {script for script, _ in glue_jobs(registry).values()} | set(SHARED_SCRIPTS)
     except ValueError as error:  # the registry cannot be laid out as Glue jobs
         raise DeployError(str(error)) from None
+    named |= {d.script for d in emr_serverless_inputs(registry)}
     missing = sorted(named - set(files))
     if missing:
-        raise DeployError(f"scripts the Glue jobs need are missing from {scripts_dir}: {', '.join(missing)}")
+        raise DeployError(f"scripts the Spark jobs need are missing from {scripts_dir}: {', '.join(missing)}")
     return {**files, CONTRACT_ZIP: contract_zip(), PIPES_ZIP: pipes_zip()}
 
 
@@ -125,6 +130,7 @@ def _print_plan(
     registry: Registry,
     shipped: dict[str, bytes],
     image_tag: str | None,
+    emr_image_tag: str | None,
     out: Callable[[str], None],
 ) -> None:
     """The dry run: read only local files, so it works offline and without credentials."""
@@ -132,12 +138,15 @@ def _print_plan(
         f"would deploy stack {stack_name} in {region or 'the default region'} from "
         f"{BASE_TEMPLATE.relative_to(PROJECT_ROOT)} and the dataset registry:"
     )
-    jobs = {
+    notes = {
         logical_id: f"{script}: {capacity.number_of_workers} x {capacity.worker_type}, "
         f"timeout {capacity.timeout_minutes} min"
         for logical_id, (script, capacity) in glue_jobs(registry).items()
     }
-    _print_resources(build_template(registry)["Resources"], jobs, out)
+    runs = ", ".join(f"{d.name} ({d.script})" for d in emr_serverless_inputs(registry)) or "no input yet"
+    image = f"image tag {emr_image_tag}" if emr_image_tag else "its image tag as deployed last"
+    notes[EMR_APPLICATION] = f"runs {runs}; {image}"
+    _print_resources(build_template(registry)["Resources"], notes, out)
     out(
         f"then upload to s3://<ArtifactBucketName output>/{SCRIPTS_PREFIX} (the bucket's name is known once the stack exists):"
     )
@@ -163,9 +172,8 @@ def _stack(cloudformation: Any, stack_name: str) -> dict[str, Any] | None:
     return stack
 
 
-def _change_set_type(cloudformation: Any, stack_name: str) -> str:
+def _change_set_type(stack_name: str, stack: dict[str, Any] | None) -> str:
     """CREATE for a new stack, and for one a failed first change set left in REVIEW_IN_PROGRESS."""
-    stack = _stack(cloudformation, stack_name)
     if stack is None or stack["StackStatus"] == "REVIEW_IN_PROGRESS":
         return "CREATE"
     if stack["StackStatus"] in DEAD_STATES:
@@ -198,17 +206,34 @@ def _failure_reason(cloudformation: Any, stack_name: str) -> str:
     return f"{status}: {stack.get('StackStatusReason', 'see the stack events in the CloudFormation console')}"
 
 
+def _given(stack: dict[str, Any] | None, parameters: Mapping[str, str | None]) -> list[dict[str, Any]]:
+    """The change set's parameters: each value given, and for a ``None`` the stack's current value
+    if it has one that is not empty; otherwise the parameter is left out, so it takes the
+    template's default (empty for these), as CloudFormation refuses to keep a value the stack
+    never had."""
+    current = {p["ParameterKey"]: p.get("ParameterValue") for p in (stack or {}).get("Parameters", [])}
+    given: list[dict[str, Any]] = []
+    for key, value in parameters.items():
+        if value is not None:
+            given.append({"ParameterKey": key, "ParameterValue": value})
+        elif current.get(key):
+            given.append({"ParameterKey": key, "UsePreviousValue": True})
+    return given
+
+
 def _apply_change_set(
     cloudformation: Any,
     stack_name: str,
     template: str,
     out: Callable[[str], None],
-    parameters: dict[str, str] | None = None,
+    parameters: Mapping[str, str | None] | None = None,
 ) -> None:
-    kind = _change_set_type(cloudformation, stack_name)
+    """``parameters``: a value, or ``None`` to keep the stack's."""
+    stack = _stack(cloudformation, stack_name)
+    kind = _change_set_type(stack_name, stack)
     # Unique even for two deploys within a second; the time says which deploy made it.
     name = f"etl-platform-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
-    given = [{"ParameterKey": key, "ParameterValue": value} for key, value in (parameters or {}).items()]
+    given = _given(stack if kind == "UPDATE" else None, parameters or {})
     cloudformation.create_change_set(
         StackName=stack_name,
         ChangeSetName=name,
@@ -258,7 +283,7 @@ def orchestrator_parameters(outputs: dict[str, str], image_tag: str) -> dict[str
 
 
 def _upload(s3: Any, bucket: str, shipped: dict[str, bytes], out: Callable[[str], None]) -> None:
-    """Glue loads these from here on each run."""
+    """Glue and EMR Serverless load these from here on each run."""
     out(f"uploading to s3://{bucket}/{SCRIPTS_PREFIX}:")
     for name, content in shipped.items():
         s3.put_object(Bucket=bucket, Key=SCRIPTS_PREFIX + name, Body=content)
@@ -309,22 +334,24 @@ def run_deploy(
     registry: Registry = REGISTRY,
     scripts_dir: Path = GLUE_SCRIPTS_DIR,
     image_tag: str | None = None,
+    emr_image_tag: str | None = None,
 ) -> int:
-    """Create or update the stack, upload the scripts and the zips, print the stack's outputs as
-    ``.env`` lines; with ``image_tag``, then create or update the orchestrator's stack and print
-    how to open its UI.
+    """Create or update the stack (with ``emr_image_tag``, its EMR Serverless application on that
+    image), upload the scripts and the zips, print the stack's outputs as ``.env`` lines; with
+    ``image_tag``, then create or update the orchestrator's stack and print how to open its UI.
 
     Clients come from boto3's standard credential chain unless given (tests inject them).
     """
     shipped = artifacts(registry, scripts_dir)  # before any AWS call: a missing file stops the deploy here
     if dry_run:
-        _print_plan(stack_name, region, registry, shipped, image_tag, out)
+        _print_plan(stack_name, region, registry, shipped, image_tag, emr_image_tag, out)
         return 0
     orchestrator: dict[str, str] = {}
     try:
         cloudformation = cloudformation or boto3.client("cloudformation", region_name=region)
         s3 = s3 or boto3.client("s3", region_name=region)
-        _apply_change_set(cloudformation, stack_name, render_template(registry), out)
+        data_plane = {EMR_IMAGE_PARAMETER: emr_image_tag}
+        _apply_change_set(cloudformation, stack_name, render_template(registry), out, data_plane)
         outputs = _outputs(cloudformation, stack_name)
         _upload(s3, outputs["ArtifactBucketName"], shipped, out)
         if image_tag:

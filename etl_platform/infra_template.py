@@ -1,10 +1,12 @@
 """The CloudFormation templates `etl-platform deploy` ships: the data plane (the hand-written base
 plus the registry's Glue jobs) and the orchestrator.
 
-``infra/etl_platform.yaml`` holds what every deployment shares (buckets, database, workgroup,
-topic, roles, policies). Each script of the registry gets its Glue job here, with its entry's
-capacity, and the orchestrator policy names every job, so a new dataset is one registry entry and
-its script on AWS too. The base's short-form tags are read as their long form (``!Sub x`` ->
+``infra/etl_platform.yaml`` holds what every deployment shares (buckets, database, workgroup, EMR
+Serverless application, topic, roles, policies). Each script of the registry's ``spark`` inputs and
+of the join gets its Glue job here, with its entry's capacity, and the orchestrator policy names
+every job, so a new dataset is one registry entry and its script on AWS too. The ``emr_serverless``
+inputs run on the one application and the ``sql`` inputs on the Athena workgroup, neither needing
+a resource of its own. The base's short-form tags are read as their long form (``!Sub x`` ->
 ``{"Fn::Sub": x}``), which CloudFormation reads as well: the rendered text is plain YAML.
 ``infra/orchestrator.yaml`` (Dagster on ECS) gets the same environment in each of its containers:
 the platform's settings, from the data-plane outputs it is given as parameters, and the database's.
@@ -18,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from etl_platform.datasets import REGISTRY, Capacity, Registry
+from etl_platform.datasets import REGISTRY, Capacity, Engine, InputDataset, Registry
 from etl_platform.project import PROJECT_ROOT, SHARED_SCRIPTS
 
 BASE_TEMPLATE = PROJECT_ROOT / "infra" / "etl_platform.yaml"
@@ -43,7 +45,13 @@ ENVIRONMENT_OUTPUTS = {
     "ETL_ATHENA_WORKGROUP": "AthenaWorkGroupName",
     "ETL_ATHENA_RESULTS": "AthenaResultsLocation",
     "ETL_ALERT_TOPIC_ARN": "AlertTopicArn",
+    "ETL_ARTIFACT_BUCKET": "ArtifactBucketName",
+    "ETL_EMR_SERVERLESS_APPLICATION_ID": "EmrServerlessApplicationId",
+    "ETL_EMR_SERVERLESS_ROLE_ARN": "EmrServerlessJobRoleArn",
 }
+EMR_APPLICATION = "EmrServerlessApplication"
+# The data plane's parameter naming the EMR Serverless image's tag (empty: EMR's own image).
+EMR_IMAGE_PARAMETER = "EmrImageTag"
 # The orchestrator runs in the data plane's region: that output is its own AWS::Region.
 REGION_OUTPUT = "Region"
 # The database user's name and password, from its Secrets Manager secret (JSON keys).
@@ -90,14 +98,20 @@ def _camel(name: str) -> str:
     return "".join(part.capitalize() for part in re.findall("[A-Za-z0-9]+", name))
 
 
+def emr_serverless_inputs(registry: Registry = REGISTRY) -> list[InputDataset]:
+    """The inputs whose scripts run on the stack's EMR Serverless application."""
+    return [d for d in registry.inputs if d.engine is Engine.EMR_SERVERLESS]
+
+
 def glue_jobs(registry: Registry = REGISTRY) -> dict[str, tuple[str, Capacity]]:
-    """Logical id -> (script, capacity), one job per script.
+    """Logical id -> (script, capacity), one job per script of a ``spark`` input and of the join.
 
     Ids follow the entry (``Process<Name>Job``, ``JoinJob``), not the script: an id a stack already
     has keeps its job, where a renamed id would make CloudFormation create a second job of the same
     name before deleting the first, which Glue refuses. Entries sharing a script share its job.
     """
-    entries = [(f"Process{_camel(d.name)}Job", d.script, d.capacity) for d in registry.inputs]
+    spark = [d for d in registry.inputs if d.engine is Engine.SPARK]
+    entries = [(f"Process{_camel(d.name)}Job", d.script, d.capacity) for d in spark]
     entries.append(("JoinJob", registry.joined.script, registry.joined.capacity))
     jobs: dict[str, tuple[str, Capacity]] = {}
     capacities: dict[str, Capacity] = {}

@@ -2,8 +2,10 @@
 flow call by call with botocore's Stubber.
 
 moto 5's CloudFormation creates the buckets (without their versioning), topic, role and managed
-policy of the template but skips AWS::Glue::Job, AWS::Glue::Database, AWS::Athena::WorkGroup and
-AWS::S3::BucketPolicy, and its change-set execution leaves the stack without Outputs; it does
+policy of the template but skips AWS::Glue::Job, AWS::Glue::Database, AWS::Athena::WorkGroup,
+AWS::EMRServerless::Application and AWS::S3::BucketPolicy (so the template names the application
+by its Ref, never an attribute moto cannot give), and its change-set execution leaves the stack
+without Outputs; it does
 implement the "didn't contain changes" answer. What moto cannot show (exact calls, rollbacks, REVIEW_IN_PROGRESS) is stubbed.
 The orchestrator's stack is stubbed only: moto's CloudFormation cannot create it (it fails on
 ``Fn::Select`` over ``Fn::Cidr`` and on a flow log to a bucket of another stack, before reaching
@@ -32,7 +34,7 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from etl_platform import cli, deploy
-from etl_platform.datasets import MARKETING, REGISTRY, SALES, Registry
+from etl_platform.datasets import MARKETING, REGISTRY, SALES, THREE_ENGINES, Registry
 from etl_platform.infra_template import (
     CONTRACT_ZIP,
     ORCHESTRATOR_TEMPLATE,
@@ -56,6 +58,9 @@ OUTPUTS = {
     "ScratchBucketName": "etl-scratch",
     "LogBucketName": "etl-logs",
     "GlueJobPrefix": "etl-platform-",
+    "EmrServerlessApplicationId": "00fabc123def4567",
+    "EmrServerlessJobRoleArn": "arn:aws:iam::123456789012:role/etl-platform-emr-serverless-jobs",
+    "EmrImageRepositoryUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/etl-platform-emr-serverless",
     "GlueDatabaseName": "etl_platform",
     "AthenaWorkGroupName": "etl-platform",
     "Region": "us-east-1",
@@ -120,6 +125,11 @@ def test_dry_run_makes_no_aws_calls_and_needs_no_credentials(monkeypatch, capsys
         "AWS::Glue::Job" in line and line.endswith("ProcessSalesJob  (process_sales_data.py: 2 x G.1X, timeout 60 min)")
         for line in lines
     )
+    assert any(
+        "AWS::EMRServerless::Application" in line
+        and line.endswith("EmrServerlessApplication  (runs no input yet; its image tag as deployed last)")
+        for line in lines
+    )
     assert "s3://<ArtifactBucketName output>/glue-scripts/" in text and "known once the stack exists" in text
     shipped = {script.name: script.read_bytes() for script in SCRIPTS} | {
         CONTRACT_ZIP: deploy.contract_zip(),
@@ -157,6 +167,24 @@ def test_a_third_dataset_adds_its_glue_job_to_the_plan_and_nothing_else(tmp_path
     ]
     assert len(three) == len(two) + 1
     assert any(line.split()[0] == AD_SPEND.script for line in two)  # uploaded either way: it is in the folder
+
+
+def test_per_engine_the_plan_has_glue_jobs_for_spark_only_and_names_what_emr_serverless_runs() -> None:
+    lines = [" ".join(line.split()) for line in _plan(registry=THREE_ENGINES, emr_image_tag="py311-1")]
+    jobs = [line for line in lines if line.startswith("AWS::Glue::Job ")]
+    assert [line.split()[1] for line in jobs] == ["ProcessSalesJob", "JoinJob"]
+    assert (
+        "AWS::EMRServerless::Application EmrServerlessApplication "
+        "(runs marketing (process_marketing_data.py); image tag py311-1)"
+    ) in lines
+
+
+def test_a_script_an_emr_serverless_input_names_must_be_in_the_folder(tmp_path) -> None:
+    scripts = tmp_path / "glue-scripts"
+    shutil.copytree(GLUE_SCRIPTS_DIR, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    (scripts / "process_marketing_data.py").unlink()
+    with pytest.raises(deploy.DeployError, match=r"Spark jobs need are missing from \S+: process_marketing_data.py$"):
+        _plan(registry=THREE_ENGINES, scripts_dir=scripts)
 
 
 def test_a_registered_script_missing_from_the_folder_stops_even_the_dry_run() -> None:
@@ -389,7 +417,7 @@ class _Flow:
         self.stub.add_response("execute_change_set", {}, {"StackName": name, "ChangeSetName": ANY})
         self.stack(final_stack, name)
 
-    def run(self, s3: Any = None, image_tag: str | None = None) -> list[str]:
+    def run(self, s3: Any = None, image_tag: str | None = None, emr_image_tag: str | None = None) -> list[str]:
         lines: list[str] = []
         with self.stub:
             try:
@@ -401,6 +429,7 @@ class _Flow:
                     cloudformation=self.client,
                     s3=s3 or _RecordingS3(),
                     image_tag=image_tag,
+                    emr_image_tag=emr_image_tag,
                 )
             finally:
                 self.lines = lines
@@ -430,6 +459,9 @@ def test_first_deploy_creates_the_stack_uploads_and_prints_the_environment(fake_
         "ETL_ATHENA_WORKGROUP=etl-platform",
         "ETL_ATHENA_RESULTS=s3://etl-scratch/athena-results/",
         f"ETL_ALERT_TOPIC_ARN={OUTPUTS['AlertTopicArn']}",
+        "ETL_ARTIFACT_BUCKET=etl-artifacts",
+        "ETL_EMR_SERVERLESS_APPLICATION_ID=00fabc123def4567",
+        f"ETL_EMR_SERVERLESS_ROLE_ARN={OUTPUTS['EmrServerlessJobRoleArn']}",
     ]
 
 
@@ -470,6 +502,25 @@ def test_an_orchestrator_parameter_the_data_plane_has_no_output_for_stops_the_de
     older = {k: v for k, v in OUTPUTS.items() if k != "OrchestratorPolicyArn"}
     with pytest.raises(deploy.DeployError, match="no output for the orchestrator's parameters: OrchestratorPolicyArn$"):
         deploy.orchestrator_parameters(older, "v7")
+
+
+def test_an_emr_image_tag_is_set_when_given_and_kept_when_not(fake_aws_credentials) -> None:
+    """Kept: a deploy for a script change must not take the application back to EMR's own image."""
+    given = _Flow()
+    given.stack(_stack("CREATE_COMPLETE"))
+    given.change_set(
+        "UPDATE", "CREATE_COMPLETE", Parameters=[{"ParameterKey": "EmrImageTag", "ParameterValue": "py311-2"}]
+    )
+    given.execute(_stack("UPDATE_COMPLETE"))
+    given.stack(_with_outputs())
+    given.run(emr_image_tag="py311-2")
+    tagged = _stack("UPDATE_COMPLETE", Parameters=[{"ParameterKey": "EmrImageTag", "ParameterValue": "py311-2"}])
+    kept = _Flow()
+    kept.stack(tagged)
+    kept.change_set("UPDATE", "CREATE_COMPLETE", Parameters=[{"ParameterKey": "EmrImageTag", "UsePreviousValue": True}])
+    kept.execute(_stack("UPDATE_COMPLETE"))
+    kept.stack(_with_outputs())
+    kept.run()
 
 
 def test_existing_stack_is_updated(fake_aws_credentials) -> None:

@@ -1,5 +1,6 @@
-"""The CloudFormation template deploy renders: lints clean, keeps its security promises, and has
-one Glue job per registered script with that entry's capacity.
+"""The CloudFormation template deploy renders: lints clean, keeps its security promises, has one
+Glue job per script of a ``spark`` input or the join with that entry's capacity, and one EMR
+Serverless application (with its job role) for the ``emr_serverless`` inputs.
 
 The rendered text is parsed with cfn-lint's decoder (intrinsic functions as ``{"Fn::Sub": ...}``),
 not with the template module's own loader, so these checks do not depend on the code they protect.
@@ -17,7 +18,7 @@ from typing import Any
 import cfnlint.decode
 import pytest
 
-from etl_platform.datasets import MARKETING, REGISTRY, SALES, Capacity, Registry
+from etl_platform.datasets import MARKETING, REGISTRY, SALES, THREE_ENGINES, Capacity, Registry
 from etl_platform.infra_template import ENVIRONMENT_OUTPUTS, render_template
 from etl_platform.project import SHARED_SCRIPTS
 from etl_platform.resources.glue_runner import GlueSparkRunner
@@ -31,6 +32,10 @@ AD_SPEND = third_input(
 )
 WITH_AD_SPEND = Registry(inputs=(SALES, MARKETING, AD_SPEND), joined=REGISTRY.joined)
 PROJECT_NAME = "etl-platform"  # the ProjectName parameter's default
+APPLICATION_ARN = (
+    "arn:${AWS::Partition}:emr-serverless:${AWS::Region}:${AWS::AccountId}:/applications/${EmrServerlessApplication}"
+)
+EMR_LOG_GROUP = {"Fn::GetAtt": ["EmrServerlessLogGroup", "Arn"]}
 
 
 def _decode(text: str) -> dict[str, Any]:
@@ -75,7 +80,9 @@ def _scripts(registry: Registry) -> dict[str, Capacity]:
     return {entry.script: entry.capacity for entry in (*registry.inputs, registry.joined)}
 
 
-@pytest.mark.parametrize("registry", [REGISTRY, WITH_AD_SPEND], ids=["two inputs", "three inputs"])
+@pytest.mark.parametrize(
+    "registry", [REGISTRY, WITH_AD_SPEND, THREE_ENGINES], ids=["two inputs", "three inputs", "one per engine"]
+)
 def test_cfn_lint_passes(registry: Registry, tmp_path: Path) -> None:
     rendered = tmp_path / "etl_platform.yaml"
     rendered.write_text(render_template(registry))
@@ -85,10 +92,14 @@ def test_cfn_lint_passes(registry: Registry, tmp_path: Path) -> None:
     assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
-def test_the_only_parameter_is_the_project_name() -> None:
-    """Capacity is the registry's, per job: no stack-wide parameter competes with it."""
+def test_the_parameters_are_the_project_name_and_the_emr_image_tag() -> None:
+    """Capacity is the registry's, per job: no stack-wide parameter competes with it. The EMR image
+    is pushed after the stack made its repository: no tag until then."""
     parameters = _template()["Parameters"]
-    assert {name: parameters[name]["Default"] for name in parameters} == {"ProjectName": PROJECT_NAME}
+    assert {name: parameters[name]["Default"] for name in parameters} == {
+        "ProjectName": PROJECT_NAME,
+        "EmrImageTag": "",
+    }
 
 
 def test_buckets_are_encrypted_private_tls_only_and_versioned() -> None:
@@ -127,7 +138,7 @@ def test_iam_is_least_privilege() -> None:
 
 
 def test_glue_role_is_assumed_by_glue_and_logs_only_to_glue_log_groups() -> None:
-    (role,) = _of_type("AWS::IAM::Role").values()
+    role = _of_type("AWS::IAM::Role")["GlueJobRole"]
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "glue.amazonaws.com"}
     logs = [
@@ -202,17 +213,18 @@ def test_every_glue_job_runs_under_the_encrypting_security_configuration() -> No
     assert any("logs:AssociateKmsKey" in _as_list(s["Action"]) for s in _role_statements("GlueJobRole"))
 
 
-def test_glue_jobs_may_read_their_scripts_but_never_write_the_artifact_bucket() -> None:
-    glue = _role_statements("GlueJobRole")
+@pytest.mark.parametrize("role", ["GlueJobRole", "EmrServerlessJobRole"])
+def test_jobs_may_read_their_scripts_but_never_write_the_artifact_bucket(role: str) -> None:
+    statements = _role_statements(role)
     assert any(
-        s["Action"] == "s3:GetObject" and "ArtifactBucket.Arn}/glue-scripts/*" in str(s["Resource"]) for s in glue
+        s["Action"] == "s3:GetObject" and "ArtifactBucket.Arn}/glue-scripts/*" in str(s["Resource"]) for s in statements
     )
-    assert [s for s in glue if _writes(s) and "ArtifactBucket" in str(s["Resource"])] == []
+    assert [s for s in statements if _writes(s) and "ArtifactBucket" in str(s["Resource"])] == []
     # Nor does the bucket let them, whatever policy the role may be given later.
     (policy,) = [p for p in _of_type("AWS::S3::BucketPolicy").values() if p["Bucket"] == {"Ref": "ArtifactBucket"}]
-    (deny,) = [s for s in policy["PolicyDocument"]["Statement"] if s.get("Sid") == "DenyWritesByGlueJobs"]
+    (deny,) = [s for s in policy["PolicyDocument"]["Statement"] if s.get("Sid") == "DenyWritesByJobs"]
     assert deny["Effect"] == "Deny" and {"s3:PutObject", "s3:DeleteObject"} <= set(deny["Action"])
-    assert deny["Condition"] == {"ArnEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["GlueJobRole", "Arn"]}}}
+    assert {"Fn::GetAtt": [role, "Arn"]} in deny["Condition"]["ArnEquals"]["aws:PrincipalArn"]
 
 
 def test_the_orchestrator_has_no_access_to_the_artifact_bucket() -> None:
@@ -227,7 +239,8 @@ def test_what_runs_write_besides_the_lake_goes_to_expiring_scratch_prefixes() ->
     for job in _of_type("AWS::Glue::Job").values():
         assert job["DefaultArguments"]["--TempDir"] == {"Fn::Sub": "s3://${ScratchBucket}/glue-temp/"}
     (policy,) = _of_type("AWS::IAM::ManagedPolicy").values()
-    written = [s for s in [*_role_statements("GlueJobRole"), *policy["PolicyDocument"]["Statement"]] if _writes(s)]
+    jobs = [*_role_statements("GlueJobRole"), *_role_statements("EmrServerlessJobRole")]
+    written = [s for s in [*jobs, *policy["PolicyDocument"]["Statement"]] if _writes(s)]
     for resource in (r["Fn::Sub"] for s in written for r in _as_list(s["Resource"])):
         bucket, prefix = resource.removeprefix("${").split(".Arn}/")
         assert bucket == "DataBucket" or (bucket == "ScratchBucket" and prefix.rstrip("*") in expiring), resource
@@ -330,9 +343,153 @@ def test_athena_results_are_encrypted_with_a_rotating_key_and_alerts_topic_exist
 def test_outputs_cover_what_deploy_prints() -> None:
     assert {
         *ENVIRONMENT_OUTPUTS.values(),
-        "ArtifactBucketName",
         "GlueJobRoleArn",
         "OrchestratorPolicyArn",
         "ImageRepositoryUri",
+        "EmrImageRepositoryUri",
     } <= set(_template()["Outputs"])
+    outputs = {name: output["Value"] for name, output in _template()["Outputs"].items()}
+    assert outputs["EmrServerlessApplicationId"] == {"Ref": "EmrServerlessApplication"}  # its Ref is the id
+    assert outputs["EmrServerlessJobRoleArn"] == {"Fn::GetAtt": ["EmrServerlessJobRole", "Arn"]}
+    assert outputs["ArtifactBucketName"] == {"Ref": "ArtifactBucket"}
     assert _template()["Outputs"]["GlueJobPrefix"]["Value"] == {"Fn::Sub": "${ProjectName}-"}
+
+
+# --- the engines: Glue jobs for `spark` inputs only, EMR Serverless, Athena --------------------
+
+
+def _policy_statements() -> dict[str, dict[str, Any]]:
+    """The orchestrator policy's statements by Sid."""
+    (policy,) = _of_type("AWS::IAM::ManagedPolicy").values()
+    return {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+
+
+def test_only_spark_inputs_and_the_join_get_glue_jobs_while_the_application_is_always_there() -> None:
+    """An input moved to EMR Serverless or SQL loses its Glue job and nothing else changes: the
+    application and the workgroup are in every stack, costing nothing while no job runs."""
+    per_engine = _decode(render_template(THREE_ENGINES))
+    jobs = {name for name, r in per_engine["Resources"].items() if r["Type"] == "AWS::Glue::Job"}
+    assert jobs == {"ProcessSalesJob", "JoinJob"}
+    assert per_engine["Resources"]["EmrServerlessApplication"] == _template()["Resources"]["EmrServerlessApplication"]
+    default = _decode(render_template())
+    del default["Resources"]["ProcessMarketingJob"]
+    (run,) = [
+        s
+        for s in default["Resources"]["OrchestratorPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "RunGlueJobs"
+    ]
+    run["Resource"].remove(
+        {"Fn::Sub": "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:job/${ProcessMarketingJob}"}
+    )
+    assert per_engine == default
+
+
+def test_the_emr_serverless_application_costs_nothing_idle_and_is_capped() -> None:
+    application = _of_type("AWS::EMRServerless::Application")["EmrServerlessApplication"]
+    assert application["Type"] == "Spark" and application["ReleaseLabel"].startswith("emr-7.")
+    assert application["AutoStartConfiguration"] == {"Enabled": True}
+    assert application["AutoStopConfiguration"]["Enabled"] is True
+    assert application["AutoStopConfiguration"]["IdleTimeoutMinutes"] <= 15
+    assert "InitialCapacity" not in application  # no worker kept warm
+    assert {"Cpu", "Memory"} <= set(application["MaximumCapacity"])
+
+
+def test_the_application_runs_the_python_3_11_image_of_its_repository_once_a_tag_is_given() -> None:
+    application = _of_type("AWS::EMRServerless::Application")["EmrServerlessApplication"]
+    assert _template()["Conditions"]["HasEmrImage"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "EmrImageTag"}, ""]}]}
+    assert application["ImageConfiguration"] == {
+        "Fn::If": [
+            "HasEmrImage",
+            {"ImageUri": {"Fn::Sub": "${EmrImageRepository.RepositoryUri}:${EmrImageTag}"}},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    repository = _of_type("AWS::ECR::Repository")["EmrImageRepository"]
+    assert repository["ImageTagMutability"] == "IMMUTABLE" and repository["ImageScanningConfiguration"]["ScanOnPush"]
+    (pull,) = repository["RepositoryPolicyText"]["Statement"]
+    assert pull["Principal"] == {"Service": "emr-serverless.amazonaws.com"}
+    assert set(pull["Action"]) == {"ecr:BatchGetImage", "ecr:DescribeImages", "ecr:GetDownloadUrlForLayer"}
+    assert pull["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+
+
+def test_emr_serverless_logs_go_to_its_own_encrypted_log_group() -> None:
+    application = _of_type("AWS::EMRServerless::Application")["EmrServerlessApplication"]
+    cloudwatch = application["MonitoringConfiguration"]["CloudWatchLoggingConfiguration"]
+    assert cloudwatch == {"Enabled": True, "LogGroupName": {"Ref": "EmrServerlessLogGroup"}}
+    group = _of_type("AWS::Logs::LogGroup")["EmrServerlessLogGroup"]
+    assert group["LogGroupName"] == {"Fn::Sub": "/aws/emr-serverless/${ProjectName}"}
+    assert group["KmsKeyId"] == {"Fn::GetAtt": ["EncryptionKey", "Arn"]} and group["RetentionInDays"] >= 365
+    (logs,) = [
+        s
+        for s in _template()["Resources"]["EncryptionKey"]["Properties"]["KeyPolicy"]["Statement"]
+        if s["Principal"] == {"Service": {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}}
+    ]
+    encrypted = [arn["Fn::Sub"] for arn in logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]]
+    assert any(arn.endswith(":log-group:/aws/emr-serverless/${ProjectName}") for arn in encrypted)
+    writes = [s for s in _role_statements("EmrServerlessJobRole") if "logs:PutLogEvents" in _as_list(s["Action"])]
+    assert [s["Resource"] for s in writes] == [EMR_LOG_GROUP]
+
+
+def test_emr_serverless_job_role_reads_its_inputs_and_writes_only_processed_tables_and_pipes() -> None:
+    role = _of_type("AWS::IAM::Role")["EmrServerlessJobRole"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "emr-serverless.amazonaws.com"}
+    assert trust["Condition"]["ArnEquals"] == {"aws:SourceArn": {"Fn::Sub": APPLICATION_ARN}}
+    statements = {s["Sid"]: s for s in _role_statements("EmrServerlessJobRole")}
+    objects = {
+        resource["Fn::Sub"]: set(_as_list(s["Action"]))
+        for s in statements.values()
+        if any(a.endswith("Object") for a in _as_list(s["Action"]))
+        for resource in _as_list(s["Resource"])
+    }
+    assert objects == {
+        "${ArtifactBucket.Arn}/glue-scripts/*": {"s3:GetObject"},
+        "${DataBucket.Arn}/landing/*": {"s3:GetObject"},
+        "${DataBucket.Arn}/processed/*": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"},
+        "${ScratchBucket.Arn}/dagster-pipes/*": {"s3:GetObject", "s3:PutObject"},
+    }
+    listing = statements["ListOwnPrefixes"]
+    assert set(listing["Condition"]["StringLike"]["s3:prefix"]) == {
+        "landing/*",
+        "processed/*",
+        "glue-scripts/*",
+        "dagster-pipes/*",
+    }
+    assert not any(a.startswith(("glue:", "kms:", "iam:")) for s in statements.values() for a in _as_list(s["Action"]))
+
+
+def test_the_orchestrator_runs_emr_serverless_jobs_on_the_application_as_its_job_role_only() -> None:
+    statements = _policy_statements()
+    run = statements["RunEmrServerlessJobs"]
+    assert {
+        "emr-serverless:StartJobRun",
+        "emr-serverless:GetJobRun",
+        "emr-serverless:CancelJobRun",
+        "emr-serverless:GetDashboardForJobRun",
+    } <= set(run["Action"])
+    assert run["Resource"] == [{"Fn::Sub": APPLICATION_ARN}, {"Fn::Sub": f"{APPLICATION_ARN}/jobruns/*"}]
+    passing = statements["PassEmrServerlessJobRole"]
+    assert passing["Action"] == "iam:PassRole"
+    assert passing["Resource"] == {"Fn::GetAtt": ["EmrServerlessJobRole", "Arn"]}
+    assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "emr-serverless.amazonaws.com"}}
+    assert [s for s in _iam_statements() if "iam:PassRole" in _as_list(s["Action"])] == [passing]
+
+
+def test_the_orchestrator_runs_sql_inputs_on_athena_and_drops_only_temporary_tables() -> None:
+    """A `sql` input: its landing file copied under athena-results/, an external table over it,
+    queries and an UNLOAD into processed/ (Athena writes with the caller's credentials), the
+    table dropped after."""
+    statements = _policy_statements()
+    catalog = "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:"
+    assert {"glue:CreateTable", "glue:GetTable", "glue:GetDatabase"} <= set(statements["Catalog"]["Action"])
+    assert {"Fn::Sub": catalog + "table/${GlueDatabase}/*"} in statements["Catalog"]["Resource"]
+    deletes = [s for s in statements.values() if "glue:DeleteTable" in _as_list(s["Action"])]
+    assert deletes == [statements["DropTemporaryTables"]]
+    tables = [r["Fn::Sub"] for r in deletes[0]["Resource"] if ":table/" in r["Fn::Sub"]]
+    assert tables == [catalog + "table/${GlueDatabase}/etl_tmp_*"]  # etl_platform.resources.athena's names
+    lake = statements["LakeAndScratch"]
+    assert {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"} <= set(lake["Action"])
+    assert {"Fn::Sub": "${DataBucket.Arn}/*"} in lake["Resource"]  # landing read, UNLOAD into processed/
+    assert {"Fn::Sub": "${ScratchBucket.Arn}/athena-results/*"} in lake["Resource"]  # the staged copy
+    assert {"athena:StartQueryExecution", "athena:GetQueryExecution"} <= set(statements["Athena"]["Action"])
+    assert statements["Athena"]["Resource"]["Fn::Sub"].endswith(":workgroup/${AthenaWorkGroup}")

@@ -172,6 +172,7 @@ def test_the_vpc_has_no_route_out_and_reaches_aws_through_endpoints() -> None:
         "ec2",
         "ssmmessages",
         "glue",
+        "emr-serverless",
         "athena",
         "sns",
     } <= endpoints
