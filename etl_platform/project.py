@@ -39,8 +39,11 @@ def transform_path(engine: str, script: str) -> str:
 
 def transform_code_version(engine: str, script: str) -> str:
     """The code version of an input's table: for a SQL text, the text, the platform's SQL jobs
-    (which read, type and check around it) and the contract; for a script, ``script_code_version``."""
+    (which read, type and check around it), the engines that run them and the contract; for a
+    script, ``script_code_version``."""
     if engine != "sql":
         return script_code_version(script)
-    sql_jobs = PROJECT_ROOT / "etl_platform" / "sql_jobs"
-    return _digest([SQL_SCRIPTS_DIR / script, *sorted(sql_jobs.glob("*.py")), *sorted(CONTRACT_DIR.glob("*.py"))])
+    package = PROJECT_ROOT / "etl_platform"
+    engines = [package / "resources" / name for name in ("sql.py", "athena.py")]
+    sql_jobs = sorted((package / "sql_jobs").glob("*.py"))
+    return _digest([SQL_SCRIPTS_DIR / script, *sql_jobs, *engines, *sorted(CONTRACT_DIR.glob("*.py"))])

@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
+from etl_platform.contract.errors import STORAGE_TEXT, ContractError
+from etl_platform.contract.jobs import ProcessJob
+from etl_platform.contract.report import ScriptResult
 from etl_platform.resources.sql import QueryResult, SqlEngine, SqlError
+from etl_platform.resources.usage import EngineUsage, athena_usage
+from etl_platform.sql_jobs.build import Log, process_landing_file
+from etl_platform.sql_jobs.dialect import TRINO
+from etl_platform.sql_jobs.runner import QueryFailed, SqlRunner
 
 # Athena returns every value as text: each column type's conversion to a Python value.
 CONVERT: dict[str, Callable[[str], Any]] = {
@@ -32,6 +41,25 @@ CONVERT: dict[str, Callable[[str], Any]] = {
 }
 
 
+# Athena's ErrorCategory of a failed query that is its own trouble, not the query's.
+SYSTEM_ERROR = 1
+# Words of a failure worth a retry, beside storage trouble.
+RETRYABLE_TEXT = ("INTERNAL_ERROR", "ThrottlingException", "TooManyRequests", "Rate exceeded", "did not finish within")
+
+
+def _split(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def _retryable(status: dict[str, Any], reason: str) -> bool:
+    """Athena's own verdict when it gives one (``AthenaError``), else the words of the reason."""
+    error = status.get("AthenaError") or {}
+    if error.get("Retryable") or error.get("ErrorCategory") == SYSTEM_ERROR:
+        return True
+    return bool(STORAGE_TEXT.search(reason)) or any(word in reason for word in RETRYABLE_TEXT)
+
+
 class AthenaEngine(SqlEngine):
     region_name: str
     database: str
@@ -43,31 +71,44 @@ class AthenaEngine(SqlEngine):
     def athena_client(self) -> Any:
         return boto3.client("athena", region_name=self.region_name)
 
-    def _wait(self, athena: Any, query_id: str) -> None:
-        deadline = time.monotonic() + self.query_timeout_seconds
-        while True:
-            status = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
-            if status["State"] == "SUCCEEDED":
-                return
-            if status["State"] in ("FAILED", "CANCELLED"):
-                reason = " ".join(str(status.get("StateChangeReason", status["State"])).split())
-                raise SqlError(f"Athena query {query_id} {status['State'].lower()}: {reason}")
-            if time.monotonic() > deadline:
-                athena.stop_query_execution(QueryExecutionId=query_id)
-                raise SqlError(
-                    f"Athena query {query_id} did not finish within {self.query_timeout_seconds:g} s (stopped)"
-                )
-            time.sleep(self.poll_interval_seconds)
+    def s3_client(self) -> Any:
+        return boto3.client("s3", region_name=self.region_name)
 
-    def _execute(self, athena: Any, sql: str) -> str:
+    def finished(self, athena: Any, sql: str) -> tuple[str, dict[str, Any]]:
+        """Runs ``sql`` to its end: its id and its execution (``Status``, ``Statistics``); raises
+        ``SqlError`` with Athena's reason when it fails, ``status`` then in its ``execution``."""
         query_id = athena.start_query_execution(
             QueryString=sql,
             QueryExecutionContext={"Database": self.database},
             WorkGroup=self.workgroup,
             ResultConfiguration={"OutputLocation": self.output_location},
         )["QueryExecutionId"]
-        self._wait(athena, query_id)
-        return query_id
+        deadline = time.monotonic() + self.query_timeout_seconds
+        while True:
+            execution = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+            status = execution["Status"]
+            if status["State"] == "SUCCEEDED":
+                return query_id, execution
+            if status["State"] in ("FAILED", "CANCELLED"):
+                reason = " ".join(str(status.get("StateChangeReason", status["State"])).split())
+                raise AthenaQueryError(f"Athena query {query_id} {status['State'].lower()}: {reason}", status)
+            if time.monotonic() > deadline:
+                athena.stop_query_execution(QueryExecutionId=query_id)
+                raise AthenaQueryError(
+                    f"Athena query {query_id} did not finish within {self.query_timeout_seconds:g} s (stopped)", status
+                )
+            time.sleep(self.poll_interval_seconds)
+
+    def _execute(self, athena: Any, sql: str) -> str:
+        return self.finished(athena, sql)[0]
+
+    def run_sql_job(self, job: ProcessJob, sql: str, log: Log) -> tuple[ScriptResult, EngineUsage]:
+        runner = AthenaRunner(self, self.athena_client(), self.s3_client())
+        try:
+            result = process_landing_file(runner, job, sql, log)
+        finally:
+            runner.clean_up()
+        return result, athena_usage(runner.scanned)
 
     def query(self, sql: str, as_of: str | None = None) -> QueryResult:
         if as_of:
@@ -81,7 +122,7 @@ class AthenaEngine(SqlEngine):
         columns: list[str] = []
         types: list[str] = []
         rows: list[tuple[Any, ...]] = []
-        for page in athena.get_paginator("get_query_results").paginate(QueryExecutionId=query_id):
+        for page in _pages(athena, query_id):
             if not columns:
                 info = page["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]
                 columns, types = [c["Name"] for c in info], [c["Type"].lower() for c in info]
@@ -100,3 +141,110 @@ class AthenaEngine(SqlEngine):
             f"UNLOAD (SELECT * FROM (\n{sql}\n)) TO '{location.rstrip('/')}/' "
             "WITH (format = 'PARQUET', compression = 'SNAPPY')",
         )
+
+
+class AthenaQueryError(SqlError):
+    """A query Athena failed or that ran out of time, with its last ``status``."""
+
+    def __init__(self, message: str, status: dict[str, Any]):
+        super().__init__(message)
+        self.status = status
+
+
+def _pages(athena: Any, query_id: str) -> Iterator[dict[str, Any]]:
+    """Every page of a query's results."""
+    request = {"QueryExecutionId": query_id}
+    while True:
+        page = athena.get_query_results(**request)
+        yield page
+        if not page.get("NextToken"):
+            return
+        request["NextToken"] = page["NextToken"]
+
+
+class AthenaRunner(SqlRunner):
+    """A SQL job's session on Athena. The landing file is copied alone into a scratch folder under
+    the results location (an external table reads a whole folder), read through a temporary
+    OpenCSVSerde table; the output is UNLOADed and checked through a temporary Parquet table.
+    ``clean_up`` drops both tables and the copy. ``scanned``: bytes scanned per non-DDL query."""
+
+    dialect = TRINO
+
+    def __init__(self, engine: AthenaEngine, athena: Any, s3: Any):
+        self.engine, self.athena, self.s3 = engine, athena, s3
+        self.tag = uuid.uuid4().hex[:12]
+        self.scratch = f"{engine.output_location.rstrip('/')}/inputs/{self.tag}/"
+        self.scanned: list[int] = []
+        self.tables: list[str] = []
+
+    def _run(self, sql: str, ddl: bool = False) -> str:
+        try:
+            query_id, execution = self.engine.finished(self.athena, sql)
+        except AthenaQueryError as error:
+            raise QueryFailed.of(str(error), _retryable(error.status, str(error))) from None
+        except (ClientError, BotoCoreError) as error:  # throttled, or Athena unreachable
+            raise QueryFailed.of(f"Athena: {type(error).__name__}: {error}", retryable=True) from None
+        if not ddl:
+            self.scanned.append(int(execution.get("Statistics", {}).get("DataScannedInBytes", 0)))
+        return query_id
+
+    def _table(self, kind: str) -> str:
+        name = f"etl_tmp_{self.tag}_{kind}"
+        self.tables.append(name)
+        return name
+
+    def raw_input(self, job: ProcessJob, width: int) -> str:
+        if job.multiline:
+            raise ContractError(
+                f"{job.input_path}: Athena's OpenCSVSerde reads no quoted values spanning lines; "
+                "run multiline datasets on a Spark engine"
+            )
+        bucket, key = _split(job.input_path)
+        target_bucket, prefix = _split(self.scratch)
+        self.s3.copy_object(
+            Bucket=target_bucket, Key=prefix + key.rsplit("/", 1)[-1], CopySource={"Bucket": bucket, "Key": key}
+        )
+        name = self._table("raw")
+        self._run(self.dialect.csv_table(name, width, self.scratch), ddl=True)
+        return name
+
+    def rows(self, query: str) -> list[dict[str, Any]]:
+        result = QueryResult([], [])
+        query_id = self._run(query)
+        types: list[str] = []
+        for page in _pages(self.athena, query_id):
+            data = page["ResultSet"]["Rows"]
+            if not result.columns:
+                info = page["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]
+                result.columns.extend(c["Name"] for c in info)
+                types = [c["Type"].lower() for c in info]
+                data = data[1:]  # the first row of a SELECT repeats the header
+            for row in data:
+                values = [cell.get("VarCharValue") for cell in row["Data"]]
+                result.rows.append(tuple(None if v is None else CONVERT.get(t, str)(v) for v, t in zip(values, types)))
+        return [dict(zip(result.columns, row)) for row in result.rows]
+
+    def columns(self, query: str) -> list[tuple[str, str]]:
+        query_id = self._run(f"SELECT * FROM (\n{query}\n) LIMIT 0")
+        info = self.athena.get_query_results(QueryExecutionId=query_id)["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]
+        return [(c["Name"], c["Type"].lower()) for c in info]
+
+    def execute(self, statement: str) -> None:
+        self._run(statement, ddl=statement.startswith(("CREATE", "DROP")))
+
+    def written(self, name: str, location: str, columns: Any) -> str:
+        table = self._table(name)
+        self._run(self.dialect.parquet_relation(table, location, columns), ddl=True)
+        return table
+
+    def clean_up(self) -> None:
+        """The temporary tables dropped and the input copy deleted, whatever happened before."""
+        for table in self.tables:
+            try:
+                self.engine.finished(self.athena, self.dialect.drop(table))
+            except (SqlError, ClientError, BotoCoreError):
+                pass  # a table left behind costs nothing; the build's outcome stands
+        bucket, prefix = _split(self.scratch)
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                self.s3.delete_object(Bucket=bucket, Key=item["Key"])

@@ -1,7 +1,9 @@
-"""SQL over the lake's Iceberg tables: DuckDB locally, Athena (with the Glue Data Catalog) on AWS."""
+"""SQL over the lake's Iceberg tables, and the SQL engine of input datasets: DuckDB locally,
+Athena (with the Glue Data Catalog) on AWS."""
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +14,19 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from etl_platform.contract.columns import quote_sql_identifier, quote_sql_literal
+from etl_platform.contract.jobs import ProcessJob
+from etl_platform.contract.report import ScriptResult
+from etl_platform.datasets import Capacity
+from etl_platform.project import SQL_SCRIPTS_DIR
 from etl_platform.resources.catalog import TableCatalog, snapshot_files
+from etl_platform.resources.processing import FileProcessor
+from etl_platform.resources.script_run import ScriptRun, script_failed
+from etl_platform.resources.usage import EngineUsage, local_usage
+from etl_platform.sql_jobs.build import Log, process_landing_file
+from etl_platform.sql_jobs.dialect import DUCKDB
+from etl_platform.sql_jobs.raw import raw_table
+from etl_platform.sql_jobs.runner import QueryFailed, SqlRunner
 
 
 class SqlError(Exception):
@@ -25,7 +39,23 @@ class QueryResult:
     rows: list[tuple[Any, ...]]
 
 
-class SqlEngine(dg.ConfigurableResource, ABC):
+class SqlEngine(dg.ConfigurableResource, FileProcessor, ABC):
+    """Queries over the catalog's tables, and the processing of a SQL input's landing file
+    (``process_file``: ``script`` is a file of ``sql-scripts/``, one SELECT over ``typed_input``)."""
+
+    def process_file(
+        self, context: dg.AssetExecutionContext, script: str, job: ProcessJob, capacity: Capacity
+    ) -> ScriptRun:
+        result, usage = self.run_sql_job(job, (SQL_SCRIPTS_DIR / script).read_text(encoding="utf-8"), context.log)
+        if result.failure is not None:
+            raise script_failed(context, script, result, died=result.failure.message)
+        return ScriptRun(result, usage.metadata())
+
+    @abstractmethod
+    def run_sql_job(self, job: ProcessJob, sql: str, log: Log) -> tuple[ScriptResult, EngineUsage]:
+        """The SQL text ``sql`` over ``job``'s landing file, with the contract of a Spark script
+        (``sql_jobs.build``): what it reports, and what the engine used."""
+
     @abstractmethod
     def query(self, sql: str, as_of: str | None = None) -> QueryResult:
         """Run ``sql`` against the catalog's tables, each at its current snapshot; ``as_of`` (a
@@ -37,12 +67,40 @@ class SqlEngine(dg.ConfigurableResource, ABC):
         so a table the engine computes is stored like the ones Spark builds."""
 
 
-def _identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def _message(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [""])[0]
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+class DuckDBRunner(SqlRunner):
+    """A SQL job's session on an in-memory DuckDB: the raw rows an Arrow table (``sql_jobs.raw``),
+    the output local Parquet. A query DuckDB refuses is the data's (or the SQL text's) fault; an
+    I/O error is worth a retry."""
+
+    dialect = DUCKDB
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection):
+        self.connection = connection
+
+    def _run(self, statement: str) -> duckdb.DuckDBPyConnection:
+        try:
+            return self.connection.execute(statement)
+        except duckdb.Error as error:
+            raise QueryFailed.of(f"DuckDB: {_message(error)}", isinstance(error, duckdb.IOException)) from None
+
+    def raw_input(self, job: ProcessJob, width: int) -> str:
+        self.connection.register("landing_raw", raw_table(job.input_path, width, job.multiline))
+        return "landing_raw"
+
+    def rows(self, query: str) -> list[dict[str, Any]]:
+        cursor = self._run(query)
+        names = [description[0] for description in cursor.description or []]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def columns(self, query: str) -> list[tuple[str, str]]:
+        return [(row[0], str(row[1]).lower()) for row in self._run(f"DESCRIBE {query}").fetchall()]
+
+    def execute(self, statement: str) -> None:
+        self._run(statement)
 
 
 class DuckDBEngine(SqlEngine):
@@ -59,11 +117,15 @@ class DuckDBEngine(SqlEngine):
                 continue  # the table did not exist yet at that time
             files = snapshot_files(tables[name], snapshot.snapshot_id if snapshot else None)
             if files:
-                source = "read_parquet([" + ", ".join(_literal(f.removeprefix("file://")) for f in files) + "])"
-                connection.execute(f"CREATE VIEW {_identifier(name)} AS SELECT * FROM {source}")
+                source = (
+                    "read_parquet([" + ", ".join(quote_sql_literal(f.removeprefix("file://")) for f in files) + "])"
+                )
+                connection.execute(f"CREATE VIEW {quote_sql_identifier(name)} AS SELECT * FROM {source}")
             else:  # an empty snapshot: the columns, no rows
                 connection.register(f"__empty_{name}", tables[name].schema().as_arrow().empty_table())
-                connection.execute(f"CREATE VIEW {_identifier(name)} AS SELECT * FROM {_identifier('__empty_' + name)}")
+                connection.execute(
+                    f"CREATE VIEW {quote_sql_identifier(name)} AS SELECT * FROM {quote_sql_identifier('__empty_' + name)}"
+                )
 
     @contextmanager
     def _connect(self, as_of: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -83,9 +145,17 @@ class DuckDBEngine(SqlEngine):
             columns = [description[0] for description in cursor.description or []]
             return QueryResult(columns=columns, rows=cursor.fetchall() if columns else [])
 
+    def run_sql_job(self, job: ProcessJob, sql: str, log: Log) -> tuple[ScriptResult, EngineUsage]:
+        started = time.monotonic()
+        Path(job.output_path).mkdir(parents=True, exist_ok=True)
+        with duckdb.connect(":memory:") as connection:
+            connection.execute("SET TimeZone = 'UTC'")
+            result = process_landing_file(DuckDBRunner(connection), job, sql, log)
+        return result, local_usage("duckdb", time.monotonic() - started)
+
     def write_parquet(self, sql: str, location: str) -> None:
         Path(location).mkdir(parents=True, exist_ok=True)
-        target = _literal(str(Path(location) / "part-00000.snappy.parquet"))
+        target = quote_sql_literal(str(Path(location) / "part-00000.snappy.parquet"))
         with self._connect() as connection:
             try:
                 connection.execute(f"COPY ({sql}) TO {target} (FORMAT parquet, COMPRESSION snappy)")

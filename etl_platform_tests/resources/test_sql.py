@@ -159,3 +159,42 @@ def test_write_parquet_stores_a_query_result_as_snappy_parquet(tmp_path) -> None
 def test_write_parquet_reports_sql_errors(tmp_path) -> None:
     with pytest.raises(SqlError, match="nope"):
         _engine(tmp_path).write_parquet("select * from nope", str(tmp_path / "out"))
+
+
+def _materialize_sales(tmp_path, content: bytes):
+    """A sales landing file processed by the SQL engine on DuckDB inside an asset, as the
+    processed assets call it (``FileProcessor.process_file``)."""
+    import dagster as dg
+
+    from etl_platform.datasets import SALES, Capacity
+    from etl_platform_tests.sql_jobs.conftest import HERE, sql_job
+
+    source = tmp_path / "in.csv"
+    source.write_bytes(content)
+    job = sql_job(SALES, str(source), str(tmp_path / "out"))
+
+    @dg.asset
+    def sales_daily(context: dg.AssetExecutionContext, sql: DuckDBEngine) -> dg.MaterializeResult:
+        # An absolute script path stands in for a file of sql-scripts/.
+        return sql.process_file(context, str(HERE / "daily_sales.sql"), job, Capacity()).materialization()
+
+    return dg.materialize([sales_daily], resources={"sql": _engine(tmp_path)}, raise_on_error=False)
+
+
+def test_process_file_builds_the_table_and_reports_duckdb_usage(tmp_path) -> None:
+    from etl_platform_tests.glue_scripts.test_bad_inputs import _csv
+
+    result = _materialize_sales(tmp_path, _csv())
+    assert result.success
+    (materialization,) = result.asset_materializations_for_node("sales_daily")
+    metadata = materialization.metadata
+    assert metadata["dagster/row_count"].value == 2 and metadata["engine"].value == "duckdb"
+    assert set(metadata["engine_usage"].value) == {"wall_seconds"}
+
+
+def test_process_file_fails_bad_input_as_the_datas_fault(tmp_path) -> None:
+    result = _materialize_sales(tmp_path, b"Date;Salesperson\n1/2/2016;x\n")
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    error = failure.step_failure_data.user_failure_data
+    assert error is not None and "seems delimited by ';'" in (error.description or "")
