@@ -14,16 +14,7 @@ from typing import Any
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from etl_platform.contract.checks import (
-    DATE_GAPS,
-    DATE_VALID,
-    JOIN_COVERAGE,
-    PARSE_REJECTS,
-    RAW_SCHEMA,
-    CheckPlan,
-    RowCheck,
-    rejects_block,
-)
+from etl_platform.contract.checks import DATE_GAPS, DATE_VALID, JOIN_COVERAGE, CheckPlan, RowCheck
 from etl_platform.contract.report import CheckOutcome
 
 EXAMPLE_ROWS = 5
@@ -118,49 +109,6 @@ def date_gap_outcome(table: DataFrame, max_gap_days: int) -> CheckOutcome:
         passed=count == 0,
         blocking=DATE_GAPS.blocking,
         metadata={"max_gap_days": max_gap_days, "gaps_over_limit": count, "longest_gaps": longest},
-    )
-
-
-def parse_outcomes(
-    input_rows: int, rejected_rows: int, rejected_examples: list[dict[str, Any]], max_share: float
-) -> CheckOutcome:
-    """Rejected landing rows (a value that does not parse, a wrong field count, bytes that are not
-    UTF-8) are missing from the table, so any of them fails the check: a partial table must not
-    look like a pass. Within ``max_share`` (the dataset's declared tolerance, 0 unless its source is
-    known to be noisy) the failure only warns and the table is published without them; beyond it,
-    it blocks. ``rejected_examples`` are the first rejected rows, each with its line and reason."""
-    share = rejected_rows / input_rows if input_rows else 0.0
-    metadata: dict[str, Any] = {
-        "input_rows": input_rows,
-        "rejected_rows": rejected_rows,
-        "rejected_share": round(share, 6),
-        "max_share": max_share,
-    }
-    if rejected_rows:
-        metadata["examples"] = rejected_examples
-    return CheckOutcome(
-        PARSE_REJECTS.name,
-        passed=rejected_rows == 0,
-        blocking=rejects_block(input_rows, rejected_rows, max_share),
-        metadata=metadata,
-    )
-
-
-def schema_outcome(
-    missing: Sequence[str], unexpected: Sequence[str], unparsed: dict[str, int], non_empty: dict[str, int]
-) -> CheckOutcome:
-    """Blocking: every expected column present, and no typed column whose values never parse."""
-    wrong_type = sorted(name for name, bad in unparsed.items() if bad and bad == non_empty.get(name))
-    return CheckOutcome(
-        RAW_SCHEMA.name,
-        passed=not missing and not wrong_type,
-        blocking=RAW_SCHEMA.blocking,
-        metadata={
-            "missing_columns": list(missing),
-            "unexpected_columns": list(unexpected),
-            "columns_not_parsing": wrong_type,
-            "unparsed_values_by_column": {name: bad for name, bad in unparsed.items() if bad},
-        },
     )
 
 

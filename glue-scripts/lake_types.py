@@ -9,29 +9,15 @@ from typing import Any
 
 from lake_checks import failing
 from lake_csv import CORRUPT_RECORD
-from lake_job import MissingColumnsError
 from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
 from etl_platform.contract.checks import RowCheck
-from etl_platform.contract.columns import SPARK_TYPES, ExpectedColumn, normalize_column_name, quote_identifier
+from etl_platform.contract.columns import SPARK_TYPES, ExpectedColumn, quote_identifier
+from etl_platform.contract.landing import match_columns
 
 # A row's place in the file while rejected rows are picked as examples (an internal column).
 POSITION = "__position"
-
-
-def match_columns(actual: Sequence[str], expected: Sequence[ExpectedColumn], source: str) -> dict[str, str]:
-    """Map each expected column to the file's header name, compared after trim and case fold."""
-    by_normal = {normalize_column_name(name): name for name in actual}
-    missing = [c.name for c in expected if normalize_column_name(c.name) not in by_normal]
-    if missing:
-        wanted = {normalize_column_name(c.name) for c in expected}
-        unexpected = [name.strip() for name in actual if normalize_column_name(name) not in wanted]
-        found = [a.strip() for a in actual]
-        raise MissingColumnsError(
-            f"{source}: the header lacks expected columns {missing}; it has {found}", missing, unexpected
-        )
-    return {c.name: by_normal[normalize_column_name(c.name)] for c in expected}
 
 
 def parse_value(raw_name: str, type_: str, date_format: str) -> Column:

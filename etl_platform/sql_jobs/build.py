@@ -17,10 +17,10 @@ from etl_platform.contract.landing import (
     read_header,
     record_sources,
 )
+from etl_platform.contract.outcomes import parse_outcomes, schema_outcome
 from etl_platform.contract.report import BuildReport, CheckOutcome, Column, FailureKind, ScriptFailure, ScriptResult
 from etl_platform.sql_jobs.checks import EXAMPLE_ROWS, daily_table_outcomes, row_check_outcomes
 from etl_platform.sql_jobs.dialect import BROKEN, ROW, raw_column
-from etl_platform.sql_jobs.outcomes import parse_outcome, schema_outcome
 from etl_platform.sql_jobs.runner import QueryFailed, SqlRunner, spark_type_name
 from etl_platform.sql_jobs.typed import FLAGGED, MALFORMED, REASON, TYPED_INPUT, TypedQuery
 
@@ -84,7 +84,7 @@ def _process(runner: SqlRunner, job: ProcessJob, sql: str, checks: list[CheckOut
     }
     checks += [
         schema_outcome([], unexpected, per_column["unparsed"], per_column["nonempty"]),
-        parse_outcome(counts["input_rows"], counts["rejected_rows"], rejected, job.checks.max_reject_share),
+        parse_outcomes(counts["input_rows"], counts["rejected_rows"], rejected, job.checks.max_reject_share),
         *row_check_outcomes(
             rows, TYPED_INPUT, typed.rules, {r.name: counts[f"rule_{i}"] for i, r in enumerate(typed.rules)}
         ),

@@ -12,6 +12,7 @@ from process_sales_data import daily_sales
 
 from etl_platform.assets.processed import process_job
 from etl_platform.checks.settings import QualitySettings
+from etl_platform.contract.errors import InputError
 from etl_platform.contract.report import CheckOutcome, FailureKind, ScriptResult
 from etl_platform.datasets import SALES
 from etl_platform_tests.helpers import SALES_HEADER, sales_row
@@ -33,7 +34,7 @@ def _run(tmp_path, content: bytes, *extra: str, max_reject_share: float = 0.0):
     pipes = MagicMock()
     try:
         lake_builds.process_landing_file(lake_job.Reporter(pipes), argv, daily_sales)
-    except lake_job.LakeJobError as error:
+    except InputError as error:
         return str(error), pipes, None
     import pyarrow.parquet as pq
 
@@ -90,7 +91,7 @@ def test_bad_files_fail_with_one_clear_line(spark, tmp_path, content, message) -
 def test_the_failure_record_names_the_line_at_fault(tmp_path, content, line) -> None:
     source = tmp_path / "in.csv"
     source.write_bytes(content)
-    with pytest.raises(lake_job.LakeJobError) as raised:
+    with pytest.raises(InputError) as raised:
         lake_csv.read_header(lake_csv.read_head(str(source)), str(source))
     failure = lake_job.failure_of(raised.value, storage=None)
     assert (failure.kind, failure.line) == (FailureKind.DATA, line)

@@ -12,7 +12,9 @@ from process_sales_data import daily_sales
 
 from etl_platform.assets.processed import process_job
 from etl_platform.checks.settings import QualitySettings
+from etl_platform.contract import outcomes
 from etl_platform.contract.checks import CheckPlan, RowCheck
+from etl_platform.contract.errors import InputError
 from etl_platform.contract.report import ScriptResult
 from etl_platform.datasets import SALES
 from etl_platform_tests.helpers import SALES_HEADER, sales_row, write_csv
@@ -108,11 +110,11 @@ def test_output_row_rules_count_failures_with_examples(spark) -> None:
 
 
 def test_schema_outcome_lists_missing_unexpected_and_unparsable_columns() -> None:
-    assert lake_checks.schema_outcome([], [], {"N": 0}, {"N": 5}).passed
-    missing = lake_checks.schema_outcome(["Weighted Revenue"], ["Revenue"], {}, {})
+    assert outcomes.schema_outcome([], [], {"N": 0}, {"N": 5}).passed
+    missing = outcomes.schema_outcome(["Weighted Revenue"], ["Revenue"], {}, {})
     assert not missing.passed and missing.metadata["missing_columns"] == ["Weighted Revenue"]
     assert missing.metadata["unexpected_columns"] == ["Revenue"]
-    wrong_type = lake_checks.schema_outcome([], [], {"N": 5, "M": 1}, {"N": 5, "M": 9})
+    wrong_type = outcomes.schema_outcome([], [], {"N": 5, "M": 1}, {"N": 5, "M": 9})
     assert not wrong_type.passed and wrong_type.metadata["columns_not_parsing"] == ["N"]
 
 
@@ -131,7 +133,7 @@ def test_parse_rejects_fails_on_any_reject_and_warns_only_within_the_tolerance(
 ) -> None:
     """(passed, blocking): a blocking failure is an error, an advisory one a warning."""
     example = {"_line": 7, "_reason": "Amount: 'abc' is not a bigint", "Amount": "abc"}
-    outcome = lake_checks.parse_outcomes(input_rows, rejected_rows, [example] * rejected_rows, max_share)
+    outcome = outcomes.parse_outcomes(input_rows, rejected_rows, [example] * rejected_rows, max_share)
     assert (outcome.passed, outcome.blocking) == result
     assert (outcome.metadata["rejected_rows"], outcome.metadata["max_share"]) == (rejected_rows, max_share)
     assert outcome.metadata.get("examples", []) == [example] * rejected_rows
@@ -159,7 +161,7 @@ def _process(tmp_path, rows, header=SALES_HEADER):
     argv = [part for name, value in job.arguments().items() for part in (f"--{name}", value)]
     try:
         lake_builds.process_landing_file(lake_job.Reporter(pipes), argv, daily_sales)
-    except lake_job.LakeJobError:
+    except InputError:
         pass
     result = ScriptResult.from_messages(call.args[0] for call in pipes.report_custom_message.call_args_list)
     return {outcome.name: outcome for outcome in result.checks}, result

@@ -4,14 +4,15 @@ import datetime as dt
 
 import lake_types
 import pytest
-from lake_job import LakeJobError
 
+from etl_platform.contract import landing
 from etl_platform.contract.columns import ExpectedColumn
+from etl_platform.contract.errors import InputError
 
 
 def test_header_matched_after_trim_and_case_fold() -> None:
     expected = [ExpectedColumn("Mailing list adds", "bigint"), ExpectedColumn("Date", "date")]
-    assert lake_types.match_columns(["DATE", "Mailing list adds "], expected, "f.csv") == {
+    assert landing.match_columns(["DATE", "Mailing list adds "], expected, "f.csv") == {
         "Mailing list adds": "Mailing list adds ",
         "Date": "DATE",
     }
@@ -19,8 +20,8 @@ def test_header_matched_after_trim_and_case_fold() -> None:
 
 def test_missing_columns_error_names_file_and_columns() -> None:
     expected = [ExpectedColumn("Date", "date"), ExpectedColumn("Weighted Revenue", "bigint")]
-    with pytest.raises(LakeJobError, match=r"f\.csv: the header lacks expected columns \['Weighted Revenue'\]"):
-        lake_types.match_columns(["Date", "Revenue"], expected, "f.csv")
+    with pytest.raises(InputError, match=r"f\.csv: the header lacks expected columns \['Weighted Revenue'\]"):
+        landing.match_columns(["Date", "Revenue"], expected, "f.csv")
 
 
 def test_apply_types_parses_and_rejects_unparseable_rows(spark) -> None:

@@ -8,6 +8,7 @@ import lake_csv
 import lake_job
 import pytest
 
+from etl_platform.contract.errors import InputError
 from etl_platform.datasets import MARKETING, SALES
 from etl_platform_tests.glue_scripts.test_bad_inputs import GOOD_ROWS, _checks, _csv, _run
 from etl_platform_tests.helpers import QUICKSIGHT_MARKETING, QUICKSIGHT_SALES, SALES_HEADER, sales_row
@@ -32,7 +33,7 @@ def _failure_line(source: str, error: str) -> int | None:
     """The line the Spark script's failure record names (``lake_job.failure_of``): the vetting's."""
     try:
         lake_csv.read_header(lake_csv.read_head(source), source)
-    except lake_job.LakeJobError as raised:
+    except InputError as raised:
         return raised.line if str(raised) == error else None
     return None
 
@@ -141,7 +142,6 @@ def _spark_dataset(tmp_path, dataset, content: bytes) -> Outcome:
     from unittest.mock import MagicMock
 
     import lake_builds
-    import lake_job
     import pyarrow.parquet as pq
     from process_marketing_data import daily_marketing
     from process_sales_data import daily_sales
