@@ -28,13 +28,10 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 from etl_platform.datasets import REGISTRY, Registry
 from etl_platform.infra_template import (
     BASE_TEMPLATE,
-    CONTRACT_ZIP,
     EMR_APPLICATION,
     EMR_IMAGE_PARAMETER,
     ENVIRONMENT_OUTPUTS,
     ORCHESTRATOR_TEMPLATE,
-    PIPES_ZIP,
-    SCRIPTS_PREFIX,
     build_orchestrator_template,
     build_template,
     emr_serverless_inputs,
@@ -43,7 +40,15 @@ from etl_platform.infra_template import (
     render_orchestrator_template,
     render_template,
 )
-from etl_platform.project import CONTRACT_DIR, GLUE_SCRIPTS_DIR, PROJECT_ROOT, SHARED_SCRIPTS
+from etl_platform.project import (
+    CONTRACT_DIR,
+    CONTRACT_ZIP,
+    GLUE_SCRIPTS_DIR,
+    PIPES_ZIP,
+    PROJECT_ROOT,
+    SCRIPTS_PREFIX,
+    SHARED_SCRIPTS,
+)
 
 # The orchestrator's parameter deploy sets itself; every other one is the data-plane output of its name.
 IMAGE_TAG_PARAMETER = "ImageTag"

@@ -46,11 +46,12 @@ def local_resources(settings: Settings | None = None) -> dict[str, Any]:
 
 
 def aws_resources(settings: Settings | None = None) -> dict[str, Any]:
-    """S3, Glue, Athena and SNS. Names come from the CloudFormation stack's outputs (printed by
-    ``etl-platform deploy``); credentials only from boto3's standard chain."""
+    """S3, Glue, EMR Serverless, Athena and SNS. Names come from the CloudFormation stack's outputs
+    (printed by ``etl-platform deploy``); credentials only from boto3's standard chain."""
     from dagster_aws.s3 import S3Resource
 
     from etl_platform.resources.athena import AthenaEngine
+    from etl_platform.resources.emr_serverless_runner import EmrServerlessSparkRunner
     from etl_platform.resources.glue_runner import GlueSparkRunner
     from etl_platform.resources.s3_lake import S3Lake
     from etl_platform.resources.sns import SnsNotifier
@@ -64,6 +65,13 @@ def aws_resources(settings: Settings | None = None) -> dict[str, Any]:
         "lake": S3Lake(bucket=env_var("data_bucket"), prefix=settings.lake_prefix, s3=S3Resource(region_name=region)),
         "spark": GlueSparkRunner(
             region_name=region, job_prefix=env_var("glue_job_prefix"), pipes_bucket=env_var("scratch_bucket")
+        ),
+        "emr_serverless": EmrServerlessSparkRunner(
+            region_name=region,
+            pipes_bucket=env_var("scratch_bucket"),
+            application_id=env_var("emr_serverless_application_id"),
+            execution_role_arn=env_var("emr_serverless_role_arn"),
+            artifact_bucket=env_var("artifact_bucket"),
         ),
         "sql": AthenaEngine(
             region_name=region,

@@ -21,15 +21,11 @@ from typing import Any
 import yaml
 
 from etl_platform.datasets import REGISTRY, Capacity, Engine, InputDataset, Registry
-from etl_platform.project import PROJECT_ROOT, SHARED_SCRIPTS
+from etl_platform.project import CONTRACT_ZIP, PIPES_ZIP, PROJECT_ROOT, SCRIPTS_PREFIX, SHARED_SCRIPTS
 
 BASE_TEMPLATE = PROJECT_ROOT / "infra" / "etl_platform.yaml"
 ORCHESTRATOR_TEMPLATE = PROJECT_ROOT / "infra" / "orchestrator.yaml"
-SCRIPTS_PREFIX = "glue-scripts/"
-# Beside the scripts: etl_platform.contract, which they import (built by etl_platform.deploy).
-CONTRACT_ZIP = "etl_platform_contract.zip"
-# And dagster-pipes, the orchestrator's own copy: Glue installs nothing from a package index.
-PIPES_ZIP = "dagster_pipes.zip"
+
 # The orchestrator policy's statement that starts and follows the jobs: it lists each job's ARN.
 RUN_JOBS_SID = "RunGlueJobs"
 GLUE_VERSION = "5.0"

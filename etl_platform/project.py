@@ -16,6 +16,14 @@ DEFAULT_DAGSTER_HOME = PROJECT_ROOT / ".dagster"
 # The modules of glue-scripts/ that are not entry scripts: every script imports them (through
 # lake_job and lake_builds), so a change to them changes every script's code version.
 SHARED_SCRIPTS = ("lake_job.py", "lake_csv.py", "lake_types.py", "lake_write.py", "lake_checks.py", "lake_builds.py")
+# Where the deploy puts the scripts in the artifact bucket, and what it ships beside them: the
+# contract package the scripts import, and dagster-pipes, the orchestrator's own copy (Glue and EMR
+# Serverless install nothing from a package index).
+SCRIPTS_PREFIX = "glue-scripts/"
+CONTRACT_ZIP = "etl_platform_contract.zip"
+PIPES_ZIP = "dagster_pipes.zip"
+# What a job run loads beside its script.
+JOB_PY_FILES = (*SHARED_SCRIPTS, CONTRACT_ZIP, PIPES_ZIP)
 
 
 def _digest(paths: list[Path]) -> str:

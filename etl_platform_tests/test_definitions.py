@@ -64,6 +64,7 @@ def test_local_is_the_default_environment(monkeypatch, tmp_path) -> None:
     resources = resources_for_environment()
     assert isinstance(resources["lake"], LocalLake) and resources["lake"].root == str(tmp_path)
     assert isinstance(resources["spark"], LocalSparkRunner)
+    assert resources["emr_serverless"] is resources["spark"]  # the same PySpark scripts, on local Spark
     assert isinstance(resources["sql"], DuckDBEngine)
     assert isinstance(resources["notifier"], LocalNotifier)
 
@@ -76,6 +77,7 @@ def test_lake_root_defaults_to_the_project(monkeypatch) -> None:
 def test_aws_environment_picks_the_aws_resource_set(monkeypatch) -> None:
     from etl_platform.resources import GlueTableCatalog
     from etl_platform.resources.athena import AthenaEngine
+    from etl_platform.resources.emr_serverless_runner import EmrServerlessSparkRunner
     from etl_platform.resources.glue_runner import GlueSparkRunner
     from etl_platform.resources.s3_lake import S3Lake
     from etl_platform.resources.sns import SnsNotifier
@@ -87,6 +89,7 @@ def test_aws_environment_picks_the_aws_resource_set(monkeypatch) -> None:
         "lake": S3Lake,
         "catalog": GlueTableCatalog,
         "spark": GlueSparkRunner,
+        "emr_serverless": EmrServerlessSparkRunner,
         "sql": AthenaEngine,
         "notifier": SnsNotifier,
     }

@@ -36,15 +36,13 @@ from moto import mock_aws
 from etl_platform import cli, deploy
 from etl_platform.datasets import MARKETING, REGISTRY, SALES, THREE_ENGINES, Registry
 from etl_platform.infra_template import (
-    CONTRACT_ZIP,
     ORCHESTRATOR_TEMPLATE,
-    PIPES_ZIP,
     build_orchestrator_template,
     load_template,
     render_orchestrator_template,
     render_template,
 )
-from etl_platform.project import CONTRACT_DIR, GLUE_SCRIPTS_DIR, PROJECT_ROOT
+from etl_platform.project import CONTRACT_DIR, CONTRACT_ZIP, GLUE_SCRIPTS_DIR, PIPES_ZIP, PROJECT_ROOT
 from etl_platform_tests.test_infra import AD_SPEND, WITH_AD_SPEND
 
 SCRIPTS = sorted(GLUE_SCRIPTS_DIR.glob("*.py"))

@@ -37,12 +37,6 @@ class LakeJobError(InputError):
     the line of the file at fault when known."""
 
 
-class MissingColumnsError(LakeJobError):
-    def __init__(self, message: str, missing: list[str], unexpected: list[str]):
-        super().__init__(message)
-        self.missing, self.unexpected = missing, unexpected
-
-
 class LakeStorageError(Exception):
     """Storage or metadata trouble, not the input's fault: a path missing (a landing file removed
     after it was picked, an output folder deleted under the build), throttling, a lost connection.
@@ -75,7 +69,7 @@ def spark_session(app_name: str) -> SparkSession:
 class Reporter:
     """Sends the contract's records to the orchestrator as Pipes custom messages, and logs to the
     Dagster run through Pipes and to stderr where that is the log someone reads (``echo``): on
-    Glue (CloudWatch) and when run by hand. A local Dagster run keeps the script's raw output too,
+    Glue and EMR Serverless (their job logs) and when run by hand. A local Dagster run keeps the script's raw output too,
     so echoing there would log every line twice."""
 
     def __init__(self, pipes: Any, echo: bool = True):
@@ -176,20 +170,33 @@ def failure_of(error: Exception, storage: str | None) -> ScriptFailure:
 
 
 def on_glue() -> bool:
-    """Dagster passes the Pipes bootstrap as job arguments to Glue, as environment variables locally."""
+    """Dagster passes the Pipes bootstrap as job arguments to Glue, as environment variables elsewhere."""
     return PipesCliArgsParamsLoader().is_dagster_pipes_process()
+
+
+def on_emr_serverless() -> bool:
+    """EMR Serverless gets the bootstrap as the driver's environment variables, as a local run does,
+    but its context is an S3 object (a local run's is a file)."""
+    loader = PipesEnvVarParamsLoader()
+    return loader.is_dagster_pipes_process() and "bucket" in loader.load_context_params()
+
+
+def on_aws() -> bool:
+    """On Glue or EMR Serverless: the run's error is the service's record of why it failed, and
+    stderr is the log someone reads."""
+    return on_glue() or on_emr_serverless()
 
 
 @contextmanager
 def _pipes() -> Iterator[Any]:
-    if on_glue():
+    if on_aws():
         # Context and messages travel through S3 (the orchestrator's PipesS3ContextInjector and
-        # PipesS3MessageReader); boto3 is part of the Glue runtime.
+        # PipesS3MessageReader); boto3 is part of the Glue and EMR runtimes.
         import boto3
 
         s3 = boto3.client("s3")
         opened = open_dagster_pipes(
-            params_loader=PipesCliArgsParamsLoader(),
+            params_loader=PipesCliArgsParamsLoader() if on_glue() else PipesEnvVarParamsLoader(),
             context_loader=PipesS3ContextLoader(client=s3),
             message_writer=PipesS3MessageWriter(client=s3),
         )
@@ -204,22 +211,23 @@ def run_job(body: Callable[[Reporter, Sequence[str]], None], argv: Sequence[str]
     """Entry point of every script: Pipes session, logging, and one failure record for any error.
 
     Locally a data error ends the process with status 1 and no stack (the runner shows the
-    message); on Glue it is raised, so the job run's ErrorMessage carries it. Storage trouble
-    (``storage_trouble``: a missing path, throttling, a lost connection) is never called a data
-    error: it is reported retryable and raised, on Glue as ``LakeStorageError``; so is anything else.
+    message); on Glue and EMR Serverless it is raised, so the job run's error (ErrorMessage,
+    stateDetails) carries it. Storage trouble (``storage_trouble``: a missing path, throttling, a
+    lost connection) is never called a data error: it is reported retryable and raised, there as
+    ``LakeStorageError``; so is anything else.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     args = list(sys.argv[1:] if argv is None else argv)
     with _pipes() as pipes:
-        reporter = Reporter(pipes, echo=on_glue() or not PipesEnvVarParamsLoader().is_dagster_pipes_process())
+        reporter = Reporter(pipes, echo=on_aws() or not PipesEnvVarParamsLoader().is_dagster_pipes_process())
         try:
             body(reporter, args)
         except Exception as error:
             storage = storage_trouble(error)
             failure = failure_of(error, storage)
             reporter.failed(failure)
-            if storage is not None and on_glue():
+            if storage is not None and on_aws():
                 raise LakeStorageError(storage) from error
-            if failure.kind is FailureKind.DATA and not on_glue():
+            if failure.kind is FailureKind.DATA and not on_aws():
                 raise SystemExit(1) from None
             raise

@@ -8,6 +8,7 @@ declaration (``Registry.report``).
 
 import hashlib
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,6 +172,7 @@ def build_report(
     """Compute the report where the data is queried, chart it, gate it with its checks, publish it."""
     report, joined = queries.report, queries.joined
     joined_snapshot = catalog.current(joined)  # recorded with the build: resolved before the queries read it
+    started = time.monotonic()
     try:
         result = sql.query(queries.correlation)
         weeks = sql.query(queries.weekly)
@@ -183,7 +185,8 @@ def build_report(
     checks = [correlations_in_range(rows), enough_days(rows, pairs, min_days())]
     tables = LakeTables(lake, catalog)
     staged = tables.stage(report.table_location, context.run.run_id)
-    sql.write_parquet(queries.correlation, lake.uri(staged))
+    written = sql.write_parquet(queries.correlation, lake.uri(staged))
+    usage = sql.usage([result.scanned_bytes, weeks.scanned_bytes, written], time.monotonic() - started)
     images = chart_images(queries, rows, weeks.rows)
     chart_uris = store_charts(lake, staged, images)
     inputs = {joined: joined_snapshot.snapshot_id} if joined_snapshot else {}
@@ -202,6 +205,7 @@ def build_report(
             "charts": dg.MetadataValue.md(charts.markdown_images({titles[n]: png for n, png in images.items()})),
             "top_correlations": dg.MetadataValue.md(top_markdown(rows)),
             "chart_paths": dg.MetadataValue.json(chart_uris),
+            **usage.metadata(),
             **published,
         },
         check_results=checks,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -99,16 +99,13 @@ class AthenaEngine(SqlEngine):
                 )
             time.sleep(self.poll_interval_seconds)
 
-    def _execute(self, athena: Any, sql: str) -> str:
-        return self.finished(athena, sql)[0]
-
     def run_sql_job(self, job: ProcessJob, sql: str, log: Log) -> tuple[ScriptResult, EngineUsage]:
         runner = AthenaRunner(self, self.athena_client(), self.s3_client())
         try:
             result = process_landing_file(runner, job, sql, log)
         finally:
             runner.clean_up()
-        return result, athena_usage(runner.scanned)
+        return result, athena_usage(runner.scanned, runner.queries)
 
     def query(self, sql: str, as_of: str | None = None) -> QueryResult:
         if as_of:
@@ -118,29 +115,20 @@ class AthenaEngine(SqlEngine):
                 "or FOR TIMESTAMP AS OF TIMESTAMP '2026-11-30 09:00:00 UTC'"
             )
         athena = self.athena_client()
-        query_id = self._execute(athena, sql)
-        columns: list[str] = []
-        types: list[str] = []
-        rows: list[tuple[Any, ...]] = []
-        for page in _pages(athena, query_id):
-            if not columns:
-                info = page["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]
-                columns, types = [c["Name"] for c in info], [c["Type"].lower() for c in info]
-                data = page["ResultSet"]["Rows"][1:]  # the first row of a SELECT repeats the header
-            else:
-                data = page["ResultSet"]["Rows"]
-            for row in data:
-                values = [cell.get("VarCharValue") for cell in row["Data"]]
-                rows.append(tuple(None if v is None else CONVERT.get(t, str)(v) for v, t in zip(values, types)))
-        return QueryResult(columns=columns, rows=rows)
+        query_id, execution = self.finished(athena, sql)
+        return _results(athena, query_id, _scanned(execution))
 
-    def write_parquet(self, sql: str, location: str) -> None:
+    def write_parquet(self, sql: str, location: str) -> int:
         # UNLOAD takes a SELECT: wrapping the query lets it start with WITH. The target must be empty.
-        self._execute(
+        _, execution = self.finished(
             self.athena_client(),
             f"UNLOAD (SELECT * FROM (\n{sql}\n)) TO '{location.rstrip('/')}/' "
             "WITH (format = 'PARQUET', compression = 'SNAPPY')",
         )
+        return _scanned(execution)
+
+    def usage(self, scanned_bytes: Sequence[int], wall_seconds: float) -> EngineUsage:
+        return athena_usage(scanned_bytes)
 
 
 class AthenaQueryError(SqlError):
@@ -149,6 +137,28 @@ class AthenaQueryError(SqlError):
     def __init__(self, message: str, status: dict[str, Any]):
         super().__init__(message)
         self.status = status
+
+
+def _scanned(execution: dict[str, Any]) -> int:
+    """The bytes a finished query scanned, what Athena bills."""
+    return int(execution.get("Statistics", {}).get("DataScannedInBytes", 0))
+
+
+def _results(athena: Any, query_id: str, scanned_bytes: int = 0) -> QueryResult:
+    """A finished query's rows, each value converted from Athena's text to its column's type."""
+    result = QueryResult([], [], scanned_bytes)
+    types: list[str] = []
+    for page in _pages(athena, query_id):
+        data = page["ResultSet"]["Rows"]
+        if not result.columns:
+            info = page["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]
+            result.columns.extend(c["Name"] for c in info)
+            types = [c["Type"].lower() for c in info]
+            data = data[1:]  # the first row of a SELECT repeats the header
+        for row in data:
+            values = [cell.get("VarCharValue") for cell in row["Data"]]
+            result.rows.append(tuple(None if v is None else CONVERT.get(t, str)(v) for v, t in zip(values, types)))
+    return result
 
 
 def _pages(athena: Any, query_id: str) -> Iterator[dict[str, Any]]:
@@ -166,7 +176,8 @@ class AthenaRunner(SqlRunner):
     """A SQL job's session on Athena. The landing file is copied alone into a scratch folder under
     the results location (an external table reads a whole folder), read through a temporary
     OpenCSVSerde table; the output is UNLOADed and checked through a temporary Parquet table.
-    ``clean_up`` drops both tables and the copy. ``scanned``: bytes scanned per non-DDL query."""
+    ``clean_up`` drops both tables and the copy. ``scanned``: bytes scanned per non-DDL query;
+    ``queries``: the id of every statement run."""
 
     dialect = TRINO
 
@@ -175,6 +186,7 @@ class AthenaRunner(SqlRunner):
         self.tag = uuid.uuid4().hex[:12]
         self.scratch = f"{engine.output_location.rstrip('/')}/inputs/{self.tag}/"
         self.scanned: list[int] = []
+        self.queries: list[str] = []
         self.tables: list[str] = []
 
     def _run(self, sql: str, ddl: bool = False) -> str:
@@ -184,8 +196,9 @@ class AthenaRunner(SqlRunner):
             raise QueryFailed.of(str(error), _retryable(error.status, str(error))) from None
         except (ClientError, BotoCoreError) as error:  # throttled, or Athena unreachable
             raise QueryFailed.of(f"Athena: {type(error).__name__}: {error}", retryable=True) from None
+        self.queries.append(query_id)
         if not ddl:
-            self.scanned.append(int(execution.get("Statistics", {}).get("DataScannedInBytes", 0)))
+            self.scanned.append(_scanned(execution))
         return query_id
 
     def _table(self, kind: str) -> str:
@@ -209,19 +222,7 @@ class AthenaRunner(SqlRunner):
         return name
 
     def rows(self, query: str) -> list[dict[str, Any]]:
-        result = QueryResult([], [])
-        query_id = self._run(query)
-        types: list[str] = []
-        for page in _pages(self.athena, query_id):
-            data = page["ResultSet"]["Rows"]
-            if not result.columns:
-                info = page["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]
-                result.columns.extend(c["Name"] for c in info)
-                types = [c["Type"].lower() for c in info]
-                data = data[1:]  # the first row of a SELECT repeats the header
-            for row in data:
-                values = [cell.get("VarCharValue") for cell in row["Data"]]
-                result.rows.append(tuple(None if v is None else CONVERT.get(t, str)(v) for v, t in zip(values, types)))
+        result = _results(self.athena, self._run(query))
         return [dict(zip(result.columns, row)) for row in result.rows]
 
     def columns(self, query: str) -> list[tuple[str, str]]:

@@ -205,7 +205,8 @@ class LocalSparkRunner(SparkJobRunner):
         if returncode != 0:
             crash = f"exit code {returncode}" + (f": {output.last_line}" if output.last_line else "")
             raise script_failed(context, script, result, crash)
-        return ScriptRun(result, metadata=local_usage("local_spark", time.monotonic() - started).metadata())
+        usage = local_usage("local_spark", time.monotonic() - started, {"spark": self.remote or self.master})
+        return ScriptRun(result, metadata=usage.metadata())
 
     def _wait(
         self, context: dg.AssetExecutionContext, process: subprocess.Popen, script: str, capacity: Capacity

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +37,8 @@ class SqlError(Exception):
 class QueryResult:
     columns: list[str]
     rows: list[tuple[Any, ...]]
+    # What the engine billed the query for (Athena); 0 where nothing is billed (DuckDB).
+    scanned_bytes: int = 0
 
 
 class SqlEngine(dg.ConfigurableResource, FileProcessor, ABC):
@@ -62,9 +64,14 @@ class SqlEngine(dg.ConfigurableResource, FileProcessor, ABC):
         snapshot id or an ISO time) reads the snapshot that id names, or every table as it was then."""
 
     @abstractmethod
-    def write_parquet(self, sql: str, location: str) -> None:
+    def write_parquet(self, sql: str, location: str) -> int:
         """Write the result of ``sql`` as snappy Parquet files into the empty folder ``location``,
-        so a table the engine computes is stored like the ones Spark builds."""
+        so a table the engine computes is stored like the ones Spark builds; returns the bytes the
+        engine billed the query for."""
+
+    @abstractmethod
+    def usage(self, scanned_bytes: Sequence[int], wall_seconds: float) -> EngineUsage:
+        """What queries that scanned ``scanned_bytes`` (one figure per query) in ``wall_seconds`` used."""
 
 
 def _message(error: Exception) -> str:
@@ -153,7 +160,7 @@ class DuckDBEngine(SqlEngine):
             result = process_landing_file(DuckDBRunner(connection), job, sql, log)
         return result, local_usage("duckdb", time.monotonic() - started)
 
-    def write_parquet(self, sql: str, location: str) -> None:
+    def write_parquet(self, sql: str, location: str) -> int:
         Path(location).mkdir(parents=True, exist_ok=True)
         target = quote_sql_literal(str(Path(location) / "part-00000.snappy.parquet"))
         with self._connect() as connection:
@@ -161,3 +168,7 @@ class DuckDBEngine(SqlEngine):
                 connection.execute(f"COPY ({sql}) TO {target} (FORMAT parquet, COMPRESSION snappy)")
             except duckdb.Error as error:
                 raise SqlError(str(error).strip().splitlines()[0]) from None
+        return 0
+
+    def usage(self, scanned_bytes: Sequence[int], wall_seconds: float) -> EngineUsage:
+        return local_usage("duckdb", wall_seconds)

@@ -10,7 +10,8 @@ and storage-hours); no Dagster or dagster-aws API turns them into money, hence t
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import dagster as dg
 
@@ -29,6 +30,7 @@ EMR_USD_PER_GB_HOUR = 0.0057785
 EMR_USD_PER_STORAGE_GB_HOUR = 0.000111
 
 ENGINE = "engine"
+ENGINE_RUN = "engine_run"
 ENGINE_USAGE = "engine_usage"
 ESTIMATED_COST = "estimated_cost_usd"
 
@@ -37,23 +39,42 @@ ESTIMATED_COST = "estimated_cost_usd"
 class EngineUsage:
     """``engine``: where the build ran (``glue``, ``athena``, ``emr_serverless``, ``local_spark``,
     ``duckdb``); ``usage``: what it used, in that engine's units; ``estimated_cost_usd``: at list
-    prices (0 on this machine)."""
+    prices (0 on this machine, None when the engine could not say); ``run``: which run of the
+    engine it was (its ids and links, as the engine names them)."""
 
     engine: str
-    usage: Mapping[str, float] = field(default_factory=dict)
-    estimated_cost_usd: float = 0.0
+    usage: Mapping[str, Any] = field(default_factory=dict)
+    estimated_cost_usd: float | None = 0.0
+    run: Mapping[str, Any] = field(default_factory=dict)
 
     def metadata(self) -> dict[str, dg.MetadataValue]:
+        cost = self.estimated_cost_usd
         return {
             ENGINE: dg.MetadataValue.text(self.engine),
+            ENGINE_RUN: dg.MetadataValue.json(dict(self.run)),
             ENGINE_USAGE: dg.MetadataValue.json(dict(self.usage)),
-            ESTIMATED_COST: dg.MetadataValue.float(round(self.estimated_cost_usd, 6)),
+            # null, not a misleading 0, when the engine could not say what it used
+            ESTIMATED_COST: dg.MetadataValue.null() if cost is None else dg.MetadataValue.float(round(cost, 6)),
         }
 
+    def of_run(self, run: Mapping[str, Any]) -> EngineUsage:
+        return replace(self, run=run)
 
-def local_usage(engine: str, wall_seconds: float) -> EngineUsage:
+
+def unknown_usage(engine: str, reason: str) -> EngineUsage:
+    """A build whose engine could not say what it used: the usage names why, and there is no cost."""
+    return EngineUsage(engine, {"unknown": reason}, None)
+
+
+def client_run(metadata: Mapping[str, dg.MetadataValue]) -> dict[str, Any]:
+    """A dagster-aws Pipes client's entries about its run (``AWS Glue Job Run ID``, its URL...) as
+    plain values, kept under one key so every engine's materialisation has the same entries."""
+    return {label: entry.value for label, entry in metadata.items()}
+
+
+def local_usage(engine: str, wall_seconds: float, run: Mapping[str, Any] | None = None) -> EngineUsage:
     """A build on this machine: its wall time, no bill."""
-    return EngineUsage(engine, {"wall_seconds": round(wall_seconds, 3)})
+    return EngineUsage(engine, {"wall_seconds": round(wall_seconds, 3)}, run=run or {})
 
 
 def glue_usage(execution_seconds: float, dpus: float, dpu_seconds: float | None = None) -> EngineUsage:
@@ -68,13 +89,15 @@ def glue_usage(execution_seconds: float, dpus: float, dpu_seconds: float | None 
     )
 
 
-def athena_usage(bytes_scanned: Sequence[int]) -> EngineUsage:
-    """Athena queries (``bytes_scanned`` per query; DDL statements are not listed)."""
+def athena_usage(bytes_scanned: Sequence[int], query_ids: Sequence[str] = ()) -> EngineUsage:
+    """Athena queries (``bytes_scanned`` per query; DDL statements are not listed; ``query_ids``
+    of every statement run)."""
     billed = sum(max(scanned, ATHENA_MINIMUM_BYTES) for scanned in bytes_scanned)
     return EngineUsage(
         "athena",
         {"queries": len(bytes_scanned), "bytes_scanned": sum(bytes_scanned)},
         billed / 10**12 * ATHENA_USD_PER_TB,
+        {"query_execution_ids": list(query_ids)},
     )
 
 

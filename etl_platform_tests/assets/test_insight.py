@@ -54,6 +54,8 @@ def test_report_is_published_with_its_charts_in_the_metadata(tmp_path) -> None:
     images = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)\)", metadata["charts"].value)
     assert len(images) == 2 and all(base64.b64decode(i).startswith(b"\x89PNG\r\n\x1a\n") for i in images)
     assert metadata["dagster/row_count"].value == 17 * 4 and metadata["published"].value is True
+    assert metadata["engine"].value == "duckdb" and metadata["estimated_cost_usd"].value == 0
+    assert metadata["engine_usage"].value["wall_seconds"] > 0
     assert metadata["top_correlations"].value.count("\n| ") == 10
     lineage = metadata["dagster/column_lineage"].value.deps_by_column
     assert {d.column_name for d in lineage["best_correlation"]} >= {"date", "website_visits", "opportunities"}

@@ -1,4 +1,5 @@
-"""An AWS account in a moto server: buckets, Glue database and jobs, scripts uploaded, ETL_* set."""
+"""An AWS account in a moto server: buckets, Glue database and jobs, an EMR Serverless application,
+scripts uploaded, ETL_* set."""
 
 from __future__ import annotations
 
@@ -10,10 +11,9 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from etl_platform.deploy import artifacts
-from etl_platform.infra_template import CONTRACT_ZIP, PIPES_ZIP
-from etl_platform.project import SHARED_SCRIPTS
+from etl_platform.project import CONTRACT_ZIP, PIPES_ZIP, SCRIPTS_PREFIX, SHARED_SCRIPTS
 from etl_platform.spark_service import free_port
-from etl_platform_tests.aws.fake_glue import GlueRuns
+from etl_platform_tests.aws.fake_glue import FakeRuns
 
 REGION = "us-east-1"
 DATA_BUCKET, ARTIFACT_BUCKET, SCRATCH_BUCKET = "etl-data", "etl-artifacts", "etl-scratch"
@@ -21,9 +21,9 @@ JOB_PREFIX, DATABASE, WORKGROUP = "etl-platform-", "etl_platform", "etl-platform
 SCRIPTS = ("process_sales_data.py", "process_marketing_data.py", "join_marketing_and_sales_data.py")
 # What every job loads beside its script, as the deployed jobs do: the shared modules, the contract
 # and dagster-pipes (so the scripts talk Pipes through the shipped copy, as on Glue).
-EXTRA_PY_FILES = ",".join(
-    f"s3://{ARTIFACT_BUCKET}/glue-scripts/{name}" for name in (*SHARED_SCRIPTS, CONTRACT_ZIP, PIPES_ZIP)
-)
+PY_FILES = (*SHARED_SCRIPTS, CONTRACT_ZIP, PIPES_ZIP)
+EXTRA_PY_FILES = ",".join(f"s3://{ARTIFACT_BUCKET}/{SCRIPTS_PREFIX}{name}" for name in PY_FILES)
+EMR_ROLE_ARN = "arn:aws:iam::123456789012:role/etl-platform-emr-serverless"
 
 
 def independent_catalog():
@@ -92,15 +92,16 @@ def aws(monkeypatch, tmp_path):
     for bucket in (DATA_BUCKET, ARTIFACT_BUCKET, SCRATCH_BUCKET):
         s3.create_bucket(Bucket=bucket)
     for name, content in artifacts().items():  # as `etl-platform deploy` uploads them
-        s3.put_object(Bucket=ARTIFACT_BUCKET, Key=f"glue-scripts/{name}", Body=content)
+        s3.put_object(Bucket=ARTIFACT_BUCKET, Key=f"{SCRIPTS_PREFIX}{name}", Body=content)
     glue.create_database(DatabaseInput={"Name": DATABASE})
+    boto3.client("athena", region_name=REGION).create_work_group(Name=WORKGROUP)
     for script in SCRIPTS:
         glue.create_job(
             Name=JOB_PREFIX + Path(script).stem,
             Role="arn:aws:iam::123456789012:role/etl-platform-glue",
             Command={
                 "Name": "glueetl",
-                "ScriptLocation": f"s3://{ARTIFACT_BUCKET}/glue-scripts/{script}",
+                "ScriptLocation": f"s3://{ARTIFACT_BUCKET}/{SCRIPTS_PREFIX}{script}",
                 "PythonVersion": "3",
             },
             DefaultArguments={"--extra-py-files": EXTRA_PY_FILES},
@@ -108,23 +109,49 @@ def aws(monkeypatch, tmp_path):
         )
     topic = boto3.client("sns", region_name=REGION).create_topic(Name="etl-platform-alerts")["TopicArn"]
     monkeypatch.setenv("ETL_ALERT_TOPIC_ARN", topic)
-    yield {"s3": s3, "glue": glue}
+    emr = boto3.client("emr-serverless", region_name=REGION)
+    application = emr.create_application(name="etl-platform", releaseLabel="emr-7.5.0", type="SPARK")
+    monkeypatch.setenv("ETL_ARTIFACT_BUCKET", ARTIFACT_BUCKET)
+    monkeypatch.setenv("ETL_EMR_SERVERLESS_APPLICATION_ID", application["applicationId"])
+    monkeypatch.setenv("ETL_EMR_SERVERLESS_ROLE_ARN", EMR_ROLE_ARN)
+    yield {"s3": s3, "glue": glue, "emr": emr, "emr_application": application["applicationId"]}
     server.stop()
 
 
 @pytest.fixture
-def glue_runs(aws, tmp_path) -> GlueRuns:
+def glue_runs(aws, tmp_path) -> FakeRuns:
     """The fake Glue service's memory of this test's runs, shared by every client a test makes."""
-    return GlueRuns(tmp_path / "glue-runs")
+    return FakeRuns(tmp_path / "glue-runs")
 
 
-def glue_runner_settings(runs: GlueRuns, **overrides: object) -> dict[str, object]:
+def glue_runner_settings(runs: FakeRuns, **overrides: object) -> dict[str, object]:
     """What a Glue runner against this moto stack is configured with (the fake Glue's ``runs`` included)."""
     return {
         "region_name": REGION,
         "job_prefix": JOB_PREFIX,
         "pipes_bucket": SCRATCH_BUCKET,
         "message_interval_seconds": 0.2,
+        "runs": runs,
+        **overrides,
+    }
+
+
+@pytest.fixture
+def emr_runs(aws, tmp_path) -> FakeRuns:
+    """The fake EMR Serverless service's memory of this test's runs."""
+    return FakeRuns(tmp_path / "emr-runs")
+
+
+def emr_runner_settings(aws: dict, runs: FakeRuns, **overrides: object) -> dict[str, object]:
+    """What an EMR Serverless runner against this moto stack is configured with (the fake's ``runs`` included)."""
+    return {
+        "region_name": REGION,
+        "pipes_bucket": SCRATCH_BUCKET,
+        "message_interval_seconds": 0.2,
+        "application_id": aws["emr_application"],
+        "execution_role_arn": EMR_ROLE_ARN,
+        "artifact_bucket": ARTIFACT_BUCKET,
+        "poll_interval_seconds": 0.2,
         "runs": runs,
         **overrides,
     }

@@ -39,6 +39,8 @@ import boto3
 import duckdb
 import pyarrow as pa
 
+from etl_platform.resources.athena import AthenaEngine
+
 PAGE_ROWS = 1000
 # Athena's name of a DuckDB result type where they differ (Trino sums and counts BIGINT as BIGINT).
 ATHENA_TYPES = {"hugeint": "bigint"}
@@ -224,3 +226,11 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+class FakeAthenaEngine(AthenaEngine):
+    """The real Athena engine over a FakeAthena: a new one for each client the engine asks for
+    (one per SQL job or query, which keeps its executions to itself)."""
+
+    def athena_client(self) -> FakeAthena:
+        return FakeAthena(self.region_name)

@@ -9,11 +9,14 @@ missing is not, so the script meets it missing, as on Glue), and the folder it w
 to S3 when it ends. boto3 in the script (the landing file's head, Pipes context and messages)
 talks to the moto server itself.
 
-Runs are kept in a ``GlueRuns`` a test's fixture owns and every client it makes shares, so a later
+Runs are kept in a ``FakeRuns`` a test's fixture owns and every client it makes shares, so a later
 client (a re-executed step's) sees the runs an earlier one started. With ``asynchronous`` a run
 goes on in the background like Glue's: start_job_run returns at once and get_job_run says RUNNING
 until the script ends; otherwise start_job_run returns when it has ended. As on Glue, the
 ``--extra-py-files`` are on the script's path, the contract's zip among them.
+
+``LocalSparkService`` is what a fake service does with a run, whichever service: the fake EMR
+Serverless (``fake_emr_serverless``) runs its job runs the same way.
 """
 
 # No `from __future__ import annotations` here: Dagster tells a ResourceDependency field from a
@@ -25,6 +28,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,29 +51,29 @@ def _split(uri: str) -> tuple[str, str]:
 
 @dataclass
 class FakeJobRun:
-    """One job run: its arguments as Glue records them, the script's process, and its outcome."""
+    """One job run: the parameters it was started with, the arguments its script got, the
+    script's process, and its outcome (in Glue's words: RUNNING, SUCCEEDED, FAILED, TIMEOUT,
+    STOPPED; a fake service says them in its own)."""
 
     run_id: str
-    job_name: str
+    params: dict[str, Any]
     arguments: dict[str, str]
     run_dir: Path
     state: str = "RUNNING"
     error: str | None = None
     process: subprocess.Popen | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    started: float = field(default_factory=time.monotonic)
+    ended: float | None = None
 
-    def as_job_run(self) -> dict[str, Any]:
-        job_run = {
-            "Id": self.run_id,
-            "JobName": self.job_name,
-            "JobRunState": self.state,
-            "Arguments": dict(self.arguments),
-        }
-        return job_run | ({"ErrorMessage": self.error} if self.error else {})
+    @property
+    def seconds(self) -> float:
+        """How long the script ran (so far)."""
+        return (self.ended or time.monotonic()) - self.started
 
 
-class GlueRuns:
-    """What the fake Glue service remembers: every run started (by run id) and the parameters each
+class FakeRuns:
+    """What a fake service remembers: every run started (by run id) and the parameters each
     start was given, with the folder the runs work in."""
 
     def __init__(self, workdir: Path):
@@ -78,11 +82,16 @@ class GlueRuns:
         self.started: list[dict[str, Any]] = []
 
 
-class FakeGlue:
-    def __init__(self, runs: GlueRuns, region_name: str, asynchronous: bool = False):
-        self._glue = boto3.client("glue", region_name=region_name)
+class LocalSparkService:
+    """Runs a job run's script here on local Spark, its S3 reads and writes mirrored to local
+    folders; ``moto`` is the client of the service it stands for (``SERVICE``), which records the runs."""
+
+    SERVICE: str
+
+    def __init__(self, runs: FakeRuns, region_name: str, asynchronous: bool = False):
         self._s3 = boto3.client("s3", region_name=region_name)
-        self.meta = self._glue.meta
+        self.moto = boto3.client(self.SERVICE, region_name=region_name)
+        self.meta = self.moto.meta
         self.runs = runs
         self.asynchronous = asynchronous
 
@@ -131,17 +140,21 @@ class FakeGlue:
                 if file.is_file() and not file.name.endswith(".crc"):
                     self._s3.upload_file(str(file), bucket, prefix + file.name)
 
-    def start_job_run(self, **params: Any) -> dict[str, str]:
-        run_id = self._glue.start_job_run(**params)["JobRunId"]  # moto checks the job exists
+    def launch(
+        self,
+        run_id: str,
+        params: dict[str, Any],
+        script_uri: str,
+        extra_uris: list[str],
+        arguments: dict[str, str],
+        environment: dict[str, str] | None = None,
+    ) -> FakeJobRun:
+        """Runs ``script_uri`` with ``arguments`` (``--name``: value), the ``extra_uris`` on its
+        path (the folder for modules, a zip as itself) and ``environment`` set."""
         self.runs.started.append(params)
-        job = self._glue.get_job(JobName=params["JobName"])["Job"]
-        arguments = {**job.get("DefaultArguments", {}), **params.get("Arguments", {})}
         run_dir = self.runs.workdir / run_id
-        script = self._download(job["Command"]["ScriptLocation"], run_dir / Path(job["Command"]["ScriptLocation"]).name)
-        extras = [
-            self._download(extra, run_dir / Path(extra).name)
-            for extra in filter(None, arguments.get("--extra-py-files", "").split(","))
-        ]
+        script = self._download(script_uri, run_dir / Path(script_uri).name)
+        extras = [self._download(extra, run_dir / Path(extra).name) for extra in extra_uris]
         buckets = self._mirror(run_dir, arguments)
         mounts = [
             f"--conf spark.hadoop.fs.viewfs.mounttable.{bucket}.linkFallback={folder.as_uri()}"
@@ -154,27 +167,23 @@ class FakeGlue:
             "pyspark-shell",
         ]
         env = {
-            **{
-                key: value for key, value in os.environ.items() if key not in SESSION_VARIABLES
-            },  # classic Spark, as on Glue
-            # Glue puts each extra file on the path: the folder for modules, a zip as itself.
+            **{key: value for key, value in os.environ.items() if key not in SESSION_VARIABLES},  # classic Spark
+            **(environment or {}),
             "PYTHONPATH": os.pathsep.join([str(run_dir), *(str(extra) for extra in extras if extra.suffix == ".zip")]),
             "PYSPARK_SUBMIT_ARGS": " ".join(submit),
             "SPARK_LOCAL_IP": "127.0.0.1",
         }
         command = [sys.executable, str(script), *[part for item in arguments.items() for part in item]]
-        run = FakeJobRun(
-            run_id=run_id, job_name=params["JobName"], arguments=dict(params.get("Arguments", {})), run_dir=run_dir
-        )
+        run = FakeJobRun(run_id=run_id, params=params, arguments=arguments, run_dir=run_dir)
         log = (run_dir / "output.log").open("w")
         run.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
         self.runs.runs[run_id] = run
         threading.Thread(
-            target=self._finish, args=(run, buckets, log), name=f"glue-run-{run_id[:12]}", daemon=True
+            target=self._finish, args=(run, buckets, log), name=f"fake-run-{run_id[:12]}", daemon=True
         ).start()
         if not self.asynchronous:
             run.done.wait()
-        return {"JobRunId": run_id}
+        return run
 
     def _finish(self, run: FakeJobRun, buckets: dict[str, Path], log: Any) -> None:
         """When the script ends: its output to S3 and SUCCEEDED, or FAILED with its last exception line."""
@@ -202,25 +211,52 @@ class FakeGlue:
                 errors = [line for line in output.splitlines() if _EXCEPTION_LINE.match(line)]
                 run.state, run.error = "FAILED", errors[-1] if errors else f"exit code {returncode}"
         finally:
+            run.ended = time.monotonic()
             run.done.set()
 
+    def stop(self, run_id: str) -> None:
+        run = self.runs.runs[run_id]
+        if run.process is not None and run.process.poll() is None:
+            run.state = "STOPPED"
+            run.process.terminate()
+
+
+class FakeGlue(LocalSparkService):
+    SERVICE = "glue"
+
+    def start_job_run(self, **params: Any) -> dict[str, str]:
+        run_id = self.moto.start_job_run(**params)["JobRunId"]  # moto checks the job exists
+        job = self.moto.get_job(JobName=params["JobName"])["Job"]
+        arguments = {**job.get("DefaultArguments", {}), **params.get("Arguments", {})}
+        extras = list(filter(None, arguments.get("--extra-py-files", "").split(",")))
+        self.launch(run_id, params, job["Command"]["ScriptLocation"], extras, arguments)
+        return {"JobRunId": run_id}
+
     def get_job_run(self, JobName: str, RunId: str, **_: Any) -> dict[str, Any]:  # noqa: N803 - boto3's names
-        return {"JobRun": self.runs.runs[RunId].as_job_run()}
+        """The run as Glue describes it, with its execution time (moto's runs never run) and workers."""
+        run = self.runs.runs[RunId]
+        job_run = {
+            "Id": RunId,
+            "JobName": JobName,
+            "JobRunState": run.state,
+            "Arguments": dict(run.params.get("Arguments", {})),
+            "ExecutionTime": int(run.seconds),
+            "WorkerType": run.params.get("WorkerType"),
+            "NumberOfWorkers": run.params.get("NumberOfWorkers"),
+        }
+        return {"JobRun": job_run | ({"ErrorMessage": run.error} if run.error else {})}
 
     def batch_stop_job_run(self, JobName: str, JobRunIds: list[str]) -> dict[str, Any]:  # noqa: N803
         for run_id in JobRunIds:
-            run = self.runs.runs[run_id]
-            if run.process is not None and run.process.poll() is None:
-                run.state = "STOPPED"
-                run.process.terminate()
+            self.stop(run_id)
         return {"SuccessfulSubmissions": [{"JobName": JobName, "JobRunId": run} for run in JobRunIds], "Errors": []}
 
 
 class FakeGlueRunner(GlueSparkRunner):
     """The real Glue runner (PipesGlueClient, S3 context and messages) over the fake Glue client."""
 
-    runs: dg.ResourceDependency[GlueRuns]
+    runs: dg.ResourceDependency[FakeRuns]
     asynchronous: bool = False
 
-    def glue_client(self) -> FakeGlue:
+    def job_client(self) -> FakeGlue:
         return FakeGlue(self.runs, self.region_name, self.asynchronous)

@@ -9,9 +9,11 @@ from botocore.exceptions import ClientError
 
 from etl_platform.contract.report import CheckOutcome
 from etl_platform.datasets import Capacity
-from etl_platform.infra_template import CONTRACT_ZIP
+from etl_platform.project import CONTRACT_ZIP
+from etl_platform.resources.aws_pipes import JobRun
 from etl_platform.resources.glue_runner import GlueSparkRunner
 from etl_platform.resources.script_run import ScriptFailed, ScriptRun
+from etl_platform.resources.usage import GLUE_USD_PER_DPU_HOUR
 from etl_platform_tests.aws.conftest import (
     ARTIFACT_BUCKET,
     DATA_BUCKET,
@@ -98,9 +100,28 @@ def test_starts_the_job_with_glue_arguments_and_reads_pipes_messages_from_s3(aws
     (materialization,) = result.asset_materializations_for_node("t")
     assert materialization.metadata["seen_input"].value == "s3://etl-data/landing/sales/a.csv"  # as Glue passes it
     assert f"/{CONTRACT_ZIP}/etl_platform/contract/" in materialization.metadata["contract"].value  # as shipped
-    assert materialization.metadata["AWS Glue Job Name"].value == "etl-platform-echo"
-    assert recorded == materialization.metadata["AWS Glue Job Run ID"].value  # for reattaching after a crash
+    assert materialization.metadata["engine_run"].value["AWS Glue Job Name"] == "etl-platform-echo"
+    assert (
+        recorded == materialization.metadata["engine_run"].value["AWS Glue Job Run ID"]
+    )  # for reattaching after a crash
     assert "hello from Glue" in logs
+    # What it cost: 5 G.2X workers, 10 DPUs, billed for at least a minute.
+    assert materialization.metadata["engine"].value == "glue"
+    assert materialization.metadata["engine_usage"].value["dpus"] == 10.0
+    assert materialization.metadata["estimated_cost_usd"].value == round(600 / 3600 * GLUE_USD_PER_DPU_HOUR, 6)
+
+
+@pytest.mark.parametrize(
+    ("reported", "dpu_seconds"),
+    [({}, 120 * 4.0), ({"DPUSeconds": 300.0}, 300.0)],
+)
+def test_glue_usage_is_its_dpu_seconds_when_reported_else_execution_time_times_dpus(reported, dpu_seconds) -> None:
+    runner = GlueSparkRunner(region_name=REGION, job_prefix=JOB_PREFIX, pipes_bucket=SCRATCH_BUCKET)
+    params = runner.job_run_params("echo.py", {}, Capacity("G.2X", 5, 30))
+    record = {"ExecutionTime": 120, "WorkerType": "G.1X", "NumberOfWorkers": 4, **reported}  # as the run was
+    usage = runner.usage(JobRun("jr", "SUCCEEDED", False, "", {}, None, record), params)
+    assert usage.usage == {"execution_seconds": 120.0, "dpus": 4.0, "dpu_seconds": dpu_seconds}
+    assert usage.estimated_cost_usd == pytest.approx(dpu_seconds / 3600 * GLUE_USD_PER_DPU_HOUR)
 
 
 def test_failed_run_fails_the_step_with_glues_message_and_no_retry_for_bad_data(aws, glue_runs) -> None:
@@ -116,7 +137,7 @@ def test_failed_run_fails_the_step_with_glues_message_and_no_retry_for_bad_data(
 class _Refusing(GlueSparkRunner):
     code: str
 
-    def glue_client(self):
+    def job_client(self):
         code = self.code
 
         class Client:
@@ -169,7 +190,7 @@ def _after_a_crash(glue) -> tuple[dg.ExecuteInProcessResult, list[str]]:
     new run of its lineage, on a runner whose Glue client is ``glue``: (that result, its log lines)."""
 
     class Runner(GlueSparkRunner):
-        def glue_client(self):
+        def job_client(self):
             return glue
 
     runner = Runner(
@@ -222,8 +243,13 @@ def test_re_execution_after_a_crash_reattaches_to_the_running_glue_run(aws) -> N
     assert result.success
     (materialization,) = result.asset_materializations_for_node("t")
     assert materialization.metadata["resumed"].value is True
-    assert materialization.metadata["AWS Glue Job Run ID"].value == "jr_earlier"
+    assert materialization.metadata["engine_run"].value["AWS Glue Job Run ID"] == "jr_earlier"
     assert any("reattaching to Glue run jr_earlier" in message for message in logs)
+    # This Glue says nothing of the run's execution time: the build stands, its usage unknown.
+    assert materialization.metadata["engine"].value == "glue"
+    assert materialization.metadata["engine_usage"].value == {"unknown": "KeyError: 'ExecutionTime'"}
+    assert materialization.metadata["estimated_cost_usd"].value is None
+    assert any("the usage of Glue run jr_earlier could not be read" in message for message in logs)
 
 
 def test_interrupting_the_dagster_run_stops_the_glue_run(aws) -> None:
@@ -248,7 +274,7 @@ def test_interrupting_the_dagster_run_stops_the_glue_run(aws) -> None:
             return {"SuccessfulSubmissions": [{"JobName": JobName, "JobRunId": JobRunIds[0]}], "Errors": []}
 
     class Runner(GlueSparkRunner):
-        def glue_client(self):
+        def job_client(self):
             return Interrupted()
 
     runner = Runner(
@@ -457,7 +483,7 @@ def test_a_step_retried_while_its_glue_run_goes_on_reattaches_to_it(aws) -> None
     glue = _PollRefused()
 
     class Runner(GlueSparkRunner):
-        def glue_client(self):
+        def job_client(self):
             return glue
 
     runner = Runner(

@@ -35,7 +35,7 @@ class _CrashingGlue(FakeGlue):
 class CrashingRunner(FakeGlueRunner):
     """Starts the Glue run (asynchronous, as on Glue), then dies before seeing it through."""
 
-    def glue_client(self) -> FakeGlue:
+    def job_client(self) -> FakeGlue:
         return _CrashingGlue(self.runs, self.region_name, asynchronous=True)
 
 
@@ -79,7 +79,7 @@ def test_re_executed_step_publishes_the_earlier_glue_runs_files(aws, glue_runs, 
 
     (materialization,) = result.asset_materializations_for_node("sales_daily")
     assert materialization.metadata["output_path"].value == earlier_output
-    assert materialization.metadata["AWS Glue Job Run ID"].value == glue_run_id
+    assert materialization.metadata["engine_run"].value["AWS Glue Job Run ID"] == glue_run_id
 
     # The Iceberg table, read by a client of its own: one snapshot, of attempt 1's files, 3 days.
     table = independent_catalog().load_table((DATABASE, "sales_daily"))

@@ -80,13 +80,15 @@ def materialization_of(result: dg.ExecuteInProcessResult, table: str) -> dg.Asse
     return materialization
 
 
-def check_shapes(result: dg.ExecuteInProcessResult) -> dict[str, tuple[bool, frozenset[str]]]:
-    """Each check a run evaluated: whether it passed, and its metadata's keys."""
-    return {
-        e.event_specific_data.check_name: (e.event_specific_data.passed, frozenset(e.event_specific_data.metadata))
+def check_shapes(result: dg.ExecuteInProcessResult, table: str) -> dict[str, tuple[bool, frozenset[str]]]:
+    """Each check a run evaluated on ``table``: whether it passed, and its metadata's keys."""
+    evaluations = [
+        e.event_specific_data
         for e in result.all_events
         if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
-    }
+        and e.event_specific_data.asset_key == dg.AssetKey(table)
+    ]
+    return {check.check_name: (check.passed, frozenset(check.metadata)) for check in evaluations}
 
 
 def test_landed_files_of_three_engines_become_the_joined_table_with_no_manual_step(
@@ -127,7 +129,7 @@ def test_landed_files_of_three_engines_become_the_joined_table_with_no_manual_st
     assert {"engine", "engine_usage", "estimated_cost_usd", "dagster/row_count", "rejected_rows"} <= keys["sales_daily"]
     engines = {table: m.metadata["engine"].value for table, m in materializations.items()}
     assert engines == {"sales_daily": "local_spark", "marketing_daily": "local_spark", "ad_spend_daily": "duckdb"}
-    checks = {table: check_shapes(result) for table, result in results.items()}
+    checks = {table: check_shapes(result, table) for table, result in results.items()}
     builtin = {"raw_schema", "parse_rejects", "date_valid", "date_gaps", "row_count_change"}
     for table, shapes in checks.items():
         assert builtin <= set(shapes), table

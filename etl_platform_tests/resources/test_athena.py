@@ -131,3 +131,36 @@ def test_slow_query_is_stopped_at_the_timeout() -> None:
         with pytest.raises(SqlError, match="q2 did not finish within 0 s"):
             engine.query("select 1")
         stub.assert_no_pending_responses()
+
+
+def test_each_querys_scanned_bytes_are_returned_and_priced_at_ten_megabytes_at_least() -> None:
+    engine = _Stubbed(
+        region_name=REGION, database="etl", workgroup="primary", output_location="s3://r/", poll_interval_seconds=0
+    )
+    finished = {"State": "SUCCEEDED"}
+    with Stubber(STUB_CLIENT) as stub:
+        stub.add_response("start_query_execution", {"QueryExecutionId": "q3"})
+        stub.add_response(
+            "get_query_execution",
+            {"QueryExecution": {"Status": finished, "Statistics": {"DataScannedInBytes": 25_000_000}}},
+        )
+        stub.add_response(
+            "get_query_results",
+            {
+                "ResultSet": {
+                    "Rows": [{"Data": [{"VarCharValue": "n"}]}, {"Data": [{"VarCharValue": "7"}]}],
+                    "ResultSetMetadata": {"ColumnInfo": [{"Name": "n", "Type": "bigint"}]},
+                }
+            },
+        )
+        stub.add_response("start_query_execution", {"QueryExecutionId": "q4"})
+        stub.add_response(
+            "get_query_execution", {"QueryExecution": {"Status": finished, "Statistics": {"DataScannedInBytes": 1_000}}}
+        )
+        result = engine.query("select count(*) as n from sales_daily")
+        written = engine.write_parquet("select 1 as n", "s3://data/reports/r/data/b2")
+    assert (result.rows, result.scanned_bytes, written) == ([(7,)], 25_000_000, 1_000)
+    usage = engine.usage([result.scanned_bytes, written], wall_seconds=3.0)
+    # 25 MB and the 10 MB minimum of the second query, at $5 per TB.
+    assert usage.engine == "athena" and usage.usage == {"queries": 2, "bytes_scanned": 25_001_000}
+    assert usage.estimated_cost_usd == pytest.approx(35e6 / 1e12 * 5)
