@@ -321,11 +321,12 @@ def test_rollback_of_the_current_snapshot_or_past_the_first_is_refused(three_bui
     )
 
 
-def test_generate_samples_writes_both_files(tmp_path, capsys) -> None:
+def test_generate_samples_writes_every_sample_file(tmp_path, capsys) -> None:
     assert cli.main(["generate-samples", "--out", str(tmp_path), "--scale", "0.05"]) == 0
     assert (tmp_path / "sales" / "sales_pipeline_sample.csv").is_file()
     assert (tmp_path / "marketing" / "marketing_data_sample.csv").is_file()
-    assert capsys.readouterr().out.count("wrote") == 2
+    assert (tmp_path / "ad_spend" / "ad_spend_sample.csv").is_file()
+    assert capsys.readouterr().out.count("wrote") == 3
 
 
 def test_a_failed_step_is_said_in_its_own_words() -> None:

@@ -14,12 +14,8 @@ PACKAGE = PROJECT_ROOT / "etl_platform"
 # Bottom to top; each part is a module or subpackage directly under etl_platform/.
 LAYERS = (
     ("contract", "project", "settings", "datasets"),  # names, rules and settings both sides share
-    (
-        "resources",
-        "spark_service",
-        "postgres_service",
-        "sql_jobs",
-    ),  # interfaces to storage and compute, and their implementations
+    # interfaces to storage and compute, their implementations, and the SQL engine's jobs
+    ("resources", "spark_service", "postgres_service", "sql_jobs"),
     ("tables", "quarantine", "sql_guard", "progress", "samples"),  # what the platform does with them
     ("assets", "checks", "automation", "insight", "jobs", "rollback"),  # the Dagster graph
     ("environment", "definitions", "instance", "serve", "deploy", "infra_template", "cli"),  # entry points
