@@ -18,7 +18,8 @@ from etl_platform.assets.processed import process_job
 from etl_platform.checks.settings import QualitySettings
 from etl_platform.contract.jobs import ProcessJob
 from etl_platform.contract.report import CheckOutcome, ScriptResult
-from etl_platform.datasets import InputDataset
+from etl_platform.datasets import Engine, InputDataset
+from etl_platform.project import SQL_SCRIPTS_DIR
 from etl_platform.resources.athena import AthenaEngine
 from etl_platform.resources.sql import DuckDBEngine
 from etl_platform.resources.usage import EngineUsage
@@ -31,7 +32,10 @@ LOG = logging.getLogger("sql_jobs_tests")
 
 
 def sql_text(dataset: InputDataset) -> str:
-    """The test SQL text computing what the dataset's Spark transform computes."""
+    """A SQL input's own text; for a Spark input, the test SQL text computing what its Spark
+    transform computes."""
+    if dataset.engine is Engine.SQL:
+        return (SQL_SCRIPTS_DIR / dataset.script).read_text()
     return (HERE / ("daily_sales.sql" if dataset.name == "sales" else "daily_marketing.sql")).read_text()
 
 

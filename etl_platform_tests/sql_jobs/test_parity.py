@@ -4,12 +4,19 @@ blocking, counts, reasons, lines), or the same failure. Spark runs once per case
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
+import math
+
 import lake_csv
 import lake_job
 import pytest
 
 from etl_platform.contract.errors import InputError
-from etl_platform.datasets import MARKETING, SALES
+from etl_platform.datasets import AD_SPEND, MARKETING, SALES
+from etl_platform.project import SAMPLES_DIR
+from etl_platform.samples import AD_SPEND_SAMPLE
 from etl_platform_tests.glue_scripts.test_bad_inputs import GOOD_ROWS, _checks, _csv, _run
 from etl_platform_tests.helpers import QUICKSIGHT_MARKETING, QUICKSIGHT_SALES, SALES_HEADER, sales_row
 from etl_platform_tests.sql_jobs.conftest import Outcome, run_athena, run_duckdb
@@ -161,3 +168,46 @@ def _spark_dataset(tmp_path, dataset, content: bytes) -> Outcome:
     )
     rows = sorted(pq.read_table(folder / "out").to_pylist(), key=lambda r: r["date"])
     return Outcome(None, rows, _checks(pipes))
+
+
+def _daily_spend(content: bytes) -> list[dict]:
+    """The ad-spend sample summed per day with the csv module: what the example's SQL must compute."""
+    days: dict[dt.date, dict] = {}
+    for row in csv.DictReader(io.StringIO(content.decode())):
+        day = dt.datetime.strptime(row["Date"], "%m/%d/%Y").date()
+        total = days.setdefault(day, {"date": day, "spend": [], "ad_impressions": 0, "ad_clicks": 0, "channels": set()})
+        total["spend"].append(float(row["Spend"]))
+        total["ad_impressions"] += int(row["Impressions"])
+        total["ad_clicks"] += int(row["Clicks"])
+        total["channels"].add(row["Channel"])
+    return [
+        {
+            "date": t["date"],
+            "ad_spend": round(math.fsum(t["spend"]), 2),
+            "ad_impressions": t["ad_impressions"],
+            "ad_clicks": t["ad_clicks"],
+            "ad_channels": len(t["channels"]),
+        }
+        for t in sorted(days.values(), key=lambda t: t["date"])
+    ]
+
+
+def test_the_ad_spend_example_computes_the_same_days_on_duckdb_and_athena(tmp_path, athena) -> None:
+    content = (SAMPLES_DIR / AD_SPEND_SAMPLE).read_bytes()
+    on_duckdb = run_duckdb(tmp_path, AD_SPEND, content)
+    assert on_duckdb.failure is None and all(c.passed for c in on_duckdb.checks.values())
+    assert on_duckdb.rows == _daily_spend(content)
+    assert_same(on_duckdb, run_athena(athena, AD_SPEND, content, name="ad_spend"))
+
+
+def test_the_ad_spend_examples_standard_sql_rules_fail_alike_on_duckdb_and_athena(tmp_path, athena) -> None:
+    lines = (SAMPLES_DIR / AD_SPEND_SAMPLE).read_bytes().splitlines(keepends=True)[:40]
+    lines[7] = b"1/4/2015,Search,,-12.50,1000,10\n"  # negative spend: the input rule fails
+    lines[9] = b"1/4/2015,Video,,3.5x,1000,10\n"  # not a double: rejected, with its line
+    content = b"".join(lines)
+    on_duckdb = run_duckdb(tmp_path, AD_SPEND, content)
+    rule = on_duckdb.checks["non_negative_delivery"]
+    assert not rule.passed and rule.blocking and rule.metadata["failing_rows"] == 1
+    rejects = on_duckdb.checks["parse_rejects"]
+    assert [(e["_line"], e["_reason"]) for e in rejects.metadata["examples"]] == [(10, "Spend: '3.5x' is not a double")]
+    assert_same(on_duckdb, run_athena(athena, AD_SPEND, content, name="ad_spend_bad"))
