@@ -25,7 +25,7 @@ import boto3
 import dagster_pipes
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
-from etl_platform.datasets import REGISTRY, Registry
+from etl_platform.datasets import REGISTRY, Engine, Registry
 from etl_platform.infra_template import (
     BASE_TEMPLATE,
     EMR_APPLICATION,
@@ -151,6 +151,9 @@ def _print_plan(
     runs = ", ".join(f"{d.name} ({d.script})" for d in emr_serverless_inputs(registry)) or "no input yet"
     image = f"image tag {emr_image_tag}" if emr_image_tag else "its image tag as deployed last"
     notes[EMR_APPLICATION] = f"runs {runs}; {image}"
+    sql_inputs = [d for d in registry.inputs if d.engine is Engine.SQL]
+    queries = ", ".join(f"{d.name} ({d.script})" for d in sql_inputs) or "no input yet"
+    notes["AthenaWorkGroup"] = f"runs the engagement report and the SQL inputs: {queries}"
     _print_resources(build_template(registry)["Resources"], notes, out)
     out(
         f"then upload to s3://<ArtifactBucketName output>/{SCRIPTS_PREFIX} (the bucket's name is known once the stack exists):"

@@ -117,8 +117,12 @@ def test_dry_run_makes_no_aws_calls_and_needs_no_credentials(monkeypatch, capsys
     )
     text = "\n".join(lines)
     assert "stack etl in eu-west-1" in text
-    for logical_id, kind in [("AthenaWorkGroup", "AWS::Athena::WorkGroup"), ("DataBucket", "AWS::S3::Bucket")]:
-        assert any(kind in line and line.endswith(logical_id) for line in lines), logical_id
+    assert any("AWS::S3::Bucket" in line and line.endswith("DataBucket") for line in lines)
+    assert any(
+        "AWS::Athena::WorkGroup" in line
+        and line.endswith("AthenaWorkGroup  (runs the engagement report and the SQL inputs: no input yet)")
+        for line in lines
+    )
     assert any(
         "AWS::Glue::Job" in line and line.endswith("ProcessSalesJob  (process_sales_data.py: 2 x G.1X, timeout 60 min)")
         for line in lines
@@ -174,6 +178,10 @@ def test_per_engine_the_plan_has_glue_jobs_for_spark_only_and_names_what_emr_ser
     assert (
         "AWS::EMRServerless::Application EmrServerlessApplication "
         "(runs marketing (process_marketing_data.py); image tag py311-1)"
+    ) in lines
+    assert (
+        "AWS::Athena::WorkGroup AthenaWorkGroup (runs the engagement report and the SQL inputs: "
+        "ad_spend (process_ad_spend.sql))"
     ) in lines
 
 
