@@ -26,7 +26,7 @@ from pathlib import Path
 
 import psutil
 
-from etl_platform.settings import get_settings, project_environment, subprocess_environment
+from etl_platform.settings import DEFAULT_DRIVER_MEMORY, get_settings, project_environment, subprocess_environment
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 # How the platform runs Spark on this machine, in the server or in a script's own JVM.
@@ -163,7 +163,7 @@ def _started(
 @contextmanager
 def spark_connect_server(
     master: str = "local[*]",
-    driver_memory: str = "2g",
+    driver_memory: str = DEFAULT_DRIVER_MEMORY,
     conf: Mapping[str, str] = LOCAL_CONF,
 ) -> Iterator[str]:
     """A Spark Connect server (a child JVM) for the block; yields its ``sc://`` URL.

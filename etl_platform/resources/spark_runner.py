@@ -26,7 +26,7 @@ from etl_platform.project import GLUE_SCRIPTS_DIR
 from etl_platform.resources.processing import FileProcessor
 from etl_platform.resources.script_run import ScriptRun, script_failed
 from etl_platform.resources.usage import local_usage
-from etl_platform.settings import subprocess_environment
+from etl_platform.settings import DEFAULT_DRIVER_MEMORY, subprocess_environment
 from etl_platform.spark_service import LOCAL_CONF, address
 
 
@@ -127,7 +127,7 @@ class LocalSparkRunner(SparkJobRunner):
 
     scripts_dir: str = str(GLUE_SCRIPTS_DIR)
     master: str = "local[*]"
-    driver_memory: str = "2g"
+    driver_memory: str = DEFAULT_DRIVER_MEMORY
     spark_conf: dict[str, str] = {}
     termination_timeout_seconds: float = 20
     remote: str | None = None
