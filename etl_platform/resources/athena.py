@@ -74,16 +74,18 @@ class AthenaEngine(SqlEngine):
     def s3_client(self) -> Any:
         return boto3.client("s3", region_name=self.region_name)
 
-    def finished(self, athena: Any, sql: str) -> tuple[str, dict[str, Any]]:
+    def finished(self, athena: Any, sql: str, limit_seconds: float | None = None) -> tuple[str, dict[str, Any]]:
         """Runs ``sql`` to its end: its id and its execution (``Status``, ``Statistics``); raises
-        ``SqlError`` with Athena's reason when it fails, ``status`` then in its ``execution``."""
+        ``SqlError`` with Athena's reason when it fails, ``status`` then in its ``execution``. It is
+        stopped after ``query_timeout_seconds``, or ``limit_seconds`` if sooner."""
+        limit = self.query_timeout_seconds if limit_seconds is None else min(self.query_timeout_seconds, limit_seconds)
         query_id = athena.start_query_execution(
             QueryString=sql,
             QueryExecutionContext={"Database": self.database},
             WorkGroup=self.workgroup,
             ResultConfiguration={"OutputLocation": self.output_location},
         )["QueryExecutionId"]
-        deadline = time.monotonic() + self.query_timeout_seconds
+        deadline = time.monotonic() + limit
         while True:
             execution = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
             status = execution["Status"]
@@ -94,13 +96,14 @@ class AthenaEngine(SqlEngine):
                 raise AthenaQueryError(f"Athena query {query_id} {status['State'].lower()}: {reason}", status)
             if time.monotonic() > deadline:
                 athena.stop_query_execution(QueryExecutionId=query_id)
-                raise AthenaQueryError(
-                    f"Athena query {query_id} did not finish within {self.query_timeout_seconds:g} s (stopped)", status
-                )
+                raise AthenaQueryError(f"Athena query {query_id} did not finish within {limit:g} s (stopped)", status)
             time.sleep(self.poll_interval_seconds)
 
-    def run_sql_job(self, job: ProcessJob, sql: str, log: Log) -> tuple[ScriptResult, EngineUsage]:
-        runner = AthenaRunner(self, self.athena_client(), self.s3_client())
+    def run_sql_job(
+        self, job: ProcessJob, sql: str, log: Log, timeout_minutes: float | None = None
+    ) -> tuple[ScriptResult, EngineUsage]:
+        deadline = time.monotonic() + timeout_minutes * 60 if timeout_minutes else None
+        runner = AthenaRunner(self, self.athena_client(), self.s3_client(), deadline)
         try:
             result = process_landing_file(runner, job, sql, log)
         finally:
@@ -177,12 +180,13 @@ class AthenaRunner(SqlRunner):
     the results location (an external table reads a whole folder), read through a temporary
     OpenCSVSerde table; the output is UNLOADed and checked through a temporary Parquet table.
     ``clean_up`` drops both tables and the copy. ``scanned``: bytes scanned per non-DDL query;
-    ``queries``: the id of every statement run."""
+    ``queries``: the id of every statement run. Past ``deadline`` (the job's timeout, a monotonic
+    time), the running query is stopped."""
 
     dialect = TRINO
 
-    def __init__(self, engine: AthenaEngine, athena: Any, s3: Any):
-        self.engine, self.athena, self.s3 = engine, athena, s3
+    def __init__(self, engine: AthenaEngine, athena: Any, s3: Any, deadline: float | None = None):
+        self.engine, self.athena, self.s3, self.deadline = engine, athena, s3, deadline
         self.tag = uuid.uuid4().hex[:12]
         self.scratch = f"{engine.output_location.rstrip('/')}/inputs/{self.tag}/"
         self.scanned: list[int] = []
@@ -191,7 +195,8 @@ class AthenaRunner(SqlRunner):
 
     def _run(self, sql: str, ddl: bool = False) -> str:
         try:
-            query_id, execution = self.engine.finished(self.athena, sql)
+            remaining = None if self.deadline is None else max(self.deadline - time.monotonic(), 0)
+            query_id, execution = self.engine.finished(self.athena, sql, remaining)
         except AthenaQueryError as error:
             raise QueryFailed.of(str(error), _retryable(error.status, str(error))) from None
         except (ClientError, BotoCoreError) as error:  # throttled, or Athena unreachable

@@ -3,6 +3,7 @@ Athena (with the Glue Data Catalog) on AWS."""
 
 from __future__ import annotations
 
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -48,15 +49,19 @@ class SqlEngine(dg.ConfigurableResource, FileProcessor, ABC):
     def process_file(
         self, context: dg.AssetExecutionContext, script: str, job: ProcessJob, capacity: Capacity
     ) -> ScriptRun:
-        result, usage = self.run_sql_job(job, (SQL_SCRIPTS_DIR / script).read_text(encoding="utf-8"), context.log)
+        sql = (SQL_SCRIPTS_DIR / script).read_text(encoding="utf-8")
+        result, usage = self.run_sql_job(job, sql, context.log, timeout_minutes=capacity.timeout_minutes)
         if result.failure is not None:
             raise script_failed(context, script, result, died=result.failure.message)
         return ScriptRun(result, usage.metadata())
 
     @abstractmethod
-    def run_sql_job(self, job: ProcessJob, sql: str, log: Log) -> tuple[ScriptResult, EngineUsage]:
+    def run_sql_job(
+        self, job: ProcessJob, sql: str, log: Log, timeout_minutes: float | None = None
+    ) -> tuple[ScriptResult, EngineUsage]:
         """The SQL text ``sql`` over ``job``'s landing file, with the contract of a Spark script
-        (``sql_jobs.build``): what it reports, and what the engine used."""
+        (``sql_jobs.build``): what it reports, and what the engine used. A job still running after
+        ``timeout_minutes`` is stopped and fails, retryable, as a Spark job past its timeout does."""
 
     @abstractmethod
     def query(self, sql: str, as_of: str | None = None) -> QueryResult:
@@ -85,12 +90,14 @@ class DuckDBRunner(SqlRunner):
 
     dialect = DUCKDB
 
-    def __init__(self, connection: duckdb.DuckDBPyConnection):
-        self.connection = connection
+    def __init__(self, connection: duckdb.DuckDBPyConnection, timeout_minutes: float | None = None):
+        self.connection, self.timeout_minutes = connection, timeout_minutes
 
     def _run(self, statement: str) -> duckdb.DuckDBPyConnection:
         try:
             return self.connection.execute(statement)
+        except duckdb.InterruptException:  # the job's timeout (run_sql_job's timer) interrupted it
+            raise QueryFailed.of(f"the SQL job timed out after {self.timeout_minutes:g} minutes", True) from None
         except duckdb.Error as error:
             raise QueryFailed.of(f"DuckDB: {_message(error)}", isinstance(error, duckdb.IOException)) from None
 
@@ -152,12 +159,22 @@ class DuckDBEngine(SqlEngine):
             columns = [description[0] for description in cursor.description or []]
             return QueryResult(columns=columns, rows=cursor.fetchall() if columns else [])
 
-    def run_sql_job(self, job: ProcessJob, sql: str, log: Log) -> tuple[ScriptResult, EngineUsage]:
+    def run_sql_job(
+        self, job: ProcessJob, sql: str, log: Log, timeout_minutes: float | None = None
+    ) -> tuple[ScriptResult, EngineUsage]:
         started = time.monotonic()
         Path(job.output_path).mkdir(parents=True, exist_ok=True)
         with duckdb.connect(":memory:") as connection:
             connection.execute("SET TimeZone = 'UTC'")
-            result = process_landing_file(DuckDBRunner(connection), job, sql, log)
+            # DuckDB runs in this process: the timeout interrupts its query from a timer thread.
+            timer = threading.Timer(timeout_minutes * 60, connection.interrupt) if timeout_minutes else None
+            if timer:
+                timer.start()
+            try:
+                result = process_landing_file(DuckDBRunner(connection, timeout_minutes), job, sql, log)
+            finally:
+                if timer:
+                    timer.cancel()
         return result, local_usage("duckdb", time.monotonic() - started)
 
     def write_parquet(self, sql: str, location: str) -> int:

@@ -164,3 +164,16 @@ def test_each_querys_scanned_bytes_are_returned_and_priced_at_ten_megabytes_at_l
     # 25 MB and the 10 MB minimum of the second query, at $5 per TB.
     assert usage.engine == "athena" and usage.usage == {"queries": 2, "bytes_scanned": 25_001_000}
     assert usage.estimated_cost_usd == pytest.approx(35e6 / 1e12 * 5)
+
+
+def test_a_query_is_stopped_at_the_jobs_limit_when_it_comes_before_athenas_own() -> None:
+    engine = _Stubbed(
+        region_name=REGION, database="etl", workgroup="primary", output_location="s3://r/", poll_interval_seconds=0
+    )
+    with Stubber(STUB_CLIENT) as stub:
+        stub.add_response("start_query_execution", {"QueryExecutionId": "q5"})
+        stub.add_response("get_query_execution", {"QueryExecution": {"Status": {"State": "RUNNING"}}})
+        stub.add_response("stop_query_execution", {}, {"QueryExecutionId": "q5"})
+        with pytest.raises(SqlError, match="q5 did not finish within 0 s"):
+            engine.finished(STUB_CLIENT, "select 1", limit_seconds=0)  # query_timeout_seconds stays 300
+        stub.assert_no_pending_responses()

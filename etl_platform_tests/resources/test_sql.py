@@ -198,3 +198,18 @@ def test_process_file_fails_bad_input_as_the_datas_fault(tmp_path) -> None:
     (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     error = failure.step_failure_data.user_failure_data
     assert error is not None and "seems delimited by ';'" in (error.description or "")
+
+
+def test_a_sql_job_past_its_timeout_is_interrupted_and_fails_retryable(tmp_path) -> None:
+    from etl_platform.datasets import SALES
+    from etl_platform_tests.glue_scripts.test_bad_inputs import _csv
+    from etl_platform_tests.sql_jobs.conftest import LOG, sql_job
+
+    source = tmp_path / "in.csv"
+    source.write_bytes(_csv())
+    job = sql_job(SALES, str(source), str(tmp_path / "out"))
+    # Billions of rows to count: minutes of work that the job's timeout (0.6 s) cuts short.
+    endless = 'SELECT "Date" AS "date", count(*) AS n FROM typed_input, range(5000000000) GROUP BY "Date"'
+    result, _ = _engine(tmp_path).run_sql_job(job, endless, LOG, timeout_minutes=0.01)
+    assert result.build is None and result.failure is not None
+    assert result.failure.message == "the SQL job timed out after 0.01 minutes" and result.failure.retryable
