@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from lake_checks import daily_table_outcomes, examples, join_coverage_outcome, row_check_outcomes
-from lake_csv import CORRUPT_RECORD, read_head, read_header, read_landing_csv, record_lines
+from lake_csv import read_landing_csv
 from lake_job import LakeJobError, Reporter, spark_session
 from lake_types import TypedInput, apply_types
 from lake_write import table_columns, write_parquet
@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from etl_platform.contract.jobs import JoinJob, ProcessJob
-from etl_platform.contract.landing import MissingColumnsError
+from etl_platform.contract.landing import CORRUPT_RECORD, MissingColumnsError, read_head, read_header, record_lines
 from etl_platform.contract.outcomes import parse_outcomes, schema_outcome
 from etl_platform.contract.report import BuildReport, ColumnSource
 

@@ -1,36 +1,15 @@
 """Reading a landing CSV with Spark, every column as a string. Vetting the file and finding the
 line a record starts on are the contract's (``etl_platform.contract.landing``), shared with the
-SQL engine; they are importable from here as the scripts always imported them."""
+SQL engine."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lake_job import LakeJobError
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StringType, StructField, StructType
 
-from etl_platform.contract import landing
-from etl_platform.contract.errors import InputError
-from etl_platform.contract.landing import CORRUPT_RECORD, HEAD_BYTES, open_landing, read_head, record_lines
-
-__all__ = [
-    "CORRUPT_RECORD",
-    "HEAD_BYTES",
-    "open_landing",
-    "read_head",
-    "read_header",
-    "read_landing_csv",
-    "record_lines",
-]
-
-
-def read_header(head: bytes, source: str) -> list[str]:
-    """The contract's ``read_header``, failing as the scripts' own input error."""
-    try:
-        return landing.read_header(head, source)
-    except InputError as error:
-        raise LakeJobError(str(error), error.line) from None
+from etl_platform.contract.landing import CORRUPT_RECORD, read_head, read_header
 
 
 def read_landing_csv(

@@ -8,13 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from lake_checks import failing
-from lake_csv import CORRUPT_RECORD
 from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
 from etl_platform.contract.checks import RowCheck
 from etl_platform.contract.columns import SPARK_TYPES, ExpectedColumn, quote_identifier
-from etl_platform.contract.landing import match_columns
+from etl_platform.contract.landing import CORRUPT_RECORD, match_columns
 
 # A row's place in the file while rejected rows are picked as examples (an internal column).
 POSITION = "__position"

@@ -5,13 +5,13 @@ from dataclasses import replace
 from unittest.mock import MagicMock
 
 import lake_builds
-import lake_csv
 import lake_job
 import pytest
 from process_sales_data import daily_sales
 
 from etl_platform.assets.processed import process_job
 from etl_platform.checks.settings import QualitySettings
+from etl_platform.contract import landing
 from etl_platform.contract.errors import InputError
 from etl_platform.contract.report import CheckOutcome, FailureKind, ScriptResult
 from etl_platform.datasets import SALES
@@ -92,7 +92,7 @@ def test_the_failure_record_names_the_line_at_fault(tmp_path, content, line) -> 
     source = tmp_path / "in.csv"
     source.write_bytes(content)
     with pytest.raises(InputError) as raised:
-        lake_csv.read_header(lake_csv.read_head(str(source)), str(source))
+        landing.read_header(landing.read_head(str(source)), str(source))
     failure = lake_job.failure_of(raised.value, storage=None)
     assert (failure.kind, failure.line) == (FailureKind.DATA, line)
 

@@ -9,10 +9,10 @@ import datetime as dt
 import io
 import math
 
-import lake_csv
 import lake_job
 import pytest
 
+from etl_platform.contract import landing
 from etl_platform.contract.errors import InputError
 from etl_platform.datasets import AD_SPEND, MARKETING, SALES
 from etl_platform.project import SAMPLES_DIR
@@ -39,7 +39,7 @@ def _spark(tmp_path, content: bytes, max_reject_share: float = 0.0, multiline: b
 def _failure_line(source: str, error: str) -> int | None:
     """The line the Spark script's failure record names (``lake_job.failure_of``): the vetting's."""
     try:
-        lake_csv.read_header(lake_csv.read_head(source), source)
+        landing.read_header(landing.read_head(source), source)
     except InputError as raised:
         return raised.line if str(raised) == error else None
     return None
