@@ -61,7 +61,7 @@ materialize: $(STAMP)
 
 # The benchmark (about an hour on 2 cores; inputs are cached under benchmarks/results/inputs).
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks --scales 1,100,500 --repeat 3 --out benchmarks/results/bench.json
+	$(BIN)/python -m benchmarks --scales 1,100,500 --repeat 3 --suite --out benchmarks/results/bench.json
 
 clean:
 	rm -rf .lake .dagster

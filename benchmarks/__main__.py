@@ -1,10 +1,16 @@
 """``python -m benchmarks``: measure the platform against its floors and print the targets.
 
-    python -m benchmarks --scales 1,100,500 --repeat 3 --out benchmarks/results/run.json
+    python -m benchmarks --scales 1,100,500 --repeat 3 --suite --out benchmarks/results/run.json
 
 Inputs are generated once per scale into ``--cache-dir`` and reused. Everything else (lakes,
 Dagster instances, outputs) lives in a temporary ``--work-dir`` and is removed. Dagster's and
 Spark's logs go to the ``.log`` file next to the JSON.
+
+``platform_daemon`` (1x only) starts ``dagster dev`` as ``make dev`` does and times landing ->
+joined table published, its sensors' and automation's intervals included (the settings in
+effect, never overridden here), from cold and then warm. ``--suite`` then runs the project's
+test suite (``python -m pytest -n 2 --dist loadfile -q -p no:cacheprovider``, about 9 minutes),
+its output to the log, for the "test suite <= 8 min" target (a run with failures is a MISS).
 """
 
 from __future__ import annotations
@@ -19,7 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 # A transient Spark failure must show as a failed measurement, not as a silent 15 s+ retry
-# back-off inside a timed run. Set before the asset definitions (and their retry policy) load.
+# back-off inside a timed run. Set before the asset definitions (and their retry policy) load;
+# the test suite (--suite) runs without it, as `make test` does, unless it was set already.
+HARNESS_VARIABLES = () if "ETL_SPARK_RETRIES" in os.environ else ("ETL_SPARK_RETRIES",)
 os.environ.setdefault("ETL_SPARK_RETRIES", "0")
 
 from benchmarks import report  # noqa: E402
@@ -31,7 +39,12 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 2)[2],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--scales", default="1,100,500", help="comma-separated multiples of the QuickSight sizes")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions per contender and scale (medians)")
     parser.add_argument("--out", type=Path, help="JSON results (default: benchmarks/results/bench-<time>.json)")
@@ -45,6 +58,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--one-server",
         action="store_true",
         help="one Spark Connect server for every platform measurement, its start timed in none (quicker checks)",
+    )
+    parser.add_argument(
+        "--suite",
+        action="store_true",
+        help="after everything else, run and time the project's test suite (about 9 min) for its target",
     )
     parser.add_argument(
         "--report",
@@ -68,6 +86,8 @@ def settings_from(args: argparse.Namespace, work_dir: Path, log: Path) -> Settin
         contenders=tuple(c for c in ALL_CONTENDERS if c in args.contenders.split(",")),
         tick_objects=args.tick_objects,
         one_server=args.one_server,
+        suite=args.suite,
+        suite_unset=HARNESS_VARIABLES,
     )
 
 
@@ -75,11 +95,13 @@ def summaries(raw: dict) -> dict:
     """Everything derived from the raw runs: per-scale summaries, the sensor tick, the targets."""
     scales = [report.summarize_scale(s) for s in raw["scales"]]
     tick = report.sensor_tick_summary(raw["sensor_tick_runs"])
+    suite = raw.get("suite")
     return {
         "units": report.__doc__.split("Units: ", 1)[1].strip(),
         "scales": scales,
         "sensor_tick": tick,
-        "targets": report.targets(scales, tick),
+        "suite": suite,
+        "targets": report.targets(scales, tick, suite),
     }
 
 
@@ -94,7 +116,11 @@ def build_results(raw: dict, settings: Settings, started: dict, ended: dict) -> 
             "contenders": list(settings.contenders),
             "tick_objects": settings.tick_objects,
             "one_server": settings.one_server,
+            "suite": settings.suite,
             "spark_retries": get_settings().spark_retries,
+            # What the daemon ran with (platform_daemon): the settings' values, never overridden.
+            "sensor_interval_seconds": get_settings().sensor_interval_seconds,
+            "automation_interval_seconds": get_settings().automation_interval_seconds,
         },
         **summaries(raw),
     }
@@ -106,6 +132,7 @@ def raw_runs(results: dict) -> dict:
     return {
         "scales": [{key: scale[key] for key in keep} for scale in results["scales"]],
         "sensor_tick_runs": results["sensor_tick"]["runs"],
+        "suite": results.get("suite"),
     }
 
 
@@ -130,6 +157,10 @@ def print_report(results: dict) -> None:
     say("\nplatform outputs:")
     for line in report.output_lines(results["scales"]):
         say(line)
+    suite = results.get("suite")
+    if suite:
+        counts = ", ".join(f"{suite[key]} {key}" for key in ("passed", "failed", "errors", "skipped") if suite.get(key))
+        say(f"\ntest suite: {suite['seconds'] / 60:.1f} min, {counts or 'no summary'}, exit code {suite['exit_code']}")
     say("\ntargets:")
     for line in report.target_lines(results["targets"]):
         say(line)

@@ -2,7 +2,10 @@
 
 Units: seconds of wall time (median of the successful repetitions); MB = 10^6 bytes of CSV input
 (both files); rows = CSV data rows of both files; peak RSS = the highest of the repetitions
-(peak is about capacity, so the worst case counts); GB = 10^9 bytes.
+(peak is about capacity, so the worst case counts); GB = 10^9 bytes. The daemon's figures
+(``platform_daemon``, 1x only): seconds from landing until the joined table is published under a
+running ``dagster dev``, its polling intervals included; its headline is the warm cycle, both
+cycles are kept. The test suite (``--suite``): minutes of wall time, one run.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ LABELS = {
     "platform": "platform: whole graph",
     "platform_warm_rerun": "platform: warm re-run sales_daily",
     "platform_latency": "platform: land -> published",
+    "platform_daemon": "platform: daemon, land -> joined",
 }
+PLATFORM_OUTPUTS = ("platform", "platform_latency", "platform_daemon")
 MB, GB = 1e6, 1e9
 
 
@@ -43,7 +48,9 @@ def summarize(runs: list[dict], rows: int, input_bytes: int, key: str = "seconds
     if good and "outputs" in good[-1]:
         summary["outputs"] = good[-1]["outputs"]
     if good and "phases" in good[-1]:
-        summary["phases_median"] = {p: statistics.median(r["phases"][p] for r in good) for p in good[-1]["phases"]}
+        summary["phases_median"] = {
+            p: statistics.median(r["phases"][p] for r in good if p in r.get("phases", {})) for p in good[-1]["phases"]
+        }
     profile_key = "warm_rerun_profile" if key == "warm_rerun_seconds" else "profile"
     profiles = [run[profile_key] for run in good if run.get(profile_key)]
     if profiles:
@@ -73,6 +80,8 @@ def summarize_scale(scale_runs: dict) -> dict:
         # The re-run processes the sales file only: its rates are over that file.
         rerun = summarize(runs["platform"], inputs["sales_rows"], inputs["sales_bytes"], key="warm_rerun_seconds")
         contenders["platform_warm_rerun"] = {k: v for k, v in rerun.items() if k != "outputs"}
+    if "platform_daemon" in contenders:
+        contenders["platform_daemon"].update(daemon_summary(runs["platform_daemon"]))
     seconds = {name: summary["seconds"] for name, summary in contenders.items()}
     return {
         "scale": scale_runs["scale"],
@@ -89,6 +98,26 @@ def summarize_scale(scale_runs: dict) -> dict:
         },
         "output_rows": output_rows(contenders),
         "runs": runs,
+    }
+
+
+def daemon_summary(runs: list[dict]) -> dict:
+    """The daemon's cold and warm cycles (medians and each), and the intervals it ran with."""
+    good = [run for run in ok_runs(runs) if "cold_seconds" in run and "warm_seconds" in run]
+    colds, warms = [run["cold_seconds"] for run in good], [run["warm_seconds"] for run in good]
+    return {
+        "cold_seconds": statistics.median(colds) if colds else None,
+        "warm_seconds": statistics.median(warms) if warms else None,
+        "cold_seconds_each": colds,
+        "warm_seconds_each": warms,
+        "intervals": good[-1].get("intervals") if good else None,
+        # A clean stop: `dagster dev` exits 0 and nothing it started outlives it.
+        "exit_statuses": [run.get("exit_status") for run in good],
+        "left_running": [process for run in good for process in run.get("left_running") or []],
+        # The last repetition's runs per cycle (created, started, ended after landing): what the phases sum up.
+        "runs_last": {name: cycle.get("runs", []) for name, cycle in (good[-1].get("cycles") or {}).items()}
+        if good
+        else {},
     }
 
 
@@ -128,13 +157,15 @@ class Target:
     unit: str
     at_most: bool = True
     note: str = ""
+    # Why the measurement does not count, however good its figure (a test suite with failures).
+    failure: str | None = None
 
     def to_json(self) -> dict:
         if self.measured is None:
             status, miss = "n/a", None
         else:
             passed = self.measured <= self.limit if self.at_most else self.measured >= self.limit
-            status = "PASS" if passed else "MISS"
+            status = "PASS" if passed and self.failure is None else "MISS"
             miss = (
                 (self.measured / self.limit if self.at_most else self.limit / self.measured) if self.measured else None
             )
@@ -146,7 +177,7 @@ class Target:
             "unit": self.unit,
             "comparison": "<=" if self.at_most else ">=",
             "factor_off": miss,
-            "note": self.note,
+            "note": self.failure or self.note,
         }
 
 
@@ -154,57 +185,68 @@ def _by_label(scales: list[dict]) -> dict[float, dict]:
     return {s["scale"]: s for s in scales}
 
 
+def _contender(scale: dict | None, contender: str) -> dict:
+    return (scale or {}).get("contenders", {}).get(contender) or {}
+
+
 def _seconds(scale: dict | None, contender: str) -> float | None:
-    return (scale or {}).get("contenders", {}).get(contender, {}).get("seconds")
+    return _contender(scale, contender).get("seconds")
+
+
+def _over_bare_spark(scale: dict | None) -> float | None:
+    return (scale or {}).get("ratios", {}).get("platform_over_bare_spark")
 
 
 def _platform_files(scales: list[dict]) -> float | None:
     counts = [
         info["parquet_files"]
         for scale in scales
-        for name in ("platform", "platform_latency")
+        for name in PLATFORM_OUTPUTS
         for info in (scale["contenders"].get(name, {}).get("outputs") or {}).values()
     ]
     return max(counts) if counts else None
 
 
 def _peak_gb(scale: dict | None) -> float | None:
-    peaks = [
-        (scale or {}).get("contenders", {}).get(n, {}).get("peak_rss_bytes") for n in ("platform", "platform_latency")
-    ]
-    peaks = [p for p in peaks if p]
-    return max(peaks) / GB if peaks else None
+    peaks = [_contender(scale, n).get("peak_rss_bytes") for n in ("platform", "platform_latency")]
+    known = [p for p in peaks if p]
+    return max(known) / GB if known else None
 
 
-def targets(scales: list[dict], tick: dict) -> list[dict]:
-    """The targets against the measured medians; n/a where a scale was not run."""
+def suite_target(suite: dict | None) -> Target:
+    """The test suite's minutes; a run with failures (or no summary) is a MISS with its reason."""
+    suite = suite or {}
+    seconds = suite.get("seconds")
+    return Target(
+        "test suite <= 8 min",
+        seconds / 60 if seconds is not None else None,
+        8.0,
+        "min",
+        failure=suite.get("error"),
+    )
+
+
+def targets(scales: list[dict], tick: dict, suite: dict | None = None) -> list[dict]:
+    """The targets against the measured medians; n/a where a scale, a contender or the suite was not run."""
     by = _by_label(scales)
-    s1, s100, s500 = by.get(1), by.get(100), by.get(500)
-    t100, t500 = _seconds(s100, "platform"), _seconds(s500, "platform")
+    s1, s500 = by.get(1), by.get(500)
+    daemon = _contender(s1, "platform_daemon")
     return [
+        *(
+            Target(f"{label} whole graph <= 1.3x bare PySpark", _over_bare_spark(by.get(scale)), 1.3, "x").to_json()
+            for scale, label in ((1, "1x"), (100, "100x"), (500, "500x"))
+        ),
         Target(
-            "1x whole graph <= 1.5x bare PySpark",
-            (s1 or {}).get("ratios", {}).get("platform_over_bare_spark"),
-            1.5,
-            "x",
+            "warm re-run of one processed asset <= 2 s (1x)", _seconds(s1, "platform_warm_rerun"), 2.0, "s"
         ).to_json(),
         Target(
-            "warm re-run of one processed asset < 3 s (1x)", _seconds(s1, "platform_warm_rerun"), 3.0, "s"
+            "land -> joined published under the daemon, warm server, 1x <= 20 s", daemon.get("warm_seconds"), 20.0, "s"
         ).to_json(),
         Target(
-            "500x whole graph <= 1.3x bare PySpark",
-            (s500 or {}).get("ratios", {}).get("platform_over_bare_spark"),
-            1.3,
-            "x",
+            "land -> joined published under the daemon, from cold, 1x <= 45 s", daemon.get("cold_seconds"), 45.0, "s"
         ).to_json(),
-        Target(
-            "500x whole graph >= 34 MB/s",
-            ((s500 or {}).get("contenders", {}).get("platform") or {}).get("mb_per_second"),
-            34.0,
-            "MB/s",
-            at_most=False,
-        ).to_json(),
-        Target("time(500x) <= 1.5x time(100x) (whole graph)", ratio(t500, t100), 1.5, "x").to_json(),
+        Target("peak memory at 500x <= 1.5 GB (all processes)", _peak_gb(s500), 1.5, "GB").to_json(),
+        suite_target(suite).to_json(),
         Target("<= 2 Parquet files per output table", _platform_files(scales), 2, "files").to_json(),
         Target(
             f"sensor tick < 1 s ({tick.get('objects') or 0:,} objects, slowest tick of a pass)",
@@ -212,7 +254,6 @@ def targets(scales: list[dict], tick: dict) -> list[dict]:
             1.0,
             "s",
         ).to_json(),
-        Target("peak memory at 500x < 2.5 GB (platform)", _peak_gb(s500), 2.5, "GB").to_json(),
     ]
 
 
@@ -237,6 +278,10 @@ def table_lines(scales: list[dict]) -> list[str]:
             detail = breakdown(scale["contenders"].get(name, {}))
             if detail:
                 lines.append(f"{'':>6}    {LABELS[name].split(': ')[1]}: {detail}")
+        if "platform_daemon" in scale["contenders"]:
+            daemon = scale["contenders"]["platform_daemon"]
+            lines.append(f"{'':>6}    {daemon_detail(daemon)}")
+            lines += [f"{'':>6}      {line}" for line in daemon_run_lines(daemon)]
         r = scale["ratios"]
         lines.append(
             f"{'':>6}  platform/bare-Spark {_fmt(r['platform_over_bare_spark'], '.2f', 'x')}, "
@@ -258,6 +303,45 @@ def breakdown(summary: dict) -> str:
     return ", ".join(parts) + " s" if parts else ""
 
 
+def daemon_detail(summary: dict) -> str:
+    """``daemon: cold X s, warm Y s`` with the intervals in effect and each cycle's median phases."""
+    intervals = summary.get("intervals") or {}
+    line = (
+        f"daemon: cold {_fmt(summary.get('cold_seconds'), '.1f', ' s')}, warm {_fmt(summary.get('warm_seconds'), '.1f', ' s')}"
+        f" (sensor interval {_fmt(intervals.get('sensor_interval_seconds'), 'g', ' s')}, "
+        f"automation interval {_fmt(intervals.get('automation_interval_seconds'), 'g', ' s')})"
+    )
+    if summary.get("left_running") or any(status for status in summary.get("exit_statuses") or []):
+        line += (
+            f"; NOT A CLEAN STOP: exit statuses {summary['exit_statuses']}, "
+            f"killed after it: {summary['left_running'] or 'none'}"
+        )
+    phases = summary.get("phases_median") or {}
+    for cycle in ("cold", "warm"):
+        parts = [
+            f"{name[len(cycle) + 1 :]} {seconds:.1f}"
+            for name, seconds in phases.items()
+            if name.startswith(f"{cycle} ")
+        ]
+        if parts:
+            line += f"; {cycle}: {', '.join(parts)} s"
+    return line
+
+
+def daemon_run_lines(summary: dict) -> list[str]:
+    """The last repetition's runs per cycle: assets, then seconds after landing when created, started, ended."""
+    lines = []
+    for cycle, runs in (summary.get("runs_last") or {}).items():
+        described = "; ".join(
+            f"{'+'.join(run['assets']) or run['run_id'][:8]} {_fmt(run['created'], '.1f')}"
+            f"/{_fmt(run['started'], '.1f')}/{_fmt(run['ended'], '.1f')}"
+            + ("" if run.get("status") in (None, "SUCCESS") else f" {run['status']}")
+            for run in runs
+        )
+        lines.append(f"{cycle} runs (created/started/ended, s after landing): {described or 'none'}")
+    return lines
+
+
 def target_lines(results: list[dict]) -> list[str]:
     lines = []
     for t in results:
@@ -267,15 +351,26 @@ def target_lines(results: list[dict]) -> list[str]:
             detail = f"measured {t['measured']:,.3g} {t['unit']} (target {t['comparison']} {t['limit']:g})"
             if t["status"] == "MISS" and t["factor_off"]:
                 detail += f" ({t['factor_off']:.2f}x off)"
+            if t.get("note"):
+                detail += f"; {t['note']}"
         lines.append(f"{t['status']:<5} {t['target']}: {detail}")
     return lines
+
+
+def platform_outputs(scale: dict) -> dict:
+    """The tables of the first platform contender that published them at this scale."""
+    for name in PLATFORM_OUTPUTS:
+        outputs = scale["contenders"].get(name, {}).get("outputs")
+        if outputs:
+            return outputs
+    return {}
 
 
 def output_lines(scales: list[dict]) -> list[str]:
     """Parquet files and codecs of the platform's tables, and whether every contender agrees on rows."""
     lines = []
     for scale in scales:
-        outputs = scale["contenders"].get("platform", {}).get("outputs") or {}
+        outputs = platform_outputs(scale)
         described = ", ".join(
             f"{t} {i['rows']:,} rows/{i['parquet_files']} file(s)/{'+'.join(i['codecs'])}" for t, i in outputs.items()
         )

@@ -1,7 +1,9 @@
 """Runs every contender at every scale, several times, interleaved, and keeps every figure.
 
 Repetitions interleave the contenders (cat, DuckDB, bare Spark, platform, ...; then again) so a
-burst of load from other work on the machine spreads over all of them instead of one.
+burst of load from other work on the machine spreads over all of them instead of one. The
+daemon's contender (``platform_daemon``, ``benchmarks/daemon_runs.py``) runs at 1x only; the test
+suite (``--suite``, ``benchmarks/suite.py``) after everything else.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from benchmarks import contenders, platform_runs
+from benchmarks import contenders, daemon_runs, platform_runs, suite
 from benchmarks.inputs import Inputs, ensure_inputs, scale_label
 from benchmarks.rss import PeakRss
 from etl_platform.settings import get_settings
 from etl_platform.spark_service import address, spark_connect_server
 
-ALL_CONTENDERS = ("cat", "duckdb", "bare_spark", "platform", "platform_latency")
+ALL_CONTENDERS = ("cat", "duckdb", "bare_spark", "platform", "platform_latency", "platform_daemon")
+# Measured in this process, on a Spark Connect server of the harness's (``--one-server``: shared).
+IN_PROCESS_PLATFORM = ("platform", "platform_latency")
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,10 @@ class Settings:
     # in ``spark_remote`` while the run lasts), instead of one started per measurement.
     one_server: bool = False
     spark_remote: str | None = None
+    # After everything else, the project's test suite, timed (benchmarks/suite.py).
+    suite: bool = False
+    # Variables the harness set for itself, left out of the suite's environment.
+    suite_unset: tuple[str, ...] = ()
 
 
 def say(message: str) -> None:
@@ -72,8 +81,16 @@ def measure_platform(kind: str, inputs: Inputs, settings: Settings) -> dict:
     return {**result, "peak_rss_bytes": peak.bytes, "peak_rss_by_process": peak.breakdown}
 
 
+def measure_daemon(inputs: Inputs, settings: Settings) -> dict:
+    """``dagster dev`` as ``make dev`` runs it (its own Spark server): a cold then a warm cycle."""
+    with quiet(settings.log):
+        return daemon_runs.measure(inputs, settings.work_dir, settings.log)
+
+
 def measure(name: str, inputs: Inputs, settings: Settings) -> dict:
-    if name.startswith("platform"):
+    if name == "platform_daemon":
+        return measure_daemon(inputs, settings)
+    if name in IN_PROCESS_PLATFORM:
         return measure_platform(name, inputs, settings)
     run: Callable[[Inputs, Path, Path], dict] = getattr(contenders, name)
     return run(inputs, settings.work_dir, settings.log)
@@ -89,20 +106,33 @@ def attempt(name: str, inputs: Inputs, settings: Settings) -> dict:
         return {"error": f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"}
 
 
+def measured_at(name: str, scale: float) -> bool:
+    """The daemon's latency is measured at 1x only; every other contender at every scale."""
+    return daemon_runs.applies(scale) if name == "platform_daemon" else True
+
+
+def outcome(result: dict) -> str:
+    if "error" in result:
+        return result["error"]
+    if "cold_seconds" in result:
+        return f"cold {result['cold_seconds']:.2f} s, warm {result['warm_seconds']:.2f} s"
+    return f"{result['seconds']:.2f} s"
+
+
 def run_scale(scale: float, settings: Settings) -> dict:
-    """Inputs (cached), then ``repeat`` rounds of every contender."""
+    """Inputs (cached), then ``repeat`` rounds of every contender measured at that scale."""
     say(f"[{scale_label(scale)}] inputs in {settings.cache_dir}")
     inputs = ensure_inputs(settings.cache_dir, scale)
     say(f"[{scale_label(scale)}] {inputs.rows:,} rows, {inputs.bytes / 1e6:,.1f} MB of CSV")
-    runs: dict[str, list[dict]] = {name: [] for name in settings.contenders}
+    names = [name for name in settings.contenders if measured_at(name, scale)]
+    runs: dict[str, list[dict]] = {name: [] for name in names}
     for round_ in range(1, settings.repeat + 1):
-        for name in settings.contenders:
+        for name in names:
             started = time.perf_counter()
             result = attempt(name, inputs, settings)
             runs[name].append(result)
-            outcome = result.get("error") or f"{result['seconds']:.2f} s"
             say(
-                f"[{scale_label(scale)}] round {round_}/{settings.repeat} {name}: {outcome} "
+                f"[{scale_label(scale)}] round {round_}/{settings.repeat} {name}: {outcome(result)} "
                 f"({time.perf_counter() - started:.0f} s with setup)"
             )
     return {"scale": scale, "label": scale_label(scale), "inputs": inputs.to_json(), "runs": runs}
@@ -127,7 +157,7 @@ def run_sensor_tick(settings: Settings) -> list[dict]:
 def shared_server(settings: Settings) -> Iterator[Settings]:
     """The settings, with the URL of a server started for the whole run when it has ``one_server``
     and measures the platform (its start then counts in no measurement); stopped at the end."""
-    if not settings.one_server or not any(name.startswith("platform") for name in settings.contenders):
+    if not settings.one_server or not any(name in IN_PROCESS_PLATFORM for name in settings.contenders):
         yield settings
         return
     spark = get_settings()
@@ -136,10 +166,29 @@ def shared_server(settings: Settings) -> Iterator[Settings]:
         yield dataclasses.replace(settings, spark_remote=remote)
 
 
+def run_suite(settings: Settings) -> dict:
+    say(f"test suite: python {' '.join(suite.COMMAND)} (output in {settings.log})")
+    result = suite.run_suite(settings.log, settings.suite_unset)
+    counts = ", ".join(f"{result[key]} {key}" for key in suite.COUNTS if result.get(key))
+    say(
+        f"test suite: {result['seconds'] / 60:.1f} min, {counts or 'no counts'}"
+        + (f"; {result['error']}" if "error" in result else "")
+    )
+    return result
+
+
 def run_all(settings: Settings) -> dict:
     settings.work_dir.mkdir(parents=True, exist_ok=True)
-    with shared_server(settings) as settings:
-        return {
-            "scales": [run_scale(scale, settings) for scale in settings.scales],
-            "sensor_tick_runs": run_sensor_tick(settings) if settings.tick_objects > 0 else [],
+    with shared_server(settings) as shared:
+        raw: dict[str, Any] = {
+            # A scale none of the contenders is measured at (the daemon's alone, above 1x) is skipped.
+            "scales": [
+                run_scale(scale, shared)
+                for scale in shared.scales
+                if any(measured_at(name, scale) for name in shared.contenders)
+            ],
+            "sensor_tick_runs": run_sensor_tick(shared) if shared.tick_objects > 0 else [],
         }
+    # After the shared server (if any) has stopped: the suite has the machine to itself.
+    raw["suite"] = run_suite(settings) if settings.suite else None
+    return raw

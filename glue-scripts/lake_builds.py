@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from lake_checks import daily_table_outcomes, examples, join_coverage_outcome, row_check_outcomes
+from lake_checks import DailyAudit, examples, join_coverage_outcome, row_check_outcomes
 from lake_csv import read_landing_csv
 from lake_job import LakeJobError, Reporter, spark_session
 from lake_types import TypedInput, apply_types
@@ -79,9 +79,11 @@ def process_landing_file(reporter: Reporter, argv: Sequence[str], transform: Tra
     reporter.info(f"reading {source} with Spark {spark.version}")
     typed = _typed(reporter, spark, job, header)
     output = transform(typed.frame)
-    rows = write_parquet(output, job.output_path)
+    audit = DailyAudit(job.checks)
+    write_parquet(audit.observe(output), job.output_path)
     counts = typed.counts()
     _refuse_unreadable(typed, counts, job)
+    rows, daily_outcomes = audit.outcomes(lambda: spark.read.parquet(job.output_path))
     if typed.unexpected_columns:
         reporter.info(f"{source}: columns not in the registry are kept as strings: {typed.unexpected_columns}")
     reporter.info(f"read {counts['input_rows']} rows, rejected {counts['rejected_rows']}; checking {job.output_path}")
@@ -89,8 +91,8 @@ def process_landing_file(reporter: Reporter, argv: Sequence[str], transform: Tra
     outcomes = [
         schema_outcome([], typed.unexpected_columns, typed.per_column("unparsed"), typed.per_column("nonempty")),
         parse_outcomes(counts["input_rows"], counts["rejected_rows"], rejected, job.checks.max_reject_share),
-        *row_check_outcomes(typed.frame, typed.rules, typed.rule_failures()),
-        *daily_table_outcomes(spark.read.parquet(job.output_path), job.checks),
+        *row_check_outcomes(lambda: typed.frame, typed.rules, typed.rule_failures()),
+        *daily_outcomes,
     ]
     if rejected:
         reporter.warning(_rejects_line(source, counts, rejected))
@@ -119,9 +121,11 @@ def join_tables(reporter: Reporter, argv: Sequence[str], join: Join, lineage: Li
     reporter.info(f"joining {', '.join(job.inputs)} on date")
     tables = {name: spark.read.parquet(*paths) for name, paths in job.inputs.items()}
     joined = join(tables)
-    rows = write_parquet(joined, job.output_path)
+    audit = DailyAudit(job.checks)
+    write_parquet(audit.observe(joined), job.output_path)
     written = spark.read.parquet(job.output_path)
-    outcomes = [*daily_table_outcomes(written, job.checks), join_coverage_outcome(written, tables, rows)]
+    rows, daily_outcomes = audit.outcomes(lambda: written)
+    outcomes = [*daily_outcomes, join_coverage_outcome(written, tables, rows)]
     reporter.built(
         BuildReport(
             output_path=job.output_path,

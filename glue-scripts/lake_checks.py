@@ -8,16 +8,15 @@ kept, so a failed check says which rows and why.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, Observation, Window
 from pyspark.sql import functions as F
 
-from etl_platform.contract.checks import DATE_GAPS, DATE_VALID, JOIN_COVERAGE, CheckPlan, RowCheck
+from etl_platform.contract.checks import DATE_VALID, JOIN_COVERAGE, CheckPlan, RowCheck
+from etl_platform.contract.outcomes import EXAMPLE_ROWS, date_gap_outcome, duplicate_dates
 from etl_platform.contract.report import CheckOutcome
-
-EXAMPLE_ROWS = 5
 
 
 def failing(check: RowCheck) -> Column:
@@ -34,82 +33,97 @@ def examples(frame: DataFrame, limit: int = EXAMPLE_ROWS) -> list[dict[str, Any]
 
 
 def row_check_outcomes(
-    frame: DataFrame, checks: Sequence[RowCheck], failing_counts: dict[str, int]
+    frame: Callable[[], DataFrame], checks: Sequence[RowCheck], failing_counts: dict[str, int]
 ) -> list[CheckOutcome]:
-    """Outcomes of row rules whose failing counts are known; examples are fetched only on failure."""
+    """Outcomes of row rules whose failing counts are known; examples are fetched (from ``frame()``)
+    only on failure."""
     outcomes = []
     for check in checks:
         failures = failing_counts[check.name]
         metadata: dict[str, Any] = {"condition": check.condition, "failing_rows": failures}
         if failures:
-            metadata["examples"] = examples(frame.where(failing(check)))
+            metadata["examples"] = examples(frame().where(failing(check)))
         outcomes.append(CheckOutcome(check.name, failures == 0, check.blocking, metadata))
     return outcomes
 
 
-def daily_table_outcomes(table: DataFrame, plan: CheckPlan) -> list[CheckOutcome]:
-    """Checks every daily table gets: valid unique dates (blocking), date gaps (advisory), row rules."""
-    date = F.col("date")
-    out_of_range = (date < F.lit(plan.earliest_date).cast("date")) | (date > F.lit(plan.latest_date).cast("date"))
-    row_checks = plan.rows_on("output")
-    (summary,) = table.agg(
-        F.count(F.lit(1)).alias("rows"),
-        F.count(F.when(date.isNull(), 1)).alias("null_dates"),
-        (F.count(date) - F.countDistinct(date)).alias("duplicate_dates"),
-        F.count(F.when(out_of_range, 1)).alias("out_of_range_dates"),
-        F.min(date).alias("first_date"),
-        F.max(date).alias("last_date"),
-        *[F.count(F.when(failing(check), 1)).alias(f"rule_{i}") for i, check in enumerate(row_checks)],
-    ).collect()
-    problems = {name: int(summary[name]) for name in ("null_dates", "duplicate_dates", "out_of_range_dates")}
-    date_metadata: dict[str, Any] = {
-        **problems,
-        "rows": int(summary["rows"]),
-        "first_date": summary["first_date"].isoformat() if summary["first_date"] else None,
-        "last_date": summary["last_date"].isoformat() if summary["last_date"] else None,
-        "allowed_range": [plan.earliest_date, plan.latest_date],
-    }
-    if any(problems.values()):
-        duplicated = table.groupBy("date").count().where("count > 1").select("date")
-        bad = table.where(date.isNull() | out_of_range).unionByName(
-            table.join(duplicated, "date").select(table.columns)
-        )
-        date_metadata["failing_rows"] = sum(problems.values())
-        date_metadata["examples"] = examples(bad)
-    outcomes = [CheckOutcome(DATE_VALID.name, not any(problems.values()), DATE_VALID.blocking, date_metadata)]
-    outcomes.append(date_gap_outcome(table, plan.max_date_gap_days))
-    failures = {check.name: int(summary[f"rule_{i}"]) for i, check in enumerate(row_checks)}
-    return outcomes + row_check_outcomes(table, row_checks, failures)
+class DailyAudit:
+    """The checks every daily table gets: valid unique dates (blocking), date gaps (advisory), the
+    output row rules. What they need is observed in the pass that writes the table (``observe``),
+    so the table is read back only when a check fails and wants example rows.
 
-
-def date_gap_outcome(table: DataFrame, max_gap_days: int) -> CheckOutcome:
-    """Advisory: stretches of more than ``max_gap_days`` days with no row.
-
-    Each date is paired with the next one in a single sorted array of the column (NULLs left
-    out), not through a window ordered over the whole table, which Spark runs in one partition
-    and warns about. A daily table has a row per day, so the array stays small.
+    The dates are gathered in one sorted array: a daily table has a row per day, so it stays small.
     """
-    dates = F.col("dates")
-    neighbours = F.zip_with(
-        dates,
-        F.slice(dates, 2, F.size(dates)),
-        lambda after, before: F.struct(after.alias("after"), before.alias("before")),
-    )
-    gaps = (
-        table.agg(F.sort_array(F.collect_list("date")).alias("dates"))
-        .select(F.inline(neighbours))
-        .where(F.col("before").isNotNull())  # zip_with pads the shorter array: the last date has no next one
-        .select("after", "before", F.datediff("before", "after").alias("days"))
-        .where(F.col("days") > max_gap_days)
-    )
-    longest = examples(gaps.orderBy(F.desc("days"), "after"))
-    count = gaps.count() if longest else 0
-    return CheckOutcome(
-        DATE_GAPS.name,
-        passed=count == 0,
-        blocking=DATE_GAPS.blocking,
-        metadata={"max_gap_days": max_gap_days, "gaps_over_limit": count, "longest_gaps": longest},
-    )
+
+    def __init__(self, plan: CheckPlan):
+        self.plan = plan
+        self.row_checks = plan.rows_on("output")
+        self.observation = Observation("daily_audit")
+
+    def _out_of_range(self) -> Column:
+        date = F.col("date")
+        return (date < F.lit(self.plan.earliest_date).cast("date")) | (date > F.lit(self.plan.latest_date).cast("date"))
+
+    def metrics(self) -> list[Column]:
+        date = F.col("date")
+        return [
+            F.count(F.lit(1)).alias("rows"),
+            F.count(F.when(date.isNull(), 1)).alias("null_dates"),
+            F.count(F.when(self._out_of_range(), 1)).alias("out_of_range_dates"),
+            F.sort_array(F.collect_list(date)).alias("dates"),  # collect_list leaves NULLs out
+            *[F.count(F.when(failing(check), 1)).alias(f"rule_{i}") for i, check in enumerate(self.row_checks)],
+        ]
+
+    def observe(self, frame: DataFrame) -> DataFrame:
+        """``frame``, its audit measured by whatever action runs it next (the write)."""
+        return frame.observe(self.observation, *self.metrics())
+
+    def outcomes(self, written: Callable[[], DataFrame]) -> tuple[int, list[CheckOutcome]]:
+        """The table's rows and the outcomes, from the observation; ``written`` (the table as
+        stored) is read for examples of failing rows, and for the figures themselves when the
+        observation came back empty (Spark may drop an observed node no row reached)."""
+        summary = observed(self.observation) or written().agg(*self.metrics()).first().asDict()  # type: ignore[union-attr]
+        dates = summary["dates"] or []
+        problems = {
+            "null_dates": int(summary["null_dates"]),
+            "duplicate_dates": duplicate_dates(dates),
+            "out_of_range_dates": int(summary["out_of_range_dates"]),
+        }
+        date_metadata: dict[str, Any] = {
+            **problems,
+            "rows": int(summary["rows"]),
+            "first_date": dates[0].isoformat() if dates else None,
+            "last_date": dates[-1].isoformat() if dates else None,
+            "allowed_range": [self.plan.earliest_date, self.plan.latest_date],
+        }
+        if any(problems.values()):
+            table, date = written(), F.col("date")
+            duplicated = table.groupBy("date").count().where("count > 1").select("date")
+            bad = table.where(date.isNull() | self._out_of_range()).unionByName(
+                table.join(duplicated, "date").select(table.columns)
+            )
+            date_metadata["failing_rows"] = sum(problems.values())
+            date_metadata["examples"] = examples(bad)
+        failures = {check.name: int(summary[f"rule_{i}"]) for i, check in enumerate(self.row_checks)}
+        return int(summary["rows"]), [
+            CheckOutcome(DATE_VALID.name, not any(problems.values()), DATE_VALID.blocking, date_metadata),
+            date_gap_outcome(dates, self.plan.max_date_gap_days),
+            *row_check_outcomes(written, self.row_checks, failures),
+        ]
+
+
+def observed(observation: Observation) -> dict[str, Any]:
+    """An observation's values after its action; empty when Spark reported none (classic Spark
+    raises then, Spark Connect returns nothing)."""
+    try:
+        return dict(observation.get)
+    except Exception:
+        return {}
+
+
+def daily_table_outcomes(table: DataFrame, plan: CheckPlan) -> list[CheckOutcome]:
+    """The daily checks of a table already stored (a pass of their own)."""
+    return DailyAudit(plan).outcomes(lambda: table)[1]
 
 
 def join_coverage_outcome(joined: DataFrame, inputs: dict[str, DataFrame], path_rows: int) -> CheckOutcome:

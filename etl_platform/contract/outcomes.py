@@ -3,10 +3,11 @@ and ``parse_rejects``, worded and flagged the same whether Spark or SQL counted.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from etl_platform.contract.checks import PARSE_REJECTS, RAW_SCHEMA, rejects_block
+from etl_platform.contract.checks import DATE_GAPS, PARSE_REJECTS, RAW_SCHEMA, rejects_block
 from etl_platform.contract.report import CheckOutcome
 
 
@@ -49,5 +50,38 @@ def schema_outcome(
             "unexpected_columns": list(unexpected),
             "columns_not_parsing": wrong_type,
             "unparsed_values_by_column": {name: bad for name, bad in unparsed.items() if bad},
+        },
+    )
+
+
+# Failing rows (or gaps) kept as examples in a check's metadata.
+EXAMPLE_ROWS = 5
+
+
+def duplicate_dates(sorted_dates: Sequence[dt.date]) -> int:
+    """Dates beyond the first of each day, in a table's non-NULL dates (sorted)."""
+    return sum(1 for before, after in zip(sorted_dates, sorted_dates[1:]) if before == after)
+
+
+def date_gap_outcome(sorted_dates: Sequence[dt.date], max_gap_days: int) -> CheckOutcome:
+    """Advisory: stretches of more than ``max_gap_days`` days with no row, between neighbouring
+    days of a table's non-NULL dates (sorted); the longest first, ties by their start."""
+    gaps = [
+        (after, before, (before - after).days)
+        for after, before in zip(sorted_dates, sorted_dates[1:])
+        if (before - after).days > max_gap_days
+    ]
+    longest = sorted(gaps, key=lambda gap: (-gap[2], gap[0]))[:EXAMPLE_ROWS]
+    return CheckOutcome(
+        DATE_GAPS.name,
+        passed=not gaps,
+        blocking=DATE_GAPS.blocking,
+        metadata={
+            "max_gap_days": max_gap_days,
+            "gaps_over_limit": len(gaps),
+            "longest_gaps": [
+                {"after": after.isoformat(), "before": before.isoformat(), "days": days}
+                for after, before, days in longest
+            ],
         },
     )

@@ -17,11 +17,13 @@ import lake_builds
 import lake_job
 import pytest
 from botocore.exceptions import ClientError
+from join_marketing_and_sales_data import column_lineage, join_daily
 from moto import mock_aws
 from process_sales_data import daily_sales
 
 from etl_platform.assets.processed import process_job
 from etl_platform.checks.settings import QualitySettings
+from etl_platform.contract.jobs import JoinJob
 from etl_platform.contract.report import FailureKind, ScriptFailure, ScriptResult
 from etl_platform.datasets import REGISTRY, SALES, Capacity
 from etl_platform.definitions import build_definitions
@@ -90,18 +92,26 @@ def test_a_landing_file_removed_after_its_head_was_read_is_retryable(spark, tmp_
     assert _error(pipes).kind is FailureKind.RETRYABLE and "[PATH_NOT_FOUND]" in _error(pipes).message
 
 
-def test_the_output_folder_deleted_under_a_running_build_is_retryable(spark, tmp_path, pipes, monkeypatch) -> None:
-    source = write_csv(tmp_path / "sales.csv", SALES_HEADER, ROWS)
+def test_the_output_folder_deleted_under_a_running_join_is_retryable(spark, tmp_path, pipes, monkeypatch) -> None:
+    """The join reads its output back to check the files' order: a clean-up removing the build
+    folder meanwhile is storage trouble, not bad input."""
+    inputs = {}
+    for table in ("sales_daily", "marketing_daily"):
+        path = str(tmp_path / table)
+        spark.sql(f"SELECT DATE'2016-01-01' AS date, 1 AS {table}_rows").write.parquet(path)
+        inputs[table] = (path,)
     write_parquet = lake_builds.write_parquet
 
     def write_then_lose(frame, path):
         rows = write_parquet(frame, path)
-        shutil.rmtree(path)  # e.g. a clean-up removing the build folder while the job checks it
+        shutil.rmtree(path)
         return rows
 
     monkeypatch.setattr(lake_builds, "write_parquet", write_then_lose)
+    job = JoinJob(inputs, str(tmp_path / "out"))
+    argv = [part for name, value in job.arguments().items() for part in (f"--{name}", value)]
     with pytest.raises(lake_job.AnalysisException):
-        _process(_argv(source, tmp_path / "out"))
+        lake_job.run_job(partial(lake_builds.join_tables, join=join_daily, lineage=column_lineage), argv)
     assert _error(pipes).kind is FailureKind.RETRYABLE and "Path does not exist" in _error(pipes).message
 
 

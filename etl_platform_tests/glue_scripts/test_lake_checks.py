@@ -7,6 +7,7 @@ from unittest.mock import MagicMock
 import lake_builds
 import lake_checks
 import lake_job
+import lake_write
 import pytest
 from process_sales_data import daily_sales
 
@@ -96,6 +97,49 @@ def test_date_gaps_count_every_gap_and_keep_the_five_longest(spark) -> None:
 def test_date_gaps_pass_with_fewer_than_two_days(spark, dates) -> None:
     outcome = _outcomes(_daily(spark, dates))["date_gaps"]
     assert outcome.passed and outcome.metadata == {"max_gap_days": 7, "gaps_over_limit": 0, "longest_gaps": []}
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [
+        [D(2016, 1, 1), D(2016, 1, 2), D(2016, 1, 3)],
+        [D(2016, 1, 1), D(2016, 1, 1), None, D(2016, 3, 1), D(1980, 1, 1)],
+    ],
+    ids=["good", "bad"],
+)
+def test_checks_measured_while_writing_match_the_stored_table_and_read_it_only_for_examples(
+    spark, tmp_path, dates
+) -> None:
+    rule = RowCheck("leads_within_opportunities", "leads_generated <= opportunities", "Leads within opportunities.")
+    plan = CheckPlan(row_checks=(rule,), max_date_gap_days=7, earliest_date="1990-01-01", latest_date="2030-01-01")
+    frame = _daily(spark, dates, opportunities=[3] * len(dates), leads_generated=[3] * (len(dates) - 1) + [4])
+    out = str(tmp_path / "out")
+    audit = lake_checks.DailyAudit(plan)
+    lake_write.write_parquet(audit.observe(frame), out)
+    reads = []
+
+    def stored():
+        reads.append(out)
+        return spark.read.parquet(out)
+
+    rows, measured = audit.outcomes(stored)
+    assert rows == len(dates)
+    by_name = {o.name: o for o in measured}
+    assert by_name == _outcomes(spark.read.parquet(out), plan)  # the same figures as a pass of their own
+    assert not by_name["leads_within_opportunities"].passed  # its examples came from the stored table
+    assert reads and all(path == out for path in reads)
+    if by_name["date_valid"].passed:
+        assert by_name["date_valid"].metadata["rows"] == 3 and by_name["date_gaps"].passed
+    else:
+        assert by_name["date_valid"].metadata["duplicate_dates"] == 1
+        assert by_name["date_gaps"].metadata["gaps_over_limit"] == 2
+
+
+def test_a_passing_table_is_not_read_back_for_its_checks(spark, tmp_path) -> None:
+    audit = lake_checks.DailyAudit(PLAN)
+    lake_write.write_parquet(audit.observe(_daily(spark, [D(2016, 1, 1), D(2016, 1, 2)])), str(tmp_path / "out"))
+    rows, measured = audit.outcomes(lambda: pytest.fail("the stored table was read"))
+    assert rows == 2 and all(o.passed for o in measured)
 
 
 def test_output_row_rules_count_failures_with_examples(spark) -> None:
