@@ -89,9 +89,9 @@ class Settings:
     )
     cycle_cron: str = _setting("0 0 * * 1", "the weekly cycle (barrier, schedule, freshness)")
     cycle_timezone: str = _setting("UTC", "time zone of the cycle's cron")
-    sensor_interval_seconds: int = _setting(5, "how often arrival sensors poll", minimum=1)
+    sensor_interval_seconds: int = _setting(2, "how often arrival sensors poll", minimum=1)
     sensor_page_size: int = _setting(1000, "objects an arrival sensor lists per tick at most", minimum=1)
-    automation_interval_seconds: int = _setting(5, "how often the join barrier's automation is evaluated", minimum=1)
+    automation_interval_seconds: int = _setting(2, "how often the join barrier's automation is evaluated", minimum=1)
     # --- production mode (`make serve`)
     serve_home: Path = _setting(
         DEFAULT_DAGSTER_HOME / "serve", "the production instance `make serve` runs (its PostgreSQL data too)"

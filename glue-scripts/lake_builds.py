@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from lake_checks import DailyAudit, examples, join_coverage_outcome, row_check_outcomes
 from lake_csv import read_landing_csv
 from lake_job import LakeJobError, Reporter, spark_session
-from lake_types import TypedInput, apply_types
+from lake_types import TypedInput, apply_native_types, apply_types, native_types
 from lake_write import table_columns, write_parquet
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -30,9 +30,27 @@ def first_rejected(typed: TypedInput, source: str, multiline: bool = False) -> l
     return [{"_line": line, **row} for row, line in zip(rows, lines)]
 
 
-def _typed(reporter: Reporter, spark: SparkSession, job: ProcessJob, header: Sequence[str]) -> TypedInput:
-    """The landing file typed by the registry's columns; missing columns fail ``raw_schema`` first."""
+def _typed(
+    reporter: Reporter, spark: SparkSession, job: ProcessJob, header: Sequence[str], natively: bool
+) -> TypedInput:
+    """The landing file typed by the registry's columns, by the CSV reader itself (``natively``) or
+    value by value; missing columns fail ``raw_schema`` first."""
     try:
+        if natively:
+            return apply_native_types(
+                read_landing_csv(
+                    spark,
+                    job.input_path,
+                    job.multiline,
+                    header,
+                    native_types(header, job.columns, job.input_path),
+                    job.date_format,
+                ),
+                job.columns,
+                required=[job.date_column],
+                source=job.input_path,
+                rules=job.checks.rows_on("input"),
+            )
         return apply_types(
             read_landing_csv(spark, job.input_path, job.multiline, header),
             job.columns,
@@ -44,6 +62,28 @@ def _typed(reporter: Reporter, spark: SparkSession, job: ProcessJob, header: Seq
     except MissingColumnsError as error:
         reporter.check(schema_outcome(error.missing, error.unexpected, {}, {}))
         raise
+
+
+def _written(
+    reporter: Reporter, spark: SparkSession, job: ProcessJob, header: Sequence[str], transform: Transform
+) -> tuple[TypedInput, DataFrame, DailyAudit]:
+    """The table written, its input's figures and its checks observed in the same pass.
+
+    The CSV reader types the file first; where it finds a row it cannot judge as the value-by-value
+    typing would, the file is read and written again that way, whose reasons and counts are the
+    reference (the build's folder is its own, so nothing else sees the first write)."""
+    for natively in (True, False):
+        typed = _typed(reporter, spark, job, header, natively)
+        output = transform(typed.frame)
+        audit = DailyAudit(job.checks)
+        write_parquet(audit.observe(output), job.output_path)
+        if not typed.suspect_rows():
+            break
+        reporter.info(
+            f"{job.input_path}: {typed.suspect_rows()} row(s) not plainly typed (padded, blank, malformed or "
+            "misplaced values); reading it again value by value"
+        )
+    return typed, output, audit
 
 
 def _refuse_unreadable(typed: TypedInput, counts: Mapping[str, int], job: ProcessJob) -> None:
@@ -77,10 +117,7 @@ def process_landing_file(reporter: Reporter, argv: Sequence[str], transform: Tra
     header = read_header(read_head(source), source)
     spark = spark_session(transform.__name__)
     reporter.info(f"reading {source} with Spark {spark.version}")
-    typed = _typed(reporter, spark, job, header)
-    output = transform(typed.frame)
-    audit = DailyAudit(job.checks)
-    write_parquet(audit.observe(output), job.output_path)
+    typed, output, audit = _written(reporter, spark, job, header, transform)
     counts = typed.counts()
     _refuse_unreadable(typed, counts, job)
     rows, daily_outcomes = audit.outcomes(lambda: spark.read.parquet(job.output_path))

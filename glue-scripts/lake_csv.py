@@ -4,26 +4,53 @@ SQL engine."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.types import StringType, StructField, StructType
+from pyspark.sql.types import BooleanType, DataType, DateType, DoubleType, LongType, StringType, StructField, StructType
 
 from etl_platform.contract.landing import CORRUPT_RECORD, read_head, read_header
 
+# The registry's types as the CSV reader's own (``etl_platform.contract.columns.SPARK_TYPES``).
+DATA_TYPES: dict[str, DataType] = {
+    "string": StringType(),
+    "bigint": LongType(),
+    "double": DoubleType(),
+    "boolean": BooleanType(),
+    "date": DateType(),
+}
+
 
 def read_landing_csv(
-    spark: SparkSession, path: str, multiline: bool = False, header: Sequence[str] | None = None
+    spark: SparkSession,
+    path: str,
+    multiline: bool = False,
+    header: Sequence[str] | None = None,
+    types: Mapping[str, str] | None = None,
+    date_format: str | None = None,
 ) -> DataFrame:
     """Every column as a string, named from the header (vetted by ``read_header``, or ``header``
-    if the caller read it already): no inference pass.
+    if the caller read it already): no inference pass. With ``types`` (header name -> registry
+    type), the reader types those columns itself (dates in ``date_format``), and a record with a
+    value it cannot type keeps its text in ``_corrupt_record`` too.
 
     Rows with more or fewer fields than the header keep their text in ``_corrupt_record``.
     ``multiline`` reads quoted values spanning lines, at the cost of parsing the file in one task.
     """
     if header is None:
         header = read_header(read_head(path), path)
-    schema = StructType([StructField(name, StringType()) for name in [*header, CORRUPT_RECORD]])
-    return spark.read.schema(schema).csv(
-        path, header=True, escape='"', multiLine=multiline, mode="PERMISSIVE", columnNameOfCorruptRecord=CORRUPT_RECORD
+    types = types or {}
+    fields = [StructField(name, DATA_TYPES[types.get(name, "string")]) for name in header]
+    options = {"dateFormat": date_format} if date_format else {}
+    return (
+        spark.read.schema(StructType([*fields, StructField(CORRUPT_RECORD, StringType())]))
+        .options(**options)
+        .csv(
+            path,
+            header=True,
+            escape='"',
+            multiLine=multiline,
+            mode="PERMISSIVE",
+            columnNameOfCorruptRecord=CORRUPT_RECORD,
+        )
     )
