@@ -9,15 +9,12 @@ from collections.abc import Mapping, Sequence
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import BooleanType, DataType, DateType, DoubleType, LongType, StringType, StructField, StructType
 
+from etl_platform.contract.columns import SPARK_TYPES
 from etl_platform.contract.landing import CORRUPT_RECORD, read_head, read_header
 
-# The registry's types as the CSV reader's own (``etl_platform.contract.columns.SPARK_TYPES``).
-DATA_TYPES: dict[str, DataType] = {
-    "string": StringType(),
-    "bigint": LongType(),
-    "double": DoubleType(),
-    "boolean": BooleanType(),
-    "date": DateType(),
+# Spark's types by their SQL names, which the contract maps the registry's types to (SPARK_TYPES).
+SQL_TYPES: dict[str, DataType] = {
+    t.simpleString().upper(): t for t in (StringType(), LongType(), DoubleType(), BooleanType(), DateType())
 }
 
 
@@ -40,7 +37,7 @@ def read_landing_csv(
     if header is None:
         header = read_header(read_head(path), path)
     types = types or {}
-    fields = [StructField(name, DATA_TYPES[types.get(name, "string")]) for name in header]
+    fields = [StructField(name, SQL_TYPES[SPARK_TYPES[types.get(name, "string")]]) for name in header]
     options = {"dateFormat": date_format} if date_format else {}
     return (
         spark.read.schema(StructType([*fields, StructField(CORRUPT_RECORD, StringType())]))

@@ -12,13 +12,14 @@ from pathlib import Path
 import psutil
 import pytest
 
+from benchmarks.daemon_runs import graphql
 from etl_platform import cli
 from etl_platform.datasets import REGISTRY
 from etl_platform.instance import ensure_dagster_home
 from etl_platform.project import PROJECT_ROOT, SAMPLES_DIR
 from etl_platform.samples import MARKETING_SAMPLE, SALES_SAMPLE
 from etl_platform.spark_service import free_port
-from etl_platform_tests.helpers import graphql, lake_catalog, still_running
+from etl_platform_tests.helpers import lake_catalog, still_running
 
 pytestmark = pytest.mark.e2e
 DEADLINE_SECONDS = 300

@@ -24,13 +24,14 @@ import dagster as dg
 import psutil
 import pytest
 
+from benchmarks.daemon_runs import graphql
 from etl_platform import cli
 from etl_platform.assets._shared import table_pool
 from etl_platform.datasets import REGISTRY
 from etl_platform.instance import ensure_dotenv
 from etl_platform.postgres_service import LocalPostgres
 from etl_platform.spark_service import free_port
-from etl_platform_tests.helpers import QUICKSIGHT_MARKETING, QUICKSIGHT_SALES, graphql, open_folder, still_running
+from etl_platform_tests.helpers import QUICKSIGHT_MARKETING, QUICKSIGHT_SALES, open_folder, still_running
 
 pytestmark = pytest.mark.e2e
 DEADLINE_SECONDS = 240
