@@ -21,9 +21,11 @@ os.environ.setdefault("ETL_SPARK_RETRY_DELAY_SECONDS", "0")
 # Every Spark JVM the tests start (the session's servers, the commands' own, Spark of a script's
 # own, the fake Glue's) runs seconds of small queries: the JIT's optimising tier (C2) would spend
 # more CPU compiling than it ever saves, on two cores shared by two test processes. Its first tier
-# alone starts and warms them in about half the CPU; what Spark computes is the same.
-# (spark-submit passes SPARK_SUBMIT_OPTS to the JVM it starts; children inherit it.)
-os.environ.setdefault("SPARK_SUBMIT_OPTS", "-XX:TieredStopAtLevel=1")
+# alone starts and warms them in about half the CPU; what Spark computes is the same. With that tier
+# alone the JVM reserves 48 MB for compiled code, not 240 MB: a test process's server, which
+# compiles every query of hundreds of tests, fills it and dies ("CodeCache is full"), so it keeps
+# the usual size. (spark-submit passes SPARK_SUBMIT_OPTS to the JVM it starts; children inherit it.)
+os.environ.setdefault("SPARK_SUBMIT_OPTS", "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m")
 
 # The Glue scripts are plain modules (as on Glue); tests import their transforms directly.
 sys.path.insert(0, str(GLUE_SCRIPTS_DIR))
