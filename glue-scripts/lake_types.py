@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import reduce
 from typing import Any
 
-from lake_checks import failing
+from lake_checks import failing, observed
 from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
@@ -38,6 +38,11 @@ def parse_value(raw_name: str, type_: str, date_format: str) -> Column:
     return F.expr(f"try_cast(trim({quote_identifier(raw_name)}) AS {SPARK_TYPES[type_]})")
 
 
+def _not_utf8(text: Column) -> Column:
+    """Bytes that were not UTF-8 (read as U+FFFD); False, not NULL, for a missing value."""
+    return F.coalesce(text.contains("\ufffd"), F.lit(False))
+
+
 def _empty(raw_name: str) -> Column:
     return F.coalesce(F.trim(F.col(quote_identifier(raw_name))), F.lit("")) == ""
 
@@ -61,12 +66,7 @@ class TypedInput:
         """Observed during the pass that wrote ``frame``. When no row reached the output Spark may
         prune the observed node and report nothing; then the counts take a pass of their own."""
         if self._values is None:
-            try:
-                self._values = dict(self.stats.get)  # classic Spark raises, Spark Connect returns {}
-            except Exception:
-                self._values = {}
-            if not self._values:
-                self._values = self.flagged.agg(*self.metrics).first().asDict()  # type: ignore[union-attr]
+            self._values = observed(self.stats) or self.flagged.agg(*self.metrics).first().asDict()  # type: ignore[union-attr]
         return int(self._values.get(name) or 0)
 
     def counts(self) -> dict[str, int]:
@@ -107,7 +107,7 @@ def _problems(
     problems += [(_empty(names[name]), F.lit(f"{names[name].strip()} is empty")) for name in required]
     # Each field searched on its own: gluing the row's fields into one string first costs every
     # row an allocation (15% of typing a large file) for the same answer.
-    not_utf8 = [F.coalesce(F.col(quote_identifier(name)).contains("\ufffd"), F.lit(False)) for name in data_columns]
+    not_utf8 = [_not_utf8(F.col(quote_identifier(name))) for name in data_columns]
     problems.append((reduce(operator.or_, not_utf8, F.lit(False)), F.lit("bytes that are not UTF-8")))
     if CORRUPT_RECORD in raw.columns:
         problems.append((F.col(CORRUPT_RECORD).isNotNull(), F.lit(f"not {len(data_columns)} fields like the header")))
@@ -192,7 +192,7 @@ def apply_types(
 
 def native_types(header: Sequence[str], expected: Sequence[ExpectedColumn], source: str) -> dict[str, str]:
     """The registry's types by header name, for the CSV reader to type the file itself."""
-    names = match_columns([name for name in header], expected, source)
+    names = match_columns(list(header), expected, source)
     return {names[column.name]: column.type for column in expected}
 
 
@@ -215,16 +215,14 @@ def apply_native_types(
     data_columns = [name for name in raw.columns if name != CORRUPT_RECORD]
     names = match_columns(data_columns, expected, source)
     column = {c.name: F.col(quote_identifier(names[c.name])) for c in expected}
-    typed = {
-        c.name: F.when(F.trim(column[c.name]) != "", column[c.name]) if c.type == "string" else column[c.name]
-        for c in expected
-    }
+    # Strings as value-by-value typing gives them (blank: NULL); the rest as the reader typed them.
+    typed = {c.name: parse_value(names[c.name], c.type, "") if c.type == "string" else column[c.name] for c in expected}
     unexpected = [name for name in data_columns if name not in names.values()]
     texts = [column[c.name] for c in expected if c.type == "string"] + [F.col(quote_identifier(n)) for n in unexpected]
     suspect = [
         *([F.col(CORRUPT_RECORD).isNotNull()] if CORRUPT_RECORD in raw.columns else []),
         *[typed[name].isNull() for name in required],
-        *[F.coalesce(text.contains("\ufffd"), F.lit(False)) for text in texts],
+        *[_not_utf8(text) for text in texts],
     ]
     non_string = [c.name for c in expected if c.type != "string"]
     flagged = raw.select(
