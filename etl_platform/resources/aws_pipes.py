@@ -189,6 +189,9 @@ class AwsPipesRunner(SparkJobRunner, ABC):
             interval=self.message_interval_seconds,
             key_prefix=self.pipes_prefix,
             resumed_params=earlier.messages if earlier else None,
+            # The script's own stdout and stderr (Spark's driver errors, a traceback, print) travel
+            # with its messages into the step's compute log, instead of staying in CloudWatch only.
+            include_stdio_in_messages=True,
         )
 
         def record(run_id: str) -> None:

@@ -1,6 +1,7 @@
 """The Glue runner against a moto Glue and S3 (moto server), with stand-in scripts (no JVM but in
 one test) and the real processed asset."""
 
+import json
 import textwrap
 
 import dagster as dg
@@ -132,6 +133,39 @@ def test_failed_run_fails_the_step_with_glues_message_and_no_retry_for_bad_data(
     assert "etl-platform-bad_data" in message and "FAILED" in message
     assert "the header lacks expected columns ['Date']" in message
     assert failure.event_specific_data.user_failure_data is not None
+
+
+NOISY = """
+import sys
+import lake_job
+
+def main(reporter, argv):
+    print("spark driver: stage 3 started")
+    print("WARN TaskSetManager: lost task 0.0", file=sys.stderr)
+
+lake_job.run_job(main)
+"""
+
+
+def _streamed(aws) -> dict[str, str]:
+    """What the script's stdout and stderr sent as Pipes messages through S3, by stream."""
+    streamed: dict[str, str] = {"stdout": "", "stderr": ""}
+    for listed in aws["s3"].list_objects_v2(Bucket=SCRATCH_BUCKET)["Contents"]:
+        body = aws["s3"].get_object(Bucket=SCRATCH_BUCKET, Key=listed["Key"])["Body"].read().decode()
+        for line in body.splitlines():
+            message = json.loads(line) if line.startswith("{") else {}
+            if message.get("method") == "log_external_stream":
+                streamed[message["params"]["stream"]] += message["params"]["text"]
+    return streamed
+
+
+def test_the_scripts_own_stdout_and_stderr_travel_with_its_pipes_messages(aws, glue_runs) -> None:
+    """On Glue a script's raw output would stay in CloudWatch; it reaches the step's log instead."""
+    _job(aws, "noisy", NOISY)
+    assert dg.materialize([_asset("noisy.py")], resources={"spark": _runner(glue_runs)}).success
+    streamed = _streamed(aws)
+    assert "spark driver: stage 3 started" in streamed["stdout"]
+    assert "WARN TaskSetManager: lost task 0.0" in streamed["stderr"]
 
 
 class _Refusing(GlueSparkRunner):
