@@ -169,6 +169,22 @@ def test_bad_data_quarantines_the_file_and_is_not_retried(tmp_path, script_calls
     assert _materialize(tmp_path, "sales_daily").success
 
 
+def test_the_runs_failure_event_opens_with_the_refused_files_one_line_reason(tmp_path) -> None:
+    _land(tmp_path, "week1.csv", 100)
+    runner = RecordingRunner(error="landing/sales/week1.csv: the header lacks expected columns ['Date']")
+    with dg.instance_for_test() as instance:
+        result = _materialize(tmp_path, "sales_daily", runner=runner, instance=instance)
+        (run_failure,) = [
+            entry.dagster_event
+            for entry in instance.all_logs(result.run_id)
+            if entry.dagster_event and entry.dagster_event.event_type == dg.DagsterEventType.RUN_FAILURE
+        ]
+    (step_failure,) = result.get_step_failure_events()
+    first_line = run_failure.event_specific_data.error.message.splitlines()[0]
+    assert first_line.endswith(step_failure.event_specific_data.user_failure_data.description)
+    assert "week1.csv: the header lacks expected columns ['Date']" in first_line and "quarantined: " in first_line
+
+
 def test_transient_failure_does_not_quarantine(tmp_path, monkeypatch) -> None:
     _land(tmp_path, "week1.csv", 100)
     result = _materialize(tmp_path, "sales_daily", runner=RecordingRunner(error="executor lost", retryable=True))
