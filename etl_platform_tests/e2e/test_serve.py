@@ -115,7 +115,7 @@ def _read_lines(served: Served) -> None:
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
-    # Not under pytest's temporary folder (only root may enter it): as root, PostgreSQL runs as nobody.
+    # Not under pytest's temporary folder (only root may enter it): as root, PostgreSQL runs as etl_platform_pg.
     with open_folder() as root:
         ports = {name: free_port() for name in ("DAGSTER_WEBSERVER_PORT", "ETL_CODE_SERVER_PORT", "ETL_POSTGRES_PORT")}
         environment = {
