@@ -49,7 +49,7 @@ class Settings:
     platform_env: str = _setting("local", "picks the resource set: `local` or `aws`")
     dagster_home: Path = _setting(
         DEFAULT_DAGSTER_HOME,
-        "the Dagster instance every command uses (named in `.env` by `make setup`)",
+        "the Dagster instance of `make dev`, `make demo`, `make materialize` and `etl-platform` (named in `.env` by `make setup`)",
         "DAGSTER_HOME",
     )
     registry: str = _setting(
@@ -97,7 +97,7 @@ class Settings:
         DEFAULT_DAGSTER_HOME / "serve", "the production instance `make serve` runs (its PostgreSQL data too)"
     )
     webserver_port: int = _setting(
-        3000, "port of the webserver `make serve` starts", "DAGSTER_WEBSERVER_PORT", minimum=1
+        3000, "port of the UI: the webserver `make dev` and `make serve` start", "DAGSTER_WEBSERVER_PORT", minimum=1
     )
     code_server_port: int = _setting(4000, "port of the code location's gRPC server `make serve` starts", minimum=1)
     postgres_port: int = _setting(15432, "port of the PostgreSQL server `make serve` starts", minimum=1)
