@@ -15,12 +15,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dagster as dg
 from dotenv import dotenv_values
 
 from etl_platform.project import DEFAULT_DAGSTER_HOME, DEFAULT_LAKE_ROOT
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 ENVIRONMENTS = ("local", "aws")
 
@@ -164,6 +166,8 @@ def variable_of(spec: dataclasses.Field) -> str:
 def env_var(name: str) -> dg.EnvVar:
     """A setting as Dagster resource config: read by Dagster when the resource starts (so a code
     location loads before it is set), and shown in the UI as the variable's name, not its value."""
+    import dagster as dg  # here: `etl-platform --help` reads the settings and needs no Dagster
+
     (spec,) = [s for s in dataclasses.fields(Settings) if s.name == name]
     return dg.EnvVar(variable_of(spec))
 
