@@ -1,6 +1,8 @@
 """etl-platform: land files, run the whole pipeline, query the tables.
 
 Errors are one line on stderr and a non-zero exit; no tracebacks for things a user can fix.
+Each command imports what it needs when it runs (Dagster, the resources, PyIceberg, DuckDB,
+Spark's client, matplotlib take seconds to import): ``--help`` and a usage error need none.
 """
 
 from __future__ import annotations
@@ -12,23 +14,14 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
-
-from dagster import DagsterInvalidConfigError
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from etl_platform.datasets import Registry, UnknownDatasetError, registry_named
-from etl_platform.deploy import DeployError
-from etl_platform.environment import initialized_resources
-from etl_platform.insight.report import ReportNotBuiltError, chart_paths, top_correlations
-from etl_platform.instance import InstanceConfigError, ensure_dagster_home
 from etl_platform.project import PROJECT_ROOT, SAMPLES_DIR
-from etl_platform.resources import Lake, QueryResult, SqlEngine, TableCatalog
-from etl_platform.resources.lake import LakeError, key_skip_reason
-from etl_platform.resources.sql import SqlError
-from etl_platform.rollback import rollback_table
 from etl_platform.settings import SettingsError, get_settings, project_environment
-from etl_platform.sql_guard import EmptySqlError, WriteRefusedError, check_read_only
-from etl_platform.tables import describe_snapshots
+
+if TYPE_CHECKING:
+    from etl_platform.resources import Lake, QueryResult, SqlEngine, TableCatalog
 
 
 class CliError(Exception):
@@ -47,6 +40,8 @@ def land(lake: Lake, registry: Registry, dataset_name: str, file: Path, name: st
     warning: stored, it would never be processed. An empty file is refused too (its run could only
     fail and quarantine it), and so is a ``name`` with folders: files land directly under the prefix.
     """
+    from etl_platform.resources.lake import key_skip_reason
+
     dataset = registry.dataset(dataset_name)
     if file.is_dir():
         raise CliError(f"{file} is a directory: land one file at a time")
@@ -71,6 +66,9 @@ def run_query(
 ) -> QueryResult:
     """Run ``sql`` once the read-only guard has passed it, so a query cannot write files or change
     the catalog by accident."""
+    from etl_platform.resources.sql import SqlError
+    from etl_platform.sql_guard import EmptySqlError, WriteRefusedError, check_read_only
+
     try:
         check_read_only(sql, allow_writes)
         return sql_engine.query(sql, as_of)
@@ -116,6 +114,8 @@ def print_csv(result: QueryResult) -> None:
 
 
 def describe_versions(catalog: TableCatalog, table: str) -> str:
+    from etl_platform.tables import describe_snapshots
+
     snapshots = catalog.snapshots(table)
     if not snapshots:
         return f"{table}: no snapshot yet"
@@ -135,6 +135,8 @@ def rollback(lake: Lake, catalog: TableCatalog, table: str, to: int | None) -> i
     import dagster as dg
 
     from etl_platform.definitions import defs
+    from etl_platform.instance import ensure_dagster_home
+    from etl_platform.rollback import rollback_table
 
     ensure_dagster_home()
     restored, replaced = rollback_table(defs, lake, catalog, dg.DagsterInstance.get(), table, to)
@@ -201,7 +203,8 @@ def demo(samples_dir: Path) -> int:
     import dagster as dg
 
     from etl_platform.definitions import build_definitions
-    from etl_platform.environment import resources_for_environment
+    from etl_platform.environment import initialized_resources, resources_for_environment
+    from etl_platform.instance import ensure_dagster_home
     from etl_platform.progress import step_progress
     from etl_platform.spark_service import SparkServiceError, address, local_spark_service
 
@@ -348,6 +351,9 @@ def run(argv: Sequence[str] | None = None) -> int:
         for name, rows in generate(args.out, scale=args.scale).items():
             print(f"wrote {rows:,} rows to {args.out / name}")
         return 0
+    from etl_platform.environment import initialized_resources
+    from etl_platform.insight.report import chart_paths, top_correlations
+
     with initialized_resources() as resources:
         if args.command == "land":
             print(land(resources["lake"], selected_registry(), args.dataset, args.file, args.name))
@@ -374,25 +380,36 @@ def run(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _loaded_errors(*names: str) -> tuple[type[Exception], ...]:
+    """The error classes (``module:Class``) of those modules the command imported: a module it
+    never needed cannot have raised its error, and importing it only to catch one would cost the
+    seconds the command saved by not needing it."""
+    pairs = (name.split(":") for name in names)
+    return tuple(getattr(sys.modules[module], error) for module, error in pairs if module in sys.modules)
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """The errors a user can fix, printed as one line."""
+    return (CliError, UnknownDatasetError, SettingsError) + _loaded_errors(
+        "etl_platform.deploy:DeployError",
+        "etl_platform.resources.lake:LakeError",
+        "etl_platform.insight.report:ReportNotBuiltError",
+        "etl_platform.instance:InstanceConfigError",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         with project_environment():
             return run(argv)
-    except (
-        CliError,
-        DeployError,
-        LakeError,
-        ReportNotBuiltError,
-        UnknownDatasetError,
-        SettingsError,
-        InstanceConfigError,
-    ) as error:
+    except _user_errors() as error:
         print(f"etl-platform: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM to the demo: whatever it started has been stopped
         print("etl-platform: interrupted", file=sys.stderr)
         return 130
-    except DagsterInvalidConfigError as error:  # e.g. an ETL_* variable of the AWS profile is not set
+    except _loaded_errors("dagster:DagsterInvalidConfigError") as error:
+        # e.g. an ETL_* variable of the AWS profile is not set
         unset = sorted(set(re.findall(r"\{'env': '(\w+)'\}", str(error))))
         reason = f"environment variables not set: {', '.join(unset)}" if unset else str(error).strip().splitlines()[0]
         print(f"etl-platform: error: configuration: {reason} (see .env.example)", file=sys.stderr)

@@ -6,8 +6,9 @@ only a Unix socket and stops it from ``atexit``, while ``make serve`` needs a fo
 a TCP port that it can watch, restart and stop with everything else it started.
 
 The cluster lives in one folder: created on first use (``initdb``, with a generated password kept
-beside it, readable by its owner only), then reused, so runs, schedules and sensor cursors
-survive a restart. PostgreSQL refuses to run as root; as root, the server runs as ``nobody``.
+beside it, created readable by its owner only), then reused, so runs, schedules and sensor
+cursors survive a restart. PostgreSQL refuses to run as root; as root, the server runs as a system
+account of its own, created if missing.
 """
 
 from __future__ import annotations
@@ -27,13 +28,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import psycopg2
 
 DATABASE = "dagster"
 USER = "dagster"
-# The unprivileged account the server runs as when the platform runs as root (every Linux has it).
-ROOT_SUBSTITUTE = "nobody"
+# The account the server runs as when the platform runs as root: one of its own, so that its files
+# and processes are no other daemon's (as they would be under ``nobody``).
+SERVER_ACCOUNT = "etl_platform_pg"
 START_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 30
 
@@ -86,7 +89,7 @@ def _closed_folder(folder: Path) -> Path | None:
 
 
 def postgres_bin() -> Path:
-    """The server's programs. As root, they run as ``nobody``: if the environment they are installed
+    """The server's programs. As root, they run as ``SERVER_ACCOUNT``: if the environment they are installed
     in is in a folder others may not enter (a home folder), a copy in the temporary folder is used,
     made once per pgserver version and owned by root."""
     installed = _installed_programs()
@@ -108,50 +111,100 @@ def postgres_bin() -> Path:
     return copy / "pgserver" / "pginstall" / "bin"
 
 
-def _run_as() -> str | None:
-    """The account the server runs as: this one, or ``nobody`` for root."""
-    return ROOT_SUBSTITUTE if os.geteuid() == 0 else None
+def _run_as() -> pwd.struct_passwd | None:
+    """The account the server runs as: this one (None), or for root ``SERVER_ACCOUNT``, created
+    as a system account (no home, no login shell) the first time."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(SERVER_ACCOUNT)
+    except KeyError:
+        pass
+    command = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVER_ACCOUNT]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True)
+    except FileNotFoundError:
+        done = subprocess.CompletedProcess(command, 127, "", "useradd is not installed")
+    try:
+        return pwd.getpwnam(SERVER_ACCOUNT)  # made now, by this call or a concurrent one
+    except KeyError:
+        reason = (done.stderr.strip() or f"status {done.returncode}").splitlines()[-1]
+        raise PostgresServiceError(
+            f"cannot create the account PostgreSQL runs as, {SERVER_ACCOUNT}: {reason}"
+        ) from None
 
 
-def _hand_over(path: Path, account: str | None) -> None:
+class _RunAs(TypedDict, total=False):
+    user: int
+    group: int
+    extra_groups: list[int]
+
+
+def _as_account(account: pwd.struct_passwd | None) -> _RunAs:
+    """Popen's arguments to run as ``account``: its user and group, and none of root's groups."""
+    return {} if account is None else {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+
+
+def _hand_over(path: Path, account: pwd.struct_passwd | None) -> None:
     if account is not None:
-        entry = pwd.getpwnam(account)
-        os.chown(path, entry.pw_uid, entry.pw_gid)
+        os.chown(path, account.pw_uid, account.pw_gid)
 
 
-def _check_reachable(folder: Path, account: str | None) -> None:
+def _hand_over_cluster(data_dir: Path, account: pwd.struct_passwd | None) -> None:
+    """A cluster another account owns (one made as ``nobody`` before the platform had an account of
+    its own) becomes the server account's: PostgreSQL refuses a data folder that is not its user's."""
+    if account is None or data_dir.stat().st_uid == account.pw_uid:
+        return
+    for folder, folders, files in os.walk(data_dir):
+        for name in [*folders, *files]:
+            os.chown(Path(folder) / name, account.pw_uid, account.pw_gid, follow_symlinks=False)
+    _hand_over(data_dir, account)
+
+
+def _check_reachable(folder: Path, account: pwd.struct_passwd | None) -> None:
     """As root, the server runs as ``account``, which must be able to enter every folder above its data."""
-    closed = _closed_folder(folder) if account is not None else None
+    if account is None:
+        return
+    closed = _closed_folder(folder)
     if closed is not None:
         raise PostgresServiceError(
-            f"PostgreSQL runs as {account} (it refuses root), which cannot enter {closed}: "
+            f"PostgreSQL runs as {account.pw_name} (it refuses root), which cannot enter {closed}: "
             f"set ETL_SERVE_HOME to a folder others may enter, or run as another user"
         )
+
+
+def _write_secret(path: Path, text: str, owner: pwd.struct_passwd | None = None) -> None:
+    """Write ``text`` to a new file that is its owner's only from its creation (mode 0600 at open,
+    whatever the umask): written first and restricted after, it could be read in between."""
+    path.unlink(missing_ok=True)  # O_EXCL: never reuse a file whose mode or owner is not ours
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        if owner is not None:
+            os.fchown(descriptor, owner.pw_uid, owner.pw_gid)
+        out.write(text)
 
 
 def initialise(data_dir: Path) -> str:
     """Create the cluster in ``data_dir`` unless it exists; the password of its ``dagster`` user."""
     password_file = data_dir.parent / f"{data_dir.name}.password"
-    if (data_dir / "PG_VERSION").exists():
-        return password_file.read_text().strip()
     account = _run_as()
+    if (data_dir / "PG_VERSION").exists():
+        _hand_over_cluster(data_dir, account)
+        return password_file.read_text().strip()
     _check_reachable(data_dir.parent, account)
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     _hand_over(data_dir, account)
     password = secrets.token_urlsafe(24)
-    password_file.write_text(password + "\n")
-    password_file.chmod(0o600)
+    _write_secret(password_file, password + "\n")
     # initdb reads the password from a file; one it can read, removed as soon as it has.
     handover = data_dir.parent / f".{data_dir.name}.initdb-password"
-    handover.write_text(password + "\n")
-    handover.chmod(0o600)
-    _hand_over(handover, account)
+    _write_secret(handover, password + "\n", owner=account)
     command = [
         str(postgres_bin() / "initdb"),
         *("-D", str(data_dir), "-U", USER, f"--pwfile={handover}"),
         *("--auth=scram-sha-256", "--encoding=UTF8", "--no-instructions"),
     ]
-    done = subprocess.run(command, user=account, capture_output=True, text=True)
+    done = subprocess.run(command, capture_output=True, text=True, **_as_account(account))
     handover.unlink()
     if done.returncode != 0:
         password_file.unlink()
@@ -179,7 +232,7 @@ class LocalPostgres:
         ]
         with log:
             self.process = subprocess.Popen(
-                command, user=_run_as(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, **_as_account(_run_as())
             )
         self._wait_until_ready()
 

@@ -217,13 +217,14 @@ class StopRequest:
             raise KeyboardInterrupt
 
 
-def supervise(children: Sequence[Child | PostgresChild], stop: StopRequest) -> None:
-    """Start each child in turn, then restart any that dies, until a stop is requested."""
+def supervise(children: Sequence[Child | PostgresChild], stop: StopRequest, ui: str) -> None:
+    """Start each child in turn, then restart any that dies, until a stop is requested; once all
+    are up, say where the UI (at ``ui``) is."""
     for child in children:
         child.start()
         say(f"{child.name} is up")
     stop.watching = True
-    say("ready: Ctrl-C stops everything")
+    say(f"ready: the UI at {ui}; Ctrl-C stops everything")
     while not stop.event.wait(0.5):
         for child in children:
             status = child.exited()
@@ -252,7 +253,7 @@ def serve(stop: StopRequest) -> None:
         children = dagster_children(home, settings, subprocess_environment(**environment))
         watched += stack.enter_context(_stopped_at_exit(children))
         say(f"instance {home}, logs in {home / LOG_DIR}")
-        supervise(watched, stop)
+        supervise(watched, stop, ui=f"http://127.0.0.1:{settings.webserver_port}")
     say("stopped")
 
 

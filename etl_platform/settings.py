@@ -15,12 +15,14 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dagster as dg
 from dotenv import dotenv_values
 
 from etl_platform.project import DEFAULT_DAGSTER_HOME, DEFAULT_LAKE_ROOT
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 ENVIRONMENTS = ("local", "aws")
 
@@ -49,7 +51,7 @@ class Settings:
     platform_env: str = _setting("local", "picks the resource set: `local` or `aws`")
     dagster_home: Path = _setting(
         DEFAULT_DAGSTER_HOME,
-        "the Dagster instance every command uses (named in `.env` by `make setup`)",
+        "the Dagster instance of `make dev`, `make demo`, `make materialize` and `etl-platform` (named in `.env` by `make setup`)",
         "DAGSTER_HOME",
     )
     registry: str = _setting(
@@ -97,7 +99,7 @@ class Settings:
         DEFAULT_DAGSTER_HOME / "serve", "the production instance `make serve` runs (its PostgreSQL data too)"
     )
     webserver_port: int = _setting(
-        3000, "port of the webserver `make serve` starts", "DAGSTER_WEBSERVER_PORT", minimum=1
+        3000, "port of the UI: the webserver `make dev` and `make serve` start", "DAGSTER_WEBSERVER_PORT", minimum=1
     )
     code_server_port: int = _setting(4000, "port of the code location's gRPC server `make serve` starts", minimum=1)
     postgres_port: int = _setting(15432, "port of the PostgreSQL server `make serve` starts", minimum=1)
@@ -164,6 +166,8 @@ def variable_of(spec: dataclasses.Field) -> str:
 def env_var(name: str) -> dg.EnvVar:
     """A setting as Dagster resource config: read by Dagster when the resource starts (so a code
     location loads before it is set), and shown in the UI as the variable's name, not its value."""
+    import dagster as dg  # here: `etl-platform --help` reads the settings and needs no Dagster
+
     (spec,) = [s for s in dataclasses.fields(Settings) if s.name == name]
     return dg.EnvVar(variable_of(spec))
 

@@ -155,8 +155,8 @@ def stand_in_scripts(folder: Path, **scripts: str) -> Path:
 
 @contextmanager
 def open_folder() -> Iterator[Path]:
-    """A temporary folder anyone may enter: as root, the production mode's PostgreSQL runs as
-    nobody, who cannot enter pytest's own temporary folders."""
+    """A temporary folder anyone may enter: as root, the production mode's PostgreSQL runs as an
+    account of its own, which cannot enter pytest's own temporary folders."""
     folder = Path(tempfile.mkdtemp(prefix="etl-open-"))
     folder.chmod(0o755)
     try:

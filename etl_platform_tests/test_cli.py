@@ -2,6 +2,8 @@
 
 import os
 import stat
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 
@@ -10,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 from etl_platform import cli
+from etl_platform.project import PROJECT_ROOT
 from etl_platform.resources import LakeObject
 from etl_platform.resources.catalog import BuildSource, TableSnapshot
 from etl_platform.resources.lake import skip_reason
@@ -128,6 +131,42 @@ def test_help_is_plain_text_and_names_every_positional(capsys) -> None:
             cli.main([command, "--help"])
         lines = capsys.readouterr().out.splitlines()
         assert any(line.split()[:1] == [positional] and len(line.split()) > 1 for line in lines), (command, positional)
+
+
+# Seconds to import; a command that does not use them must not pay for them.
+HEAVY_MODULES = {"dagster", "pyspark", "pyiceberg", "duckdb", "pyarrow", "matplotlib", "boto3"}
+
+
+def _fresh_cli(*argv: str, **environment: str) -> subprocess.CompletedProcess:
+    """``etl-platform ARGV`` in a new Python process, then the heavy modules it had imported, on
+    stdout's last line."""
+    code = (
+        "import sys\nfrom etl_platform import cli\ntry:\n    status = cli.main(sys.argv[1:])\n"
+        "except SystemExit as exit:\n    status = exit.code\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {HEAVY_MODULES!r}))\nsys.exit(status)"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, *argv],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **environment},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["query", "--help"], ["report", "--top", "0"]])
+def test_help_and_usage_errors_import_none_of_the_heavy_libraries(argv) -> None:
+    done = _fresh_cli(*argv)
+    assert done.returncode in (0, 2) and done.stdout.splitlines()[-1] == "[]", done.stdout + done.stderr
+
+
+def test_an_error_from_a_library_a_command_imported_itself_is_still_one_line(tmp_path) -> None:
+    unset = {name: "" for name in ("ETL_AWS_REGION", "ETL_DATA_BUCKET", "ETL_SCRATCH_BUCKET", "ETL_GLUE_DATABASE")}
+    done = _fresh_cli("tables", ETL_PLATFORM_ENV="aws", **unset)
+    assert done.returncode == 1 and "dagster" in done.stdout  # imported by the command, not by the CLI
+    assert done.stderr.startswith("etl-platform: error: configuration: environment variables not set: ")
+    assert len(done.stderr.splitlines()) == 1
 
 
 @pytest.mark.parametrize("top", ["0", "-2", "three"])

@@ -2,10 +2,11 @@
 declares, and the environment the tests run in has exactly those versions."""
 
 import tomllib
-from importlib.metadata import version
+from importlib.metadata import requires, version
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from etl_platform.project import PROJECT_ROOT
 
@@ -37,3 +38,27 @@ def test_make_setup_installs_with_the_constraints() -> None:
     makefile = (PROJECT_ROOT / "Makefile").read_text()
     assert "pip install --quiet -c constraints.txt -e '.[dev,serve]'" in makefile
     assert "$(STAMP): pyproject.toml constraints.txt" in makefile
+
+
+def _floor(requirement: Requirement, operators: tuple[str, ...] = (">=", "~=")) -> Version | None:
+    """The lowest version ``requirement`` admits by its lower bounds, if it has any."""
+    bounds = [Version(spec.version) for spec in requirement.specifier if spec.operator in operators]
+    return max(bounds, default=None)
+
+
+def test_no_declared_floor_is_below_what_another_declared_dependency_requires() -> None:
+    """A floor lower than a dependency's own (pyarrow 17 for a PyIceberg that needs 18) promises
+    an install that cannot work; read from the installed packages' metadata, with the extras used."""
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
+    declared = [Requirement(r) for r in project["dependencies"]]
+    declared += [Requirement(r) for extra in project["optional-dependencies"].values() for r in extra]
+    floors = {canonicalize_name(r.name): _floor(r) for r in declared}
+    too_low = []
+    for dependency in declared:
+        for needed in map(Requirement, requires(dependency.name) or []):
+            ours = floors.get(canonicalize_name(needed.name))
+            theirs = _floor(needed, (">=",))  # not the == of a release to its siblings (dagster's)
+            used = any(needed.marker is None or needed.marker.evaluate({"extra": e}) for e in [*dependency.extras, ""])
+            if used and ours is not None and theirs is not None and ours < theirs:
+                too_low.append(f"{needed.name}>={ours} but {dependency.name} requires {needed}")
+    assert not too_low, too_low

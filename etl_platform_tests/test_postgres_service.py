@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import pwd
+import secrets
 import shutil
+import subprocess
 import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
+import psutil
 import pytest
 
 from etl_platform import postgres_service
@@ -50,7 +56,7 @@ def test_as_root_a_data_folder_the_server_account_cannot_enter_is_refused_in_one
     with pytest.raises(PostgresServiceError) as raised:
         initialise(closed / "pg")
     assert str(raised.value) == (
-        f"PostgreSQL runs as nobody (it refuses root), which cannot enter {closed}: "
+        f"PostgreSQL runs as {postgres_service.SERVER_ACCOUNT} (it refuses root), which cannot enter {closed}: "
         "set ETL_SERVE_HOME to a folder others may enter, or run as another user"
     )
     assert not (closed / "pg").exists()
@@ -72,3 +78,70 @@ def test_as_root_programs_others_cannot_reach_run_from_a_copy_of_roots_own(tmp_p
     assert planted.stat().st_uid == 0 and planted.stat().st_mode & 0o022 == 0
     with local_postgres(open_folder / "pg", free_port()) as server:
         server.connection.connect().close()
+
+
+def test_secret_files_are_their_owners_only_from_creation_not_restricted_afterwards(open_folder, monkeypatch) -> None:
+    """Under a umask of 0 a file written first and chmod'ed after is readable by anyone in between."""
+    restricted: list[str] = []
+    chmod = os.chmod
+
+    def recorded_chmod(path, *args, **kwargs) -> None:  # Path.chmod calls os.chmod too
+        restricted.append(str(path))
+        chmod(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "chmod", recorded_chmod)
+    previous = os.umask(0)
+    try:
+        initialise(open_folder / "pg")
+    finally:
+        os.umask(previous)
+    assert (open_folder / "pg.password").stat().st_mode & 0o777 == 0o600
+    assert not [path for path in restricted if "password" in path]  # created 0600, never chmod'ed to it
+    assert not (open_folder / ".pg.initdb-password").exists()
+
+
+@pytest.fixture
+def new_account(monkeypatch) -> Iterator[str]:
+    """The server account under a name no account has yet, removed afterwards."""
+    name = f"etl_pg_test_{secrets.token_hex(3)}"
+    monkeypatch.setattr(postgres_service, "SERVER_ACCOUNT", name)
+    try:
+        yield name
+    finally:
+        subprocess.run(["userdel", name], capture_output=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root hands the server to another account")
+def test_as_root_the_server_runs_as_a_system_account_of_its_own_created_if_missing(open_folder, new_account) -> None:
+    with pytest.raises(KeyError):
+        pwd.getpwnam(new_account)
+    with local_postgres(open_folder / "pg", free_port()) as server:
+        account = pwd.getpwnam(new_account)
+        assert server.process is not None
+        process = psutil.Process(server.process.pid)
+        assert process.username() == new_account and set(process.gids()) == {account.pw_gid}
+        assert _groups(process.pid) == set()  # none of root's groups
+        server.connection.connect().close()
+    assert account.pw_uid < 1000 and account.pw_shell == "/usr/sbin/nologin"  # a system account, no login
+    assert not Path(account.pw_dir).exists()
+    assert (open_folder / "pg").stat().st_uid == account.pw_uid
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root hands the server to another account")
+def test_as_root_a_cluster_made_as_nobody_is_handed_to_the_servers_account(
+    open_folder, new_account, monkeypatch
+) -> None:
+    with monkeypatch.context() as before:
+        before.setattr(postgres_service, "SERVER_ACCOUNT", "nobody")
+        password = initialise(open_folder / "pg")
+    assert initialise(open_folder / "pg") == password
+    uid = pwd.getpwnam(new_account).pw_uid
+    assert {path.stat().st_uid for path in [open_folder / "pg", *(open_folder / "pg").rglob("*")]} == {uid}
+    with local_postgres(open_folder / "pg", free_port()) as server:
+        server.connection.connect().close()
+
+
+def _groups(pid: int) -> set[int]:
+    """The process's supplementary groups, as the kernel reports them."""
+    line = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("Groups:"))
+    return {int(group) for group in line.split()[1:]}

@@ -115,7 +115,7 @@ def _read_lines(served: Served) -> None:
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
-    # Not under pytest's temporary folder (only root may enter it): as root, PostgreSQL runs as nobody.
+    # Not under pytest's temporary folder (only root may enter it): as root, PostgreSQL runs as etl_platform_pg.
     with open_folder() as root:
         ports = {name: free_port() for name in ("DAGSTER_WEBSERVER_PORT", "ETL_CODE_SERVER_PORT", "ETL_POSTGRES_PORT")}
         environment = {
@@ -145,6 +145,8 @@ def served() -> Iterator[Served]:
         started: list[psutil.Process] = []
         try:
             served.wait_for(lambda: served.said("serve: ready"), "serve is ready")
+            ui = f"http://127.0.0.1:{ports['DAGSTER_WEBSERVER_PORT']}"
+            assert served.said(f"serve: ready: the UI at {ui}; Ctrl-C stops everything"), served.tail()
             postgres = LocalPostgres(served.home / "postgres", ports["ETL_POSTGRES_PORT"])  # its cluster, not started
             served.environment |= {"DAGSTER_HOME": str(served.home)} | postgres.connection.environment()
             started = psutil.Process(process.pid).children(recursive=True)
