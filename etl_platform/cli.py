@@ -69,10 +69,10 @@ def land(lake: Lake, registry: Registry, dataset_name: str, file: Path, name: st
 def run_query(
     sql_engine: SqlEngine, catalog: TableCatalog, sql: str, allow_writes: bool = False, as_of: str | None = None
 ) -> QueryResult:
-    """Run ``sql`` once the read-only guard has passed it, so a query cannot write files or change
-    the catalog by accident."""
+    """Run ``sql`` once the read-only guard has passed it, parsed as the engine's own dialect, so a
+    query cannot write files or change the catalog by accident."""
     try:
-        check_read_only(sql, allow_writes)
+        check_read_only(sql, sql_engine.dialect.name, allow_writes)
         return sql_engine.query(sql, as_of)
     except EmptySqlError as error:
         raise CliError(str(error)) from None

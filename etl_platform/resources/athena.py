@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,7 +22,7 @@ from etl_platform.contract.report import ScriptResult
 from etl_platform.resources.sql import QueryResult, SqlEngine, SqlError
 from etl_platform.resources.usage import EngineUsage, athena_usage
 from etl_platform.sql_jobs.build import Log, process_landing_file
-from etl_platform.sql_jobs.dialect import TRINO
+from etl_platform.sql_jobs.dialect import TRINO, Dialect
 from etl_platform.sql_jobs.runner import QueryFailed, SqlRunner
 
 # Athena returns every value as text: each column type's conversion to a Python value.
@@ -61,6 +61,7 @@ def _retryable(status: dict[str, Any], reason: str) -> bool:
 
 
 class AthenaEngine(SqlEngine):
+    dialect: ClassVar[Dialect] = TRINO
     region_name: str
     database: str
     workgroup: str

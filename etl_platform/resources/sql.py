@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import dagster as dg
 import duckdb
@@ -25,7 +25,7 @@ from etl_platform.resources.processing import FileProcessor
 from etl_platform.resources.script_run import ScriptRun, script_failed
 from etl_platform.resources.usage import EngineUsage, local_usage
 from etl_platform.sql_jobs.build import Log, process_landing_file
-from etl_platform.sql_jobs.dialect import DUCKDB
+from etl_platform.sql_jobs.dialect import DUCKDB, Dialect
 from etl_platform.sql_jobs.raw import raw_table
 from etl_platform.sql_jobs.runner import QueryFailed, SqlRunner
 
@@ -44,7 +44,10 @@ class QueryResult:
 
 class SqlEngine(dg.ConfigurableResource, FileProcessor, ABC):
     """Queries over the catalog's tables, and the processing of a SQL input's landing file
-    (``process_file``: ``script`` is a file of ``sql-scripts/``, one SELECT over ``typed_input``)."""
+    (``process_file``: ``script`` is a file of ``sql-scripts/``, one SELECT over ``typed_input``).
+    ``dialect``: the SQL the engine speaks, which the query guard parses a query in."""
+
+    dialect: ClassVar[Dialect]
 
     def process_file(
         self, context: dg.AssetExecutionContext, script: str, job: ProcessJob, capacity: Capacity
@@ -77,6 +80,13 @@ class SqlEngine(dg.ConfigurableResource, FileProcessor, ABC):
     @abstractmethod
     def usage(self, scanned_bytes: Sequence[int], wall_seconds: float) -> EngineUsage:
         """What queries that scanned ``scanned_bytes`` (one figure per query) in ``wall_seconds`` used."""
+
+
+# Queries' connections (and the report's): no extension is installed or loaded on demand.
+QUERY_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
 
 
 def _message(error: Exception) -> str:
@@ -123,6 +133,7 @@ class DuckDBEngine(SqlEngine):
     committed snapshot, never a build in progress)."""
 
     catalog: TableCatalog
+    dialect: ClassVar[Dialect] = DUCKDB
 
     def _views(self, connection: duckdb.DuckDBPyConnection, as_of: str | None) -> None:
         tables = self.catalog.tables()  # each loaded once for this query
@@ -143,7 +154,9 @@ class DuckDBEngine(SqlEngine):
 
     @contextmanager
     def _connect(self, as_of: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-        connection = duckdb.connect(":memory:")
+        """A connection for queries: nothing a query names makes DuckDB download or load an
+        extension (``https://`` paths would install httpfs), beside the ones built in."""
+        connection = duckdb.connect(":memory:", config=QUERY_CONFIG)
         try:
             self._views(connection, as_of)
             yield connection
