@@ -116,6 +116,12 @@ def print_csv(result: QueryResult) -> None:
 
 
 def describe_versions(catalog: TableCatalog, table: str) -> str:
+    """A table's kept snapshots; a name the platform neither builds nor has in its catalog is an
+    error, as for rollback, not a table with no snapshot yet."""
+    registry = selected_registry()
+    known = sorted({*registry.table_locations(), registry.report.table, *catalog.names()})
+    if table not in known:
+        raise CliError(f"unknown table {table!r}; tables: {', '.join(known)}")
     snapshots = catalog.snapshots(table)
     if not snapshots:
         return f"{table}: no snapshot yet"
