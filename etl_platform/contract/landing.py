@@ -29,6 +29,10 @@ WIDE_BOMS = (
     (b"\xfe\xff", "UTF-16"),
 )
 UTF8_BOM = b"\xef\xbb\xbf"
+# A file is binary, not text, with a NUL byte in its head, or a control character in its first line
+# (a header names columns; tab, line ends, form feed, vertical tab and DOS's end-of-file mark
+# 0x1A aside): a data value with a stray control character is the row's trouble, not the file's.
+BINARY_BYTE = re.compile(rb"\x00|\A[^\n]*?[\x01-\x08\x0e-\x19\x1b-\x1f\x7f]")
 
 
 class MissingColumnsError(InputError):
@@ -80,6 +84,14 @@ def _decoded_head(head: bytes, source: str) -> str:
         if head.startswith(bom):
             raise InputError(f"{source}: the file is {encoding} encoded; save it as UTF-8")
     text = head.removeprefix(UTF8_BOM)
+    binary = BINARY_BYTE.search(text)
+    if binary:
+        line, column = _position(text, binary.end() - 1)
+        raise InputError(
+            f"{source}: the file is not text (line {line}, byte {column} is the control character "
+            f"0x{text[binary.end() - 1]:02X}): expected a CSV file",
+            line,
+        )
     try:
         return text.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -47,11 +47,19 @@ def _checks(pipes) -> dict[str, CheckOutcome]:
     return {outcome.name: outcome for outcome in result.checks}
 
 
+# Bytes that are UTF-8 but no text: once read as a one-column header without data rows.
+BINARY_13_BYTES = bytes([0, 1, 2, 3, 4, 5, 6, 7, 8, 14, 15, 16, 17])
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
         (b"", "in.csv: the file is empty (0 bytes)"),
         (_csv(rows=[]), "in.csv: the file has a header but no data rows"),
+        (
+            BINARY_13_BYTES,
+            "in.csv: the file is not text (line 1, byte 1 is the control character 0x00): expected a CSV",
+        ),
         (_csv().replace(b",", b";"), "in.csv: line 1 is one column containing ';': the file seems delimited by ';'"),
         (_csv().replace(b",", b"\t"), "in.csv: line 1 is one column containing '\\t'"),
         (_csv().decode().encode("utf-16"), "in.csv: the file is UTF-16 encoded; save it as UTF-8"),
