@@ -44,18 +44,24 @@ def land(lake: Lake, registry: Registry, dataset_name: str, file: Path, name: st
     """Store ``file`` where the dataset's arrival sensor finds it.
 
     A file the sensor would skip is refused, for the sensor's reason, rather than stored with a
-    warning: stored, it would never be processed. An empty file is refused too (its run could only
-    fail and quarantine it), and so is a ``name`` with folders: files land directly under the prefix.
+    warning: stored, it would never be processed. A name the engines cannot open and an empty file
+    are refused too (their runs could only fail and quarantine them), and so is a ``name`` with
+    folders: files land directly under the prefix.
     """
     dataset = registry.dataset(dataset_name)
     if file.is_dir():
         raise CliError(f"{file} is a directory: land one file at a time")
     if not file.is_file():
         raise CliError(f"no such file: {file}")
+    from etl_platform.contract.landing import unreadable_name
+
     key = dataset.landing_key_prefix + (name or file.name)
     reason = key_skip_reason(key)
     if reason:
         raise CliError(f"not landing {file} as {key}: {reason} (the arrival sensor would skip it)")
+    unreadable = unreadable_name(key)
+    if unreadable:
+        raise CliError(f"not landing {file} as {key}: {unreadable}")
     if name and "/" in name:
         raise CliError(
             f"--name {name!r} is a path: give a file name, it lands directly under {dataset.landing_key_prefix}"
