@@ -105,6 +105,17 @@ def test_the_failure_record_names_the_line_at_fault(tmp_path, content, line) -> 
     assert (failure.kind, failure.line) == (FailureKind.DATA, line)
 
 
+def test_a_file_name_spark_cannot_parse_is_the_inputs_fault_not_a_retry(spark, tmp_path) -> None:
+    """Spark's own failure on a ':' in a name (a file that skipped the contract's check of names)."""
+    source = tmp_path / "week:1.csv"
+    source.write_bytes(_csv())
+    with pytest.raises(Exception) as raised:
+        spark.read.option("header", "true").csv(str(source)).count()
+    failure = lake_job.failure_of(raised.value, lake_job.storage_trouble(raised.value))
+    assert failure.kind is FailureKind.DATA
+    assert failure.message.startswith("Spark cannot open the input by its name: Relative path in absolute URI: ")
+
+
 def test_bom_and_crlf_read_like_a_plain_file(spark, tmp_path) -> None:
     _, _, plain = _run(tmp_path / "a", _csv()) if (tmp_path / "a").mkdir() is None else None
     for variant in (b"\xef\xbb\xbf" + _csv(), _csv(newline="\r\n"), b"\xef\xbb\xbf" + _csv(newline="\r\n")):
