@@ -37,8 +37,9 @@ def land(lake: Lake, registry: Registry, dataset_name: str, file: Path, name: st
     """Store ``file`` where the dataset's arrival sensor finds it.
 
     A file the sensor would skip is refused, for the sensor's reason, rather than stored with a
-    warning: stored, it would never be processed. An empty file is refused too (its run could only
-    fail and quarantine it), and so is a ``name`` with folders: files land directly under the prefix.
+    warning: stored, it would never be processed. A name the engines cannot open and an empty file
+    are refused too (their runs could only fail and quarantine them), and so is a ``name`` with
+    folders: files land directly under the prefix.
     """
     from etl_platform.resources.lake import key_skip_reason
 
@@ -47,10 +48,15 @@ def land(lake: Lake, registry: Registry, dataset_name: str, file: Path, name: st
         raise CliError(f"{file} is a directory: land one file at a time")
     if not file.is_file():
         raise CliError(f"no such file: {file}")
+    from etl_platform.contract.landing import unreadable_name
+
     key = dataset.landing_key_prefix + (name or file.name)
     reason = key_skip_reason(key)
     if reason:
         raise CliError(f"not landing {file} as {key}: {reason} (the arrival sensor would skip it)")
+    unreadable = unreadable_name(key)
+    if unreadable:
+        raise CliError(f"not landing {file} as {key}: {unreadable}")
     if name and "/" in name:
         raise CliError(
             f"--name {name!r} is a path: give a file name, it lands directly under {dataset.landing_key_prefix}"
@@ -64,13 +70,13 @@ def land(lake: Lake, registry: Registry, dataset_name: str, file: Path, name: st
 def run_query(
     sql_engine: SqlEngine, catalog: TableCatalog, sql: str, allow_writes: bool = False, as_of: str | None = None
 ) -> QueryResult:
-    """Run ``sql`` once the read-only guard has passed it, so a query cannot write files or change
-    the catalog by accident."""
+    """Run ``sql`` once the read-only guard has passed it, parsed as the engine's own dialect, so a
+    query cannot write files or change the catalog by accident."""
     from etl_platform.resources.sql import SqlError
     from etl_platform.sql_guard import EmptySqlError, WriteRefusedError, check_read_only
 
     try:
-        check_read_only(sql, allow_writes)
+        check_read_only(sql, sql_engine.dialect.name, allow_writes)
         return sql_engine.query(sql, as_of)
     except EmptySqlError as error:
         raise CliError(str(error)) from None
@@ -114,8 +120,14 @@ def print_csv(result: QueryResult) -> None:
 
 
 def describe_versions(catalog: TableCatalog, table: str) -> str:
+    """A table's kept snapshots; a name the platform neither builds nor has in its catalog is an
+    error, as for rollback, not a table with no snapshot yet."""
     from etl_platform.tables import describe_snapshots
 
+    registry = selected_registry()
+    known = sorted({*registry.table_locations(), registry.report.table, *catalog.names()})
+    if table not in known:
+        raise CliError(f"unknown table {table!r}; tables: {', '.join(known)}")
     snapshots = catalog.snapshots(table)
     if not snapshots:
         return f"{table}: no snapshot yet"

@@ -153,7 +153,8 @@ def _print_plan(
     notes[EMR_APPLICATION] = f"runs {runs}; {image}"
     sql_inputs = [d for d in registry.inputs if d.engine is Engine.SQL]
     queries = ", ".join(f"{d.name} ({d.script})" for d in sql_inputs) or "no input yet"
-    notes["AthenaWorkGroup"] = f"runs the engagement report and the SQL inputs: {queries}"
+    notes["AthenaWorkGroup"] = f"writes the engagement report and runs the SQL inputs: {queries}"
+    notes["AthenaQueryWorkGroup"] = "runs etl-platform query and the report's queries as QueryRole, read-only"
     _print_resources(build_template(registry)["Resources"], notes, out)
     out(
         f"then upload to s3://<ArtifactBucketName output>/{SCRIPTS_PREFIX} (the bucket's name is known once the stack exists):"

@@ -78,6 +78,8 @@ def aws_resources(settings: Settings | None = None) -> dict[str, Any]:
             database=env_var("glue_database"),
             workgroup=env_var("athena_workgroup"),
             output_location=env_var("athena_results"),
+            query_workgroup=env_var("athena_query_workgroup"),
+            query_role_arn=env_var("athena_query_role_arn"),
         ),
         "notifier": SnsNotifier(topic_arn=env_var("alert_topic_arn"), region_name=region),
     }

@@ -40,6 +40,8 @@ ENVIRONMENT_OUTPUTS = {
     "ETL_GLUE_DATABASE": "GlueDatabaseName",
     "ETL_ATHENA_WORKGROUP": "AthenaWorkGroupName",
     "ETL_ATHENA_RESULTS": "AthenaResultsLocation",
+    "ETL_ATHENA_QUERY_WORKGROUP": "AthenaQueryWorkGroupName",
+    "ETL_ATHENA_QUERY_ROLE_ARN": "AthenaQueryRoleArn",
     "ETL_ALERT_TOPIC_ARN": "AlertTopicArn",
     "ETL_ARTIFACT_BUCKET": "ArtifactBucketName",
     "ETL_EMR_SERVERLESS_APPLICATION_ID": "EmrServerlessApplicationId",

@@ -128,6 +128,12 @@ class Settings:
     glue_database: str | None = _setting(None, "the Glue database (the Iceberg catalog's namespace)")
     athena_workgroup: str | None = _setting(None, "the Athena workgroup")
     athena_results: str | None = _setting(None, "where Athena writes query results")
+    athena_query_workgroup: str | None = _setting(
+        None, "the read-only Athena workgroup of `etl-platform query` and the report's queries"
+    )
+    athena_query_role_arn: str | None = _setting(
+        None, "the role those queries run as: it reads the lake and writes only their results"
+    )
     alert_topic_arn: str | None = _setting(None, "the SNS topic of failure alerts")
 
     def __post_init__(self) -> None:

@@ -107,11 +107,25 @@ def test_query_is_read_only_unless_writes_are_allowed(lake_root, tmp_path, capsy
     copy = f"copy (select 42 as answer) to '{out}'"
     assert cli.main(["query", copy]) == 1
     err = capsys.readouterr().err
-    assert err.startswith('etl-platform: error: query is read-only: refusing the COPY statement "copy (select 42')
+    assert err.startswith('etl-platform: error: query is read-only: refusing the COPY statement "COPY (SELECT 42')
     assert err.rstrip().endswith("; pass --allow-writes to run it") and len(err.splitlines()) == 1
     assert not out.exists()
     assert cli.main(["query", copy, "--allow-writes"]) == 0
     assert out.read_text() == "answer\n42\n"
+
+
+def test_query_reads_a_nested_comment_as_duckdb_does(lake_root, capsys) -> None:
+    """DuckDB nests block comments: the DELETE is inside one, and what runs is SELECT 1."""
+    assert cli.main(["query", "/* /* */ DELETE FROM sales_daily -- */ SELECT 1 AS one", "--format", "csv"]) == 0
+    assert capsys.readouterr().out == "one\n1\n"
+
+
+def test_queries_install_and_load_no_extension_on_demand(lake_root, capsys) -> None:
+    setting = "current_setting('autoinstall_known_extensions'), current_setting('autoload_known_extensions')"
+    assert cli.main(["query", f"select {setting}", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "False,False"
+    assert cli.main(["query", "select * from 'https://example.com/t.parquet'"]) == 1
+    assert "requires the extension httpfs to be loaded" in capsys.readouterr().err
 
 
 def test_help_is_plain_text_and_names_every_positional(capsys) -> None:
@@ -188,14 +202,18 @@ def test_report_top_must_be_a_positive_whole_number(capsys, top) -> None:
             ["query", "select * from sales_daily"],
             "SQL error: Catalog Error: Table with name sales_daily does not exist",
         ),
-        (["query", "selec 1"], "SQL error: Parser Error"),
+        (
+            ["query", "selec 1"],
+            "SQL error: DuckDB SQL cannot be parsed: Invalid expression / Unexpected token at line 1",
+        ),
         (["query", ""], "no SQL statement given"),
         (["query", " \n "], "no SQL statement given"),
         (["query", "-- hi"], "no SQL statement given"),
         (["query", "/* x */"], "no SQL statement given"),
-        (["query", "install httpfs"], 'query is read-only: refusing the LOAD statement "install httpfs"'),
+        (["query", "install httpfs"], 'query is read-only: refusing the INSTALL statement "INSTALL httpfs"'),
         (["query", "attach 'other.duckdb'"], "refusing the ATTACH statement"),
-        (["query", "select 1; set threads = 1"], "refusing the SET statement"),
+        (["query", "select 1; set threads = 1"], "refusing 2 statements (SELECT, SET, as DuckDB reads them)"),
+        (["query", "select 1 as a into t"], "refusing the SELECT INTO in the statement"),
         (["query", "explain analyze select 1"], "refusing the EXPLAIN ANALYZE statement"),
         (["land", "sales", "."], ". is a directory"),
     ],
@@ -280,6 +298,12 @@ def test_versions_lists_every_kept_snapshot_oldest_first_with_the_current_one_ma
     ]
     assert cli.main(["versions", "marketing_daily"]) == 0
     assert capsys.readouterr().out == "marketing_daily: no snapshot yet\n"
+    assert cli.main(["versions", "nosuch"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == (
+        "etl-platform: error: unknown table 'nosuch'; tables: engagement_revenue_correlation, marketing_daily, "
+        "sales_daily, sales_marketing_daily\n"
+    )
 
 
 def _sum(capsys, *options: str) -> str:
@@ -332,10 +356,6 @@ def test_query_as_of_reads_a_snapshot_or_the_table_as_it_was_at_a_time(three_bui
             ["query", "select 1", "--as-of", "last tuesday"],
             "--as-of 'last tuesday' is neither a snapshot id nor an ISO time",
         ),
-        (
-            ["query", "select * from sales_daily", "--as-of", "2000-01-01"],
-            "SQL error: Catalog Error: Table with name sales_daily does not exist",
-        ),
     ],
 )
 def test_time_travel_errors_are_one_line(three_builds, capsys, argv, message) -> None:
@@ -343,6 +363,17 @@ def test_time_travel_errors_are_one_line(three_builds, capsys, argv, message) ->
     err = capsys.readouterr().err
     assert err.startswith("etl-platform: error: ") and message in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_as_of_before_the_oldest_kept_snapshot_names_it(three_builds, capsys) -> None:
+    first = three_builds[0]
+    assert cli.main(["query", "select * from sales_daily", "--as-of", "2000-01-01T08:00:00+02:00"]) == 1
+    assert capsys.readouterr().err == (
+        "etl-platform: error: table sales_daily has no snapshot as old as 2000-01-01 06:00:00 UTC: "
+        f"the oldest kept is {first.snapshot_id}, of {_utc(first.committed_at)}\n"
+    )
+    assert cli.main(["query", "select * from nosuch", "--as-of", "2000-01-01"]) == 1  # a name no table has
+    assert "SQL error: Catalog Error: Table with name nosuch does not exist!" in capsys.readouterr().err
 
 
 def test_rollback_of_the_current_snapshot_or_past_the_first_is_refused(three_builds, capsys) -> None:

@@ -63,6 +63,8 @@ OUTPUTS = {
     "AthenaWorkGroupName": "etl-platform",
     "Region": "us-east-1",
     "AthenaResultsLocation": "s3://etl-scratch/athena-results/",
+    "AthenaQueryWorkGroupName": "etl-platform-query",
+    "AthenaQueryRoleArn": "arn:aws:iam::123456789012:role/etl-platform-query",
     "AlertTopicArn": "arn:aws:sns:us-east-1:123456789012:etl-platform-alerts",
     "OrchestratorPolicyArn": "arn:aws:iam::123456789012:policy/etl-platform-orchestrator",
     "ImageRepositoryName": "etl-platform",
@@ -120,7 +122,13 @@ def test_dry_run_makes_no_aws_calls_and_needs_no_credentials(monkeypatch, capsys
     assert any("AWS::S3::Bucket" in line and line.endswith("DataBucket") for line in lines)
     assert any(
         "AWS::Athena::WorkGroup" in line
-        and line.endswith("AthenaWorkGroup  (runs the engagement report and the SQL inputs: no input yet)")
+        and line.endswith("AthenaWorkGroup  (writes the engagement report and runs the SQL inputs: no input yet)")
+        for line in lines
+    )
+    assert any(
+        line.endswith(
+            "AthenaQueryWorkGroup  (runs etl-platform query and the report's queries as QueryRole, read-only)"
+        )
         for line in lines
     )
     assert any(
@@ -180,7 +188,7 @@ def test_per_engine_the_plan_has_glue_jobs_for_spark_only_and_names_what_emr_ser
         "(runs marketing (process_marketing_data.py); image tag py311-1)"
     ) in lines
     assert (
-        "AWS::Athena::WorkGroup AthenaWorkGroup (runs the engagement report and the SQL inputs: "
+        "AWS::Athena::WorkGroup AthenaWorkGroup (writes the engagement report and runs the SQL inputs: "
         "ad_spend (process_ad_spend.sql))"
     ) in lines
 
@@ -464,6 +472,8 @@ def test_first_deploy_creates_the_stack_uploads_and_prints_the_environment(fake_
         "ETL_GLUE_DATABASE=etl_platform",
         "ETL_ATHENA_WORKGROUP=etl-platform",
         "ETL_ATHENA_RESULTS=s3://etl-scratch/athena-results/",
+        "ETL_ATHENA_QUERY_WORKGROUP=etl-platform-query",
+        f"ETL_ATHENA_QUERY_ROLE_ARN={OUTPUTS['AthenaQueryRoleArn']}",
         f"ETL_ALERT_TOPIC_ARN={OUTPUTS['AlertTopicArn']}",
         "ETL_ARTIFACT_BUCKET=etl-artifacts",
         "ETL_EMR_SERVERLESS_APPLICATION_ID=00fabc123def4567",

@@ -319,16 +319,18 @@ def test_glue_database_name_follows_the_project_name() -> None:
 
 
 def test_athena_results_are_encrypted_with_a_rotating_key_and_alerts_topic_exists() -> None:
-    (workgroup,) = _of_type("AWS::Athena::WorkGroup").values()
-    configuration = workgroup["WorkGroupConfiguration"]
-    assert configuration["EnforceWorkGroupConfiguration"] is True
-    assert configuration["ResultConfiguration"]["OutputLocation"] == {
+    workgroups = _of_type("AWS::Athena::WorkGroup")
+    assert set(workgroups) == {"AthenaWorkGroup", "AthenaQueryWorkGroup"}
+    assert workgroups["AthenaWorkGroup"]["WorkGroupConfiguration"]["ResultConfiguration"]["OutputLocation"] == {
         "Fn::Sub": "s3://${ScratchBucket}/athena-results/"
     }
-    assert configuration["ResultConfiguration"]["EncryptionConfiguration"] == {
-        "EncryptionOption": "SSE_KMS",
-        "KmsKey": {"Fn::GetAtt": ["EncryptionKey", "Arn"]},
-    }
+    for workgroup in workgroups.values():
+        configuration = workgroup["WorkGroupConfiguration"]
+        assert configuration["EnforceWorkGroupConfiguration"] is True
+        assert configuration["ResultConfiguration"]["EncryptionConfiguration"] == {
+            "EncryptionOption": "SSE_KMS",
+            "KmsKey": {"Fn::GetAtt": ["EncryptionKey", "Arn"]},
+        }
     assert _of_type("AWS::KMS::Key")["EncryptionKey"]["EnableKeyRotation"] is True
     # Athena writes the results with its caller's permissions: the orchestrator's.
     (policy,) = _of_type("AWS::IAM::ManagedPolicy").values()
@@ -493,3 +495,26 @@ def test_the_orchestrator_runs_sql_inputs_on_athena_and_drops_only_temporary_tab
     assert {"Fn::Sub": "${ScratchBucket.Arn}/athena-results/*"} in lake["Resource"]  # the staged copy
     assert {"athena:StartQueryExecution", "athena:GetQueryExecution"} <= set(statements["Athena"]["Action"])
     assert statements["Athena"]["Resource"]["Fn::Sub"].endswith(":workgroup/${AthenaWorkGroup}")
+
+
+def test_queries_run_in_a_workgroup_of_their_own_as_a_role_that_writes_only_their_results() -> None:
+    """`etl-platform query`'s defence beside its guard: whatever statement reaches Athena as this
+    role can change nothing in the lake or the catalog."""
+    configuration = _of_type("AWS::Athena::WorkGroup")["AthenaQueryWorkGroup"]["WorkGroupConfiguration"]
+    assert configuration["EnforceWorkGroupConfiguration"] is True
+    results = "athena-results/queries/"
+    assert configuration["ResultConfiguration"]["OutputLocation"] == {"Fn::Sub": f"s3://${{ScratchBucket}}/{results}"}
+    statements = _role_statements("QueryRole")
+    writes = [s for s in statements if _writes(s)]
+    assert [_as_list(s["Resource"]) for s in writes] == [[{"Fn::Sub": f"${{ScratchBucket.Arn}}/{results}*"}]]
+    actions = [action for s in statements for action in _as_list(s["Action"])]
+    assert not [a for a in actions if a.startswith(("glue:Create", "glue:Update", "glue:Delete", "glue:Batch"))]
+    assert [a for a in actions if a.startswith("glue:")] == [a for a in actions if a.startswith("glue:Get")]
+    (athena,) = [s for s in statements if any(a.startswith("athena:") for a in _as_list(s["Action"]))]
+    assert athena["Resource"]["Fn::Sub"].endswith(":workgroup/${AthenaQueryWorkGroup}")
+    assert not [a for a in actions if a.startswith(("iam:", "sts:", "s3:Delete"))]
+    assume = _policy_statements()["AssumeQueryRole"]
+    assert (assume["Action"], assume["Resource"]) == ("sts:AssumeRole", {"Fn::GetAtt": ["QueryRole", "Arn"]})
+    outputs = _template()["Outputs"]
+    assert outputs["AthenaQueryWorkGroupName"]["Value"] == {"Ref": "AthenaQueryWorkGroup"}
+    assert outputs["AthenaQueryRoleArn"]["Value"] == {"Fn::GetAtt": ["QueryRole", "Arn"]}

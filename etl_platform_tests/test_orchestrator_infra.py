@@ -175,6 +175,7 @@ def test_the_vpc_has_no_route_out_and_reaches_aws_through_endpoints() -> None:
         "emr-serverless",
         "athena",
         "sns",
+        "sts",  # the report's queries run as the data plane's query role
     } <= endpoints
     interface = [e for e in _resources("AWS::EC2::VPCEndpoint").values() if e["VpcEndpointType"] == "Interface"]
     assert all(e["PrivateDnsEnabled"] is True for e in interface)

@@ -26,7 +26,13 @@ from dagster_pipes import (
 from pyspark.errors import AnalysisException, PySparkException
 from pyspark.sql import SparkSession
 
-from etl_platform.contract.errors import STORAGE_CONDITIONS, STORAGE_TEXT, ContractError, InputError
+from etl_platform.contract.errors import (
+    STORAGE_CONDITIONS,
+    STORAGE_TEXT,
+    UNPARSABLE_PATH_TEXT,
+    ContractError,
+    InputError,
+)
 from etl_platform.contract.report import BuildReport, CheckOutcome, FailureKind, ScriptFailure
 
 log = logging.getLogger("lake_job")
@@ -157,14 +163,18 @@ def storage_trouble(error: BaseException) -> str | None:
 
 
 def failure_of(error: Exception, storage: str | None) -> ScriptFailure:
-    """The failure record of ``error``: bad input or a read Spark refuses on the input's schema is
-    the data's fault; storage trouble (``storage``) and anything else may be transient."""
+    """The failure record of ``error``: bad input, a read Spark refuses on the input's schema, or a
+    path Hadoop cannot parse is the data's fault; storage trouble (``storage``) and anything else
+    may be transient."""
     if storage is not None:
         return ScriptFailure(storage, FailureKind.RETRYABLE)
     if isinstance(error, InputError):
         return ScriptFailure(_first_line(error), FailureKind.DATA, error.line)
     if isinstance(error, ContractError):
         return ScriptFailure(_first_line(error), FailureKind.DATA)
+    unparsable = UNPARSABLE_PATH_TEXT.search(str(error))
+    if unparsable:
+        return ScriptFailure(f"Spark cannot open the input by its name: {unparsable[1].strip()}", FailureKind.DATA)
     kind = FailureKind.DATA if isinstance(error, AnalysisException) else FailureKind.RETRYABLE
     return ScriptFailure(f"{type(error).__name__}: {_first_line(error)}", kind)
 

@@ -30,3 +30,6 @@ STORAGE_TEXT = re.compile(
     r"|Connection reset|Connection refused|Connection closed|ConnectException|ConnectTimeoutException|SocketTimeoutException"
     r"|UnknownHostException|Unable to execute HTTP request|EndpointConnectionError|AmazonS3Exception|SdkClientException|NoSuchKey"
 )
+# Hadoop's words for a path it cannot parse (a ':' in a file name that landed without `land`'s
+# check): every attempt fails alike, so the input's name is at fault, not the storage.
+UNPARSABLE_PATH_TEXT = re.compile(r"URISyntaxException: ([^\n]*)")

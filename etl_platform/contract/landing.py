@@ -29,6 +29,28 @@ WIDE_BOMS = (
     (b"\xfe\xff", "UTF-16"),
 )
 UTF8_BOM = b"\xef\xbb\xbf"
+# A file is binary, not text, with a NUL byte in its head, or a control character in its first line
+# (a header names columns; tab, line ends, form feed, vertical tab and DOS's end-of-file mark
+# 0x1A aside): a data value with a stray control character is the row's trouble, not the file's.
+BINARY_BYTE = re.compile(rb"\x00|\A[^\n]*?[\x01-\x08\x0e-\x19\x1b-\x1f\x7f]")
+
+
+# Hadoop's paths read a ':' in a file name as the end of a URI scheme: Spark, on every engine that
+# runs it, cannot open such a file (URISyntaxException), whatever it holds.
+UNREADABLE_NAME_CHARACTERS = frozenset(":")
+
+
+def unreadable_name(path: str) -> str | None:
+    """Why the engines cannot open the landing file at ``path`` by its name; None when they can.
+    ``etl-platform land`` refuses such a name, and a file landed by another way is refused as bad
+    input by every engine (so it is quarantined, not retried)."""
+    name = path.rsplit("/", 1)[-1]
+    odd = "".join(sorted(set(name) & UNREADABLE_NAME_CHARACTERS))
+    if odd:
+        return (
+            f"the file name holds {odd!r}, which Spark cannot open (Hadoop reads it as a URI scheme); rename the file"
+        )
+    return None
 
 
 class MissingColumnsError(InputError):
@@ -80,6 +102,14 @@ def _decoded_head(head: bytes, source: str) -> str:
         if head.startswith(bom):
             raise InputError(f"{source}: the file is {encoding} encoded; save it as UTF-8")
     text = head.removeprefix(UTF8_BOM)
+    binary = BINARY_BYTE.search(text)
+    if binary:
+        line, column = _position(text, binary.end() - 1)
+        raise InputError(
+            f"{source}: the file is not text (line {line}, byte {column} is the control character "
+            f"0x{text[binary.end() - 1]:02X}): expected a CSV file",
+            line,
+        )
     try:
         return text.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -113,7 +143,11 @@ def _vet_names(header: Sequence[str], source: str) -> None:
 
 def read_header(head: bytes, source: str) -> list[str]:
     """The header's column names, after vetting what an engine would read silently wrong: an empty
-    file, UTF-16/32, bytes that are not UTF-8, another delimiter. A UTF-8 byte order mark is fine."""
+    file, UTF-16/32, bytes that are not UTF-8, another delimiter, a name Spark cannot open. A UTF-8
+    byte order mark is fine."""
+    unreadable = unreadable_name(source)
+    if unreadable:
+        raise InputError(f"{source}: {unreadable}")
     records = csv.reader(io.StringIO(_decoded_head(head, source)))
     header = next(records, [])
     if not any(name.strip() for name in header):

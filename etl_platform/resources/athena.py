@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,7 +22,7 @@ from etl_platform.contract.report import ScriptResult
 from etl_platform.resources.sql import QueryResult, SqlEngine, SqlError
 from etl_platform.resources.usage import EngineUsage, athena_usage
 from etl_platform.sql_jobs.build import Log, process_landing_file
-from etl_platform.sql_jobs.dialect import TRINO
+from etl_platform.sql_jobs.dialect import TRINO, Dialect
 from etl_platform.sql_jobs.runner import QueryFailed, SqlRunner
 
 # Athena returns every value as text: each column type's conversion to a Python value.
@@ -61,29 +61,62 @@ def _retryable(status: dict[str, Any], reason: str) -> bool:
 
 
 class AthenaEngine(SqlEngine):
+    """SQL jobs and UNLOADs run in ``workgroup`` with the caller's credentials; queries (``query``:
+    ``etl-platform query``, the report's) run in ``query_workgroup`` as ``query_role_arn`` when they
+    are set, which can only read: a statement that would write fails there whatever let it through."""
+
+    dialect: ClassVar[Dialect] = TRINO
     region_name: str
     database: str
     workgroup: str
     output_location: str
+    query_workgroup: str | None = None
+    query_role_arn: str | None = None
     query_timeout_seconds: float = 300
     poll_interval_seconds: float = 1.0
 
     def athena_client(self) -> Any:
         return boto3.client("athena", region_name=self.region_name)
 
+    def query_session(self) -> boto3.Session | None:
+        """A session as ``query_role_arn`` for one query's calls; None without one (the caller's own
+        credentials). boto3 assumes a role only from a profile in the AWS config files, which the
+        AWS profile of the platform does not require: so STS is asked here."""
+        if not self.query_role_arn:
+            return None
+        sts = boto3.client("sts", region_name=self.region_name)
+        credentials = sts.assume_role(RoleArn=self.query_role_arn, RoleSessionName="etl-platform-query")["Credentials"]
+        return boto3.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=self.region_name,
+        )
+
+    def query_client(self) -> Any:
+        """The Athena client queries run with: the query role's, else ``athena_client``'s."""
+        session = self.query_session()
+        return session.client("athena") if session else self.athena_client()
+
     def s3_client(self) -> Any:
         return boto3.client("s3", region_name=self.region_name)
 
-    def finished(self, athena: Any, sql: str, limit_seconds: float | None = None) -> tuple[str, dict[str, Any]]:
+    def finished(
+        self, athena: Any, sql: str, limit_seconds: float | None = None, read_only: bool = False
+    ) -> tuple[str, dict[str, Any]]:
         """Runs ``sql`` to its end: its id and its execution (``Status``, ``Statistics``); raises
         ``SqlError`` with Athena's reason when it fails, ``status`` then in its ``execution``. It is
-        stopped after ``query_timeout_seconds``, or ``limit_seconds`` if sooner."""
+        stopped after ``query_timeout_seconds``, or ``limit_seconds`` if sooner. ``read_only``: in
+        ``query_workgroup`` (if set), whose own results location applies."""
         limit = self.query_timeout_seconds if limit_seconds is None else min(self.query_timeout_seconds, limit_seconds)
+        where: dict[str, Any] = {
+            "WorkGroup": self.workgroup,
+            "ResultConfiguration": {"OutputLocation": self.output_location},
+        }
+        if read_only and self.query_workgroup:
+            where = {"WorkGroup": self.query_workgroup}
         query_id = athena.start_query_execution(
-            QueryString=sql,
-            QueryExecutionContext={"Database": self.database},
-            WorkGroup=self.workgroup,
-            ResultConfiguration={"OutputLocation": self.output_location},
+            QueryString=sql, QueryExecutionContext={"Database": self.database}, **where
         )["QueryExecutionId"]
         deadline = time.monotonic() + limit
         while True:
@@ -117,8 +150,8 @@ class AthenaEngine(SqlEngine):
                 "on Athena, write the time travel into the SQL: FROM t FOR VERSION AS OF <snapshot id> "
                 "or FOR TIMESTAMP AS OF TIMESTAMP '2026-11-30 09:00:00 UTC'"
             )
-        athena = self.athena_client()
-        query_id, execution = self.finished(athena, sql)
+        athena = self.query_client()
+        query_id, execution = self.finished(athena, sql, read_only=True)
         return _results(athena, query_id, _scanned(execution))
 
     def write_parquet(self, sql: str, location: str) -> int:

@@ -3,29 +3,32 @@ Athena (with the Glue Data Catalog) on AWS."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import dagster as dg
 import duckdb
+from pyiceberg.table import Table
 
 from etl_platform.contract.columns import quote_sql_identifier, quote_sql_literal
 from etl_platform.contract.jobs import ProcessJob
 from etl_platform.contract.report import ScriptResult
 from etl_platform.datasets import Capacity
 from etl_platform.project import SQL_SCRIPTS_DIR
-from etl_platform.resources.catalog import TableCatalog, snapshot_files
+from etl_platform.resources.catalog import TableCatalog, TableError, parse_time, snapshot_files
 from etl_platform.resources.processing import FileProcessor
 from etl_platform.resources.script_run import ScriptRun, script_failed
 from etl_platform.resources.usage import EngineUsage, local_usage
 from etl_platform.sql_jobs.build import Log, process_landing_file
-from etl_platform.sql_jobs.dialect import DUCKDB
+from etl_platform.sql_jobs.dialect import DUCKDB, Dialect
 from etl_platform.sql_jobs.raw import raw_table
 from etl_platform.sql_jobs.runner import QueryFailed, SqlRunner
 
@@ -44,7 +47,10 @@ class QueryResult:
 
 class SqlEngine(dg.ConfigurableResource, FileProcessor, ABC):
     """Queries over the catalog's tables, and the processing of a SQL input's landing file
-    (``process_file``: ``script`` is a file of ``sql-scripts/``, one SELECT over ``typed_input``)."""
+    (``process_file``: ``script`` is a file of ``sql-scripts/``, one SELECT over ``typed_input``).
+    ``dialect``: the SQL the engine speaks, which the query guard parses a query in."""
+
+    dialect: ClassVar[Dialect]
 
     def process_file(
         self, context: dg.AssetExecutionContext, script: str, job: ProcessJob, capacity: Capacity
@@ -77,6 +83,27 @@ class SqlEngine(dg.ConfigurableResource, FileProcessor, ABC):
     @abstractmethod
     def usage(self, scanned_bytes: Sequence[int], wall_seconds: float) -> EngineUsage:
         """What queries that scanned ``scanned_bytes`` (one figure per query) in ``wall_seconds`` used."""
+
+
+# Queries' connections (and the report's): no extension is installed or loaded on demand.
+QUERY_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+
+
+# DuckDB's words for a table name it cannot find (its Catalog Error).
+_MISSING_TABLE = re.compile(r"Table with name (\S+) does not exist")
+
+
+def _too_old(name: str, table: Table, as_of: str) -> str:
+    """Why ``name`` cannot be read at the time ``as_of``: no kept snapshot is that old."""
+    when = parse_time(as_of).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    oldest = min(table.snapshots(), key=lambda snapshot: snapshot.timestamp_ms, default=None)
+    if oldest is None:
+        return f"table {name} has no snapshot yet, so none as old as {when}"
+    then = datetime.fromtimestamp(oldest.timestamp_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"table {name} has no snapshot as old as {when}: the oldest kept is {oldest.snapshot_id}, of {then}"
 
 
 def _message(error: Exception) -> str:
@@ -123,12 +150,16 @@ class DuckDBEngine(SqlEngine):
     committed snapshot, never a build in progress)."""
 
     catalog: TableCatalog
+    dialect: ClassVar[Dialect] = DUCKDB
 
-    def _views(self, connection: duckdb.DuckDBPyConnection, as_of: str | None) -> None:
+    def _views(self, connection: duckdb.DuckDBPyConnection, as_of: str | None) -> dict[str, str]:
+        """One view per table; returns, for each table with no snapshot as old as ``as_of``, why."""
         tables = self.catalog.tables()  # each loaded once for this query
+        too_old = {}
         for name, snapshot in self.catalog.pinned(tables, as_of).items():
-            if as_of and snapshot is None:
-                continue  # the table did not exist yet at that time
+            if as_of and snapshot is None:  # the table did not exist yet at that time, or that snapshot expired
+                too_old[name] = _too_old(name, tables[name], as_of)
+                continue
             files = snapshot_files(tables[name], snapshot.snapshot_id if snapshot else None)
             if files:
                 source = (
@@ -140,20 +171,28 @@ class DuckDBEngine(SqlEngine):
                 connection.execute(
                     f"CREATE VIEW {quote_sql_identifier(name)} AS SELECT * FROM {quote_sql_identifier('__empty_' + name)}"
                 )
+        return too_old
 
     @contextmanager
-    def _connect(self, as_of: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-        connection = duckdb.connect(":memory:")
+    def _connect(self, as_of: str | None = None) -> Iterator[tuple[duckdb.DuckDBPyConnection, dict[str, str]]]:
+        """A connection for queries, with the tables' views and why some table has none at
+        ``as_of``: nothing a query names makes DuckDB download or load an extension (``https://``
+        paths would install httpfs), beside the ones built in."""
+        connection = duckdb.connect(":memory:", config=QUERY_CONFIG)
         try:
-            self._views(connection, as_of)
-            yield connection
+            yield connection, self._views(connection, as_of)
         finally:
             connection.close()
 
     def query(self, sql: str, as_of: str | None = None) -> QueryResult:
-        with self._connect(as_of) as connection:
+        with self._connect(as_of) as (connection, too_old):
             try:
                 cursor = connection.execute(sql)
+            except duckdb.CatalogException as error:
+                missing = _MISSING_TABLE.search(str(error))
+                if missing and missing[1] in too_old:  # not "does not exist": it did not yet
+                    raise TableError(too_old[missing[1]]) from None
+                raise SqlError(_message(error)) from None
             except duckdb.Error as error:
                 raise SqlError(str(error).strip().splitlines()[0]) from None
             columns = [description[0] for description in cursor.description or []]
@@ -180,7 +219,7 @@ class DuckDBEngine(SqlEngine):
     def write_parquet(self, sql: str, location: str) -> int:
         Path(location).mkdir(parents=True, exist_ok=True)
         target = quote_sql_literal(str(Path(location) / "part-00000.snappy.parquet"))
-        with self._connect() as connection:
+        with self._connect() as (connection, _):
             try:
                 connection.execute(f"COPY ({sql}) TO {target} (FORMAT parquet, COMPRESSION snappy)")
             except duckdb.Error as error:

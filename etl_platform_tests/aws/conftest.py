@@ -17,7 +17,8 @@ from etl_platform_tests.aws.fake_glue import FakeRuns
 
 REGION = "us-east-1"
 DATA_BUCKET, ARTIFACT_BUCKET, SCRATCH_BUCKET = "etl-data", "etl-artifacts", "etl-scratch"
-JOB_PREFIX, DATABASE, WORKGROUP = "etl-platform-", "etl_platform", "etl-platform"
+JOB_PREFIX, DATABASE, WORKGROUP, QUERY_WORKGROUP = "etl-platform-", "etl_platform", "etl-platform", "etl-platform-query"
+QUERY_ROLE_ARN = "arn:aws:iam::123456789012:role/etl-platform-query"
 SCRIPTS = ("process_sales_data.py", "process_marketing_data.py", "join_marketing_and_sales_data.py")
 # What every job loads beside its script, as the deployed jobs do: the shared modules, the contract
 # and dagster-pipes (so the scripts talk Pipes through the shipped copy, as on Glue).
@@ -85,6 +86,8 @@ def aws(monkeypatch, tmp_path):
         "ETL_GLUE_DATABASE": DATABASE,
         "ETL_ATHENA_WORKGROUP": WORKGROUP,
         "ETL_ATHENA_RESULTS": f"s3://{SCRATCH_BUCKET}/athena-results/",
+        "ETL_ATHENA_QUERY_WORKGROUP": QUERY_WORKGROUP,
+        "ETL_ATHENA_QUERY_ROLE_ARN": QUERY_ROLE_ARN,
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -94,7 +97,8 @@ def aws(monkeypatch, tmp_path):
     for name, content in artifacts().items():  # as `etl-platform deploy` uploads them
         s3.put_object(Bucket=ARTIFACT_BUCKET, Key=f"{SCRIPTS_PREFIX}{name}", Body=content)
     glue.create_database(DatabaseInput={"Name": DATABASE})
-    boto3.client("athena", region_name=REGION).create_work_group(Name=WORKGROUP)
+    for workgroup in (WORKGROUP, QUERY_WORKGROUP):
+        boto3.client("athena", region_name=REGION).create_work_group(Name=workgroup)
     for script in SCRIPTS:
         glue.create_job(
             Name=JOB_PREFIX + Path(script).stem,

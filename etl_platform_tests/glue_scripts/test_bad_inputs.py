@@ -47,11 +47,19 @@ def _checks(pipes) -> dict[str, CheckOutcome]:
     return {outcome.name: outcome for outcome in result.checks}
 
 
+# Bytes that are UTF-8 but no text: once read as a one-column header without data rows.
+BINARY_13_BYTES = bytes([0, 1, 2, 3, 4, 5, 6, 7, 8, 14, 15, 16, 17])
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
         (b"", "in.csv: the file is empty (0 bytes)"),
         (_csv(rows=[]), "in.csv: the file has a header but no data rows"),
+        (
+            BINARY_13_BYTES,
+            "in.csv: the file is not text (line 1, byte 1 is the control character 0x00): expected a CSV",
+        ),
         (_csv().replace(b",", b";"), "in.csv: line 1 is one column containing ';': the file seems delimited by ';'"),
         (_csv().replace(b",", b"\t"), "in.csv: line 1 is one column containing '\\t'"),
         (_csv().decode().encode("utf-16"), "in.csv: the file is UTF-16 encoded; save it as UTF-8"),
@@ -95,6 +103,17 @@ def test_the_failure_record_names_the_line_at_fault(tmp_path, content, line) -> 
         landing.read_header(landing.read_head(str(source)), str(source))
     failure = lake_job.failure_of(raised.value, storage=None)
     assert (failure.kind, failure.line) == (FailureKind.DATA, line)
+
+
+def test_a_file_name_spark_cannot_parse_is_the_inputs_fault_not_a_retry(spark, tmp_path) -> None:
+    """Spark's own failure on a ':' in a name (a file that skipped the contract's check of names)."""
+    source = tmp_path / "week:1.csv"
+    source.write_bytes(_csv())
+    with pytest.raises(Exception) as raised:
+        spark.read.option("header", "true").csv(str(source)).count()
+    failure = lake_job.failure_of(raised.value, lake_job.storage_trouble(raised.value))
+    assert failure.kind is FailureKind.DATA
+    assert failure.message.startswith("Spark cannot open the input by its name: Relative path in absolute URI: ")
 
 
 def test_bom_and_crlf_read_like_a_plain_file(spark, tmp_path) -> None:

@@ -53,6 +53,28 @@ def test_query_runs_in_the_workgroup_and_types_the_results(moto_env) -> None:
     assert execution["ResultConfiguration"]["OutputLocation"].startswith("s3://results/athena/")
 
 
+def test_queries_run_in_the_query_workgroup_as_the_query_role_and_unloads_do_not(moto_env) -> None:
+    role = "arn:aws:iam::123456789012:role/etl-platform-query"
+    engine = _engine(poll_interval_seconds=0, query_workgroup="etl-query", query_role_arn=role)
+    athena = boto3.client("athena", region_name=REGION)
+    athena.create_work_group(Name="etl-query")
+    session = engine.query_session()
+    assert session is not None
+    identity = session.client("sts").get_caller_identity()["Arn"]
+    assert identity == "arn:aws:sts::123456789012:assumed-role/etl-platform-query/etl-platform-query"
+    engine.query("select 1")
+    engine.write_parquet("select 1", "s3://data/reports/r/data/b1")
+    executions = [
+        athena.get_query_execution(QueryExecutionId=i)["QueryExecution"]
+        for i in athena.list_query_executions()["QueryExecutionIds"]
+    ]
+    assert sorted((e["Query"].split()[0], e["WorkGroup"]) for e in executions) == [
+        ("UNLOAD", "primary"),
+        ("select", "etl-query"),
+    ]
+    assert _engine().query_session() is None  # no role: the caller's own credentials
+
+
 @pytest.mark.parametrize("as_of", ["4942452379865544723", "2026-11-30T09:00:00"])
 def test_time_travel_is_refused_with_how_to_write_it_in_the_sql(moto_env, as_of) -> None:
     with pytest.raises(

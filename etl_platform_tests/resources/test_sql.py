@@ -87,7 +87,7 @@ def test_a_snapshot_id_pins_its_own_table_and_a_time_pins_every_table(tmp_path, 
     # At a time before b's first commit, a is as it was then and b does not exist yet.
     before_b = _iso(start + 90)
     assert engine.query("select sum(n) from a", as_of=before_b).rows == [(2,)]
-    with pytest.raises(SqlError, match="Table with name b does not exist"):
+    with pytest.raises(TableError, match=r"^table b has no snapshot as old as .*: the oldest kept is \d+, of "):
         engine.query("select * from b", as_of=before_b)
 
 
@@ -99,9 +99,13 @@ def test_an_unknown_snapshot_or_a_bad_time_is_a_clear_one_line_error(tmp_path) -
     with pytest.raises(TableError, match=r"^--as-of 'yesterday' is neither a snapshot id nor an ISO time") as bad:
         engine.query("select * from t", as_of="yesterday")
     assert all(len(str(e.value).splitlines()) == 1 for e in (unknown, bad))
-    # Before the table's first commit it is not there, in the engine's words.
-    with pytest.raises(SqlError, match=r"^Catalog Error: Table with name t does not exist"):
+    # Before the table's first commit: no snapshot is that old, and the oldest kept is named.
+    with pytest.raises(
+        TableError, match=r"^table t has no snapshot as old as 2000-01-01 00:00:00 UTC: the oldest kept is \d+, of "
+    ):
         engine.query("select * from t", as_of="2000-01-01T00:00:00")
+    with pytest.raises(SqlError, match=r"^Catalog Error: Table with name u does not exist"):  # no such table
+        engine.query("select * from u", as_of="2000-01-01T00:00:00")
 
 
 def test_an_empty_table_is_queryable_with_its_columns(tmp_path) -> None:

@@ -17,7 +17,7 @@ from etl_platform.contract.errors import InputError
 from etl_platform.datasets import AD_SPEND, MARKETING, SALES
 from etl_platform.project import SAMPLES_DIR
 from etl_platform.samples import AD_SPEND_SAMPLE
-from etl_platform_tests.glue_scripts.test_bad_inputs import GOOD_ROWS, _checks, _csv, _run
+from etl_platform_tests.glue_scripts.test_bad_inputs import BINARY_13_BYTES, GOOD_ROWS, _checks, _csv, _run
 from etl_platform_tests.helpers import QUICKSIGHT_MARKETING, QUICKSIGHT_SALES, SALES_HEADER, sales_row
 from etl_platform_tests.sql_jobs.conftest import Outcome, run_athena, run_duckdb
 
@@ -79,6 +79,7 @@ def _few_bad() -> bytes:
 CASES = {
     "empty": (b"", 0.0, False),
     "header_only": (_csv(rows=[]), 0.0, False),
+    "binary": (BINARY_13_BYTES, 0.0, False),
     "semicolons": (_csv().replace(b",", b";"), 0.0, False),
     "tabs": (_csv().replace(b",", b"\t"), 0.0, False),
     "utf16": (_csv().decode().encode("utf-16"), 0.0, False),
