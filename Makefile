@@ -13,6 +13,8 @@ TOOLS_STAMP := $(TOOLS)/.installed-stamp
 SPARK35 ?= .venv-spark35
 SPARK35_PYTHON ?= python3.11
 SPARK35_STAMP := $(SPARK35)/.installed-stamp
+# What runs there: the scripts' own tests and the QuickSight files through the whole graph.
+SPARK35_TESTS ?= etl_platform_tests/glue_scripts etl_platform_tests/e2e/test_quicksight_pipeline.py
 
 .PHONY: setup lock demo test dev serve materialize bench clean
 
@@ -57,11 +59,12 @@ lock:
 demo: $(STAMP)
 	$(BIN)/etl-platform demo
 
-test: $(STAMP) $(TOOLS_STAMP)
+test: $(STAMP) $(TOOLS_STAMP) $(SPARK35_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(SPARK35)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(SPARK35_TESTS)
 
 # dev and materialize run with a Spark Connect server that every Spark step uses; it stops with them.
 dev: $(STAMP)

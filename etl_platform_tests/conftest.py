@@ -90,13 +90,16 @@ def _spark_session() -> Iterator[tuple[object, dict[str, str]]]:
 
     settings = {"spark.sql.shuffle.partitions": "2", "spark.sql.constraintPropagation.enabled": "false"}
     if CLASSIC_SPARK:
-        local = {"spark.master": "local[2]", "spark.driver.memory": get_settings().spark_driver_memory}
-        session = SparkSession.builder.config(map={**LOCAL_CONF, **local, **settings}).getOrCreate()
-        yield session, {}
-        session.stop()
-        return
-    # Set only while a test uses it (`spark`), so processes other tests start get the Spark they ask for.
-    variables = {"SPARK_REMOTE": get_settings().spark_remote, "SPARK_CONNECT_MODE_ENABLED": "1"}
+        # Its Python workers run this interpreter (Spark's default is whichever `python3` is on PATH).
+        variables = {"PYSPARK_PYTHON": sys.executable}
+        settings |= {
+            **LOCAL_CONF,
+            "spark.master": "local[2]",
+            "spark.driver.memory": get_settings().spark_driver_memory,
+        }
+    else:
+        # Set only while a test uses it (`spark`), so processes other tests start get the Spark they ask for.
+        variables = {"SPARK_REMOTE": get_settings().spark_remote, "SPARK_CONNECT_MODE_ENABLED": "1"}
     with pytest.MonkeyPatch.context() as patch:
         for name, value in variables.items():
             patch.setenv(name, value)

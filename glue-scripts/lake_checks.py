@@ -129,7 +129,7 @@ def _python_values(observation: Observation) -> dict[str, Any]:
     jvm_observation = getattr(observation, "_jo", None)
     if jvm_observation is None:
         return dict(observation.get)
-    utils = getattr(observation._jvm, "org.apache.spark.sql.api.python.PythonSQLUtils")  # type: ignore[attr-defined]
+    utils = getattr(observation._jvm, "org.apache.spark.sql.api.python.PythonSQLUtils")
     row = CPickleSerializer().loads(utils.toPyRow(jvm_observation.getRow()))
     return row.asDict(recursive=False)
 
