@@ -8,10 +8,9 @@ STAMP := $(VENV)/.installed-stamp
 # checkov, which checks the AWS templates, conflicts with the project's pins: it has a venv of its own.
 TOOLS ?= .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed-stamp
-# The Spark of AWS Glue 5.0 and EMR Serverless 7 (Spark 3.5 on Python 3.11, classic): the scripts'
-# tests run on it too, in a venv of its own holding the project's pins with constraints-spark35.txt's Spark.
+# The Spark of AWS Glue 5.0 and EMR Serverless 7 (Spark 3.5, classic): the scripts' tests run on it
+# too, in a venv holding only constraints-spark35.txt's pyspark and py4j, in front of .venv's packages.
 SPARK35 ?= .venv-spark35
-SPARK35_PYTHON ?= python3.11
 SPARK35_STAMP := $(SPARK35)/.installed-stamp
 # What runs there: the scripts' own tests and the QuickSight files through the whole graph.
 SPARK35_TESTS ?= etl_platform_tests/glue_scripts etl_platform_tests/e2e/test_quicksight_pipeline.py
@@ -34,17 +33,13 @@ $(TOOLS_STAMP): constraints-tools.txt
 	$(TOOLS)/bin/python -m pip install --quiet -c constraints-tools.txt checkov
 	@touch $(TOOLS_STAMP)
 
-# pyproject.toml asks for pyspark[connect] 4 (the warm local server): the project goes in without its
-# dependencies, which are installed from pyproject.toml's list with pyspark at constraints-spark35.txt's pin.
-$(SPARK35_STAMP): pyproject.toml constraints.txt constraints-spark35.txt
-	@test -x $(SPARK35)/bin/python || $(SPARK35_PYTHON) -m venv $(SPARK35)
-	$(SPARK35)/bin/python -m pip install --quiet --upgrade pip
-	@grep -viE '^(pyspark|py4j)==' constraints.txt | cat - constraints-spark35.txt > $(SPARK35)/constraints.txt
-	@$(SPARK35)/bin/python -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
-	  print(*(d for d in p["dependencies"] + p["optional-dependencies"]["dev"] if not d.startswith("pyspark")), sep="\n")' \
-	  > $(SPARK35)/requirements.txt
-	$(SPARK35)/bin/python -m pip install --quiet -c $(SPARK35)/constraints.txt -r $(SPARK35)/requirements.txt pyspark
-	$(SPARK35)/bin/python -m pip install --quiet --no-deps -e .
+# Layered over .venv (its site-packages added by a .pth file, after the venv's own): every other
+# package is .venv's, at constraints.txt's pins, and nothing is installed twice. Same Python as .venv.
+$(SPARK35_STAMP): $(STAMP) constraints-spark35.txt
+	@test -x $(SPARK35)/bin/python || $(BIN)/python -m venv $(SPARK35)
+	$(SPARK35)/bin/python -m pip install --quiet -r constraints-spark35.txt
+	@echo "import site; site.addsitedir('$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')')" \
+	  > "$$($(SPARK35)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/etl-platform-venv.pth"
 	@touch $(SPARK35_STAMP)
 
 # Re-resolve pyproject.toml's dependencies in a new virtual environment and pin what it got.
