@@ -8,10 +8,16 @@ STAMP := $(VENV)/.installed-stamp
 # checkov, which checks the AWS templates, conflicts with the project's pins: it has a venv of its own.
 TOOLS ?= .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed-stamp
+# The Spark of AWS Glue 5.0 and EMR Serverless 7 (Spark 3.5, classic): the scripts' tests run on it
+# too, in a venv holding only constraints-spark35.txt's pyspark and py4j, in front of .venv's packages.
+SPARK35 ?= .venv-spark35
+SPARK35_STAMP := $(SPARK35)/.installed-stamp
+# What runs there: the scripts' own tests and the QuickSight files through the whole graph.
+SPARK35_TESTS ?= etl_platform_tests/glue_scripts etl_platform_tests/e2e/test_quicksight_pipeline.py
 
 .PHONY: setup lock demo test dev serve materialize bench clean
 
-setup: $(STAMP) $(TOOLS_STAMP)
+setup: $(STAMP) $(TOOLS_STAMP) $(SPARK35_STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v java >/dev/null || { echo "error: Java 17+ is needed for Spark (e.g. apt-get install openjdk-17-jre-headless)"; exit 1; }
@@ -27,6 +33,15 @@ $(TOOLS_STAMP): constraints-tools.txt
 	$(TOOLS)/bin/python -m pip install --quiet -c constraints-tools.txt checkov
 	@touch $(TOOLS_STAMP)
 
+# Layered over .venv (its site-packages added by a .pth file, after the venv's own): every other
+# package is .venv's, at constraints.txt's pins, and nothing is installed twice. Same Python as .venv.
+$(SPARK35_STAMP): $(STAMP) constraints-spark35.txt
+	@test -x $(SPARK35)/bin/python || $(BIN)/python -m venv $(SPARK35)
+	$(SPARK35)/bin/python -m pip install --quiet -r constraints-spark35.txt
+	@echo "import site; site.addsitedir('$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')')" \
+	  > "$$($(SPARK35)/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/etl-platform-venv.pth"
+	@touch $(SPARK35_STAMP)
+
 # Re-resolve pyproject.toml's dependencies in a new virtual environment and pin what it got.
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
@@ -39,11 +54,12 @@ lock:
 demo: $(STAMP)
 	$(BIN)/etl-platform demo
 
-test: $(STAMP) $(TOOLS_STAMP)
+test: $(STAMP) $(TOOLS_STAMP) $(SPARK35_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(SPARK35)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(SPARK35_TESTS)
 
 # dev and materialize run with a Spark Connect server that every Spark step uses; it stops with them.
 dev: $(STAMP)

@@ -1,4 +1,5 @@
-"""Shared fixtures: one Spark Connect server per test process, lakes in temp folders, the real samples."""
+"""Shared fixtures: one Spark Connect server per test process (classic local Spark on Spark 3.5),
+lakes in temp folders, the real samples."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
+import pyspark
 import pytest
 
 from etl_platform.project import GLUE_SCRIPTS_DIR, PROJECT_ROOT
 from etl_platform.settings import get_settings
-from etl_platform.spark_service import spark_connect_server
+from etl_platform.spark_service import LOCAL_CONF, spark_connect_server
 from etl_platform_tests import helpers
 from etl_platform_tests.helpers import QUICKSIGHT_MARKETING, QUICKSIGHT_SALES
 
@@ -34,6 +36,11 @@ QUICKSIGHT_DIR = Path(os.environ.get("QUICKSIGHT_SAMPLES_DIR") or PROJECT_ROOT.p
 
 SPARK_SERVER = ExitStack()
 
+# The scripts' second environment (`make test`'s run in .venv-spark35): Spark 3.5, as AWS Glue 5 and
+# EMR Serverless 7 run a script, classic (a JVM of the process's own, no Connect server): the
+# tests' sessions are local ones, and the runner starts a Spark per script (PYSPARK_SUBMIT_ARGS).
+CLASSIC_SPARK = int(pyspark.__version__.split(".")[0]) < 4
+
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Every Spark step a test process runs (in e2e tests, `dagster dev`'s runs, the `spark` fixture)
@@ -41,7 +48,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     (definitions built at import see it), in each process that runs tests (not pytest-xdist's
     controller), and stopped when the session ends."""
     config = session.config
-    if config.pluginmanager.hasplugin("dsession") or config.option.collectonly:
+    if config.pluginmanager.hasplugin("dsession") or config.option.collectonly or CLASSIC_SPARK:
         return
     settings = get_settings()
     remote = SPARK_SERVER.enter_context(spark_connect_server(settings.spark_master, settings.spark_driver_memory))
@@ -77,13 +84,22 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
 @pytest.fixture(scope="session")
 def _spark_session() -> Iterator[tuple[object, dict[str, str]]]:
-    """One Connect session on the test process's server, and the variables code needs to get it
-    from getOrCreate()."""
+    """One Connect session on the test process's server (a classic local session on Spark 3.5),
+    and the variables code needs to get it from getOrCreate()."""
     from pyspark.sql import SparkSession
 
-    # Set only while a test uses it (`spark`), so processes other tests start get the Spark they ask for.
-    variables = {"SPARK_REMOTE": get_settings().spark_remote, "SPARK_CONNECT_MODE_ENABLED": "1"}
     settings = {"spark.sql.shuffle.partitions": "2", "spark.sql.constraintPropagation.enabled": "false"}
+    if CLASSIC_SPARK:
+        # Its Python workers run this interpreter (Spark's default is whichever `python3` is on PATH).
+        variables = {"PYSPARK_PYTHON": sys.executable}
+        settings |= {
+            **LOCAL_CONF,
+            "spark.master": "local[2]",
+            "spark.driver.memory": get_settings().spark_driver_memory,
+        }
+    else:
+        # Set only while a test uses it (`spark`), so processes other tests start get the Spark they ask for.
+        variables = {"SPARK_REMOTE": get_settings().spark_remote, "SPARK_CONNECT_MODE_ENABLED": "1"}
     with pytest.MonkeyPatch.context() as patch:
         for name, value in variables.items():
             patch.setenv(name, value)
@@ -95,7 +111,7 @@ def _spark_session() -> Iterator[tuple[object, dict[str, str]]]:
 @pytest.fixture
 def spark(_spark_session, monkeypatch: pytest.MonkeyPatch) -> object:
     """The Spark the platform runs scripts on here: a Connect session on the test process's server,
-    so the transforms are tested over Spark Connect; script code calling
+    so the transforms are tested over Spark Connect (on Spark 3.5, classic Spark as on Glue); script code calling
     SparkSession.builder.getOrCreate() in this process gets it too."""
     session, variables = _spark_session
     for name, value in variables.items():

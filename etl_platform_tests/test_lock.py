@@ -62,3 +62,18 @@ def test_no_declared_floor_is_below_what_another_declared_dependency_requires() 
             if used and ours is not None and theirs is not None and ours < theirs:
                 too_low.append(f"{needed.name}>={ours} but {dependency.name} requires {needed}")
     assert not too_low, too_low
+
+
+def test_make_test_runs_the_scripts_on_the_spark_of_glue_and_emr_serverless_too() -> None:
+    """AWS Glue 5 and EMR Serverless 7 run the scripts on classic Spark 3.5: `make test` runs their
+    tests and the QuickSight graph again in a venv with that Spark in front of .venv's packages."""
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    assert "$(SPARK35)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(SPARK35_TESTS)" in makefile
+    assert (
+        "SPARK35_TESTS ?= etl_platform_tests/glue_scripts etl_platform_tests/e2e/test_quicksight_pipeline.py"
+        in makefile
+    )
+    assert "$(SPARK35)/bin/python -m pip install --quiet -r constraints-spark35.txt" in makefile
+    lines = (PROJECT_ROOT / "constraints-spark35.txt").read_text().splitlines()
+    pins = dict(line.split("==", 1) for line in lines if line and not line.startswith("#"))
+    assert pins["pyspark"].startswith("3.5.") and set(pins) == {"pyspark", "py4j"}

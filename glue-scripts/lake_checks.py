@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from pyspark.serializers import CPickleSerializer
 from pyspark.sql import Column, DataFrame, Observation, Window
 from pyspark.sql import functions as F
 
@@ -113,12 +114,24 @@ class DailyAudit:
 
 
 def observed(observation: Observation) -> dict[str, Any]:
-    """An observation's values after its action; empty when Spark reported none (classic Spark
-    raises then, Spark Connect returns nothing)."""
+    """An observation's values after its action, as Python values; empty when Spark reported none
+    (classic Spark raises then, Spark Connect returns nothing)."""
     try:
-        return dict(observation.get)
+        return _python_values(observation)
     except Exception:
         return {}
+
+
+def _python_values(observation: Observation) -> dict[str, Any]:
+    """Classic Spark 3.5's ``Observation.get`` (Glue 5, EMR Serverless 7) hands back the JVM's values
+    as they are: an array is a py4j object, not a list. Spark 4's own ``get`` converts them by
+    pickling the JVM's row to Python; that is done here on both (Spark Connect's values are Python's)."""
+    jvm_observation = getattr(observation, "_jo", None)
+    if jvm_observation is None:
+        return dict(observation.get)
+    utils = getattr(observation._jvm, "org.apache.spark.sql.api.python.PythonSQLUtils")
+    row = CPickleSerializer().loads(utils.toPyRow(jvm_observation.getRow()))
+    return row.asDict(recursive=False)
 
 
 def daily_table_outcomes(table: DataFrame, plan: CheckPlan) -> list[CheckOutcome]:

@@ -4,6 +4,7 @@ import datetime as dt
 
 import dagster as dg
 import pyarrow.parquet as pq
+import pyspark
 import pytest
 
 from etl_platform import cli
@@ -37,6 +38,11 @@ def test_quicksight_files_produce_the_expected_tables(quicksight_dir, lake_root,
             for e in result.all_events
             if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
         ]
+        said = [entry.user_message for entry in instance.all_logs(result.run_id)]
+
+    # The scripts ran on this environment's Spark (Spark 3.5 in .venv-spark35, as on Glue 5).
+    versions = {line.rsplit(" ", 1)[-1] for line in said if " with Spark " in line}
+    assert versions == {pyspark.__version__}, versions
 
     assert _query(
         "select count(*), sum(forecasted_lead_revenue), sum(forecasted_monthly_revenue) from sales_daily", capsys
@@ -71,6 +77,11 @@ def test_quicksight_files_produce_the_expected_tables(quicksight_dir, lake_root,
     assert joined_columns.count("date") == 1 and joined_columns[0] == "date"
 
     # Every check ran and passed on the real data; lineage reaches both inputs.
+    # Each file's rows counted once, in the pass that wrote its table.
+    read = {
+        e.asset_key.path[-1]: e.metadata["input_rows"].value for e in evaluations if e.check_name == "parse_rejects"
+    }
+    assert read == {"sales_daily": 20994, "marketing_daily": 1461}
     assert len(evaluations) == 20 and all(e.passed for e in evaluations), [
         e.check_name for e in evaluations if not e.passed
     ]

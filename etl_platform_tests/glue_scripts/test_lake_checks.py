@@ -10,6 +10,8 @@ import lake_job
 import lake_write
 import pytest
 from process_sales_data import daily_sales
+from pyspark.sql import Observation
+from pyspark.sql import functions as F
 
 from etl_platform.assets.processed import process_job
 from etl_platform.checks.settings import QualitySettings
@@ -133,6 +135,15 @@ def test_checks_measured_while_writing_match_the_stored_table_and_read_it_only_f
     else:
         assert by_name["date_valid"].metadata["duplicate_dates"] == 1
         assert by_name["date_gaps"].metadata["gaps_over_limit"] == 2
+
+
+def test_an_observation_comes_back_as_python_values(spark, tmp_path) -> None:
+    """Classic Spark 3.5 (Glue 5, EMR Serverless 7) hands back an observed array as the JVM's object."""
+    observation = Observation("values")
+    metrics = [F.sort_array(F.collect_list("date")).alias("dates"), F.count(F.lit(1)).alias("rows")]
+    frame = _daily(spark, [D(2016, 1, 2), D(2016, 1, 1)]).observe(observation, *metrics)
+    lake_write.write_parquet(frame, str(tmp_path / "out"))
+    assert lake_checks.observed(observation) == {"dates": [D(2016, 1, 1), D(2016, 1, 2)], "rows": 2}
 
 
 def test_a_passing_table_is_not_read_back_for_its_checks(spark, tmp_path) -> None:
