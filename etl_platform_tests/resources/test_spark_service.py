@@ -6,6 +6,7 @@ import os
 import select
 import signal
 import socket
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -192,7 +193,7 @@ def test_a_server_that_cannot_start_fails_with_one_line_and_its_logs_tail() -> N
     assert first.startswith("the Spark Connect server exited with status 1 before listening; last lines of ")
     assert any("Invalid maximum heap size: -Xmxlots" in line for line in tail)
     log = Path(first.rsplit(" ", 1)[1].rstrip(":"))
-    assert log.is_file()  # kept, for a look
+    assert log.is_file() and stat.S_IMODE(log.stat().st_mode) == 0o600  # kept, for its owner to look at
     log.unlink()
 
 
