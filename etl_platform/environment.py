@@ -29,7 +29,7 @@ def local_resources(settings: Settings | None = None) -> dict[str, Any]:
     settings = settings or get_settings()
     catalog = SqlTableCatalog(uri=settings.catalog_uri, warehouse=str(settings.lake_root))
     spark = LocalSparkRunner(
-        remote=settings.spark_remote, master=settings.spark_master, driver_memory=settings.spark_driver_memory
+        remote=settings.spark_address, master=settings.spark_master, driver_memory=settings.spark_driver_memory
     )
     return {
         "catalog": catalog,

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,8 @@ from etl_platform.project import PROJECT_ROOT
 from etl_platform.settings import export_dagster_home, project_environment
 
 DEPLOY_DIR = PROJECT_ROOT / "deploy"
+# Where Dagster keeps an instance's SQLite runs, event logs and schedules, and its compute logs.
+STORAGE_FOLDERS = ("history", "schedules", "storage")
 # Each table asset has its own pool (``table_<name>``): a limit of 1 makes a second build of the
 # same table wait for the first, so two uploads seconds apart never race to publish. A user's
 # instance file may add to these settings but not change this one.
@@ -152,15 +156,41 @@ def _check_table_pool_limit(config: Path, user: Mapping[str, Any], project: Mapp
         )
 
 
+def private_mode() -> int:
+    """An instance folder's mode: its owner's alone. As root, others may pass through it (not list
+    it): the production mode's PostgreSQL, which refuses root, runs as another account and reaches its
+    data under the instance folder; the folders and files in it are private themselves."""
+    return 0o711 if os.geteuid() == 0 else 0o700
+
+
+def _make_private(home: Path) -> None:
+    """The instance's folder, Dagster's storage folders in it and what else it holds (runs, event
+    logs, compute logs, the servers' logs) readable by its owner only, older instances included.
+    Dagster keeps the mode of a storage folder that exists, so they are made here first. An instance
+    folder inside this one (the production one) keeps its own mode."""
+    for name in STORAGE_FOLDERS:
+        (home / name).mkdir(exist_ok=True, mode=0o700)
+    for path in [home, *home.iterdir()]:
+        status = path.lstat()
+        if status.st_uid != os.geteuid() or stat.S_ISLNK(status.st_mode):
+            continue  # not ours to change (PostgreSQL's data is its account's, and 0700)
+        if path == home:
+            path.chmod(private_mode())
+        elif not (path / "dagster.yaml").is_file():
+            path.chmod(stat.S_IMODE(status.st_mode) & ~0o077)
+
+
 def ensure_instance(home: Path, project: Mapping[str, Any] = SETTINGS) -> Path:
-    """Write ``project``'s settings into ``home/dagster.yaml``, merged under what the user set there."""
-    home.mkdir(parents=True, exist_ok=True)
+    """Write ``project``'s settings into ``home/dagster.yaml``, merged under what the user set there;
+    the folder is private (``_make_private``)."""
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
     config = home / "dagster.yaml"
     current = (yaml.safe_load(config.read_text()) if config.exists() else None) or {}
     _check_table_pool_limit(config, current, project)
     settings = merged(project, current)
     if settings != current:
         config.write_text(yaml.safe_dump(settings, sort_keys=False))
+    _make_private(home)
     return home
 
 

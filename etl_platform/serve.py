@@ -139,7 +139,7 @@ def workspace_file(home: Path, settings: Settings) -> Path:
 
 def dagster_children(home: Path, settings: Settings, environment: dict[str, str]) -> list[Child]:
     workspace, logs = str(workspace_file(home, settings)), home / LOG_DIR
-    logs.mkdir(exist_ok=True)
+    logs.mkdir(exist_ok=True, mode=0o700)
     code_port, web_port = settings.code_server_port, settings.webserver_port
     return [
         Child(

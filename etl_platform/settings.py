@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from dotenv import dotenv_values
 
 from etl_platform.project import DEFAULT_DAGSTER_HOME, DEFAULT_LAKE_ROOT
+from etl_platform.spark_connect import split_token
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -41,9 +42,12 @@ class UnknownEnvironmentError(SettingsError):
     """ETL_PLATFORM_ENV names no resource set."""
 
 
-def _setting(default: Any, doc: str, variable: str | None = None, minimum: float | None = None) -> Any:
-    """A field read from ``variable`` (``ETL_<FIELD>`` unless named), with its documentation."""
-    return field(default=default, metadata={"doc": doc, "variable": variable, "minimum": minimum})
+def _setting(
+    default: Any, doc: str, variable: str | None = None, minimum: float | None = None, secret: bool = False
+) -> Any:
+    """A field read from ``variable`` (``ETL_<FIELD>`` unless named), with its documentation; a secret
+    is left out of the settings' repr."""
+    return field(default=default, repr=not secret, metadata={"doc": doc, "variable": variable, "minimum": minimum})
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,17 @@ class Settings:
         None, "the local Iceberg SQL catalog, any SQLAlchemy URI (default `sqlite:///<lake root>/catalog.db`)"
     )
     spark_remote: str | None = _setting(
-        None, "a Spark Connect endpoint (`sc://host:port`) the scripts run on; unset: a Spark process per script"
+        None,
+        "a Spark Connect endpoint (`sc://host:port`) the scripts run on; unset: a Spark process per script "
+        "(a `;token=` in it reaches the scripts only, never config, metadata or logs)",
+        secret=True,
+    )
+    spark_connect_token: str | None = _setting(
+        None,
+        "the Spark Connect server's token (a secret: passed to the scripts' environment only; the local server's "
+        "is set by the command that starts it)",
+        "SPARK_CONNECT_AUTHENTICATE_TOKEN",
+        secret=True,
     )
     spark_master: str = _setting("local[*]", "Spark master of the local runner")
     spark_driver_memory: str = _setting(
@@ -72,7 +86,7 @@ class Settings:
     )
     alerts_file: Path = _setting(DEFAULT_DAGSTER_HOME / "alerts.jsonl", "where failure alerts are appended")
     alert_webhook_url: str | None = _setting(
-        None, "optional `https://` webhook receiving each alert as JSON (a secret: never logged or shown)"
+        None, "optional `https://` webhook receiving each alert as JSON (a secret: never logged or shown)", secret=True
     )
     alert_webhook_allow_http: bool = _setting(False, "also accept an `http://` alert webhook (a local receiver)")
     # --- both profiles
@@ -161,6 +175,16 @@ class Settings:
         return cls(**values)
 
     @property
+    def spark_address(self) -> str | None:
+        """``spark_remote`` without its token: what config, metadata and logs may show."""
+        return split_token(self.spark_remote)[0] if self.spark_remote else None
+
+    @property
+    def spark_token(self) -> str | None:
+        """The Spark Connect server's token: the remote's own, else ``SPARK_CONNECT_AUTHENTICATE_TOKEN``."""
+        return (split_token(self.spark_remote)[1] if self.spark_remote else None) or self.spark_connect_token
+
+    @property
     def catalog_uri(self) -> str:
         return self.iceberg_catalog_uri or f"sqlite:///{self.lake_root / 'catalog.db'}"
 
@@ -245,6 +269,22 @@ def project_environment() -> Iterator[None]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+@contextmanager
+def exported(**variables: str) -> Iterator[None]:
+    """``variables`` set in this process for the block (so the steps it runs in process and the
+    processes it starts see them), then restored."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def export_dagster_home() -> Path:

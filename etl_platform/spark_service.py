@@ -26,16 +26,16 @@ from pathlib import Path
 
 import psutil
 
-from etl_platform.settings import DEFAULT_DRIVER_MEMORY, get_settings, project_environment, subprocess_environment
+from etl_platform.settings import (
+    DEFAULT_DRIVER_MEMORY,
+    exported,
+    get_settings,
+    project_environment,
+    subprocess_environment,
+)
+from etl_platform.spark_connect import LOCAL_CONF, TOKEN_VARIABLE, address, split_token
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
-# How the platform runs Spark on this machine, in the server or in a script's own JVM.
-LOCAL_CONF = {
-    "spark.ui.enabled": "false",
-    "spark.ui.showConsoleProgress": "false",
-    "spark.log.level": "WARN",
-    "spark.sql.adaptive.enabled": "true",
-}
 START_TIMEOUT_SECONDS = 180
 STOP_TIMEOUT_SECONDS = 30
 # Starts of the server when the port chosen for it was taken before it could bind it.
@@ -74,11 +74,6 @@ def listens(jvm: subprocess.Popen, port: int) -> bool:
     except (psutil.NoSuchProcess, psutil.ZombieProcess):
         return False
     return any(s.status == psutil.CONN_LISTEN and s.laddr and s.laddr.port == port for s in sockets)
-
-
-def address(remote: str) -> str:
-    """A Spark Connect URL without its parameters (a token among them), fit for a log."""
-    return remote.split("/;", 1)[0].split(";", 1)[0]
 
 
 def server_name(owner: int) -> str:
@@ -176,7 +171,7 @@ def spark_connect_server(
     token = secrets.token_hex(16)
     environment = subprocess_environment(
         SPARK_HOME=str(spark_home()),
-        SPARK_CONNECT_AUTHENTICATE_TOKEN=token,  # not on the command line, where anyone could read it
+        **{TOKEN_VARIABLE: token},  # not on the command line, where anyone could read it
         SPARK_LOCAL_IP="127.0.0.1",
         PYSPARK_PYTHON=sys.executable,
     )
@@ -197,7 +192,9 @@ def spark_connect_server(
 
 @contextmanager
 def local_spark_service() -> Iterator[str | None]:
-    """The Spark Connect URL for a command's steps, for as long as it runs (``ETL_SPARK_REMOTE``).
+    """The Spark Connect address for a command's steps, for as long as it runs (``ETL_SPARK_REMOTE``),
+    with its token in this process's environment (``SPARK_CONNECT_AUTHENTICATE_TOKEN``), never in the
+    address: whatever shows or stores the address (resource config, metadata, logs) has no token.
 
     The settings' own when set (a server of the user's: nothing is started); else, with the local
     profile, that of a server started for the block with the settings' master and driver memory.
@@ -205,10 +202,13 @@ def local_spark_service() -> Iterator[str | None]:
     """
     settings = get_settings()
     if settings.spark_remote or settings.platform_env != "local":
-        yield settings.spark_remote
+        with exported(**({TOKEN_VARIABLE: settings.spark_token} if settings.spark_token else {})):
+            yield settings.spark_address
         return
     with spark_connect_server(settings.spark_master, settings.spark_driver_memory) as remote:
-        yield remote
+        public, token = split_token(remote)
+        with exported(**({TOKEN_VARIABLE: token} if token else {})):
+            yield public
 
 
 class _Forwarder:

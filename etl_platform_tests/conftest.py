@@ -14,7 +14,8 @@ import pytest
 
 from etl_platform.project import GLUE_SCRIPTS_DIR, PROJECT_ROOT
 from etl_platform.settings import get_settings
-from etl_platform.spark_service import LOCAL_CONF, spark_connect_server
+from etl_platform.spark_connect import LOCAL_CONF, TOKEN_VARIABLE, split_token
+from etl_platform.spark_service import spark_connect_server
 from etl_platform_tests import helpers
 from etl_platform_tests.helpers import QUICKSIGHT_MARKETING, QUICKSIGHT_SALES
 
@@ -46,13 +47,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """Every Spark step a test process runs (in e2e tests, `dagster dev`'s runs, the `spark` fixture)
     uses one Spark Connect server, as under `make dev`: started here, before the tests are collected
     (definitions built at import see it), in each process that runs tests (not pytest-xdist's
-    controller), and stopped when the session ends."""
+    controller), and stopped when the session ends. Its token is in the environment, not in the
+    address, as the commands that start a server pass it on."""
     config = session.config
     if config.pluginmanager.hasplugin("dsession") or config.option.collectonly or CLASSIC_SPARK:
         return
     settings = get_settings()
     remote = SPARK_SERVER.enter_context(spark_connect_server(settings.spark_master, settings.spark_driver_memory))
-    os.environ["ETL_SPARK_REMOTE"] = remote
+    os.environ["ETL_SPARK_REMOTE"], os.environ[TOKEN_VARIABLE] = split_token(remote)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import stat
 
 import boto3
 import dagster as dg
@@ -14,6 +15,7 @@ from etl_platform.definitions import defs
 from etl_platform.instance import (
     DEPLOY_DIR,
     DEPLOY_FILES,
+    STORAGE_FOLDERS,
     InstanceConfigError,
     deploy_file_text,
     ensure_dagster_home,
@@ -36,6 +38,28 @@ def test_dagster_home_gets_a_pool_limit_of_one_and_keeps_user_settings(tmp_path,
     assert settings["telemetry"] == {"enabled": True} and settings["concurrency"]["pools"]["default_limit"] == 1
     with dg.DagsterInstance.from_config(str(home)) as instance:  # the file is a valid instance config
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+
+
+def test_an_instance_is_readable_by_its_owner_only_an_older_one_too(tmp_path, monkeypatch) -> None:
+    """Its runs, event logs and compute logs are not other accounts' to read. An instance made before
+    (world-readable) is closed on the next command; one inside it (the production one) keeps its mode."""
+    home, inner = tmp_path / "home", tmp_path / "home" / "serve"
+    (home / "history").mkdir(parents=True, mode=0o755)
+    (home / "alerts.jsonl").write_text("{}\n")
+    (home / "alerts.jsonl").chmod(0o644)
+    inner.mkdir(mode=0o755)
+    (inner / "dagster.yaml").write_text("{}\n")
+    inner.chmod(0o755)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    ensure_dagster_home()
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in [home, *home.iterdir()]}
+    assert modes == {
+        "home": 0o711 if os.geteuid() == 0 else 0o700,  # as root others may pass through (PostgreSQL's account)
+        **{name: 0o700 for name in STORAGE_FOLDERS},
+        "alerts.jsonl": 0o600,
+        "dagster.yaml": 0o600,
+        "serve": 0o755,
+    }
 
 
 def test_every_table_asset_builds_in_its_own_pool() -> None:

@@ -13,7 +13,7 @@ PACKAGE = PROJECT_ROOT / "etl_platform"
 
 # Bottom to top; each part is a module or subpackage directly under etl_platform/.
 LAYERS = (
-    ("contract", "project", "settings", "datasets"),  # names, rules and settings both sides share
+    ("contract", "project", "spark_connect", "settings", "datasets"),  # names, rules and settings both sides share
     # interfaces to storage and compute, their implementations, and the SQL engine's jobs
     ("resources", "spark_service", "postgres_service", "sql_jobs"),
     ("tables", "quarantine", "sql_guard", "progress", "samples"),  # what the platform does with them

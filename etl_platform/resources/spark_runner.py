@@ -26,8 +26,8 @@ from etl_platform.project import GLUE_SCRIPTS_DIR
 from etl_platform.resources.processing import FileProcessor
 from etl_platform.resources.script_run import ScriptRun, script_failed
 from etl_platform.resources.usage import local_usage
-from etl_platform.settings import DEFAULT_DRIVER_MEMORY, subprocess_environment
-from etl_platform.spark_service import LOCAL_CONF, address
+from etl_platform.settings import DEFAULT_DRIVER_MEMORY, get_settings, subprocess_environment
+from etl_platform.spark_connect import LOCAL_CONF, TOKEN_VARIABLE, address
 
 
 class SparkJobRunner(dg.ConfigurableResource, FileProcessor, ABC):
@@ -108,7 +108,7 @@ SESSION_VARIABLES = (
     "PYSPARK_SUBMIT_ARGS",
     "SPARK_REMOTE",
     "SPARK_CONNECT_MODE_ENABLED",
-    "SPARK_CONNECT_AUTHENTICATE_TOKEN",
+    TOKEN_VARIABLE,
 )
 
 
@@ -117,7 +117,9 @@ class LocalSparkRunner(SparkJobRunner):
 
     With ``remote`` (a Spark Connect URL, ``sc://host:port``: the server of ``etl_platform.spark_service``
     or a cluster's), the script's ``SparkSession.builder.getOrCreate()`` returns a Connect session
-    on it (``SPARK_REMOTE``): no JVM start and warm-up per step. Without, the script starts a Spark
+    on it (``SPARK_REMOTE``): no JVM start and warm-up per step. The server's token is no part of
+    ``remote``, which the UI shows and runs store: it is read from the settings when a script starts
+    and given to the script's environment only. Without, the script starts a Spark
     JVM of its own (``PYSPARK_SUBMIT_ARGS``: ``master``, ``driver_memory``, ``spark_conf``), as it
     does on Glue.
 
@@ -135,7 +137,8 @@ class LocalSparkRunner(SparkJobRunner):
     def _session_environment(self) -> dict[str, str]:
         """How the script gets its SparkSession."""
         if self.remote:
-            return {"SPARK_REMOTE": self.remote}
+            token = get_settings().spark_token
+            return {"SPARK_REMOTE": self.remote, **({TOKEN_VARIABLE: token} if token else {})}
         submit_args = [f"--master {self.master}", f"--driver-memory {self.driver_memory}"]
         submit_args += [f"--conf {key}={value}" for key, value in {**LOCAL_CONF, **self.spark_conf}.items()]
         return {"PYSPARK_SUBMIT_ARGS": " ".join([*submit_args, "pyspark-shell"])}
@@ -205,7 +208,9 @@ class LocalSparkRunner(SparkJobRunner):
         if returncode != 0:
             crash = f"exit code {returncode}" + (f": {output.last_line}" if output.last_line else "")
             raise script_failed(context, script, result, crash)
-        usage = local_usage("local_spark", time.monotonic() - started, {"spark": self.remote or self.master})
+        usage = local_usage(
+            "local_spark", time.monotonic() - started, {"spark": address(self.remote) if self.remote else self.master}
+        )
         return ScriptRun(result, metadata=usage.metadata())
 
     def _wait(

@@ -6,6 +6,7 @@ import textwrap
 import dagster as dg
 import pytest
 
+from etl_platform.environment import local_resources
 from etl_platform.resources import LocalSparkRunner
 from etl_platform.resources.script_run import ScriptRun
 from etl_platform_tests.helpers import stand_in_scripts
@@ -73,21 +74,25 @@ def test_runs_the_script_with_glue_style_arguments_and_spark_settings(scripts_di
     assert submit.endswith("pyspark-shell") and metadata["SPARK_REMOTE"] is None
 
 
-def test_with_a_remote_the_script_gets_a_spark_connect_session_there_and_nothing_inherited(
+def test_with_a_remote_the_script_gets_a_spark_connect_session_there_and_its_token_apart(
     scripts_dir, monkeypatch
 ) -> None:
-    """A session variable of the orchestrating process (a stale token, submit arguments) never
-    reaches the script, and the run's log names the server without its token."""
+    """The remote's token is no part of the runner's config (the UI shows it, runs store it): the
+    script gets it in its environment alone, the URL's before ``SPARK_CONNECT_AUTHENTICATE_TOKEN``'s.
+    Submit arguments of the orchestrating process never reach it; the run's log names the server
+    without its token."""
     monkeypatch.setenv("PYSPARK_SUBMIT_ARGS", "--master local[1] pyspark-shell")
-    monkeypatch.setenv("SPARK_CONNECT_AUTHENTICATE_TOKEN", "stale")
-    remote = "sc://spark.example:15002/;token=secret"
+    monkeypatch.setenv("ETL_SPARK_REMOTE", "sc://spark.example:15002/;token=secret")
+    monkeypatch.setenv("SPARK_CONNECT_AUTHENTICATE_TOKEN", "other")
+    remote = local_resources()["spark"].remote
+    assert remote == "sc://spark.example:15002"
     runner = LocalSparkRunner(scripts_dir=str(scripts_dir), remote=remote)
     with dg.instance_for_test() as instance:
         result = dg.materialize([_asset("echo.py")], resources={"spark": runner}, instance=instance)
         messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
     metadata = _metadata(result)
-    assert metadata["SPARK_REMOTE"] == remote
-    assert (metadata["PYSPARK_SUBMIT_ARGS"], metadata["SPARK_CONNECT_AUTHENTICATE_TOKEN"]) == (None, None)
+    assert (metadata["SPARK_REMOTE"], metadata["SPARK_CONNECT_AUTHENTICATE_TOKEN"]) == (remote, "secret")
+    assert metadata["PYSPARK_SUBMIT_ARGS"] is None
     assert any(m.startswith("running echo.py on Spark Connect at sc://spark.example:15002 with") for m in messages)
     assert not any("secret" in message for message in messages if not message.startswith("check echo"))
 

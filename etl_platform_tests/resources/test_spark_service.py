@@ -2,9 +2,11 @@
 their own), only clients with its token get in, and the command wrapper leaves no JVM behind."""
 
 import json
+import os
 import select
 import signal
 import socket
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +20,7 @@ from etl_platform.environment import local_resources
 from etl_platform.project import PROJECT_ROOT
 from etl_platform.resources import LocalSparkRunner
 from etl_platform.settings import get_settings
+from etl_platform.spark_connect import TOKEN_VARIABLE
 from etl_platform.spark_service import SparkServiceError, address, local_spark_service, spark_connect_server
 from etl_platform_tests.helpers import stand_in_scripts
 
@@ -46,7 +49,9 @@ def main(reporter, argv):
         "session": getattr(spark, "session_id", ""),
         "tag": spark.conf.get("etl.test.tag"),
         "remote": os.environ.get("SPARK_REMOTE", "").split("/;")[0],
-        "token": ";token=" in os.environ.get("SPARK_REMOTE", ""),
+        # The token comes in the environment, never in the URL, which the run's metadata and logs show.
+        "token": "url" if ";token=" in os.environ.get("SPARK_REMOTE", "") else (
+            "environment" if os.environ.get("SPARK_CONNECT_AUTHENTICATE_TOKEN") else ""),
     }))
 
 lake_job.run_job(main)
@@ -96,10 +101,10 @@ def test_a_script_run_through_the_runner_uses_the_server_it_is_given(scripts_dir
     result, logs = _run(_runner(scripts_dir), _asset("spark.py", tag="a"))
     assert result.success
     metadata = _metadata(result)
-    assert (metadata["remote"], metadata["token"], metadata["groups"]) == (address(remote), True, 7)
+    token = os.environ[TOKEN_VARIABLE]
+    assert (metadata["remote"], metadata["token"], metadata["groups"]) == (address(remote), "environment", 7)
     assert f"sc://localhost:{metadata['server_port']}" == address(remote)  # the server the script ran on
     assert f"running spark.py on Spark Connect at {address(remote)} with {{'tag': 'a'}}" in logs
-    token = remote.rsplit("token=", 1)[1]
     assert not any(token in message for message in logs)
 
 
@@ -110,7 +115,7 @@ def test_without_a_remote_a_step_runs_on_spark_of_its_own(scripts_dir, monkeypat
     result, logs = _run(runner, _asset("spark.py", tag="a"))
     assert result.success
     metadata = _metadata(result)
-    assert (metadata["server_port"], metadata["remote"], metadata["token"], metadata["groups"]) == ("", "", False, 7)
+    assert (metadata["server_port"], metadata["remote"], metadata["token"], metadata["groups"]) == ("", "", "", 7)
     assert "running spark.py on local Spark (local[1]) with {'tag': 'a'}" in logs
 
 
@@ -171,9 +176,12 @@ for url in sys.argv[1:]:
 
 
 def test_the_server_answers_only_clients_with_its_token() -> None:
-    remote = get_settings().spark_remote
-    urls = [remote, address(remote), f"{address(remote)}/;token=wrong"]
-    done = subprocess.run([sys.executable, "-c", CLIENT, *urls], capture_output=True, text=True, timeout=120)
+    remote, token = get_settings().spark_remote, os.environ[TOKEN_VARIABLE]
+    urls = [f"{remote}/;token={token}", remote, f"{remote}/;token=wrong"]
+    environment = {name: value for name, value in os.environ.items() if name != TOKEN_VARIABLE}
+    done = subprocess.run(
+        [sys.executable, "-c", CLIENT, *urls], env=environment, capture_output=True, text=True, timeout=120
+    )
     assert done.stdout.split() == ["3", "refused", "refused"], done.stderr[-3000:]
 
 
@@ -185,7 +193,7 @@ def test_a_server_that_cannot_start_fails_with_one_line_and_its_logs_tail() -> N
     assert first.startswith("the Spark Connect server exited with status 1 before listening; last lines of ")
     assert any("Invalid maximum heap size: -Xmxlots" in line for line in tail)
     log = Path(first.rsplit(" ", 1)[1].rstrip(":"))
-    assert log.is_file()  # kept, for a look
+    assert log.is_file() and stat.S_IMODE(log.stat().st_mode) == 0o600  # kept, for its owner to look at
     log.unlink()
 
 
@@ -205,10 +213,15 @@ def _java_children() -> set[int]:
 
 
 def test_a_given_server_is_used_and_none_is_started(monkeypatch) -> None:
-    monkeypatch.setenv("ETL_SPARK_REMOTE", "sc://spark.example:15002")
+    """Its token (if the URL carries one) goes to the environment for the block, not to the address
+    the command's steps show and store."""
+    monkeypatch.setenv("ETL_SPARK_REMOTE", "sc://spark.example:15002/;token=abc;user_id=me")
+    outside = os.environ[TOKEN_VARIABLE]  # the test process's server's
     before = _java_children()
     with local_spark_service() as remote:
-        assert remote == "sc://spark.example:15002" and _java_children() == before
+        assert remote == "sc://spark.example:15002/;user_id=me" and _java_children() == before
+        assert os.environ[TOKEN_VARIABLE] == "abc"
+    assert os.environ[TOKEN_VARIABLE] == outside
 
 
 def test_the_aws_profile_gets_no_server(monkeypatch) -> None:
@@ -275,6 +288,7 @@ def test_the_wrapper_gives_its_command_a_server_and_stops_it_when_the_command_en
     rest, errors = wrapper.communicate(timeout=DEADLINE_SECONDS)
     assert wrapper.returncode == code, errors[-3000:]
     assert report["remote"].startswith("sc://localhost:") and rest.split() == ["4"]  # the server answered
+    assert report["remote"] == address(report["remote"])  # its token came in the environment
     assert f"Spark Connect server for {sys.executable}: {address(report['remote'])}" in errors
     ((pid, created),) = report["jvms"]
     assert not _running(pid, created)
