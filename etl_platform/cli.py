@@ -16,15 +16,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from etl_platform.datasets import Registry, UnknownDatasetError, registry_named
+from etl_platform.datasets import Registry, registry_named
+from etl_platform.errors import UserError
 from etl_platform.project import PROJECT_ROOT, SAMPLES_DIR
-from etl_platform.settings import SettingsError, get_settings, project_environment
+from etl_platform.settings import get_settings, project_environment
 
 if TYPE_CHECKING:
     from etl_platform.resources import Lake, QueryResult, SqlEngine, TableCatalog
 
 
-class CliError(Exception):
+class CliError(UserError):
     """A user-facing failure: printed as one line, exit status 1."""
 
 
@@ -392,35 +393,24 @@ def run(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _loaded_errors(*names: str) -> tuple[type[Exception], ...]:
-    """The error classes (``module:Class``) of those modules the command imported: a module it
-    never needed cannot have raised its error, and importing it only to catch one would cost the
-    seconds the command saved by not needing it."""
-    pairs = (name.split(":") for name in names)
-    return tuple(getattr(sys.modules[module], error) for module, error in pairs if module in sys.modules)
-
-
-def _user_errors() -> tuple[type[Exception], ...]:
-    """The errors a user can fix, printed as one line."""
-    return (CliError, UnknownDatasetError, SettingsError) + _loaded_errors(
-        "etl_platform.deploy:DeployError",
-        "etl_platform.resources.lake:LakeError",
-        "etl_platform.insight.report:ReportNotBuiltError",
-        "etl_platform.instance:InstanceConfigError",
-    )
+def _dagster_config_error() -> tuple[type[Exception], ...]:
+    """Dagster's error for a resource's unset variable, if the command loaded Dagster: a command
+    that did not cannot have raised it, and importing Dagster only to catch it costs seconds."""
+    dagster = sys.modules.get("dagster")
+    return (dagster.DagsterInvalidConfigError,) if dagster else ()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         with project_environment():
             return run(argv)
-    except _user_errors() as error:
+    except UserError as error:
         print(f"etl-platform: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM to the demo: whatever it started has been stopped
         print("etl-platform: interrupted", file=sys.stderr)
         return 130
-    except _loaded_errors("dagster:DagsterInvalidConfigError") as error:
+    except _dagster_config_error() as error:
         # e.g. an ETL_* variable of the AWS profile is not set
         unset = sorted(set(re.findall(r"\{'env': '(\w+)'\}", str(error))))
         reason = f"environment variables not set: {', '.join(unset)}" if unset else str(error).strip().splitlines()[0]

@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from etl_platform.contract.checks import RowCheck
 from etl_platform.contract.columns import SPARK_TYPES, normalize_column_name, quote_identifier
+from etl_platform.errors import UserError
 
 LANDING_ZONE = "landing"
 PROCESSED_ZONE = "processed"
@@ -18,7 +19,7 @@ JOINED_ZONE = "joined"
 REPORTS_ZONE = "reports"
 
 
-class UnknownDatasetError(KeyError):
+class UnknownDatasetError(UserError, KeyError):
     def __str__(self) -> str:
         return str(self.args[0])
 

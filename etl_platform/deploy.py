@@ -26,6 +26,7 @@ import dagster_pipes
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from etl_platform.datasets import REGISTRY, Engine, Registry
+from etl_platform.errors import UserError
 from etl_platform.infra_template import (
     BASE_TEMPLATE,
     EMR_APPLICATION,
@@ -62,7 +63,7 @@ OPERATION_STARTS = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS")
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
-class DeployError(Exception):
+class DeployError(UserError):
     """A deploy that cannot go on, in one line (CloudFormation's own reason where there is one)."""
 
 

@@ -30,6 +30,7 @@ import dagster as dg
 import yaml
 
 from etl_platform.automation.barrier import clear_legacy_automation_pause
+from etl_platform.errors import UserError
 from etl_platform.project import PROJECT_ROOT
 from etl_platform.settings import export_dagster_home, project_environment
 
@@ -118,7 +119,7 @@ AWS_SETTINGS: dict[str, Any] = {
 DEPLOY_FILES = {"dagster.yaml": PRODUCTION_SETTINGS, "dagster.aws.yaml": AWS_SETTINGS}
 
 
-class InstanceConfigError(ValueError):
+class InstanceConfigError(UserError, ValueError):
     """A user's instance file contradicts a setting the platform depends on."""
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from dotenv import dotenv_values
 
+from etl_platform.errors import UserError
 from etl_platform.project import DEFAULT_DAGSTER_HOME, DEFAULT_LAKE_ROOT
 from etl_platform.spark_connect import split_token
 
@@ -34,7 +35,7 @@ ENVIRONMENTS = ("local", "aws")
 DEFAULT_DRIVER_MEMORY = "512m"
 
 
-class SettingsError(ValueError):
+class SettingsError(UserError, ValueError):
     """A variable's value does not fit its setting."""
 
 

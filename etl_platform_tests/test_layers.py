@@ -13,7 +13,14 @@ PACKAGE = PROJECT_ROOT / "etl_platform"
 
 # Bottom to top; each part is a module or subpackage directly under etl_platform/.
 LAYERS = (
-    ("contract", "project", "spark_connect", "settings", "datasets"),  # names, rules and settings both sides share
+    (
+        "contract",
+        "errors",
+        "project",
+        "spark_connect",
+        "settings",
+        "datasets",
+    ),  # names, rules and settings both sides share
     # interfaces to storage and compute, their implementations, and the SQL engine's jobs
     ("resources", "spark_service", "postgres_service", "sql_jobs"),
     ("tables", "quarantine", "sql_guard", "progress", "samples"),  # what the platform does with them

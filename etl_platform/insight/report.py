@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from etl_platform.contract.columns import quote_sql_identifier
 from etl_platform.datasets import REGISTRY, CorrelationReport
+from etl_platform.errors import UserError
 from etl_platform.resources import Lake, QueryResult, SqlEngine, TableCatalog
 
 HEATMAP = "correlation_heatmap.png"
 WEEKLY = "weekly_engagement_vs_sales.png"
 
 
-class ReportNotBuiltError(Exception):
+class ReportNotBuiltError(UserError):
     """The report table is not in the catalog yet."""
 
 

@@ -14,10 +14,12 @@ from typing import BinaryIO
 
 import dagster as dg
 
+from etl_platform.errors import UserError
+
 DATA_SUFFIXES = (".csv",)
 
 
-class LakeError(Exception):
+class LakeError(UserError):
     """A lake operation that cannot be done, in words the user can act on."""
 
 
