@@ -202,6 +202,7 @@ def demo(samples_dir: Path) -> int:
 
     from etl_platform.definitions import build_definitions
     from etl_platform.environment import resources_for_environment
+    from etl_platform.orphans import reap_and_say
     from etl_platform.progress import step_progress
     from etl_platform.spark_service import SparkServiceError, address, local_spark_service
 
@@ -215,6 +216,7 @@ def demo(samples_dir: Path) -> int:
             for file in files:
                 print(land(ready["lake"], registry, dataset.name, file))
     instance = dg.DagsterInstance.get()
+    reap_and_say(instance)  # a demo killed earlier leaves its tables' pool slots free for this one
     run_id = str(uuid.uuid4())
     quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # a failure is reported below, in one line
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # ends the demo as Ctrl-C does: its server stops too

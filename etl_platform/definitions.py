@@ -11,6 +11,7 @@ from etl_platform.automation.alerts import run_failure_alert_sensor
 from etl_platform.automation.arrival import arrival_sensor
 from etl_platform.automation.barrier import automation_sensor
 from etl_platform.automation.cadence import Cycle
+from etl_platform.automation.orphans import orphaned_runs_sensor
 from etl_platform.automation.schedule import weekly_schedule
 from etl_platform.datasets import Registry, registry_named
 from etl_platform.environment import resources_for_environment
@@ -35,6 +36,7 @@ def build_definitions(registry: Registry | None = None, resources: Mapping[str, 
             *(arrival_sensor(dataset) for dataset in registry.inputs),
             automation_sensor(get_settings().automation_interval_seconds),
             run_failure_alert_sensor,
+            orphaned_runs_sensor,
         ],
         schedules=[weekly_schedule(cycle, job)],
         resources=resources,

@@ -16,7 +16,7 @@ LAYERS = (
     ("contract", "project", "settings", "datasets"),  # names, rules and settings both sides share
     # interfaces to storage and compute, their implementations, and the SQL engine's jobs
     ("resources", "spark_service", "postgres_service", "sql_jobs"),
-    ("tables", "quarantine", "sql_guard", "progress", "samples"),  # what the platform does with them
+    ("tables", "quarantine", "sql_guard", "progress", "samples", "orphans"),  # what the platform does with them
     ("assets", "checks", "automation", "insight", "jobs", "rollback"),  # the Dagster graph
     ("environment", "definitions", "instance", "serve", "deploy", "infra_template", "cli"),  # entry points
 )

@@ -1,0 +1,110 @@
+"""Runs whose process is gone: a real process runs a job in process, holding a table's pool slot,
+and is killed; what reaps it (the entry points' call, the sensor) fails the run and frees the slot."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from etl_platform.automation.orphans import orphaned_runs_sensor
+from etl_platform.instance import ensure_instance
+from etl_platform.orphans import process_gone, process_started_at, reap_orphaned_runs
+from etl_platform_tests.helpers import created_instance_home
+
+POOL = "table_example"
+# A job executed in process, as the demo and `dagster asset materialize` execute theirs: its one
+# step holds the pool slot and waits until it is killed.
+HOLDER = textwrap.dedent(
+    f"""
+    import sys, time
+    import dagster as dg
+
+    @dg.asset(pool="{POOL}")
+    def example():
+        time.sleep(600)
+
+    job = dg.Definitions(assets=[example]).resolve_implicit_global_asset_job_def()
+    with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
+        job.execute_in_process(instance=instance)
+    """
+)
+
+
+def _claimed(instance: dg.DagsterInstance) -> set[str]:
+    return {slot.run_id for slot in instance.event_log_storage.get_concurrency_info(POOL).claimed_slots}
+
+
+def _holding(home: Path) -> tuple[subprocess.Popen, dg.DagsterRun]:
+    """A process mid-step of a run executed in process, holding the pool's slot; and that run."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(home)], start_new_session=True)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        deadline = time.monotonic() + 120
+        while not _claimed(instance):
+            assert holder.poll() is None and time.monotonic() < deadline, "the holder never took the pool slot"
+            time.sleep(0.2)
+        (run,) = instance.get_runs()
+    return holder, run
+
+
+def _killed_holder(home: Path) -> tuple[dg.DagsterRun, int]:
+    """A run whose process held the pool's slot mid-step and was killed with SIGKILL (its group too)."""
+    holder, run = _holding(home)
+    os.killpg(holder.pid, signal.SIGKILL)
+    holder.wait()
+    return run, holder.pid
+
+
+@pytest.fixture
+def home(tmp_path) -> Path:
+    """A Dagster home with the project's settings (a pool limit of one per table)."""
+    return created_instance_home(ensure_instance(tmp_path / "home"))
+
+
+def test_a_killed_in_process_run_is_failed_with_its_reason_and_its_slot_freed(home) -> None:
+    run, pid = _killed_holder(home)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED
+        assert _claimed(instance) == {run.run_id}
+        (orphan,) = reap_orphaned_runs(instance)
+        assert orphan.run.run_id == run.run_id and orphan.pid == pid
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+        failure = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
+        assert f"the process {pid} that ran it on this machine is gone (killed?)" in failure[0].event_log_entry.message
+        assert _claimed(instance) == set()
+        assert instance.event_log_storage.get_concurrency_run_ids() == set()
+        assert reap_orphaned_runs(instance) == []  # once
+
+
+def test_the_sensor_reaps_at_its_tick(home) -> None:
+    run, _ = _killed_holder(home)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        result = orphaned_runs_sensor(dg.build_sensor_context(instance=instance))
+        assert "1 orphaned run(s) failed" in str(result.skip_message)
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert _claimed(instance) == set()
+
+
+def test_a_live_run_is_left_alone_and_a_reused_pid_is_not_the_runs(home) -> None:
+    """The run's own process, alive, is never reaped; a process of the same pid that started after
+    the run is another one."""
+    holder, run = _holding(home)
+    try:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            assert reap_orphaned_runs(instance) == []
+            assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED
+            assert _claimed(instance) == {run.run_id}
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
+    started = process_started_at(os.getpid())
+    assert started is not None and started <= time.time()
+    assert not process_gone(os.getpid(), run_started=time.time())
+    assert process_gone(os.getpid(), run_started=started - 60)
