@@ -15,6 +15,7 @@ import dagster as dg
 import pytest
 
 from etl_platform.automation.orphans import orphaned_runs_sensor
+from etl_platform import instance as instance_module
 from etl_platform.instance import ensure_instance
 from etl_platform.orphans import process_gone, process_started_at, reap_orphaned_runs
 from etl_platform_tests.helpers import created_instance_home
@@ -108,3 +109,14 @@ def test_a_live_run_is_left_alone_and_a_reused_pid_is_not_the_runs(home) -> None
     assert started is not None and started <= time.time()
     assert not process_gone(os.getpid(), run_started=time.time())
     assert process_gone(os.getpid(), run_started=started - 60)
+
+
+def test_the_instance_command_run_before_make_dev_and_materialize_reaps(home, monkeypatch, tmp_path, capsys) -> None:
+    run, pid = _killed_holder(home)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setattr(instance_module, "ensure_dotenv", lambda home: tmp_path / ".env")  # not the project's
+    assert instance_module.main([]) == 0
+    assert f"run {run.run_id} (__ASSET_JOB) failed: the process {pid} " in capsys.readouterr().out
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert _claimed(instance) == set()
