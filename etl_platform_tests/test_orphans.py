@@ -14,8 +14,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from etl_platform.automation.orphans import orphaned_runs_sensor
 from etl_platform import instance as instance_module
+from etl_platform.automation.orphans import orphaned_runs_sensor
 from etl_platform.instance import ensure_instance
 from etl_platform.orphans import process_gone, process_started_at, reap_orphaned_runs
 from etl_platform_tests.helpers import created_instance_home
