@@ -161,11 +161,17 @@ def _execute_stoppably(job: Any, instance: Any, **kwargs: Any) -> Any:
     """``job.execute_in_process`` in a thread of its own. In the main thread Dagster takes over
     Ctrl-C and SIGTERM for the run and only acts on them when it ends; here they stop the demo at
     once (its Spark server with it), and the run is recorded as canceled."""
+    import signal
     import threading
 
     outcome: list[Any] = []
 
     def execute() -> None:
+        # A terminal's Ctrl-C reaches every process of its foreground group, Dagster's helpers that
+        # echo the run's captured logs too: Python scripts that print a KeyboardInterrupt traceback
+        # each. Blocked in this thread, SIGINT stays blocked in the processes it starts (the Spark
+        # scripts unblock it, spark_runner._interruptible); the main thread still gets it.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             outcome.append(job.execute_in_process(instance=instance, **kwargs))
         except BaseException as error:  # handed to the main thread
