@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -18,46 +15,14 @@ from etl_platform import instance as instance_module
 from etl_platform.automation.orphans import orphaned_runs_sensor
 from etl_platform.instance import ensure_instance
 from etl_platform.orphans import process_gone, process_started_at, reap_orphaned_runs
-from etl_platform_tests.helpers import created_instance_home
+from etl_platform_tests.helpers import claimed, created_instance_home, holding_pool, pool_holder
 
 POOL = "table_example"
-# A job executed in process, as the demo and `dagster asset materialize` execute theirs: its one
-# step holds the pool slot and waits until it is killed.
-HOLDER = textwrap.dedent(
-    f"""
-    import sys, time
-    import dagster as dg
-
-    @dg.asset(pool="{POOL}")
-    def example():
-        time.sleep(600)
-
-    job = dg.Definitions(assets=[example]).resolve_implicit_global_asset_job_def()
-    with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
-        job.execute_in_process(instance=instance)
-    """
-)
-
-
-def _claimed(instance: dg.DagsterInstance) -> set[str]:
-    return {slot.run_id for slot in instance.event_log_storage.get_concurrency_info(POOL).claimed_slots}
-
-
-def _holding(home: Path) -> tuple[subprocess.Popen, dg.DagsterRun]:
-    """A process mid-step of a run executed in process, holding the pool's slot; and that run."""
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(home)], start_new_session=True)
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        deadline = time.monotonic() + 120
-        while not _claimed(instance):
-            assert holder.poll() is None and time.monotonic() < deadline, "the holder never took the pool slot"
-            time.sleep(0.2)
-        (run,) = instance.get_runs()
-    return holder, run
 
 
 def _killed_holder(home: Path) -> tuple[dg.DagsterRun, int]:
     """A run whose process held the pool's slot mid-step and was killed with SIGKILL (its group too)."""
-    holder, run = _holding(home)
+    holder, run = holding_pool(home, POOL)
     os.killpg(holder.pid, signal.SIGKILL)
     holder.wait()
     return run, holder.pid
@@ -73,13 +38,13 @@ def test_a_killed_in_process_run_is_failed_with_its_reason_and_its_slot_freed(ho
     run, pid = _killed_holder(home)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED
-        assert _claimed(instance) == {run.run_id}
+        assert claimed(instance, POOL) == {run.run_id}
         (orphan,) = reap_orphaned_runs(instance)
         assert orphan.run.run_id == run.run_id and orphan.pid == pid
         assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
         failure = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
         assert f"the process {pid} that ran it on this machine is gone (killed?)" in failure[0].event_log_entry.message
-        assert _claimed(instance) == set()
+        assert claimed(instance, POOL) == set()
         assert instance.event_log_storage.get_concurrency_run_ids() == set()
         assert reap_orphaned_runs(instance) == []  # once
 
@@ -90,18 +55,18 @@ def test_the_sensor_reaps_at_its_tick(home) -> None:
         result = orphaned_runs_sensor(dg.build_sensor_context(instance=instance))
         assert "1 orphaned run(s) failed" in str(result.skip_message)
         assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
-        assert _claimed(instance) == set()
+        assert claimed(instance, POOL) == set()
 
 
 def test_a_live_run_is_left_alone_and_a_reused_pid_is_not_the_runs(home) -> None:
     """The run's own process, alive, is never reaped; a process of the same pid that started after
     the run is another one."""
-    holder, run = _holding(home)
+    holder, run = holding_pool(home, POOL)
     try:
         with dg.DagsterInstance.from_config(str(home)) as instance:
             assert reap_orphaned_runs(instance) == []
             assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED
-            assert _claimed(instance) == {run.run_id}
+            assert claimed(instance, POOL) == {run.run_id}
     finally:
         os.killpg(holder.pid, signal.SIGKILL)
         holder.wait()
@@ -119,4 +84,31 @@ def test_the_instance_command_run_before_make_dev_and_materialize_reaps(home, mo
     assert f"run {run.run_id} (__ASSET_JOB) failed: the process {pid} " in capsys.readouterr().out
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
-        assert _claimed(instance) == set()
+        assert claimed(instance, POOL) == set()
+
+
+def test_the_sensor_says_in_a_waiting_runs_log_which_run_holds_its_pool_once(home) -> None:
+    holder, held = holding_pool(home, POOL)
+    waiter = pool_holder(home, POOL)
+    try:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            deadline, waiting = time.monotonic() + 120, []
+            while not waiting:
+                assert waiter.poll() is None and time.monotonic() < deadline, "the second run never waited"
+                time.sleep(0.2)
+                in_line = instance.event_log_storage.get_concurrency_run_ids() - {held.run_id}
+                waiting = [run for run in instance.get_runs() if run.run_id in in_line]
+            (run,) = waiting
+            context = dg.build_sensor_context(instance=instance)
+            for _ in range(2):  # the context keeps the cursor between ticks, as the daemon does
+                orphaned_runs_sensor(context)
+            said = [
+                record.event_log_entry.message
+                for record in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT).records
+                if "held by run" in record.event_log_entry.message
+            ]
+            assert said == [f"holder waits for pool {POOL}, held by run {held.run_id}"]
+    finally:
+        for process in (holder, waiter):
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

@@ -1,5 +1,6 @@
 """A build killed with SIGKILL mid-step holds its table's pool slot; the next build goes ahead
-without help, and the killed run is failed with the reason."""
+without help, and the killed run is failed with the reason. A build waiting for a live one says
+which run it waits for, and stops on SIGTERM."""
 
 import os
 import signal
@@ -13,7 +14,7 @@ import pytest
 
 from etl_platform.instance import ensure_instance
 from etl_platform.project import PROJECT_ROOT, SAMPLES_DIR
-from etl_platform_tests.helpers import created_instance_home
+from etl_platform_tests.helpers import created_instance_home, holding_pool
 
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
@@ -75,3 +76,38 @@ def test_after_a_build_killed_mid_step_the_next_one_succeeds_without_help(tmp_pa
         (failure,) = instance.get_records_for_run(killed, of_type=dg.DagsterEventType.RUN_FAILURE).records
         assert "is gone (killed?)" in failure.event_log_entry.message
         assert instance.event_log_storage.get_concurrency_info(POOL).claimed_slots == []
+
+
+def test_a_demo_waiting_for_a_live_runs_table_says_which_run_and_stops_on_sigterm(tmp_path) -> None:
+    """A build of the table runs in another process: the demo's step says it waits for that run,
+    and SIGTERM ends the demo, its run canceled and out of the pool's line."""
+    env = _environment(tmp_path)
+    holder, held = holding_pool(Path(env["DAGSTER_HOME"]), POOL)
+    try:
+        demo = subprocess.Popen(
+            [str(BIN / "etl-platform"), "demo"],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert demo.stdout is not None
+        waiting = f"waiting for pool {POOL}, held by run {held.run_id}"
+        # Once the one step it can run is done and it says what it waits for, it only waits.
+        expected, lines = [["marketing_daily", "ok"], ["sales_daily", *waiting.split()]], []
+        for line in demo.stdout:  # ends if the demo does
+            lines.append(line.split()[:2] if line.startswith("  marketing_daily ") else line.split())
+            if all(item in lines for item in expected):
+                break
+        assert all(item in lines for item in expected), lines
+        demo.send_signal(signal.SIGTERM)
+        _, err = demo.communicate(timeout=120)
+        assert demo.returncode == 130 and err.strip().splitlines()[-1] == "etl-platform: interrupted", err[-2000:]
+        with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+            (run,) = [run for run in instance.get_runs() if run.run_id != held.run_id]
+            assert run.status == dg.DagsterRunStatus.CANCELED
+            assert instance.event_log_storage.get_concurrency_run_ids() == {held.run_id}
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
