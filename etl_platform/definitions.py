@@ -16,6 +16,7 @@ from etl_platform.automation.schedule import weekly_schedule
 from etl_platform.datasets import Registry, registry_named
 from etl_platform.environment import resources_for_environment
 from etl_platform.jobs import pipeline_job
+from etl_platform.pool_wait import install as install_pool_wait
 from etl_platform.settings import get_settings
 
 
@@ -47,4 +48,5 @@ def build_definitions(registry: Registry | None = None, resources: Mapping[str, 
     )
 
 
+install_pool_wait()  # in every process that loads the code location and executes its runs in process
 defs = build_definitions()
