@@ -204,7 +204,7 @@ def _execute_stoppably(job: Any, instance: Any, **kwargs: Any) -> Any:
         if run is not None and not run.is_finished:
             instance.report_run_canceled(run, message="the demo was interrupted")
         deadline = time.monotonic() + STOP_SECONDS
-        while step_running(instance, kwargs["run_id"]) and time.monotonic() < deadline:
+        while not ended.is_set() and step_running(instance, kwargs["run_id"]) and time.monotonic() < deadline:
             ended.wait(0.5)  # the step sees the cancellation and stops its script
         if not ended.is_set():
             _interrupt(worker)

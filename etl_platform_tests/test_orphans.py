@@ -4,17 +4,27 @@ and is killed; what reaps it (the entry points' call, the sensor) fails the run 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import dagster as dg
 import pytest
 
 from etl_platform import instance as instance_module
 from etl_platform.automation.orphans import orphaned_runs_sensor
-from etl_platform.instance import ensure_instance
-from etl_platform.orphans import process_gone, process_started_at, reap_orphaned_runs
+from etl_platform.instance import DEPLOY_DIR, ensure_instance
+from etl_platform.orphans import (
+    find_orphans,
+    process_gone,
+    process_started_at,
+    reap_orphaned_runs,
+    runs_on_this_machine,
+)
+from etl_platform.postgres_service import local_postgres
+from etl_platform.spark_service import free_port
 from etl_platform_tests.helpers import claimed, created_instance_home, holding_pool, pool_holder
 
 POOL = "table_example"
@@ -112,3 +122,23 @@ def test_the_sensor_says_in_a_waiting_runs_log_which_run_holds_its_pool_once(hom
         for process in (holder, waiter):
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def test_only_an_instance_whose_storage_is_on_this_machine_is_looked_at(home, open_folder, monkeypatch) -> None:
+    """SQLite, or `make serve`'s PostgreSQL on this machine; not a database elsewhere, whose
+    in-process runs may be other machines'."""
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert runs_on_this_machine(instance)
+    with local_postgres(open_folder / "pg", free_port()) as server:
+        for name, value in server.connection.environment().items():
+            monkeypatch.setenv(name, value)
+        served = open_folder / "served"
+        served.mkdir()
+        shutil.copy(DEPLOY_DIR / "dagster.yaml", served / "dagster.yaml")
+        with dg.DagsterInstance.from_config(str(served)) as instance:
+            assert runs_on_this_machine(instance)
+    elsewhere = SimpleNamespace(
+        run_storage=SimpleNamespace(postgres_url="postgresql://u:p@db.example.com:5432/dagster")
+    )
+    assert not runs_on_this_machine(elsewhere)  # type: ignore[arg-type]
+    assert find_orphans(elsewhere) == []  # type: ignore[arg-type]
