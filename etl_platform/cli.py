@@ -201,14 +201,17 @@ def _execute_stoppably(job: Any, instance: Any, **kwargs: Any) -> Any:
             pass
     except KeyboardInterrupt:
         run = instance.get_run_by_id(kwargs["run_id"])
-        if run is not None and not run.is_finished:
-            instance.report_run_canceled(run, message="the demo was interrupted")
+        if run is not None and not run.is_finished:  # its executor ends it as canceled
+            instance.report_run_canceling(run, message="the demo was interrupted")
         deadline = time.monotonic() + STOP_SECONDS
         while not ended.is_set() and step_running(instance, kwargs["run_id"]) and time.monotonic() < deadline:
             ended.wait(0.5)  # the step sees the cancellation and stops its script
         if not ended.is_set():
             _interrupt(worker)
             ended.wait(STOP_SECONDS)
+        run = instance.get_run_by_id(kwargs["run_id"])
+        if run is not None and not run.is_finished:  # its executor did not get to it
+            instance.report_run_canceled(run, message="the demo was interrupted")
         instance.event_log_storage.free_concurrency_slots_for_run(kwargs["run_id"])  # a step stopped midway
         raise
     if isinstance(outcome[0], BaseException):
