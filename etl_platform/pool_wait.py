@@ -10,7 +10,9 @@ only on SIGKILL. No public API reaches that loop, so this module, alone in the p
 that one method of Dagster's internals: while a claim is pending it sleeps a little, and on a
 recorded interrupt it raises Dagster's own ``DagsterExecutionInterruptedError``, which ends the
 run as an interrupt does within a step (failed, or canceled if asked) and releases its place in
-the pool's line. ``etl_platform_tests/test_pool_wait.py`` pins what this relies on.
+the pool's line. Every few seconds of waiting it also fails the runs whose process is gone
+(``etl_platform.orphans``), so a plain ``dagster asset materialize`` does not wait for a killed
+build's slot for good. ``etl_platform_tests/test_pool_wait.py`` pins what this relies on.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ from dagster._core.errors import DagsterExecutionInterruptedError
 from dagster._core.execution.plan.active import ActiveExecution
 from dagster._utils.interrupts import pop_captured_interrupt
 
+from etl_platform.orphans import reap_orphaned_runs
+
 CLAIM_POLL_SECONDS = 0.5  # Dagster re-asks for a slot each second or more: no claim waits longer
+REAP_SECONDS = 5.0  # how often a waiting build looks for killed runs
 _DAGSTER_SLEEP_TIL_READY = ActiveExecution.sleep_til_ready
 
 
@@ -33,6 +38,10 @@ def _sleep_til_ready(self: Any) -> None:
         return
     if pop_captured_interrupt():
         raise DagsterExecutionInterruptedError()
+    now = time.monotonic()
+    if now >= getattr(self, "_etl_next_reap", 0.0):
+        self._etl_next_reap = now + REAP_SECONDS
+        reap_orphaned_runs(context._instance)
     time.sleep(CLAIM_POLL_SECONDS)
 
 

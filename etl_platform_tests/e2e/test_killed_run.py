@@ -111,3 +111,21 @@ def test_a_demo_waiting_for_a_live_runs_table_says_which_run_and_stops_on_sigter
     finally:
         os.killpg(holder.pid, signal.SIGKILL)
         holder.wait()
+
+
+def test_a_plain_materialize_waiting_for_a_killed_builds_slot_goes_ahead(tmp_path) -> None:
+    """Without `make` or a daemon: the waiting build itself finds that the slot's holder is gone."""
+    env = _environment(tmp_path)
+    killed = _killed_mid_step(env)
+    build = subprocess.run(
+        [str(BIN / "dagster"), "asset", "materialize", "-m", "etl_platform.definitions", "--select", "sales_daily"],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert build.returncode == 0, build.stderr[-3000:]
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        assert instance.get_run_by_id(killed).status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_latest_materialization_event(dg.AssetKey("sales_daily")) is not None
