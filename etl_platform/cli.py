@@ -172,30 +172,62 @@ def step_failure_text(failure: Any) -> str:
 STOP_SECONDS = 30  # for a canceled run's step to stop its script, while its Spark server still runs
 
 
+def _interrupt(worker: Any) -> None:
+    """Raise KeyboardInterrupt in ``worker``, a thread stuck in Dagster's wait for a pool slot (which
+    does not look at the run's cancellation): Dagster's executor then unwinds, letting go of the
+    run's place in the pool's line. Python has no other way to stop another thread than CPython's
+    asynchronous exception."""
+    import ctypes
+
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(worker.ident), ctypes.py_object(KeyboardInterrupt))
+
+
 def _execute_stoppably(job: Any, instance: Any, **kwargs: Any) -> Any:
     """``job.execute_in_process`` in a thread of its own. In the main thread Dagster takes over
     Ctrl-C and SIGTERM for the run and only acts on them when it ends; here they stop the demo at
-    once (its Spark server with it), and the run is recorded as canceled."""
+    once (its Spark server with it), and the run is recorded as canceled. The thread says it ended
+    through an event: a ``Thread.join`` interrupted by Ctrl-C marks a running thread as ended."""
+    import signal
     import threading
+    import time
+
+    from etl_platform.progress import step_running
 
     outcome: list[Any] = []
+    ended = threading.Event()
 
     def execute() -> None:
+        # A terminal's Ctrl-C reaches every process of its foreground group, Dagster's helpers that
+        # echo the run's captured logs too: Python scripts that print a KeyboardInterrupt traceback
+        # each. Blocked in this thread, SIGINT stays blocked in the processes it starts (the Spark
+        # scripts unblock it, spark_runner._interruptible); the main thread still gets it.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             outcome.append(job.execute_in_process(instance=instance, **kwargs))
         except BaseException as error:  # handed to the main thread
             outcome.append(error)
+        finally:
+            ended.set()
 
     worker = threading.Thread(target=execute, name="demo-run", daemon=True)
     worker.start()
     try:
-        while worker.is_alive():
-            worker.join(0.2)
+        while not ended.wait(0.2):
+            pass
     except KeyboardInterrupt:
         run = instance.get_run_by_id(kwargs["run_id"])
-        if run is not None and not run.is_finished:
+        if run is not None and not run.is_finished:  # its executor ends it as canceled
+            instance.report_run_canceling(run, message="the demo was interrupted")
+        deadline = time.monotonic() + STOP_SECONDS
+        while not ended.is_set() and step_running(instance, kwargs["run_id"]) and time.monotonic() < deadline:
+            ended.wait(0.5)  # the step sees the cancellation and stops its script
+        if not ended.is_set():
+            _interrupt(worker)
+            ended.wait(STOP_SECONDS)
+        run = instance.get_run_by_id(kwargs["run_id"])
+        if run is not None and not run.is_finished:  # its executor did not get to it
             instance.report_run_canceled(run, message="the demo was interrupted")
-        worker.join(STOP_SECONDS)  # its step sees the cancellation and stops its script
+        instance.event_log_storage.free_concurrency_slots_for_run(kwargs["run_id"])  # a step stopped midway
         raise
     if isinstance(outcome[0], BaseException):
         raise outcome[0]
@@ -218,6 +250,7 @@ def demo(samples_dir: Path) -> int:
     from etl_platform.definitions import build_definitions
     from etl_platform.environment import initialized_resources, resources_for_environment
     from etl_platform.instance import ensure_dagster_home
+    from etl_platform.orphans import reap_and_say
     from etl_platform.progress import step_progress
     from etl_platform.spark_service import SparkServiceError, address, local_spark_service
 
@@ -231,6 +264,7 @@ def demo(samples_dir: Path) -> int:
             for file in files:
                 print(land(ready["lake"], registry, dataset.name, file))
     instance = dg.DagsterInstance.get()
+    reap_and_say(instance)  # a demo killed earlier leaves its tables' pool slots free for this one
     run_id = str(uuid.uuid4())
     quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # a failure is reported below, in one line
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # ends the demo as Ctrl-C does: its server stops too

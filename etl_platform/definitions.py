@@ -11,10 +11,12 @@ from etl_platform.automation.alerts import run_failure_alert_sensor
 from etl_platform.automation.arrival import arrival_sensor
 from etl_platform.automation.barrier import automation_sensor
 from etl_platform.automation.cadence import Cycle
+from etl_platform.automation.orphans import orphaned_runs_sensor
 from etl_platform.automation.schedule import weekly_schedule
 from etl_platform.datasets import Registry, registry_named
 from etl_platform.environment import resources_for_environment
 from etl_platform.jobs import pipeline_job
+from etl_platform.pool_wait import install as install_pool_wait
 from etl_platform.settings import get_settings
 
 
@@ -35,6 +37,7 @@ def build_definitions(registry: Registry | None = None, resources: Mapping[str, 
             *(arrival_sensor(dataset) for dataset in registry.inputs),
             automation_sensor(get_settings().automation_interval_seconds),
             run_failure_alert_sensor,
+            orphaned_runs_sensor,
         ],
         schedules=[weekly_schedule(cycle, job)],
         resources=resources,
@@ -45,4 +48,5 @@ def build_definitions(registry: Registry | None = None, resources: Mapping[str, 
     )
 
 
+install_pool_wait()  # in every process that loads the code location and executes its runs in process
 defs = build_definitions()

@@ -31,6 +31,7 @@ import yaml
 
 from etl_platform.automation.barrier import clear_legacy_automation_pause
 from etl_platform.errors import UserError
+from etl_platform.orphans import reap_and_say
 from etl_platform.project import PROJECT_ROOT
 from etl_platform.settings import export_dagster_home, project_environment
 
@@ -248,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {error}")
             return 1
         print(f"Dagster instance: {home} (named in {ensure_dotenv(home)})")
+        # make dev and make materialize run this first: a run killed earlier no longer holds its table.
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            reap_and_say(instance)
     return 0
 
 

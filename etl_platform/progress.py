@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TextIO
 
 import dagster as dg
+
+from etl_platform.orphans import pool_holders
 
 E = dg.DagsterEventType
 FOLLOWED = {
@@ -24,16 +26,29 @@ FOLLOWED = {
     E.STEP_UP_FOR_RETRY,
     E.STEP_SKIPPED,
     E.ASSET_CHECK_EVALUATION,
+    E.ENGINE_EVENT,  # among them, a step's "blocked by limit for pool"
 }
 ENDINGS = {E.STEP_SUCCESS: "ok", E.STEP_FAILURE: "failed", E.STEP_UP_FOR_RETRY: "retry", E.STEP_SKIPPED: "skipped"}
 POLL_SECONDS = 0.2  # how often the run's new events are read
 
 
+def step_running(instance: dg.DagsterInstance, run_id: str) -> bool:
+    """Whether a step of the run has started and not ended: when none has, the run's executor is
+    between steps, or waiting for a pool slot."""
+    last = {}
+    for record in instance.get_records_for_run(run_id, of_type=FOLLOWED - {E.ENGINE_EVENT}).records:
+        last[record.event_log_entry.step_key] = record.event_log_entry.dagster_event_type
+    return any(kind in (E.STEP_START, E.STEP_RESTARTED) for kind in last.values())
+
+
 class StepLines:
     """Turns a run's step events into lines: step, outcome, seconds since the step (re)started,
-    and the checks that did not pass (an advisory one fails without failing its step)."""
+    and the checks that did not pass (an advisory one fails without failing its step); and, once,
+    that a step waits for its table's pool, with the runs ``holders`` says hold it."""
 
-    def __init__(self, steps: Sequence[str]) -> None:
+    def __init__(self, steps: Sequence[str], holders: Callable[[str], list[str]] = lambda pool: []) -> None:
+        self._holders = holders
+        self._waiting: set[str] = set()
         self._steps = list(steps)
         self._width = max(map(len, self._steps), default=0)
         self._started: dict[str, float] = {}
@@ -46,7 +61,9 @@ class StepLines:
             event, step = entry.dagster_event, entry.step_key
             if event is None or step is None:
                 continue
-            if event.event_type in (E.STEP_START, E.STEP_RESTARTED):
+            if event.event_type == E.ENGINE_EVENT:
+                lines += self._blocked(step, event)
+            elif event.event_type in (E.STEP_START, E.STEP_RESTARTED):
                 self._started[step] = entry.timestamp
                 self._failed_checks[step] = []
             elif event.event_type == E.ASSET_CHECK_EVALUATION:
@@ -62,6 +79,15 @@ class StepLines:
                 if event.event_type != E.STEP_UP_FOR_RETRY:
                     self._ended.add(step)
         return lines
+
+    def _blocked(self, step: str, event: dg.DagsterEvent) -> list[str]:
+        pool = event.engine_event_data.metadata.get("pool") if event.engine_event_data else None
+        if pool is None or step in self._waiting:
+            return []
+        self._waiting.add(step)
+        holders = self._holders(str(pool.value))
+        held = f", held by run {', '.join(holders)}" if holders else ""
+        return [f"  {step:<{self._width}}  waiting for pool {pool.value}{held}"]
 
     def unfinished(self) -> list[str]:
         """Steps with no final outcome: never run (an upstream step failed) or stopped midway."""
@@ -88,7 +114,7 @@ def step_progress(instance: dg.DagsterInstance, run_id: str, steps: Sequence[str
         terminal: TextIO = os.fdopen(os.dup(out.fileno()), "w", buffering=1)
     except (AttributeError, OSError, ValueError):  # not backed by a descriptor (e.g. a test's capture)
         terminal = out
-    lines = StepLines(steps)
+    lines = StepLines(steps, lambda pool: pool_holders(instance, [pool], run_id).get(pool, []))
     cursor: str | None = None
     stop = threading.Event()
 

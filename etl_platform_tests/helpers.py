@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import tempfile
 import textwrap
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -163,3 +166,42 @@ def open_folder() -> Iterator[Path]:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# A job executed in process, as the demo and `dagster asset materialize` execute theirs: its one step
+# takes a slot of the pool given and waits until it is killed.
+_POOL_HOLDER = """
+import sys, time
+import dagster as dg
+
+@dg.asset(pool=sys.argv[2])
+def holder():
+    time.sleep(600)
+
+job = dg.Definitions(assets=[holder]).resolve_implicit_global_asset_job_def()
+with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
+    job.execute_in_process(instance=instance)
+"""
+
+
+def claimed(instance: dg.DagsterInstance, pool: str) -> set[str]:
+    """The runs holding a slot of ``pool``."""
+    return {slot.run_id for slot in instance.event_log_storage.get_concurrency_info(pool).claimed_slots}
+
+
+def pool_holder(home: Path, pool: str) -> subprocess.Popen:
+    """A process (in a session of its own) running a job in process whose step takes (or waits for)
+    a slot of ``pool`` in the instance at ``home``, then sleeps."""
+    return subprocess.Popen([sys.executable, "-c", _POOL_HOLDER, str(home), pool], start_new_session=True)
+
+
+def holding_pool(home: Path, pool: str) -> tuple[subprocess.Popen, dg.DagsterRun]:
+    """A ``pool_holder`` once its run holds the slot; and that run."""
+    holder = pool_holder(home, pool)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        deadline = time.monotonic() + 120
+        while not claimed(instance, pool):
+            assert holder.poll() is None and time.monotonic() < deadline, "the holder never took the pool slot"
+            time.sleep(0.2)
+        (run,) = [run for run in instance.get_runs() if run.run_id in claimed(instance, pool)]
+    return holder, run

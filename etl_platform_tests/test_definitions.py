@@ -119,5 +119,6 @@ def test_workspace_loads_like_dagster_dev(monkeypatch) -> None:
                 "marketing_arrival_sensor",
                 "join_barrier_automation_sensor",
                 "run_failure_alert_sensor",
+                "orphaned_runs_sensor",
             }
             assert [schedule.name for schedule in repository.get_schedules()] == ["weekly_pipeline_schedule"]

@@ -23,9 +23,9 @@ LAYERS = (
     ),  # names, rules and settings both sides share
     # interfaces to storage and compute, their implementations, and the SQL engine's jobs
     ("resources", "spark_service", "postgres_service", "sql_jobs"),
-    ("tables", "quarantine", "sql_guard", "progress", "samples"),  # what the platform does with them
+    ("tables", "quarantine", "sql_guard", "progress", "samples", "orphans"),  # what the platform does with them
     ("assets", "checks", "automation", "insight", "jobs", "rollback"),  # the Dagster graph
-    ("environment", "definitions", "instance", "serve", "deploy", "infra_template", "cli"),  # entry points
+    ("environment", "definitions", "pool_wait", "instance", "serve", "deploy", "infra_template", "cli"),  # entry points
 )
 LAYER_OF = {part: level for level, parts in enumerate(LAYERS) for part in parts}
 

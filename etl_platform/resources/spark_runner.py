@@ -12,8 +12,8 @@ import threading
 import time
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from contextlib import ExitStack
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -94,6 +94,18 @@ _RUNNING: set[subprocess.Popen] = set()
 # it runs the script. Not prctl in a preexec_fn: that makes Python fork the whole process, and a
 # fork of a process with gRPC threads (a Spark Connect client) can abort in the child.
 DIES_WITH_PARENT = ["setpriv", "--pdeathsig", "INT", "--"] if shutil.which("setpriv") else []
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """SIGINT unblocked in this thread while it starts a script: a process starts with its
+    starter's blocked signals, and a script must stop on SIGINT (a Ctrl-C, ``_stop``, its parent's
+    death). The demo's run thread blocks it, so Dagster's log helpers it starts ignore Ctrl-C."""
+    previous = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @atexit.register
@@ -185,14 +197,15 @@ class LocalSparkRunner(SparkJobRunner):
                         message_reader=dg.PipesTempFileMessageReader(),
                     )
                 )
-            process = subprocess.Popen(
-                [*DIES_WITH_PARENT, *command],
-                env={**self._environment(), **session.get_bootstrap_env_vars()},
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                errors="replace",
-            )
+            with _interruptible():
+                process = subprocess.Popen(
+                    [*DIES_WITH_PARENT, *command],
+                    env={**self._environment(), **session.get_bootstrap_env_vars()},
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    errors="replace",
+                )
             output = ScriptOutput(process.stdout, context.log, script)  # type: ignore[arg-type]
             _RUNNING.add(process)
             try:

@@ -99,8 +99,13 @@ def _demo_until_its_run_starts(tmp_path) -> tuple[subprocess.Popen, psutil.Proce
     env = {**os.environ, "ETL_LAKE_ROOT": str(tmp_path / "lake"), "DAGSTER_HOME": str(tmp_path / "home")}
     for name in ("ETL_PLATFORM_ENV", "ETL_SPARK_REMOTE"):
         env.pop(name, None)
-    demo = subprocess.Popen(
-        [str(BIN / "etl-platform"), "demo"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    demo = subprocess.Popen(  # a process group of its own, as a terminal's foreground job
+        [str(BIN / "etl-platform"), "demo"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        process_group=0,
     )
     deadline, line = time.monotonic() + 300, ""
     while "Spark Connect at" not in line:  # the server is up and the run starts
@@ -109,6 +114,17 @@ def _demo_until_its_run_starts(tmp_path) -> tuple[subprocess.Popen, psutil.Proce
         assert ready and line, f"the demo did not start its run: {demo.stderr.read()[-3000:] if not ready else ''}"
     (jvm,) = [child for child in psutil.Process(demo.pid).children() if child.name() == "java"]
     return demo, jvm
+
+
+def _scripts_once_started(demo: subprocess.Popen) -> list[psutil.Process]:
+    """The Spark scripts the demo's step runs, once there is one."""
+    deadline, scripts = time.monotonic() + 120, []
+    while not scripts and time.monotonic() < deadline:
+        children = psutil.Process(demo.pid).children()
+        scripts = [p for p in children if any("glue-scripts" in part for part in p.cmdline())]
+        psutil.wait_procs(children, timeout=0.2)  # a short wait on the children, not a sleep
+    assert scripts, "no step started a script"
+    return scripts
 
 
 def _stopped_by_sigterm(demo: subprocess.Popen) -> None:
@@ -122,15 +138,22 @@ def test_a_demo_ended_by_sigterm_during_a_step_stops_its_server_and_script_and_c
     by SIGTERM it exits 130 with one line and stops its Spark server, and the step it was running
     stops its script and leaves the run canceled."""
     demo, jvm = _demo_until_its_run_starts(tmp_path)
-    deadline, scripts = time.monotonic() + 120, []
-    while not scripts and time.monotonic() < deadline:
-        children = psutil.Process(demo.pid).children()
-        scripts = [p for p in children if any("glue-scripts" in part for part in p.cmdline())]
-        psutil.wait_procs(children, timeout=0.2)  # a short wait on the children, not a sleep
-    assert scripts, "no step started a script"
+    scripts = _scripts_once_started(demo)
     _stopped_by_sigterm(demo)
     assert not still_running(jvm), "the demo left its Spark server running"
     assert not any(still_running(p) for p in scripts)
     with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
         (run,) = instance.get_runs()
     assert run.status == dg.DagsterRunStatus.CANCELED
+
+
+def test_ctrl_c_during_a_step_prints_the_one_line_and_no_traceback(tmp_path) -> None:
+    """Ctrl-C reaches the terminal's whole foreground process group: the demo and every process it
+    started. Only the demo's own line shows, none of Dagster's helper processes' tracebacks."""
+    demo, jvm = _demo_until_its_run_starts(tmp_path)
+    scripts = _scripts_once_started(demo)
+    os.killpg(demo.pid, signal.SIGINT)
+    _, err = demo.communicate(timeout=120)
+    assert demo.returncode == 130 and err.strip().splitlines()[-1] == "etl-platform: interrupted", err[-2000:]
+    assert "Traceback" not in err, err[-3000:]
+    assert not still_running(jvm) and not any(still_running(p) for p in scripts)

@@ -1,7 +1,11 @@
 """The local runner through real Dagster Pipes: arguments, environment, reported results, errors."""
 
 import logging
+import signal
+import subprocess
+import sys
 import textwrap
+import threading
 
 import dagster as dg
 import pytest
@@ -9,6 +13,7 @@ import pytest
 from etl_platform.environment import local_resources
 from etl_platform.resources import LocalSparkRunner
 from etl_platform.resources.script_run import ScriptRun
+from etl_platform.resources.spark_runner import _interruptible
 from etl_platform_tests.helpers import stand_in_scripts
 
 # Stand-in scripts use the real lake_job plumbing but no JVM, so they run in a second. What they
@@ -190,3 +195,21 @@ def test_a_script_dying_before_it_can_report_fails_with_its_last_line(scripts_di
     (failure,) = result.get_step_failure_events()
     message = failure.event_specific_data.error.message
     assert "crashing.py failed: exit code 1: ModuleNotFoundError: No module named 'no_such_module'" in message
+
+
+def test_a_script_started_from_a_thread_that_blocks_sigint_still_gets_it() -> None:
+    """A process starts with its starter thread's blocked signals (the demo's run thread blocks
+    SIGINT, so that Dagster's log helpers ignore Ctrl-C); a script must not inherit that."""
+    show = [sys.executable, "-c", "import signal; print(sorted(signal.pthread_sigmask(signal.SIG_BLOCK, [])))"]
+    masks: dict[str, str] = {}
+
+    def start() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        masks["plain"] = subprocess.run(show, capture_output=True, text=True, check=True).stdout.strip()
+        with _interruptible():
+            masks["script"] = subprocess.run(show, capture_output=True, text=True, check=True).stdout.strip()
+
+    thread = threading.Thread(target=start)
+    thread.start()
+    thread.join()
+    assert masks == {"plain": "[<Signals.SIGINT: 2>]", "script": "[]"}
