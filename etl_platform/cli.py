@@ -172,16 +172,6 @@ def step_failure_text(failure: Any) -> str:
 STOP_SECONDS = 30  # for a canceled run's step to stop its script, while its Spark server still runs
 
 
-def _interrupt(worker: Any) -> None:
-    """Raise KeyboardInterrupt in ``worker``, a thread stuck in Dagster's wait for a pool slot (which
-    does not look at the run's cancellation): Dagster's executor then unwinds, letting go of the
-    run's place in the pool's line. Python has no other way to stop another thread than CPython's
-    asynchronous exception."""
-    import ctypes
-
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(worker.ident), ctypes.py_object(KeyboardInterrupt))
-
-
 def _execute_stoppably(job: Any, instance: Any, **kwargs: Any) -> Any:
     """``job.execute_in_process`` in a thread of its own. In the main thread Dagster takes over
     Ctrl-C and SIGTERM for the run and only acts on them when it ends; here they stop the demo at
@@ -189,9 +179,6 @@ def _execute_stoppably(job: Any, instance: Any, **kwargs: Any) -> Any:
     through an event: a ``Thread.join`` interrupted by Ctrl-C marks a running thread as ended."""
     import signal
     import threading
-    import time
-
-    from etl_platform.progress import step_running
 
     outcome: list[Any] = []
     ended = threading.Event()
@@ -218,12 +205,9 @@ def _execute_stoppably(job: Any, instance: Any, **kwargs: Any) -> Any:
         run = instance.get_run_by_id(kwargs["run_id"])
         if run is not None and not run.is_finished:  # its executor ends it as canceled
             instance.report_run_canceling(run, message="the demo was interrupted")
-        deadline = time.monotonic() + STOP_SECONDS
-        while not ended.is_set() and step_running(instance, kwargs["run_id"]) and time.monotonic() < deadline:
-            ended.wait(0.5)  # the step sees the cancellation and stops its script
-        if not ended.is_set():
-            _interrupt(worker)
-            ended.wait(STOP_SECONDS)
+        # The run sees the cancellation: a Spark step stops its script, a build waiting for its
+        # table's pool slot stops waiting (etl_platform.pool_wait).
+        ended.wait(STOP_SECONDS)
         run = instance.get_run_by_id(kwargs["run_id"])
         if run is not None and not run.is_finished:  # its executor did not get to it
             instance.report_run_canceled(run, message="the demo was interrupted")

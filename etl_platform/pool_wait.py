@@ -8,7 +8,7 @@ at most 0): the wait takes a whole core. Nor does the loop look at Ctrl-C or SIG
 Dagster only records in the main thread until a step runs: a build waiting for a table stopped
 only on SIGKILL. No public API reaches that loop, so this module, alone in the project, replaces
 that one method of Dagster's internals: while a claim is pending it sleeps a little, and on a
-recorded interrupt it raises Dagster's own ``DagsterExecutionInterruptedError``, which ends the
+recorded interrupt, or once its run is canceling, it raises Dagster's own ``DagsterExecutionInterruptedError``, which ends the
 run as an interrupt does within a step (failed, or canceled if asked) and releases its place in
 the pool's line. Every few seconds of waiting it also fails the runs whose process is gone
 (``etl_platform.orphans``), so a plain ``dagster asset materialize`` does not wait for a killed
@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from dagster import DagsterRunStatus
 from dagster._core.errors import DagsterExecutionInterruptedError
 from dagster._core.execution.plan.active import ActiveExecution
 from dagster._utils.interrupts import pop_captured_interrupt
@@ -31,12 +32,19 @@ REAP_SECONDS = 5.0  # how often a waiting build looks for killed runs
 _DAGSTER_SLEEP_TIL_READY = ActiveExecution.sleep_til_ready
 
 
+def _canceling(context: Any) -> bool:
+    """The run was asked to stop (the UI's Terminate, a demo interrupted while its run executes in
+    a thread of its own, where no signal reaches the executor)."""
+    run = context._instance.get_run_by_id(context._run_id)
+    return run is not None and run.status in (DagsterRunStatus.CANCELING, DagsterRunStatus.CANCELED)
+
+
 def _sleep_til_ready(self: Any) -> None:
     _DAGSTER_SLEEP_TIL_READY(self)
     context = self._instance_concurrency_context
     if context is None or not context.has_pending_claims():
         return
-    if pop_captured_interrupt():
+    if pop_captured_interrupt() or _canceling(context):
         raise DagsterExecutionInterruptedError()
     now = time.monotonic()
     if now >= getattr(self, "_etl_next_reap", 0.0):

@@ -32,15 +32,6 @@ ENDINGS = {E.STEP_SUCCESS: "ok", E.STEP_FAILURE: "failed", E.STEP_UP_FOR_RETRY: 
 POLL_SECONDS = 0.2  # how often the run's new events are read
 
 
-def step_running(instance: dg.DagsterInstance, run_id: str) -> bool:
-    """Whether a step of the run has started and not ended: when none has, the run's executor is
-    between steps, or waiting for a pool slot."""
-    last = {}
-    for record in instance.get_records_for_run(run_id, of_type=FOLLOWED - {E.ENGINE_EVENT}).records:
-        last[record.event_log_entry.step_key] = record.event_log_entry.dagster_event_type
-    return any(kind in (E.STEP_START, E.STEP_RESTARTED) for kind in last.values())
-
-
 class StepLines:
     """Turns a run's step events into lines: step, outcome, seconds since the step (re)started,
     and the checks that did not pass (an advisory one fails without failing its step); and, once,

@@ -19,7 +19,6 @@ from dagster._core.execution.plan.instance_concurrency_context import InstanceCo
 import etl_platform.definitions  # noqa: F401  # loading the code location installs the wait
 from etl_platform import pool_wait
 from etl_platform.instance import ensure_instance
-from etl_platform.project import PROJECT_ROOT
 from etl_platform_tests.helpers import created_instance_home, holding_pool
 
 BIN = Path(sys.executable).parent
@@ -51,7 +50,7 @@ def test_a_materialize_waiting_for_its_tables_slot_stops_on_sigterm(tmp_path) ->
         build = subprocess.Popen(
             [str(BIN / "dagster"), "asset", "materialize", "-m", "etl_platform.definitions", "--select", "sales_daily"],
             env=env,
-            cwd=PROJECT_ROOT,
+            cwd=tmp_path,  # not the project's folder, whose .env names the project's instance
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

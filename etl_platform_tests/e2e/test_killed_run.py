@@ -13,7 +13,7 @@ import dagster as dg
 import pytest
 
 from etl_platform.instance import ensure_instance
-from etl_platform.project import PROJECT_ROOT, SAMPLES_DIR
+from etl_platform.project import SAMPLES_DIR
 from etl_platform_tests.helpers import created_instance_home, holding_pool
 
 pytestmark = pytest.mark.e2e
@@ -29,15 +29,21 @@ def _environment(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+def _workdir(env: dict[str, str]) -> Path:
+    """The test's own folder: Dagster's commands read a `.env` in their working folder, and the
+    project's would name the project's instance instead of the test's."""
+    return Path(env["ETL_LAKE_ROOT"]).parent
+
+
 def _killed_mid_step(env: dict[str, str]) -> str:
     """`dagster asset materialize` of sales_daily, killed with its whole process group (its script
     too) by SIGKILL once its step has started and holds the table's pool slot; the run's id."""
     land = [str(BIN / "etl-platform"), "land", "sales", str(next((SAMPLES_DIR / "sales").glob("*.csv")))]
-    subprocess.run(land, env=env, cwd=PROJECT_ROOT, check=True, capture_output=True)
+    subprocess.run(land, env=env, cwd=_workdir(env), check=True, capture_output=True)
     build = subprocess.Popen(
         [str(BIN / "dagster"), "asset", "materialize", "-m", "etl_platform.definitions", "--select", "sales_daily"],
         env=env,
-        cwd=PROJECT_ROOT,
+        cwd=_workdir(env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -66,7 +72,7 @@ def test_after_a_build_killed_mid_step_the_next_one_succeeds_without_help(tmp_pa
     killed = _killed_mid_step(env)
 
     demo = subprocess.run(
-        [str(BIN / "etl-platform"), "demo"], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=900
+        [str(BIN / "etl-platform"), "demo"], env=env, cwd=_workdir(env), capture_output=True, text=True, timeout=900
     )
     assert demo.returncode == 0, demo.stderr[-3000:]
     assert f"run {killed} (__ASSET_JOB) failed: the process" in demo.stdout
@@ -87,7 +93,7 @@ def test_a_demo_waiting_for_a_live_runs_table_says_which_run_and_stops_on_sigter
         demo = subprocess.Popen(
             [str(BIN / "etl-platform"), "demo"],
             env=env,
-            cwd=PROJECT_ROOT,
+            cwd=_workdir(env),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -120,7 +126,7 @@ def test_a_plain_materialize_waiting_for_a_killed_builds_slot_goes_ahead(tmp_pat
     build = subprocess.run(
         [str(BIN / "dagster"), "asset", "materialize", "-m", "etl_platform.definitions", "--select", "sales_daily"],
         env=env,
-        cwd=PROJECT_ROOT,
+        cwd=_workdir(env),
         capture_output=True,
         text=True,
         timeout=900,
