@@ -32,8 +32,8 @@ def process_started_at(pid: int) -> float | None:
     killed and not yet waited for, does not). Where there is no ``/proc`` (macOS), a live process
     counts as started at 0, since it cannot be told apart from a later one of the same pid.
 
-    Read from ``/proc`` rather than psutil: the code location and the daemon load this module, and
-    psutil is only a development dependency."""
+    Read from ``/proc`` rather than with psutil: the code location loads this module, and psutil is
+    the local tooling's (the Spark server's), which the code location does not import."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except FileNotFoundError:
