@@ -110,8 +110,16 @@ def _stop(jvm: subprocess.Popen) -> None:
 
 def _launch(command: list[str], environment: dict[str, str]) -> tuple[subprocess.Popen, str]:
     with tempfile.NamedTemporaryFile(prefix="spark-connect-", suffix=".log", delete=False) as output:
+        # A process group of its own: a terminal's Ctrl-C reaches the command that owns the server,
+        # which stops it once its steps have stopped their scripts; signalled with them, the server
+        # would die first and each script wait on it until its stop times out.
         jvm = subprocess.Popen(
-            command, env=environment, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
+            command,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            process_group=0,
         )
     return jvm, output.name
 

@@ -127,33 +127,22 @@ def _scripts_once_started(demo: subprocess.Popen) -> list[psutil.Process]:
     return scripts
 
 
-def _stopped_by_sigterm(demo: subprocess.Popen) -> None:
-    demo.send_signal(signal.SIGTERM)
-    _, err = demo.communicate(timeout=120)
-    assert demo.returncode == 130 and err.strip().splitlines()[-1] == "etl-platform: interrupted", err[-2000:]
-
-
-def test_a_demo_ended_by_sigterm_during_a_step_stops_its_server_and_script_and_cancels_its_run(tmp_path) -> None:
-    """One demo serves both checks (a demo start is a Python start and a Spark server start): ended
-    by SIGTERM it exits 130 with one line and stops its Spark server, and the step it was running
-    stops its script and leaves the run canceled."""
-    demo, jvm = _demo_until_its_run_starts(tmp_path)
-    scripts = _scripts_once_started(demo)
-    _stopped_by_sigterm(demo)
-    assert not still_running(jvm), "the demo left its Spark server running"
-    assert not any(still_running(p) for p in scripts)
-    with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
-        (run,) = instance.get_runs()
-    assert run.status == dg.DagsterRunStatus.CANCELED
-
-
-def test_ctrl_c_during_a_step_prints_the_one_line_and_no_traceback(tmp_path) -> None:
-    """Ctrl-C reaches the terminal's whole foreground process group: the demo and every process it
-    started. Only the demo's own line shows, none of Dagster's helper processes' tracebacks."""
+def test_ctrl_c_during_a_step_stops_the_demo_its_server_and_script_with_one_line_and_cancels_its_run(
+    tmp_path,
+) -> None:
+    """One demo serves every check (a demo start is a Python start and a Spark server start). Ctrl-C
+    reaches the terminal's whole foreground process group, the demo and every process it started:
+    it exits 130 with its one line and none of Dagster's helper processes' tracebacks, stops its
+    Spark server, and the step it was running stops its script and leaves the run canceled.
+    (SIGTERM to the demo alone: ``e2e/test_killed_run.py``.)"""
     demo, jvm = _demo_until_its_run_starts(tmp_path)
     scripts = _scripts_once_started(demo)
     os.killpg(demo.pid, signal.SIGINT)
     _, err = demo.communicate(timeout=120)
     assert demo.returncode == 130 and err.strip().splitlines()[-1] == "etl-platform: interrupted", err[-2000:]
     assert "Traceback" not in err, err[-3000:]
-    assert not still_running(jvm) and not any(still_running(p) for p in scripts)
+    assert not still_running(jvm), "the demo left its Spark server running"
+    assert not any(still_running(p) for p in scripts)
+    with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
+        (run,) = instance.get_runs()
+    assert run.status == dg.DagsterRunStatus.CANCELED
