@@ -40,7 +40,7 @@ import psutil
 
 from benchmarks.inputs import Inputs
 from benchmarks.outputs import describe_table
-from benchmarks.platform_runs import INPUT_FILES, environment
+from benchmarks.platform_runs import INPUT_FILES
 from benchmarks.rss import PeakRss, describe
 from etl_platform.datasets import REGISTRY
 from etl_platform.environment import local_resources
@@ -48,7 +48,7 @@ from etl_platform.instance import ensure_dagster_home
 from etl_platform.project import PROJECT_ROOT
 from etl_platform.resources import Lake, TableCatalog
 from etl_platform.resources.catalog import TableSnapshot
-from etl_platform.settings import get_settings, subprocess_environment
+from etl_platform.settings import exported, get_settings, subprocess_environment
 from etl_platform.spark_service import free_port
 
 SCALES = (1,)  # the scales it is measured at
@@ -171,9 +171,9 @@ def running_daemon(work_dir: Path, bench_log: Path) -> Iterator[Daemon]:
     lake_root, home, log = root / "lake", root / "dagster_home", root / "dagster_dev.log"
     lake_root.mkdir()
     variables = {"ETL_LAKE_ROOT": str(lake_root), "ETL_ALERTS_FILE": str(root / "alerts.jsonl")}
-    with environment(DAGSTER_HOME=str(home)):
+    with exported(DAGSTER_HOME=str(home)):
         ensure_dagster_home()  # the project's instance settings, pool limits included, as `make dev` has
-    with environment(**variables):
+    with exported(**variables):
         resources = local_resources()
     port = free_port()
     dagster = str(Path(sys.executable).parent / "dagster")

@@ -23,7 +23,6 @@ measurement serves them all and no measurement includes its start. The harness p
 
 from __future__ import annotations
 
-import os
 import shutil
 import statistics
 import tempfile
@@ -42,7 +41,7 @@ from etl_platform.automation.arrival import ArrivalCursor
 from etl_platform.datasets import REGISTRY
 from etl_platform.definitions import build_definitions
 from etl_platform.environment import local_resources
-from etl_platform.settings import get_settings
+from etl_platform.settings import exported, get_settings
 from etl_platform.spark_service import spark_connect_server
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -71,21 +70,6 @@ class Platform:
 
 
 @contextmanager
-def environment(**values: str) -> Iterator[None]:
-    """Set environment variables for the block: ``local_resources()`` reads them when called."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-@contextmanager
 def fresh_platform(work_dir: Path, spark: bool = True, remote: str | None = None) -> Iterator[Platform]:
     """A new lake folder and Dagster instance under ``work_dir``, removed afterwards, and (``spark``)
     a Spark Connect server started for them with the local settings, stopped afterwards; or, given
@@ -105,7 +89,7 @@ def fresh_platform(work_dir: Path, spark: bool = True, remote: str | None = None
             server = spark_connect_server(settings.spark_master, settings.spark_driver_memory)
             variables["ETL_SPARK_REMOTE"] = stack.enter_context(server)
             spark_start_seconds = time.perf_counter() - started
-        stack.enter_context(environment(**variables))
+        stack.enter_context(exported(**variables))
         defs = build_definitions(REGISTRY, local_resources())
         instance = stack.enter_context(
             dg.DagsterInstance.local_temp(str(home), overrides={"telemetry": {"enabled": False}})
