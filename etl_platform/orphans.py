@@ -155,3 +155,38 @@ def reap_and_say(instance: dg.DagsterInstance, say: Callable[[str], object] = pr
     for orphan in orphans:
         say(orphan.reason)
     return orphans
+
+
+def waiting_builds(instance: dg.DagsterInstance) -> dict[str, str]:
+    """Waiting run id:step -> who holds the pool it waits for, as one line each."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return {}
+    lines = {}
+    for pool, info in storage.get_concurrency_infos(sorted(storage.get_concurrency_keys())).items():
+        holders = sorted({slot.run_id for slot in info.claimed_slots})
+        for step in info.pending_steps:
+            if step.assigned_timestamp is None and holders:
+                lines[f"{step.run_id}:{step.step_key}"] = (
+                    f"{step.step_key} waits for pool {pool}, held by run {', '.join(holders)}"
+                )
+    return lines
+
+
+def announce_waits(instance: dg.DagsterInstance, run_id: str | None = None) -> list[str]:
+    """Say in each waiting build's log (only ``run_id``'s, if given) which runs hold the pool it
+    waits for, once: the run's own log tells whether it was said, whoever said it (the daemon's
+    sensor, or the waiting build itself). The lines said now."""
+    told = []
+    for key, line in waiting_builds(instance).items():
+        waiting_run_id = key.split(":", 1)[0]
+        if run_id is not None and waiting_run_id != run_id:
+            continue
+        run = instance.get_run_by_id(waiting_run_id)
+        if run is None or run.is_finished:
+            continue
+        said = instance.get_records_for_run(waiting_run_id, of_type=dg.DagsterEventType.ENGINE_EVENT).records
+        if all(record.event_log_entry.message != line for record in said):
+            instance.report_engine_event(line, run)
+            told.append(line)
+    return told

@@ -12,11 +12,12 @@ recorded interrupt, or once its run is canceling, it raises Dagster's own ``Dags
 run as an interrupt does within a step (failed, or canceled if asked) and releases its place in
 the pool's line. Every few seconds of waiting it also fails the runs whose process is gone
 (``etl_platform.orphans``), so a plain ``dagster asset materialize`` does not wait for a killed
-build's slot for good. ``etl_platform_tests/test_pool_wait.py`` pins what this relies on.
+build's slot for good, and says in the run's log (on its console too) which run holds the slot. ``etl_platform_tests/test_pool_wait.py`` pins what this relies on.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -25,7 +26,7 @@ from dagster._core.errors import DagsterExecutionInterruptedError
 from dagster._core.execution.plan.active import ActiveExecution
 from dagster._utils.interrupts import pop_captured_interrupt
 
-from etl_platform.orphans import reap_orphaned_runs
+from etl_platform.orphans import announce_waits, reap_orphaned_runs
 
 CLAIM_POLL_SECONDS = 0.5  # Dagster re-asks for a slot each second or more: no claim waits longer
 REAP_SECONDS = 5.0  # how often a waiting build looks for killed runs
@@ -50,6 +51,8 @@ def _sleep_til_ready(self: Any) -> None:
     if now >= getattr(self, "_etl_next_reap", 0.0):
         self._etl_next_reap = now + REAP_SECONDS
         reap_orphaned_runs(context._instance)
+        for line in announce_waits(context._instance, context._run_id):  # the run's log names the holder
+            print(line, file=sys.stderr, flush=True)  # and so does the console of whoever started it
     time.sleep(CLAIM_POLL_SECONDS)
 
 

@@ -41,7 +41,7 @@ def test_dagsters_wait_for_a_pending_claim_would_not_sleep(tmp_path) -> None:
     assert ActiveExecution.sleep_til_ready is pool_wait._sleep_til_ready
 
 
-def test_a_materialize_waiting_for_its_tables_slot_stops_on_sigterm(tmp_path) -> None:
+def test_a_materialize_waiting_for_its_tables_slot_names_the_holder_and_stops_on_sigterm(tmp_path) -> None:
     home = created_instance_home(ensure_instance(tmp_path / "home"))
     holder, held = holding_pool(home, POOL)
     env = {**os.environ, "ETL_LAKE_ROOT": str(tmp_path / "lake"), "DAGSTER_HOME": str(home)}
@@ -61,10 +61,18 @@ def test_a_materialize_waiting_for_its_tables_slot_stops_on_sigterm(tmp_path) ->
                 assert build.poll() is None and time.monotonic() < deadline, "the build never waited for the slot"
                 time.sleep(0.2)
                 waiting = instance.event_log_storage.get_concurrency_run_ids() - {held.run_id}
+            (run_id,) = waiting
+            said = f"sales_daily waits for pool {POOL}, held by run {held.run_id}"
+            while not any(
+                record.event_log_entry.message == said
+                for record in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT).records
+            ):  # no daemon runs here: the waiting build says it itself
+                assert build.poll() is None and time.monotonic() < deadline, "the build never said who holds the slot"
+                time.sleep(0.2)
             build.send_signal(signal.SIGTERM)
             _, err = build.communicate(timeout=120)
             assert build.returncode != 0, err[-2000:]
-            (run_id,) = waiting
+            assert said in err  # on the console of whoever started it
             assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
             assert instance.event_log_storage.get_concurrency_run_ids() == {held.run_id}  # out of the line
     finally:
