@@ -120,6 +120,10 @@ class AwsPipesRunner(SparkJobRunner, ABC):
     pipes_bucket: str
     pipes_prefix: str = "dagster-pipes"
     message_interval_seconds: float = 5
+    # The script's own stdout and stderr (Spark's driver errors, a traceback, print) travel with its
+    # messages into the step's compute log instead of staying in CloudWatch only; a job run's end
+    # then waits about 2 s for them to be flushed.
+    script_output_in_log: bool = True
 
     # How the service is named in messages, and the engine its usage is billed as.
     SERVICE: ClassVar[str]
@@ -189,9 +193,7 @@ class AwsPipesRunner(SparkJobRunner, ABC):
             interval=self.message_interval_seconds,
             key_prefix=self.pipes_prefix,
             resumed_params=earlier.messages if earlier else None,
-            # The script's own stdout and stderr (Spark's driver errors, a traceback, print) travel
-            # with its messages into the step's compute log, instead of staying in CloudWatch only.
-            include_stdio_in_messages=True,
+            include_stdio_in_messages=self.script_output_in_log,
         )
 
         def record(run_id: str) -> None:

@@ -135,6 +135,7 @@ def glue_runner_settings(runs: FakeRuns, **overrides: object) -> dict[str, objec
         "job_prefix": JOB_PREFIX,
         "pipes_bucket": SCRATCH_BUCKET,
         "message_interval_seconds": 0.2,
+        "script_output_in_log": False,  # each run's end would wait 2 s for it; its own test turns it on
         "runs": runs,
         **overrides,
     }
@@ -156,6 +157,7 @@ def emr_runner_settings(aws: dict, runs: FakeRuns, **overrides: object) -> dict[
         "execution_role_arn": EMR_ROLE_ARN,
         "artifact_bucket": ARTIFACT_BUCKET,
         "poll_interval_seconds": 0.2,
+        "script_output_in_log": False,  # each run's end would wait 2 s for it; its own test turns it on
         "runs": runs,
         **overrides,
     }

@@ -162,7 +162,8 @@ def _streamed(aws) -> dict[str, str]:
 def test_the_scripts_own_stdout_and_stderr_travel_with_its_pipes_messages(aws, glue_runs) -> None:
     """On Glue a script's raw output would stay in CloudWatch; it reaches the step's log instead."""
     _job(aws, "noisy", NOISY)
-    assert dg.materialize([_asset("noisy.py")], resources={"spark": _runner(glue_runs)}).success
+    runner = FakeGlueRunner(**glue_runner_settings(glue_runs, script_output_in_log=True))  # as deployed
+    assert dg.materialize([_asset("noisy.py")], resources={"spark": runner}).success
     streamed = _streamed(aws)
     assert "spark driver: stage 3 started" in streamed["stdout"]
     assert "WARN TaskSetManager: lost task 0.0" in streamed["stderr"]
