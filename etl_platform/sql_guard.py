@@ -80,20 +80,21 @@ def _check_explain(rest: str, dialect: str) -> None:
     """EXPLAIN runs nothing unless it analyzes: ANALYZE right after it, or in its ``( ... )`` options
     (DuckDB analyzes even for ``ANALYZE false``). What it explains must itself be a read."""
     tokens = sqlglot.Dialect.get_or_raise(dialect).tokenize(rest)  # comments are not tokens
+    shown = f'"EXPLAIN {" ".join(rest.split())[:60]}"'
     position = 0
     if tokens and tokens[0].token_type == TokenType.L_PAREN:
         depth = 0
         for position, token in enumerate(tokens):
             depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(token.token_type, 0)
             if token.text.upper() in ANALYZE_WORDS:
-                raise WriteRefusedError(f'the EXPLAIN ANALYZE statement "EXPLAIN {" ".join(rest.split())[:60]}"')
+                raise WriteRefusedError(f"the EXPLAIN ANALYZE statement {shown}")
             if depth == 0:
                 break
         position += 1
     if position < len(tokens) and tokens[position].text.upper() in ANALYZE_WORDS:
-        raise WriteRefusedError(f'the EXPLAIN ANALYZE statement "EXPLAIN {" ".join(rest.split())[:60]}"')
+        raise WriteRefusedError(f"the EXPLAIN ANALYZE statement {shown}")
     if position >= len(tokens):
-        raise WriteRefusedError(f'the EXPLAIN statement "EXPLAIN {" ".join(rest.split())[:60]}" (nothing to explain)')
+        raise WriteRefusedError(f"the EXPLAIN statement {shown} (nothing to explain)")
     try:
         _check_one(rest[tokens[position].start :], dialect)
     except WriteRefusedError as refused:
